@@ -1,0 +1,5 @@
+import sys
+
+from metallb.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the `metallb` command, one module per group (see metallb.cli)."""

@@ -1,0 +1,16 @@
+"""`metallb config check` (not implemented yet)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("config", help="(not implemented yet)")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    print("metallb config: not implemented yet", file=sys.stderr)
+    return 2

@@ -1,0 +1,23 @@
+"""Suite-wide settings.
+
+With METALLB_TEST_STRICT=1 (set by .ci/run) a skipped test is reported as a failure, so a
+green CI always ran the tests that need root, network namespaces, FRR or ExaBGP.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+STRICT = os.environ.get("METALLB_TEST_STRICT") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under METALLB_TEST_STRICT=1 (CI must run it): {reason}"
