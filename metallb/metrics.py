@@ -1,0 +1,124 @@
+"""Every metric the daemons export, with MetalLB's names and help texts.
+
+Each daemon instance owns its own registry (tests run several daemons in one process), so
+metrics are grouped in small classes instead of module-level globals.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import disable_created_metrics as _disable_created
+
+# MetalLB exports no *_created series; dashboards and alerts do not expect them.
+_disable_created()
+
+
+class K8sClientMetrics:
+    """The `metallb_k8s_client_*` family, shared by controller and speaker."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.updates = Counter(
+            "metallb_k8s_client_updates_total",
+            "Number of k8s object updates that have been processed.",
+            registry=registry,
+        )
+        self.update_errors = Counter(
+            "metallb_k8s_client_update_errors_total",
+            "Number of k8s object updates that failed for some reason.",
+            registry=registry,
+        )
+        self.config_loaded = Gauge(
+            "metallb_k8s_client_config_loaded_bool",
+            "1 if the MetalLB configuration was successfully loaded at least once.",
+            registry=registry,
+        )
+        self.config_stale = Gauge(
+            "metallb_k8s_client_config_stale_bool",
+            "1 if running on a stale configuration, because the latest config failed to load.",
+            registry=registry,
+        )
+
+
+class AllocatorMetrics:
+    def __init__(self, registry: CollectorRegistry):
+        self.addresses_total = Gauge(
+            "metallb_allocator_addresses_total",
+            "Number of usable IP addresses, per pool",
+            ["pool"],
+            registry=registry,
+        )
+        self.addresses_in_use = Gauge(
+            "metallb_allocator_addresses_in_use_total",
+            "Number of IP addresses in use, per pool",
+            ["pool"],
+            registry=registry,
+        )
+
+    def publish(self, stats: dict[str, tuple[int, int]]) -> None:
+        """Set per-pool (total, in_use); series of pools that no longer exist are removed."""
+        for gauge in (self.addresses_total, self.addresses_in_use):
+            for (pool,) in _label_sets(gauge):
+                if pool not in stats:
+                    gauge.remove(pool)
+        for pool, (total, in_use) in stats.items():
+            self.addresses_total.labels(pool).set(total)
+            self.addresses_in_use.labels(pool).set(in_use)
+
+
+class BGPMetrics:
+    def __init__(self, registry: CollectorRegistry):
+        self.session_up = Gauge(
+            "metallb_bgp_session_up",
+            "BGP session state (1 is up, 0 is down)",
+            ["peer"],
+            registry=registry,
+        )
+        self.updates = Counter(
+            "metallb_bgp_updates_total",
+            "Number of BGP UPDATE messages sent",
+            ["peer"],
+            registry=registry,
+        )
+        self.announced_prefixes = Gauge(
+            "metallb_bgp_announced_prefixes_total",
+            "Number of prefixes currently being advertised on the BGP session",
+            ["peer"],
+            registry=registry,
+        )
+        self.pending_prefixes = Gauge(
+            "metallb_bgp_pending_prefixes_total",
+            "Number of prefixes that should be advertised on the BGP session",
+            ["peer"],
+            registry=registry,
+        )
+
+    def forget_peer(self, peer: str) -> None:
+        for metric in (self.session_up, self.updates, self.announced_prefixes,
+                       self.pending_prefixes):
+            if (peer,) in _label_sets(metric):
+                metric.remove(peer)
+
+
+class SpeakerMetrics:
+    def __init__(self, registry: CollectorRegistry):
+        self.announced = Gauge(
+            "metallb_speaker_announced",
+            "Services being announced from this node. This is desired state, it does not "
+            "guarantee that the routing protocols have converged.",
+            ["service", "protocol", "node", "ip"],
+            registry=registry,
+        )
+
+    def publish(self, announced: set[tuple[str, str, str, str]]) -> None:
+        """Exactly these (service, protocol, node, ip) series exist afterwards, all at 1."""
+        for labels in _label_sets(self.announced) - announced:
+            self.announced.remove(*labels)
+        for labels in announced:
+            self.announced.labels(*labels).set(1)
+
+
+def _label_sets(metric: Gauge | Counter) -> set[tuple[str, ...]]:
+    """Label value tuples of the children a labelled metric currently has."""
+    # prometheus_client offers no public accessor for existing children.
+    with metric._lock:
+        return set(metric._metrics)

@@ -1,0 +1,64 @@
+import urllib.error
+import urllib.request
+
+from prometheus_client import CollectorRegistry
+
+from metallb.metrics import AllocatorMetrics, BGPMetrics, K8sClientMetrics, SpeakerMetrics
+from metallb.metrics_server import MetricsServer
+
+
+def _scrape(port: int, path: str = "/metrics") -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_metric_names_match_metallb_and_pool_series_are_removed():
+    reg = CollectorRegistry()
+    k8s = K8sClientMetrics(reg)
+    alloc = AllocatorMetrics(reg)
+    k8s.config_stale.set(1)
+    k8s.updates.inc()
+    alloc.publish({"pool1": (256, 3), "pool2": (16, 0)})
+    ready = {"v": False}
+    server = MetricsServer("127.0.0.1", 0, reg, ready=lambda: ready["v"]).start()
+    try:
+        code, text = _scrape(server.port)
+        assert code == 200
+        assert 'metallb_allocator_addresses_total{pool="pool1"} 256.0' in text
+        assert 'metallb_allocator_addresses_in_use_total{pool="pool1"} 3.0' in text
+        assert "metallb_k8s_client_config_stale_bool 1.0" in text
+        assert "metallb_k8s_client_updates_total 1.0" in text
+        assert "_created" not in text
+        alloc.publish({"pool1": (256, 4)})
+        _, text = _scrape(server.port)
+        assert 'pool="pool2"' not in text
+        assert _scrape(server.port, "/healthz")[0] == 200
+        assert _scrape(server.port, "/readyz")[0] == 503
+        ready["v"] = True
+        assert _scrape(server.port, "/readyz")[0] == 200
+        assert _scrape(server.port, "/nope")[0] == 404
+    finally:
+        server.stop()
+
+
+def test_speaker_series_follow_the_announced_set():
+    reg = CollectorRegistry()
+    speaker = SpeakerMetrics(reg)
+    bgp = BGPMetrics(reg)
+    a = ("default/web", "bgp", "node1", "198.51.100.1")
+    b = ("default/db", "bgp", "node1", "198.51.100.2")
+    speaker.publish({a, b})
+    speaker.publish({b})
+    value = reg.get_sample_value
+    labels = dict(zip(("service", "protocol", "node", "ip"), a, strict=True))
+    assert value("metallb_speaker_announced", labels) is None
+    labels_b = dict(zip(("service", "protocol", "node", "ip"), b, strict=True))
+    assert value("metallb_speaker_announced", labels_b) == 1.0
+    bgp.session_up.labels("192.0.2.1").set(1)
+    bgp.updates.labels("192.0.2.1").inc(3)
+    assert value("metallb_bgp_updates_total", {"peer": "192.0.2.1"}) == 3.0
+    bgp.forget_peer("192.0.2.1")
+    assert value("metallb_bgp_session_up", {"peer": "192.0.2.1"}) is None
