@@ -1,0 +1,241 @@
+"""The speaker's pure announcement planner: which peers this node has and what each gets.
+
+`plan(config, node, services, endpoint_slices)` is a function of the objects the speaker
+watches and nothing else (no I/O, no clock), so the rules of SEMANTICS.md "Announcement"
+can be tested as tables and the daemon only diffs successive plans.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from metallb.config.errors import ConfigIssue
+from metallb.config.model import Config, Peer, Pool, selectors_match
+from speaker.autodiscovery import discover_peers
+
+EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+PROTOCOL = "bgp"
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    network_unavailable: bool = False
+
+    @classmethod
+    def from_object(cls, node: Mapping[str, Any]) -> NodeInfo:
+        meta = _mapping(node.get("metadata"))
+        conditions = _mapping(node.get("status")).get("conditions")
+        unavailable = any(
+            _mapping(c).get("type") == "NetworkUnavailable"
+            and _mapping(c).get("status") == "True"
+            for c in (conditions if isinstance(conditions, list) else [])
+        )
+        return cls(
+            name=str(meta.get("name", "")),
+            labels=_str_map(meta.get("labels")),
+            annotations=_str_map(meta.get("annotations")),
+            network_unavailable=unavailable,
+        )
+
+
+@dataclass(frozen=True, order=True)
+class RouteAttrs:
+    """Path attributes of one announced prefix; next hop is always this node ("self")."""
+
+    communities: tuple[str, ...] = ()
+    local_pref: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    peers: dict[str, Peer]  # peer address -> peer
+    routes: dict[str, dict[str, RouteAttrs]]  # peer address -> prefix -> attributes
+    announced: frozenset[tuple[str, str]]  # (service key, ip) this node announces
+    issues: tuple[ConfigIssue, ...] = ()  # bad node annotations, duplicate peers, ...
+
+
+def node_peers(config: Config, node: NodeInfo) -> tuple[dict[str, Peer], list[ConfigIssue]]:
+    """Static peers whose selectors match this node, plus peers autodiscovered from it."""
+    peers: dict[str, Peer] = {}
+    issues: list[ConfigIssue] = []
+    candidates = [p for p in config.peers if p.selects(node.labels)]
+    if config.peer_autodiscovery is not None:
+        found, problems = discover_peers(config.peer_autodiscovery, node)
+        candidates.extend(found)
+        issues.extend(problems)
+    for peer in candidates:
+        known = peers.get(peer.peer_address)
+        if known is not None and known != peer:
+            issues.append(
+                ConfigIssue(
+                    f"node {node.name}",
+                    "two different peers with the same address; keeping the first",
+                    peer.peer_address,
+                )
+            )
+            continue
+        peers[peer.peer_address] = peer
+    return peers, issues
+
+
+def node_may_announce(node: NodeInfo) -> bool:
+    return EXCLUDE_LABEL not in node.labels and not node.network_unavailable
+
+
+def service_key(service: Mapping[str, Any]) -> str:
+    meta = _mapping(service.get("metadata"))
+    return f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
+
+
+def assigned_ips(service: Mapping[str, Any]) -> list[str]:
+    """Addresses in status.loadBalancer.ingress; hostnames and garbage are ignored."""
+    ingress = _mapping(_mapping(service.get("status")).get("loadBalancer")).get("ingress")
+    ips: list[str] = []
+    for entry in ingress if isinstance(ingress, list) else []:
+        raw = _mapping(entry).get("ip")
+        try:
+            ips.append(str(ipaddress.ip_address(raw)))
+        except ValueError:
+            continue
+    return ips
+
+
+def has_eligible_endpoint(
+    service: Mapping[str, Any], slices: Iterable[Mapping[str, Any]], node_name: str
+) -> bool:
+    """Cluster policy: a ready (or serving) endpoint anywhere; Local: one on this node."""
+    spec = _mapping(service.get("spec"))
+    local = spec.get("externalTrafficPolicy") == "Local"
+    for endpoint in _endpoints_of(service, slices):
+        if local and endpoint.get("nodeName") != node_name:
+            continue
+        conditions = _mapping(endpoint.get("conditions"))
+        ready = conditions.get("ready")
+        # A nil `ready` means ready (discovery.k8s.io/v1); `serving` covers terminating pods.
+        if ready is None or ready is True or conditions.get("serving") is True:
+            return True
+    return False
+
+
+def plan(
+    config: Config,
+    node: NodeInfo,
+    services: Iterable[Mapping[str, Any]],
+    endpoint_slices: Iterable[Mapping[str, Any]],
+    lb_class: str | None = None,
+) -> Plan:
+    peers, issues = node_peers(config, node)
+    routes: dict[str, dict[str, RouteAttrs]] = {addr: {} for addr in peers}
+    announced: set[tuple[str, str]] = set()
+    slices = list(endpoint_slices)
+    if node_may_announce(node):
+        for service in services:
+            ips, pool = _announceable(config, service, slices, node.name, lb_class)
+            if pool is None:
+                continue
+            announced.update((service_key(service), ip) for ip in ips)
+            for addr, peer in peers.items():
+                for ip in ips:
+                    for prefix, attrs in _prefixes(pool, ip, peer):
+                        table = routes[addr]
+                        table[prefix] = _merge(table.get(prefix), attrs)
+    return Plan(peers=peers, routes=routes, announced=frozenset(announced), issues=tuple(issues))
+
+
+def _announceable(
+    config: Config,
+    service: Mapping[str, Any],
+    slices: list[Mapping[str, Any]],
+    node_name: str,
+    lb_class: str | None,
+) -> tuple[list[str], Pool | None]:
+    spec = _mapping(service.get("spec"))
+    if spec.get("type") != "LoadBalancer" or spec.get("loadBalancerClass") != lb_class:
+        return [], None
+    ips = assigned_ips(service)
+    if not ips:
+        return [], None
+    pools = {p.name: p for p in (config.pool_of(ip) for ip in ips) if p is not None}
+    if len(pools) != 1 or any(config.pool_of(ip) is None for ip in ips):
+        return [], None
+    (pool,) = pools.values()
+    if pool.protocol != PROTOCOL:
+        return [], None
+    if not has_eligible_endpoint(service, slices, node_name):
+        return [], None
+    return ips, pool
+
+
+def _prefixes(pool: Pool, ip: str, peer: Peer) -> list[tuple[str, RouteAttrs]]:
+    """One prefix per advertisement; IPv4 goes to IPv4 peers, IPv6 to IPv6 peers."""
+    addr = ipaddress.ip_address(ip)
+    if addr.version != ipaddress.ip_address(peer.peer_address).version:
+        return []
+    out = []
+    for adv in pool.advertisements:
+        length = adv.aggregation_length if addr.version == 4 else adv.aggregation_length_v6
+        prefix = ipaddress.ip_network(f"{ip}/{length}", strict=False)
+        attrs = RouteAttrs(
+            communities=tuple(sorted(set(adv.communities))),
+            local_pref=adv.localpref if peer.is_ibgp else None,
+        )
+        out.append((str(prefix), attrs))
+    return out
+
+
+def _merge(old: RouteAttrs | None, new: RouteAttrs) -> RouteAttrs:
+    """Two advertisements (or aggregated services) yielding one prefix: BGP carries one
+    path per prefix and session, so the communities are united and the highest local
+    preference wins."""
+    if old is None:
+        return new
+    prefs = [p for p in (old.local_pref, new.local_pref) if p is not None]
+    return RouteAttrs(
+        communities=tuple(sorted(set(old.communities) | set(new.communities))),
+        local_pref=max(prefs) if prefs else None,
+    )
+
+
+def _endpoints_of(
+    service: Mapping[str, Any], slices: Iterable[Mapping[str, Any]]
+) -> Iterable[Mapping[str, Any]]:
+    meta = _mapping(service.get("metadata"))
+    namespace = meta.get("namespace") or "default"
+    for slc in slices:
+        smeta = _mapping(slc.get("metadata"))
+        if (smeta.get("namespace") or "default") != namespace:
+            continue
+        if _str_map(smeta.get("labels")).get(SERVICE_NAME_LABEL) != meta.get("name"):
+            continue
+        endpoints = slc.get("endpoints")
+        for endpoint in endpoints if isinstance(endpoints, list) else []:
+            if isinstance(endpoint, Mapping):
+                yield endpoint
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in _mapping(value).items() if v is not None}
+
+
+__all__ = [
+    "NodeInfo",
+    "Plan",
+    "RouteAttrs",
+    "assigned_ips",
+    "has_eligible_endpoint",
+    "node_may_announce",
+    "node_peers",
+    "plan",
+    "selectors_match",
+]

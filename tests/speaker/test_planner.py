@@ -1,0 +1,158 @@
+"""Table tests for the announcement rules of SEMANTICS.md ("Announcement (speaker)")."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from metallb.config.model import (
+    AddressRange,
+    Advertisement,
+    Config,
+    NodeSelector,
+    Peer,
+    Pool,
+)
+from speaker.planner import EXCLUDE_LABEL, NodeInfo, RouteAttrs, plan
+
+
+def rng(cidr: str) -> AddressRange:
+    net = ipaddress.ip_network(cidr)
+    return AddressRange(
+        int(net.network_address), int(net.broadcast_address), net.version, cidr, net.prefixlen
+    )
+
+
+PEER = Peer(peer_address="192.0.2.1", peer_asn=64512, my_asn=64600)
+PEER6 = Peer(peer_address="2001:db8:ffff::1", peer_asn=64512, my_asn=64600)
+IBGP = Peer(peer_address="192.0.2.2", peer_asn=64600, my_asn=64600)
+POOL = Pool("pool1", "bgp", (rng("198.51.100.0/24"),))
+POOL6 = Pool("v6", "bgp", (rng("2001:db8:1::/120"),))
+AGG = Pool(
+    "agg",
+    "bgp",
+    (rng("203.0.113.0/24"),),
+    advertisements=(
+        Advertisement(aggregation_length=24, localpref=200, communities=("64512:1",)),
+        Advertisement(communities=("64512:2",)),
+    ),
+)
+L2 = Pool("l2", "layer2", (rng("192.0.2.128/25"),))
+CONFIG = Config(peers=(PEER, PEER6, IBGP), pools=(POOL, POOL6, AGG, L2))
+NODE = NodeInfo("node1", labels={"kubernetes.io/hostname": "node1"})
+
+
+def svc(name="web", ips=("198.51.100.5",), etp="Cluster", type_="LoadBalancer", **spec):
+    return {
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"type": type_, "externalTrafficPolicy": etp, **spec},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}},
+    }
+
+
+def eps(name="web", node="node2", ready=True, serving=None):
+    conditions = {} if ready is None else {"ready": ready}
+    if serving is not None:
+        conditions["serving"] = serving
+    return {
+        "metadata": {"name": f"{name}-abc", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": name}},
+        "endpoints": [{"addresses": ["10.0.0.1"], "nodeName": node, "conditions": conditions}],
+    }
+
+
+def routes_to(p, peer=PEER):
+    return p.routes[peer.peer_address]
+
+
+def test_cluster_policy_announces_with_an_endpoint_anywhere():
+    p = plan(CONFIG, NODE, [svc()], [eps(node="node2")])
+    assert routes_to(p) == {"198.51.100.5/32": RouteAttrs()}
+    assert p.announced == {("default/web", "198.51.100.5")}
+
+
+@pytest.mark.parametrize(
+    "slices, expected",
+    [
+        ([], False),
+        ([eps(ready=False)], False),
+        ([eps(ready=None)], True),  # nil ready means ready
+        ([eps(ready=False, serving=True)], True),  # terminating but serving
+        ([eps(name="other")], False),  # another service's endpoints
+    ],
+)
+def test_endpoint_readiness(slices, expected):
+    p = plan(CONFIG, NODE, [svc()], slices)
+    assert bool(routes_to(p)) is expected
+
+
+def test_local_policy_needs_an_endpoint_on_this_node():
+    local = svc(etp="Local")
+    assert routes_to(plan(CONFIG, NODE, [local], [eps(node="node2")])) == {}
+    assert routes_to(plan(CONFIG, NODE, [local], [eps(node="node1")])) != {}
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        NodeInfo("node1", labels={EXCLUDE_LABEL: ""}),
+        NodeInfo("node1", network_unavailable=True),
+    ],
+)
+def test_excluded_or_unavailable_node_announces_nothing(node):
+    p = plan(CONFIG, node, [svc()], [eps()])
+    assert routes_to(p) == {} and not p.announced
+
+
+def test_node_info_reads_network_unavailable_condition():
+    node = NodeInfo.from_object({
+        "metadata": {"name": "n", "labels": {"a": "b"}},
+        "status": {"conditions": [{"type": "NetworkUnavailable", "status": "True"}]},
+    })
+    assert node.network_unavailable and node.labels == {"a": "b"}
+    ok = NodeInfo.from_object({"metadata": {"name": "n"}, "status": {"conditions": [
+        {"type": "NetworkUnavailable", "status": "False"}]}})
+    assert not ok.network_unavailable
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        svc(type_="ClusterIP"),
+        svc(ips=()),
+        svc(ips=("192.0.2.77",)),  # not in any pool
+        svc(ips=("198.51.100.5", "203.0.113.5")),  # two pools
+        svc(ips=("192.0.2.130",)),  # layer2 pool: not announced over BGP
+        svc(loadBalancerClass="other.io/lb"),
+        {"metadata": {"name": "broken"}, "spec": "garbage", "status": 7},
+    ],
+)
+def test_services_not_announced(service):
+    p = plan(CONFIG, NODE, [service], [eps(name=service["metadata"]["name"])])
+    assert routes_to(p) == {} and not p.announced
+
+
+def test_aggregation_communities_and_localpref_only_for_ibgp():
+    service = svc(ips=("203.0.113.7",))
+    p = plan(CONFIG, NODE, [service], [eps()])
+    assert routes_to(p) == {
+        "203.0.113.0/24": RouteAttrs(communities=("64512:1",)),
+        "203.0.113.7/32": RouteAttrs(communities=("64512:2",)),
+    }
+    assert routes_to(p, IBGP)["203.0.113.0/24"] == RouteAttrs(("64512:1",), 200)
+
+
+def test_ipv6_goes_to_ipv6_peers_only():
+    p = plan(CONFIG, NODE, [svc(ips=("2001:db8:1::5",))], [eps()])
+    assert routes_to(p, PEER6) == {"2001:db8:1::5/128": RouteAttrs()}
+    assert routes_to(p) == {}
+
+
+def test_peer_node_selectors():
+    only_web = Peer("192.0.2.9", 64512, 64600,
+                    node_selectors=(NodeSelector(match_labels=(("role", "web"),)),))
+    config = Config(peers=(only_web,), pools=(POOL,))
+    assert plan(config, NODE, [], []).peers == {}
+    web = NodeInfo("node1", labels={"role": "web"})
+    assert list(plan(config, web, [], []).peers) == ["192.0.2.9"]
