@@ -1,0 +1,155 @@
+"""The decision for one Service: which addresses its status should hold, and which events
+to record. Pure: the controller applies the Decision (status write, Events, metrics), and
+`metallb plan` prints it, so both always agree.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from metallb.allocator.allocator import AllocationError, Allocator
+from metallb.allocator.service import LOAD_BALANCER, ServiceIntent, intent_from_service
+from metallb.config.model import Config
+
+NORMAL = "Normal"
+WARNING = "Warning"
+IP_ALLOCATED = "IPAllocated"
+ALLOCATION_FAILED = "AllocationFailed"
+LOAD_BALANCER_FAILED = "LoadBalancerFailed"
+CLEAR_ASSIGNMENT = "ClearAssignment"
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"type": self.type, "reason": self.reason, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one Service.
+
+    `ips` is what status.loadBalancer.ingress must hold (IPv4 first; empty = cleared);
+    `status_changed` tells the controller whether a write is needed at all. `ours` is
+    False for services this controller does not handle (not LoadBalancer, or another
+    loadBalancerClass).
+    """
+
+    key: str
+    ours: bool
+    ips: tuple[str, ...] = ()
+    pool: str | None = None
+    events: tuple[Event, ...] = ()
+    status_changed: bool = False
+    failed: bool = field(default=False)  # AllocationFailed: worth retrying on a release
+
+
+def is_ours(intent: ServiceIntent, load_balancer_class: str | None = None) -> bool:
+    return intent.type == LOAD_BALANCER and intent.load_balancer_class in (
+        None,
+        load_balancer_class,
+    )
+
+
+def reconcile(
+    allocator: Allocator, intent: ServiceIntent, load_balancer_class: str | None = None
+) -> Decision:
+    """Run the allocation rules for one service against (and updating) the allocator."""
+    key = intent.key
+    cleared = bool(intent.existing_ips)
+    if not is_ours(intent, load_balancer_class):
+        allocator.release(key)
+        return Decision(key, ours=False, status_changed=cleared)
+    if intent.error:
+        allocator.release(key)
+        event = Event(WARNING, LOAD_BALANCER_FAILED, intent.error)
+        return Decision(key, ours=True, events=(event,), status_changed=cleared)
+
+    events: list[Event] = []
+    if intent.existing_ips:
+        try:
+            held = allocator.assign(intent, _parse_ips(intent.existing_ips))
+            ips = held.ip_strings
+            return Decision(key, True, ips, held.pool, status_changed=ips != intent.existing_ips)
+        except AllocationError as exc:
+            allocator.release(key)
+            shown = ", ".join(intent.existing_ips)
+            events.append(
+                Event(NORMAL, CLEAR_ASSIGNMENT, f"current IP {shown} not allowed: {exc}; clearing")
+            )
+
+    try:
+        held = allocator.allocate(intent)
+    except AllocationError as exc:
+        allocator.release(key)
+        events.append(
+            Event(WARNING, ALLOCATION_FAILED, f'Failed to allocate IP for "{key}": {exc}')
+        )
+        return Decision(key, True, events=tuple(events), status_changed=cleared, failed=True)
+    ips = held.ip_strings
+    events.append(Event(NORMAL, IP_ALLOCATED, f"Assigned IP {', '.join(ips)}"))
+    return Decision(key, True, ips, held.pool, tuple(events), ips != intent.existing_ips)
+
+
+def _parse_ips(texts: Iterable[str]) -> tuple:
+    try:
+        return tuple(ipaddress.ip_address(text) for text in texts)
+    except ValueError as exc:
+        raise AllocationError(str(exc)) from None
+
+
+def has_existing_assignment(intent: ServiceIntent) -> bool:
+    return bool(intent.existing_ips)
+
+
+def plan(config: Config, services: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Dry-run the controller over `services` as a restarted controller would: first
+    every service holding an assignment (file order), then the others (file order);
+    services that failed are retried while addresses keep being freed.
+
+    Returns {"services": {key: {"ips", "pool", "events"}}, "pools": {name: {...}}}, every
+    input service present, in input order."""
+    allocator = Allocator(config)
+    intents = [intent_from_service(obj) for obj in services]
+    order = [i for i in intents if has_existing_assignment(i)]
+    order += [i for i in intents if not has_existing_assignment(i)]
+
+    decisions: dict[str, Decision] = {}
+    events: dict[str, list[Event]] = {}
+    pending = order
+    while pending:
+        releases_before = allocator.releases
+        for intent in pending:
+            decision = reconcile(allocator, intent)
+            decisions[intent.key] = decision
+            events.setdefault(intent.key, []).extend(decision.events)
+        failed_keys = {key for key, d in decisions.items() if d.failed}
+        # A release during the pass may let a service that failed earlier succeed now,
+        # as the controller retries pending services at once when addresses free up.
+        if allocator.releases == releases_before:
+            break
+        # Their status was cleared by the failed attempt, so they retry from scratch.
+        pending = [replace(i, existing_ips=()) for i in order if i.key in failed_keys]
+        if not pending:
+            break
+
+    result_services: dict[str, Any] = {}
+    for intent in intents:
+        decision = decisions[intent.key]
+        result_services[intent.key] = {
+            "ips": list(decision.ips),
+            "pool": decision.pool,
+            "events": [e.as_dict() for e in events[intent.key]],
+        }
+    pools = {
+        name: {"addresses_total": s.addresses_total, "addresses_in_use": s.addresses_in_use}
+        for name, s in allocator.stats().items()
+    }
+    return {"services": result_services, "pools": pools}
