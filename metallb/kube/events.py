@@ -1,0 +1,98 @@
+"""Recording core/v1 Events on objects, aggregated like client-go's EventCorrelator:
+the same (object, type, reason, message) again bumps `count` and `lastTimestamp` on the
+existing Event instead of creating a new object for every retry."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+log = logging.getLogger("metallb.kube.events")
+
+_CACHE_SIZE = 4096
+
+
+class EventRecorder:
+    def __init__(self, api_client: client.ApiClient, component: str, host: str | None = None):
+        self._core = client.CoreV1Api(api_client)
+        self._source = {"component": component, **({"host": host} if host else {})}
+        self._lock = threading.Lock()
+        # aggregation key -> (event namespace, event name, count)
+        self._seen: OrderedDict[tuple, tuple[str, str, int]] = OrderedDict()
+
+    def record(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        """Best effort: a failure to record an event is logged, never raised."""
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") or "default"
+        involved = {
+            "apiVersion": obj.get("apiVersion", "v1"),
+            "kind": obj.get("kind", "Service"),
+            "namespace": namespace,
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+        }
+        key = (namespace, involved["kind"], meta.get("name"), meta.get("uid"), type_, reason,
+               message)
+        now = _now()
+        try:
+            with self._lock:
+                previous = self._seen.get(key)
+            if previous is not None and self._bump(previous, now, key):
+                return
+            name = f"{meta.get('name')}.{time.time_ns():x}"
+            body = {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": name, "namespace": namespace},
+                "involvedObject": involved,
+                "reason": reason,
+                "message": message,
+                "type": type_,
+                "source": self._source,
+                "reportingComponent": self._source["component"],
+                "reportingInstance": self._source.get("host", ""),
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            }
+            self._core.create_namespaced_event(namespace, body, _preload_content=False)
+            self._remember(key, (namespace, name, 1))
+        except ApiException as err:
+            log.warning("event=record_event_failed object=%s/%s reason=%s status=%s",
+                        namespace, meta.get("name"), reason, err.status)
+        except Exception as err:  # connection errors
+            log.warning("event=record_event_failed object=%s/%s reason=%s error=%s",
+                        namespace, meta.get("name"), reason, err)
+
+    def _bump(self, previous: tuple[str, str, int], now: str, key: tuple) -> bool:
+        namespace, name, count = previous
+        try:
+            self._core.patch_namespaced_event(
+                name, namespace, {"count": count + 1, "lastTimestamp": now},
+                _preload_content=False,
+            )
+        except ApiException as err:
+            if err.status == 404:  # expired or deleted: start a new one
+                return False
+            raise
+        self._remember(key, (namespace, name, count + 1))
+        return True
+
+    def _remember(self, key: tuple, value: tuple[str, str, int]) -> None:
+        with self._lock:
+            self._seen[key] = value
+            self._seen.move_to_end(key)
+            while len(self._seen) > _CACHE_SIZE:
+                self._seen.popitem(last=False)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
