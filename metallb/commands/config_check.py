@@ -1,16 +1,54 @@
-"""`metallb config check` (not implemented yet)."""
+"""`metallb config check FILE`: validate a MetalLB config (bare or as a ConfigMap).
+
+Exit codes: 0 valid (summary on stdout), 1 invalid (every issue on stderr, one per line),
+2 the file cannot be read or is not YAML. Bad input never produces a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from metallb.config.errors import ConfigError, ConfigSyntaxError
+from metallb.config.parse import load_config_file, summarize
+
+EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("config", help="(not implemented yet)")
-    parser.set_defaults(handler=_run)
+    parser = sub.add_parser("config", help="work with MetalLB configuration files")
+    config_sub = parser.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
+    config_sub.required = True
+    check = config_sub.add_parser(
+        "check",
+        help="validate a config file (bare config or ConfigMap manifest)",
+        description="Validate a MetalLB configuration: the bare config document or a "
+        "ConfigMap with it under data.config. Exit 0 valid, 1 invalid, 2 unreadable.",
+    )
+    check.add_argument("file", metavar="FILE", help='config or ConfigMap YAML ("-" for stdin)')
+    check.set_defaults(handler=_check)
 
 
-def _run(args: argparse.Namespace) -> int:
-    print("metallb config: not implemented yet", file=sys.stderr)
-    return 2
+def _check(args: argparse.Namespace) -> int:
+    name = "<stdin>" if args.file == "-" else args.file
+    try:
+        config = load_config_file(args.file)
+    except OSError as exc:
+        print(f"{name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except ConfigSyntaxError as exc:
+        _print_issues(name, exc)
+        return EXIT_UNREADABLE
+    except ConfigError as exc:
+        _print_issues(name, exc)
+        print(f"{name}: {len(exc.issues)} error(s); config is invalid", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{name}: config is valid")
+    for line in summarize(config):
+        print(f"  {line}")
+    return EXIT_VALID
+
+
+def _print_issues(name: str, exc: ConfigError) -> None:
+    for issue in exc.issues:
+        print(f"{name}: {issue}", file=sys.stderr)

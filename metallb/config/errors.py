@@ -28,3 +28,10 @@ class ConfigError(ValueError):
         self.source = source
         prefix = f"{source}: " if source else ""
         super().__init__(prefix + "; ".join(str(i) for i in self.issues))
+
+
+class ConfigSyntaxError(ConfigError):
+    """The text is not readable YAML (or not text at all): nothing was validated yet.
+
+    A subclass so callers that only care about "bad config" catch ConfigError, while
+    `metallb config check` can tell unreadable (exit 2) from invalid (exit 1)."""

@@ -1,0 +1,77 @@
+"""The human summary printed by `metallb config check` (never includes passwords)."""
+
+from __future__ import annotations
+
+from metallb.config.counting import usable_address_count
+from metallb.config.fields import format_duration
+from metallb.config.model import Config, NodeSelector, Peer
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def summarize(config: Config) -> list[str]:
+    auto = config.peer_autodiscovery
+    rules = len(auto.from_annotations) + len(auto.from_labels) if auto else 0
+    lines = [
+        f"{_plural(len(config.pools), 'pool')}, {_plural(len(config.peers), 'peer')}, "
+        f"{_plural(rules, 'autodiscovery rule')}"
+    ]
+    for pool in config.pools:
+        flags = [] if pool.auto_assign else ["auto-assign off"]
+        if pool.avoid_buggy_ips:
+            flags.append("avoid-buggy-ips")
+        entries = ", ".join(entry.source.strip() for entry in pool.ranges)
+        count = _plural(usable_address_count(pool), "address", "addresses")
+        extra = f" ({', '.join(flags)})" if flags else ""
+        lines.append(f"pool {pool.name}: {pool.protocol}, {count}: {entries}{extra}")
+    lines.extend(_peer_line(peer) for peer in config.peers)
+    if auto is not None:
+        for kind, mappings in (
+            ("annotations", auto.from_annotations),
+            ("labels", auto.from_labels),
+        ):
+            for mapping in mappings:
+                pairs = ", ".join(f"{name} <- {key}" for name, key in mapping.fields)
+                lines.append(f"autodiscovery from {kind}: {pairs}")
+        if auto.defaults:
+            shown = ", ".join(
+                f"{name}={'(set)' if name == 'password' else value}"
+                for name, value in auto.defaults
+            )
+            lines.append(f"autodiscovery defaults: {shown}")
+        if auto.node_selectors:
+            lines.append(f"autodiscovery nodes: {_selectors_text(auto.node_selectors)}")
+    return lines
+
+
+def _peer_line(peer: Peer) -> str:
+    parts = [
+        f"peer {peer.peer_address} port {peer.peer_port}: peer-asn {peer.peer_asn}, "
+        f"my-asn {peer.my_asn} ({'iBGP' if peer.is_ibgp else 'eBGP'}), "
+        f"hold-time {format_duration(peer.hold_time)}"
+    ]
+    if peer.keepalive_time is not None:
+        parts.append(f"keepalive-time {format_duration(peer.keepalive_time)}")
+    if peer.router_id:
+        parts.append(f"router-id {peer.router_id}")
+    if peer.source_address:
+        parts.append(f"source-address {peer.source_address}")
+    if peer.password is not None:
+        parts.append("password set")
+    parts.append(f"nodes: {_selectors_text(peer.node_selectors)}")
+    return ", ".join(parts)
+
+
+def _selectors_text(selectors: tuple[NodeSelector, ...]) -> str:
+    if not selectors:
+        return "all"
+    alternatives = []
+    for selector in selectors:
+        terms = [f"{k}={v}" for k, v in selector.match_labels]
+        for req in selector.match_expressions:
+            values = f" ({', '.join(req.values)})" if req.values else ""
+            terms.append(f"{req.key} {req.operator}{values}")
+        alternatives.append(" and ".join(terms) or "all")
+    return " or ".join(alternatives)
