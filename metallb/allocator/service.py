@@ -192,7 +192,9 @@ def _families(spec: Mapping[str, Any]) -> tuple[int, ...]:
     """spec.ipFamilies, else the families of spec.clusterIPs / clusterIP, else IPv4."""
     declared = spec.get("ipFamilies")
     if declared:
-        if not isinstance(declared, list) or any(f not in _FAMILY_NAMES for f in declared):
+        if not isinstance(declared, list) or not all(
+            isinstance(f, str) and f in _FAMILY_NAMES for f in declared
+        ):
             raise _Invalid(f"spec.ipFamilies must list IPv4 and/or IPv6, got {declared!r}")
         return tuple(sorted({_FAMILY_NAMES[f] for f in declared}))
     cluster_ips = spec.get("clusterIPs")
