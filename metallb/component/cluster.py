@@ -1,0 +1,206 @@
+"""Apply and delete the component against a cluster with the official client.
+
+Every object goes in by server-side apply (field manager `metallb-component`, force), so
+re-applying is idempotent and another tool's fields are not clobbered silently. The
+component's objects are found by its labels, never by local state: apply prunes what the
+configuration no longer renders, and delete works without the configuration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes.client import ApiClient
+from kubernetes.client.rest import ApiException
+
+from metallb.component.labels import COMPONENT_SELECTOR, FIELD_MANAGER, NAMESPACE
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    api_version: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def base_path(self) -> str:
+        return f"/api/{self.api_version}" if "/" not in self.api_version else \
+            f"/apis/{self.api_version}"
+
+
+# Every kind render can produce, in apply order; delete goes in reverse.
+KINDS: dict[str, KindInfo] = {
+    "Namespace": KindInfo("v1", "namespaces", False),
+    "ServiceAccount": KindInfo("v1", "serviceaccounts", True),
+    "ClusterRole": KindInfo("rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": KindInfo("rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "Role": KindInfo("rbac.authorization.k8s.io/v1", "roles", True),
+    "RoleBinding": KindInfo("rbac.authorization.k8s.io/v1", "rolebindings", True),
+    "ConfigMap": KindInfo("v1", "configmaps", True),
+    "Service": KindInfo("v1", "services", True),
+    "Deployment": KindInfo("apps/v1", "deployments", True),
+    "DaemonSet": KindInfo("apps/v1", "daemonsets", True),
+    "ServiceMonitor": KindInfo("monitoring.coreos.com/v1", "servicemonitors", True),
+    "PrometheusRule": KindInfo("monitoring.coreos.com/v1", "prometheusrules", True),
+}
+CUSTOM_KINDS = ("ServiceMonitor", "PrometheusRule")  # need the Prometheus Operator's CRDs
+
+
+class ClusterError(Exception):
+    """A failure talking to the cluster, phrased for the user (no traceback)."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """One line of apply / delete output: `<verb> <kind>/<name> [-n namespace]`."""
+
+    verb: str  # created, configured, unchanged, pruned, deleted, absent
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    def __str__(self) -> str:
+        where = f" (namespace {self.namespace})" if self.namespace else ""
+        return f"{self.kind.lower()}/{self.name}{where} {self.verb}"
+
+
+def _object_path(kind: str, name: str | None = None, namespace: str | None = None) -> str:
+    info = KINDS[kind]
+    path = info.base_path
+    if info.namespaced:
+        path += f"/namespaces/{namespace or NAMESPACE}"
+    path += f"/{info.plural}"
+    if name:
+        path += f"/{name}"
+    return path
+
+
+def _describe(err: ApiException) -> str:
+    try:
+        message = json.loads(err.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return f"HTTP {err.status} {err.reason}" + (f": {message}" if message else "")
+
+
+class ComponentCluster:
+    """The component's objects in one cluster, through an official-client ApiClient."""
+
+    def __init__(self, api_client: ApiClient):
+        self.api = api_client
+
+    def _call(self, method: str, path: str, body: Any = None,
+              query: Iterable[tuple[str, str]] = (), content_type: str | None = None
+              ) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            response = self.api.call_api(
+                path, method, query_params=list(query), header_params=headers,
+                body=body, auth_settings=["BearerToken"], _preload_content=False,
+                _return_http_data_only=True,
+            )
+        except ApiException:
+            raise  # the caller knows which statuses are fine (404 on delete, ...)
+        except Exception as err:  # connection refused, TLS, DNS: say which server
+            host = self.api.configuration.host
+            raise ClusterError(f"cannot reach the Kubernetes API at {host}: {err}") from None
+        data = response.data
+        return json.loads(data) if data else {}
+
+    def _get(self, kind: str, name: str, namespace: str | None) -> dict[str, Any] | None:
+        try:
+            return self._call("GET", _object_path(kind, name, namespace))
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise ClusterError(f"reading {kind} {name}: {_describe(err)}") from None
+
+    def apply(self, obj: dict[str, Any]) -> Action:
+        """Server-side apply one object; say whether it was created, changed or not."""
+        kind, meta = obj["kind"], obj["metadata"]
+        name, namespace = meta["name"], meta.get("namespace")
+        before = self._get(kind, name, namespace)
+        try:
+            after = self._call(
+                "PATCH", _object_path(kind, name, namespace), body=json.dumps(obj),
+                query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+                content_type="application/apply-patch+yaml",
+            )
+        except ApiException as err:
+            if err.status == 404 and kind in CUSTOM_KINDS:
+                raise ClusterError(
+                    f"the cluster does not serve {obj['apiVersion']} {kind}: install the "
+                    "Prometheus Operator (its CRDs) first, or set service_monitor = false"
+                ) from None
+            raise ClusterError(f"applying {kind} {name}: {_describe(err)}") from None
+        if before is None:
+            verb = "created"
+        elif before.get("metadata", {}).get("resourceVersion") == \
+                after.get("metadata", {}).get("resourceVersion"):
+            verb = "unchanged"
+        else:
+            verb = "configured"
+        return Action(verb, kind, name, namespace)
+
+    def list_component_objects(self) -> list[tuple[str, str, str | None]]:
+        """(kind, name, namespace) of every object carrying the component's labels, in
+        apply order; the namespace itself is not included."""
+        found = []
+        for kind in KINDS:
+            if kind == "Namespace":
+                continue
+            try:
+                listing = self._call("GET", _object_path(kind),
+                                     query=[("labelSelector", COMPONENT_SELECTOR)])
+            except ApiException as err:
+                if err.status == 404:  # kind not served (no CRD) or namespace absent
+                    continue
+                raise ClusterError(f"listing {kind}: {_describe(err)}") from None
+            for item in listing.get("items") or []:
+                meta = item.get("metadata") or {}
+                found.append((kind, meta.get("name", ""), meta.get("namespace")))
+        return found
+
+    def delete(self, kind: str, name: str, namespace: str | None) -> Action:
+        """Delete one object; an object that is already gone counts as success."""
+        # A dict: the client JSON-encodes bodies sent as application/json itself.
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        try:
+            self._call("DELETE", _object_path(kind, name, namespace), body=body,
+                       content_type="application/json")
+        except ApiException as err:
+            if err.status == 404:
+                return Action("absent", kind, name, namespace)
+            raise ClusterError(f"deleting {kind} {name}: {_describe(err)}") from None
+        return Action("deleted", kind, name, namespace)
+
+
+def _identity(obj: dict[str, Any]) -> tuple[str, str, str | None]:
+    meta = obj["metadata"]
+    return obj["kind"], meta["name"], meta.get("namespace")
+
+
+def apply_objects(cluster: ComponentCluster, objects: list[dict[str, Any]]) -> list[Action]:
+    """Apply every rendered object, then prune the component's objects not rendered."""
+    actions = [cluster.apply(obj) for obj in objects]
+    wanted = {_identity(obj) for obj in objects}
+    stale = [key for key in cluster.list_component_objects() if key not in wanted]
+    for kind, name, namespace in reversed(stale):
+        action = cluster.delete(kind, name, namespace)
+        actions.append(Action("pruned", kind, name, namespace) if action.verb == "deleted"
+                       else action)
+    return actions
+
+
+def delete_component(cluster: ComponentCluster, delete_namespace: bool) -> list[Action]:
+    """Delete every object of the component (found by labels), newest kinds first."""
+    actions = [cluster.delete(kind, name, namespace)
+               for kind, name, namespace in reversed(cluster.list_component_objects())]
+    if delete_namespace:
+        actions.append(cluster.delete("Namespace", NAMESPACE, None))
+    return actions

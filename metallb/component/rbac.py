@@ -1,0 +1,86 @@
+"""ServiceAccounts, Roles and bindings: exactly the API calls the daemons make.
+
+Cluster-wide rules go to a ClusterRole (services and events live in every namespace,
+nodes are cluster-scoped); rules on the component's own ConfigMap and Lease go to a Role
+in metallb-system. The tables below are the single source: the README's RBAC table and
+the tests read them too.
+"""
+
+from __future__ import annotations
+
+from metallb.component.labels import CONTROLLER, NAMESPACE, SPEAKER, metadata
+
+# (apiGroups, resources, verbs) per daemon and scope.
+CLUSTER_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...]] = {
+    CONTROLLER: (
+        (("",), ("services",), ("get", "list", "watch", "update", "patch")),
+        (("",), ("services/status",), ("update",)),
+        (("",), ("events",), ("create", "patch")),
+    ),
+    SPEAKER: (
+        (("",), ("services", "nodes"), ("get", "list", "watch")),
+        (("discovery.k8s.io",), ("endpointslices",), ("get", "list", "watch")),
+        (("",), ("events",), ("create", "patch")),
+    ),
+}
+NAMESPACE_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...]] = {
+    CONTROLLER: (
+        (("",), ("configmaps",), ("get", "list", "watch")),
+        (("coordination.k8s.io",), ("leases",), ("get", "create", "update")),
+    ),
+    SPEAKER: (
+        (("",), ("configmaps",), ("get", "list", "watch")),
+    ),
+}
+
+
+def cluster_role_name(daemon: str) -> str:
+    return f"metallb-system:{daemon}"
+
+
+def _rules(table) -> list[dict]:
+    return [
+        {"apiGroups": list(groups), "resources": list(resources), "verbs": list(verbs)}
+        for groups, resources, verbs in table
+    ]
+
+
+def rbac_objects() -> list[dict]:
+    """ServiceAccount, ClusterRole(+Binding), Role(+Binding) for controller and speaker."""
+    objects: list[dict] = []
+    for daemon in (CONTROLLER, SPEAKER):
+        subject = [{"kind": "ServiceAccount", "name": daemon, "namespace": NAMESPACE}]
+        objects.append({
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": metadata(daemon, daemon),
+        })
+        objects.append({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": metadata(cluster_role_name(daemon), daemon, namespaced=False),
+            "rules": _rules(CLUSTER_RULES[daemon]),
+        })
+        objects.append({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": metadata(cluster_role_name(daemon), daemon, namespaced=False),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": cluster_role_name(daemon)},
+            "subjects": subject,
+        })
+        objects.append({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": metadata(daemon, daemon),
+            "rules": _rules(NAMESPACE_RULES[daemon]),
+        })
+        objects.append({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": metadata(daemon, daemon),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                        "name": daemon},
+            "subjects": subject,
+        })
+    return objects
