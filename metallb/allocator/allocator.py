@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from metallb.allocator.intervals import IntervalSet, UsableSpace
 from metallb.allocator.service import POLICY_LOCAL, IPAddress, ServiceIntent
+from metallb.config.counting import usable_address_count
 from metallb.config.model import AddressRange, Config, Pool
 
 
@@ -145,7 +146,7 @@ class Allocator:
         """Per pool, in config order: usable and in-use address counts."""
         return {
             name: PoolStats(
-                addresses_total=sum(e.space.count for e in state.entries),
+                addresses_total=usable_address_count(state.pool),
                 addresses_in_use=sum(len(e.used) for e in state.entries),
             )
             for name, state in self._pools.items()

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cached_property
 
+from metallb.config.counting import usable_range_count
 from metallb.config.model import AddressRange
 
 _BLOCK = 256  # an IPv4 /24: addresses ending in .0 and .255 are the "buggy" ones
@@ -45,20 +47,25 @@ class UsableSpace:
     `skip_buggy` is only ever true for IPv4 entries of pools with avoid-buggy-ips.
     """
 
-    first: int
-    last: int
+    entry: AddressRange
     skip_buggy: bool = False
 
     @classmethod
     def of(cls, entry: AddressRange, avoid_buggy_ips: bool) -> UsableSpace:
-        return cls(entry.first, entry.last, avoid_buggy_ips and entry.family == 4)
+        return cls(entry, avoid_buggy_ips and entry.family == 4)
 
     @property
+    def first(self) -> int:
+        return self.entry.first
+
+    @property
+    def last(self) -> int:
+        return self.entry.last
+
+    @cached_property
     def count(self) -> int:
-        """Number of usable addresses (a /24 is 256, or 254 when skipping buggy ones)."""
-        if not self.skip_buggy:
-            return self.last - self.first + 1
-        return _usable_upto(self.last) - _usable_upto(self.first - 1)
+        """Number of usable addresses (the same count as the pool metric)."""
+        return usable_range_count(self.entry, self.skip_buggy)
 
     def index_of(self, address: int) -> int | None:
         """Dense index of `address`, or None when it is outside or not usable."""

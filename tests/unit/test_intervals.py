@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metallb.allocator.intervals import IntervalSet, UsableSpace, is_buggy_ipv4
+from metallb.config.model import AddressRange
 from tests.support.pools import address_range
 
 
@@ -137,7 +138,7 @@ def test_index_is_cheap_on_a_slash_eight():
     st.booleans(),
 )
 def test_index_and_address_are_inverse_and_match_enumeration(first, span, avoid):
-    space = UsableSpace(first, first + span, avoid)
+    space = UsableSpace.of(AddressRange(first, first + span, 4, "test"), avoid)
     usable = [a for a in range(first, first + span + 1) if not (avoid and is_buggy_ipv4(a))]
     assert space.count == len(usable)
     for index, address in enumerate(usable):
