@@ -1,0 +1,45 @@
+"""summarize(): what `metallb config check` prints for a valid config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from metallb.config import load_config_file, parse_config_text
+from metallb.config.parse import summarize
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.yaml"
+
+
+def test_example_config_summary():
+    lines = summarize(load_config_file(str(EXAMPLE)))
+    assert lines[0] == "2 pools, 0 peers, 1 autodiscovery rule"
+    assert "pool pool1: bgp, 1 address: 198.51.100.20/32" in lines
+    assert "pool pool2: bgp, 16 addresses: 203.0.113.16/29, 203.0.113.24/29" in lines
+    assert any(
+        line.startswith("autodiscovery from annotations: my-asn <- metal.equinix.com/node-asn")
+        for line in lines
+    )
+
+
+def test_summary_shows_peers_flags_and_hides_passwords():
+    config = parse_config_text("""
+peers:
+- peer-address: 10.0.0.1
+  peer-asn: 65000
+  my-asn: 65000
+  password: topsecret
+  node-selectors: [{match-labels: {rack: r1}}, {match-expressions: [{key: x, operator: Exists}]}]
+peer-autodiscovery:
+  from-labels: [{peer-address: ex.com/peer}]
+  defaults: {my-asn: 1, peer-asn: 2, password: alsosecret}
+address-pools:
+- {name: p, protocol: bgp, addresses: [192.0.2.0/24], avoid-buggy-ips: true, auto-assign: false}
+""")
+    text = "\n".join(summarize(config))
+    assert "topsecret" not in text and "alsosecret" not in text
+    assert "password set" in text and "password=(set)" in text
+    assert "pool p: bgp, 254 addresses: 192.0.2.0/24 (auto-assign off, avoid-buggy-ips)" in text
+    assert (
+        "peer 10.0.0.1 port 179: peer-asn 65000, my-asn 65000 (iBGP), hold-time 90s, "
+        "password set, nodes: rack=r1 or x Exists"
+    ) in text
