@@ -1,16 +1,142 @@
-"""`metallb plan` (not implemented yet)."""
+"""`metallb plan --config CONFIG --services SERVICES`: dry-run the controller's allocation.
+
+Prints, as JSON on stdout, the addresses, pool and events every Service would get, and the
+per-pool address counts, exactly as the controller would decide (same reconcile code).
+Exit codes: 0 config valid (per-service failures are in the output), 1 config invalid
+(issues on stderr), 2 an input cannot be read / is not YAML, or bad arguments.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Mapping
+from typing import Any
+
+from metallb.allocator.reconcile import plan
+from metallb.config.errors import ConfigError, ConfigIssue, ConfigSyntaxError
+from metallb.config.model import Config
+from metallb.config.parse import load_config_file
+from metallb.config.yaml_text import load_yaml_documents
+
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+_LIST_KINDS = ("List", "ServiceList")
+
+
+class _Unreadable(Exception):
+    """An input that cannot be used at all; the message is printed as is."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("plan", help="(not implemented yet)")
+    parser = sub.add_parser(
+        "plan",
+        help="show which addresses Services would get (dry run of the controller)",
+        description="Dry-run the controller: read a MetalLB config and Service manifests, "
+        "print the addresses, pool and events each Service would get, and per-pool "
+        "address counts, as JSON. Services that already hold an address "
+        "(status.loadBalancer.ingress) are placed first, as a restarted controller does. "
+        "Exit 0 config valid, 1 config invalid, 2 unreadable input.",
+    )
+    parser.add_argument(
+        "--config", required=True, metavar="CONFIG",
+        help="MetalLB config: bare config or ConfigMap manifest",
+    )
+    parser.add_argument(
+        "--services", required=True, metavar="SERVICES",
+        help='Service manifests: multi-document YAML or a `kind: List` ("-" for stdin)',
+    )
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    print("metallb plan: not implemented yet", file=sys.stderr)
-    return 2
+    if args.config == "-" and args.services == "-":
+        print("metallb plan: only one of --config and --services can be stdin", file=sys.stderr)
+        return EXIT_UNREADABLE
+    config_name = _display_name(args.config)
+    config: Config | None = None
+    invalid: ConfigError | None = None
+    try:
+        config = load_config_file(args.config)
+    except OSError as exc:
+        print(f"{config_name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except ConfigSyntaxError as exc:
+        _print_issues(config_name, exc.issues)
+        return EXIT_UNREADABLE
+    except ConfigError as exc:
+        invalid = exc
+    try:
+        services = load_services(args.services)
+    except _Unreadable as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_UNREADABLE
+    if config is None:
+        issues = invalid.issues if invalid else []
+        _print_issues(config_name, issues)
+        print(f"{config_name}: {len(issues)} error(s); config is invalid", file=sys.stderr)
+        return EXIT_INVALID
+    json.dump(plan(config, services), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def load_services(path: str) -> list[dict[str, Any]]:
+    """Service objects from a YAML stream (documents and/or `kind: List` items), in file
+    order; other kinds are skipped with a note on stderr."""
+    name = _display_name(path)
+    try:
+        if path == "-":
+            raw = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+        text = raw.decode("utf-8")
+        documents = load_yaml_documents(text, name)
+    except OSError as exc:
+        raise _Unreadable(f"{name}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise _Unreadable(f"{name}: is not UTF-8 text (byte {exc.start})") from None
+    except ConfigSyntaxError as exc:
+        raise _Unreadable("\n".join(f"{name}: {i.message}" for i in exc.issues)) from None
+
+    services: list[dict[str, Any]] = []
+    for number, document in enumerate(documents, start=1):
+        if document is None:
+            continue
+        where = f"{name}: document {number}"
+        if isinstance(document, Mapping) and document.get("kind") in _LIST_KINDS:
+            items = document.get("items")
+            if not isinstance(items, list):
+                raise _Unreadable(f"{where}: a {document.get('kind')} needs a list of `items`")
+            for index, item in enumerate(items):
+                _add_service(services, item, f"{where}, items[{index}]")
+        else:
+            _add_service(services, document, where)
+    return services
+
+
+def _add_service(services: list[dict[str, Any]], obj: object, where: str) -> None:
+    if not isinstance(obj, Mapping):
+        raise _Unreadable(f"{where}: is not a Kubernetes object (a mapping), got {obj!r:.60}")
+    kind = obj.get("kind", "Service")
+    if kind != "Service":
+        print(f"{where}: skipping kind {kind!r} (only Services are planned)", file=sys.stderr)
+        return
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    if not isinstance(name, str) or not name:
+        raise _Unreadable(f"{where}: metadata.name is missing; every Service needs a name")
+    namespace = meta.get("namespace")
+    if namespace is not None and (not isinstance(namespace, str) or not namespace):
+        raise _Unreadable(f"{where}: metadata.namespace must be a non-empty string")
+    services.append(dict(obj))
+
+
+def _display_name(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+def _print_issues(name: str, issues: list[ConfigIssue]) -> None:
+    for issue in issues:
+        print(f"{name}: {issue}", file=sys.stderr)

@@ -1,0 +1,124 @@
+"""The per-service Decision and `plan()`'s output structure and ordering."""
+
+from __future__ import annotations
+
+from metallb.allocator.allocator import Allocator
+from metallb.allocator.reconcile import Decision, Event, plan, reconcile
+from metallb.allocator.service import intent_from_service
+from tests.support.pools import config, pool
+
+
+def svc(name, status_ips=(), annotations=None, namespace=None, **spec):
+    meta = {"name": name, "annotations": annotations or {}}
+    if namespace:
+        meta["namespace"] = namespace
+    obj = {"metadata": meta, "spec": {"type": "LoadBalancer", **spec}}
+    if status_ips:
+        obj["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in status_ips]}}
+    return obj
+
+
+EXAMPLE = config(pool("pool1", "198.51.100.20/32"),
+                 pool("pool2", "203.0.113.16/29", "203.0.113.24/29"))
+
+
+def test_decision_for_new_service():
+    alloc = Allocator(EXAMPLE)
+    d = reconcile(alloc, intent_from_service(svc("web")))
+    assert d == Decision(
+        key="default/web", ours=True, ips=("198.51.100.20",), pool="pool1",
+        events=(Event("Normal", "IPAllocated", "Assigned IP 198.51.100.20"),),
+        status_changed=True,
+    )
+
+
+def test_decision_for_kept_service_needs_no_write():
+    alloc = Allocator(EXAMPLE)
+    d = reconcile(alloc, intent_from_service(svc("web", status_ips=("198.51.100.20",))))
+    assert (d.ips, d.events, d.status_changed) == (("198.51.100.20",), (), False)
+
+
+def test_decision_with_other_load_balancer_class():
+    alloc = Allocator(EXAMPLE)
+    intent = intent_from_service(svc("web", loadBalancerClass="example.com/other"))
+    assert not reconcile(alloc, intent).ours
+    mine = intent_from_service(svc("web", loadBalancerClass="metallb.io/metallb"))
+    assert reconcile(alloc, mine, load_balancer_class="metallb.io/metallb").ours
+
+
+def test_plan_example_structure():
+    result = plan(EXAMPLE, [
+        svc("web"),
+        svc("nginx", annotations={"metallb.universe.tf/address-pool": "pool2"}),
+        svc("internal", type="ClusterIP"),
+    ])
+    assert result == {
+        "services": {
+            "default/web": {"ips": ["198.51.100.20"], "pool": "pool1", "events": [
+                {"type": "Normal", "reason": "IPAllocated",
+                 "message": "Assigned IP 198.51.100.20"}]},
+            "default/nginx": {"ips": ["203.0.113.16"], "pool": "pool2", "events": [
+                {"type": "Normal", "reason": "IPAllocated",
+                 "message": "Assigned IP 203.0.113.16"}]},
+            "default/internal": {"ips": [], "pool": None, "events": []},
+        },
+        "pools": {
+            "pool1": {"addresses_total": 1, "addresses_in_use": 1},
+            "pool2": {"addresses_total": 16, "addresses_in_use": 1},
+        },
+    }
+
+
+def test_plan_places_existing_assignments_before_new_ones():
+    # "new" comes first in the file but must not take the address "old" already holds.
+    result = plan(EXAMPLE, [svc("new"), svc("old", status_ips=("198.51.100.20",))])
+    assert result["services"]["default/old"]["ips"] == ["198.51.100.20"]
+    assert result["services"]["default/new"]["ips"] == ["203.0.113.16"]
+    assert list(result["services"]) == ["default/new", "default/old"]  # file order
+
+
+def test_plan_retries_pending_services_when_an_address_is_freed():
+    cfg = config(pool("only", "198.51.100.20/32"))
+    result = plan(cfg, [
+        svc("holder", status_ips=("198.51.100.20",), type="NodePort"),  # no longer LB
+        svc("waiting"),
+    ])
+    # "holder" is not ours, so it never holds the address: "waiting" gets it at once.
+    assert result["services"]["default/waiting"]["ips"] == ["198.51.100.20"]
+
+    # The same service listed twice is an update: the second copy (no longer a
+    # LoadBalancer) frees the address, and the pending service is retried at once.
+    result = plan(cfg, [
+        svc("waiting"),
+        svc("holder", status_ips=("198.51.100.20",)),
+        svc("holder", type="ClusterIP"),
+    ])
+    waiting = result["services"]["default/waiting"]
+    assert waiting["ips"] == ["198.51.100.20"]
+    assert [e["reason"] for e in waiting["events"]] == ["AllocationFailed", "IPAllocated"]
+    assert result["services"]["default/holder"] == {"ips": [], "pool": None, "events": []}
+    assert list(result["services"]) == ["default/waiting", "default/holder"]
+
+
+def test_plan_clears_invalid_existing_assignment():
+    cfg = config(pool("only", "198.51.100.20/32"))
+    result = plan(cfg, [svc("stale", status_ips=("198.51.100.20",), annotations={
+        "metallb.universe.tf/address-pool": "gone"})])
+    stale = result["services"]["default/stale"]
+    assert [e["reason"] for e in stale["events"]] == ["ClearAssignment", "AllocationFailed"]
+    assert 'unknown pool "gone"' in stale["events"][1]["message"]
+    assert result["pools"]["only"]["addresses_in_use"] == 0
+
+
+def test_plan_namespaces_and_dual_stack_order():
+    cfg = config(pool("dual", "2001:db8::/64", "198.51.100.0/24"))
+    result = plan(cfg, [svc("a", namespace="shop", ipFamilies=["IPv6", "IPv4"])])
+    assert result["services"]["shop/a"]["ips"] == ["198.51.100.0", "2001:db8::"]
+    assert result["pools"]["dual"] == {"addresses_total": 2**64 + 256, "addresses_in_use": 2}
+
+
+def test_plan_on_empty_config_and_garbage_services():
+    result = plan(config(), [svc("a"), {"metadata": {"name": "b"}, "spec": 5}])
+    assert result["pools"] == {}
+    assert result["services"]["default/a"]["events"][0]["reason"] == "AllocationFailed"
+    assert result["services"]["default/b"]["events"][0]["reason"] == "LoadBalancerFailed"
