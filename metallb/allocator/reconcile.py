@@ -109,6 +109,29 @@ def has_existing_assignment(intent: ServiceIntent) -> bool:
     return bool(intent.existing_ips)
 
 
+def preload(
+    allocator: Allocator,
+    intents: Iterable[ServiceIntent],
+    load_balancer_class: str | None = None,
+) -> list[str]:
+    """Load every still-valid assignment found in service statuses, in order, before
+    anything is allocated; returns the keys loaded.
+
+    Without this pass, a service whose status is invalid (cleared and re-allocated)
+    could be handed an address that a later service still holds in its status, and
+    that service would lose it: an address would change hands across a restart."""
+    loaded = []
+    for intent in intents:
+        if not intent.existing_ips or intent.error or not is_ours(intent, load_balancer_class):
+            continue
+        try:
+            allocator.assign(intent, _parse_ips(intent.existing_ips))
+        except AllocationError:
+            continue  # judged (and cleared) by its own reconcile
+        loaded.append(intent.key)
+    return loaded
+
+
 def plan(config: Config, services: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Dry-run the controller over `services` as a restarted controller would: first
     every service holding an assignment (file order), then the others (file order);
@@ -120,6 +143,7 @@ def plan(config: Config, services: Iterable[Mapping[str, Any]]) -> dict[str, Any
     intents = [intent_from_service(obj) for obj in services]
     order = [i for i in intents if has_existing_assignment(i)]
     order += [i for i in intents if not has_existing_assignment(i)]
+    preload(allocator, order)
 
     decisions: dict[str, Decision] = {}
     events: dict[str, list[Event]] = {}

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 
 from metallb.kube.backoff import Backoff
 from metallb.kube.client import object_key
@@ -45,7 +46,7 @@ class Informer:
         self._lock = threading.Lock()
         self._store: dict[str, dict[str, Any]] = {}
         self._rv: str | None = None
-        self._watch: watch.Watch | None = None
+        self._response: Any = None  # the open watch response, closed by stop()
         self._stop = threading.Event()
         self.synced = threading.Event()
         self.relists = 0
@@ -81,9 +82,7 @@ class Informer:
 
     def stop(self) -> None:
         self._stop.set()
-        w = self._watch
-        if w is not None:
-            w.stop()
+        _shut_down(self._response)
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -133,29 +132,41 @@ class Informer:
         log.debug("event=listed informer=%s count=%d rv=%s", self.name, len(fresh), self._rv)
 
     def _watch_once(self) -> None:
-        w = watch.Watch()
-        self._watch = w
-        kwargs = dict(self._kwargs)
-        kwargs.update(
+        """One watch request from the last version seen, until the server ends it.
+
+        The stream is read line by line here rather than through `kubernetes.watch.Watch`:
+        with raw dicts (deserialize=False) that helper fails on an ERROR event (it looks
+        for a `raw_object` key it never set), so a 410 would never lead to a relist."""
+        resp = self._list(
+            _preload_content=False,
+            watch=True,
             resource_version=self._rv,
             timeout_seconds=self._watch_timeout,
             allow_watch_bookmarks=True,
-            deserialize=False,
             # A silent connection must not hang the informer forever.
             _request_timeout=(10, self._watch_timeout + 30),
+            **self._kwargs,
         )
+        self._response = resp
         try:
-            for event in w.stream(self._list, **kwargs):
+            if self._stop.is_set():
+                return
+            for line in iter_resp_lines(resp):
                 if self._stop.is_set():
                     return
-                self._apply(event)
+                if line.strip():
+                    self._apply(json.loads(line))
         finally:
-            self._watch = None
+            self._response = None
+            resp.release_conn()
 
     def _apply(self, event: dict[str, Any]) -> None:
         kind, obj = event.get("type"), event.get("object")
         if not isinstance(obj, dict):
             return
+        if kind == "ERROR":
+            raise ApiException(status=int(obj.get("code") or 500),
+                               reason=f"{obj.get('reason')}: {obj.get('message')}")
         rv = (obj.get("metadata") or {}).get("resourceVersion")
         if kind == "BOOKMARK":
             self._rv = rv or self._rv
@@ -165,6 +176,11 @@ class Informer:
             if kind == "DELETED":
                 self._store.pop(key, None)
             else:
+                old = self._store.get(key)
+                # update_local() may already hold a newer version we wrote ourselves.
+                if old is not None and _rv(old) > _rv(obj):
+                    self._rv = rv or self._rv
+                    return
                 self._store[key] = obj
             self._rv = rv or self._rv
         self._emit(kind, obj)
@@ -185,3 +201,15 @@ def _rv(obj: dict[str, Any]) -> int:
 
 def _one_line(value: object) -> str:
     return " ".join(str(value).split())[:300]
+
+
+def _shut_down(resp: Any) -> None:
+    """Unblock a thread reading a watch stream by shutting its socket down."""
+    if resp is None:
+        return
+    try:
+        sock = resp.connection.sock if resp.connection is not None else None
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (AttributeError, OSError):
+        pass
