@@ -99,7 +99,11 @@ class RouterConfig:
 
 
 class FrrRouter:
-    """zebra + bgpd in `netns`, state under `state_dir` (a temp dir when None)."""
+    """zebra + bgpd in `netns`, state under `state_dir` (a temp dir when None).
+
+    The daemons run as user `frr`: every parent directory of `state_dir` must be
+    traversable by it (mode o+x), or zebra fails with "Can't create pid lock file".
+    """
 
     def __init__(self, netns: str, config: RouterConfig | None = None,
                  state_dir: str | Path | None = None):
@@ -235,11 +239,18 @@ class FrrRouter:
         return {p for p, e in self.bgp_summary().items() if e.get("state") == "Established"}
 
     def routes(self, prefix: str) -> list[dict[str, Any]]:
-        """FRR's paths for exactly `prefix` (empty list if unknown)."""
+        """FRR's paths for exactly `prefix`, with attributes (community, locPrf, nexthops,
+        peer); empty when FRR does not know it."""
         family = "ipv6" if ipaddress.ip_network(prefix).version == 6 else "ipv4"
-        data = self.vtysh_json(f"show bgp {family} unicast json")
-        entry = data.get("routes", {}).get(prefix, [])
-        return list(entry)
+        data = self.vtysh_json(f"show bgp {family} unicast {prefix} json")
+        if data.get("prefix") != prefix:  # a less specific match or nothing at all
+            return []
+        return list(data.get("paths", []))
+
+    def path_nexthops(self, prefix: str) -> list[str]:
+        """Next hops of FRR's paths for `prefix` (BGP table, before zebra)."""
+        return sorted(hop["ip"] for path in self.routes(prefix)
+                      for hop in path.get("nexthops", [])[:1])
 
     def prefixes_received(self, family: str = "ipv4") -> int:
         """Prefixes received over all sessions of `family` (cheap: no per-route JSON)."""

@@ -1,0 +1,203 @@
+"""Real ExaBGP (driven by ExaBGPDriver, inside node namespaces) against real FRR.
+
+Assertions read FRR's JSON and the router namespace's kernel table; every wait polls the
+real condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+import pytest
+
+from metallb.lab.frr import RouterConfig
+from metallb.lab.wait import poll_until
+from speaker.exabgp_config import RouteAttrs
+from tests.support.bgplab import NODE_ASN, ROUTER_ASN, bgp_lab
+
+pytestmark = [pytest.mark.privileged, pytest.mark.timeout(120)]
+
+VIP = "198.51.100.10/32"
+VIP6 = "2001:db8::10/128"
+
+
+def wait(fn, what: str, timeout: float = 15.0):
+    return poll_until(fn, timeout, what=what)
+
+
+def test_ecmp_over_three_nodes_and_withdraw_from_one():
+    with bgp_lab(3) as lab:
+        router = lab.topology.router_ipv4
+        drivers = lab.start_drivers()
+        for drv, node in zip(drivers, lab.nodes, strict=True):
+            drv.set_peers([lab.peer_v4(node)])
+            drv.set_routes({router: {VIP: RouteAttrs()}})
+        all_nodes = sorted(n.ipv4 for n in lab.nodes)
+        assert wait(lambda: lab.nexthops(VIP) == all_nodes, "3 ECMP next hops")
+        assert lab.router.path_nexthops(VIP) == all_nodes
+        state = drivers[0].sessions()[router]
+        assert (state.up, state.announced_prefixes, state.pending_prefixes) == (True, 1, 0)
+        assert state.updates_sent == 1
+
+        drivers[0].set_routes({})
+        remaining = all_nodes[1:]
+        assert wait(lambda: lab.nexthops(VIP) == remaining, "node 0 withdrawn")
+        assert lab.router.path_nexthops(VIP) == remaining
+        state = drivers[0].sessions()[router]
+        assert (state.announced_prefixes, state.updates_sent) == (0, 2)
+
+
+def test_incremental_changes_reach_the_router_exactly():
+    with bgp_lab(1) as lab:
+        router = lab.topology.router_ipv4
+        (drv,) = lab.start_drivers()
+        drv.set_peers([lab.peer_v4(lab.nodes[0])])
+        first = {f"198.51.100.{i}/32": RouteAttrs() for i in range(100)}
+        drv.set_routes({router: first})
+        assert wait(lambda: lab.router.prefixes_received() == 100, "100 prefixes")
+        second = {f"198.51.100.{i}/32": RouteAttrs() for i in range(50, 150)}
+        second["198.51.100.60/32"] = RouteAttrs(communities=("65000:7",))
+        drv.set_routes({router: second})
+        assert wait(lambda: lab.router.prefixes_received() == 100 and
+                    lab.router.routes("198.51.100.149/32") and
+                    not lab.router.routes("198.51.100.0/32"), "moved window")
+        paths = lab.router.routes("198.51.100.60/32")
+        assert paths[0]["community"]["string"] == "65000:7"
+        # 100 announced, then 50 withdrawn + 50 new + 1 changed attributes
+        assert drv.sessions()[router].updates_sent == 100 + 50 + 50 + 1
+        assert drv.command_errors() == 0
+
+
+def test_communities_and_localpref_on_ibgp():
+    with bgp_lab(2, RouterConfig(asn=ROUTER_ASN, remote_as="internal")) as lab:
+        router = lab.topology.router_ipv4
+        attrs = RouteAttrs(communities=("65000:1", "65000:2"), local_pref=150)
+        for drv, node in zip(lab.start_drivers(), lab.nodes, strict=True):
+            drv.set_peers([lab.peer_v4(node, asn=ROUTER_ASN)])
+            drv.set_routes({router: {VIP: attrs}})
+        assert wait(lambda: len(lab.nexthops(VIP)) == 2, "2 iBGP ECMP next hops")
+        paths = lab.router.routes(VIP)
+        assert [p["locPrf"] for p in paths] == [150, 150]
+        assert {p["community"]["string"] for p in paths} == {"65000:1 65000:2"}
+        assert {p["peer"]["type"] for p in paths} == {"internal"}
+
+
+def test_aggregated_prefix_is_installed():
+    with bgp_lab(2) as lab:
+        router = lab.topology.router_ipv4
+        for drv, node in zip(lab.start_drivers(), lab.nodes, strict=True):
+            drv.set_peers([lab.peer_v4(node)])
+            drv.set_routes({router: {"203.0.113.0/24": RouteAttrs(communities=("64513:100",))}})
+        nodes = sorted(n.ipv4 for n in lab.nodes)
+        assert wait(lambda: lab.nexthops("203.0.113.0/24") == nodes, "/24 over 2 nodes")
+        assert lab.router.routes("203.0.113.0/24")[0]["community"]["string"] == "64513:100"
+
+
+def test_ipv6_host_route_over_ipv6_unicast():
+    with bgp_lab(3) as lab:
+        router6 = lab.topology.router_ipv6
+        for drv, node in zip(lab.start_drivers(), lab.nodes, strict=True):
+            drv.set_peers([lab.peer_v6(node)])
+            drv.set_routes({router6: {VIP6: RouteAttrs()}})
+        nodes = sorted(n.ipv6 for n in lab.nodes)
+        assert wait(lambda: lab.nexthops(VIP6) == nodes, "3 IPv6 ECMP next hops")
+        assert lab.router.path_nexthops(VIP6) == nodes
+
+
+def test_md5_right_password_establishes_wrong_one_does_not(caplog):
+    caplog.set_level(logging.WARNING, logger="speaker.exabgp")
+    config = RouterConfig(asn=ROUTER_ASN, password="s3cret")
+    with bgp_lab(2, config) as lab:
+        router = lab.topology.router_ipv4
+        good, bad = lab.start_drivers(establish_warn_after=1.5)
+        good.set_peers([lab.peer_v4(lab.nodes[0], password="s3cret")])
+        bad.set_peers([lab.peer_v4(lab.nodes[1], password="wrong")])
+        for drv in (good, bad):
+            drv.set_routes({router: {VIP: RouteAttrs()}})
+        assert wait(lambda: lab.nexthops(VIP) == [lab.nodes[0].ipv4], "good node's route")
+        # the bad node's driver reports the stuck session with a hint about the password
+        wait(lambda: any(e.kind == "session_not_established"
+                         for e in lab.events[lab.nodes[1].netns]), "stuck-session warning")
+        assert lab.router.established() == {lab.nodes[0].ipv4}
+        assert not bad.sessions()[router].up
+        line = next(r.getMessage() for r in caplog.records
+                    if "bgp_session_not_established" in r.getMessage())
+        assert f"peer={router}" in line and "md5=yes" in line and "password" in line
+
+
+def test_peer_added_later_gets_routes_set_before_and_old_session_survives():
+    with bgp_lab(1) as lab:
+        node = lab.nodes[0]
+        v4, v6 = lab.topology.router_ipv4, lab.topology.router_ipv6
+        (drv,) = lab.start_drivers()
+        drv.set_peers([lab.peer_v4(node)])
+        drv.set_routes({v4: {VIP: RouteAttrs()}, v6: {VIP6: RouteAttrs()}})
+        assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "v4 route")
+        assert v6 not in drv.sessions() and lab.nexthops(VIP6) == []
+        up_since = drv.sessions()[v4].since
+        drv.set_peers([lab.peer_v4(node), lab.peer_v6(node)])  # reload with a new peer
+        assert wait(lambda: lab.nexthops(VIP6) == [node.ipv6], "v6 route to the new peer")
+        assert drv.sessions()[v6].pending_prefixes == 0
+        assert drv.sessions()[v4].since == up_since  # no flap of the unchanged session
+        assert lab.nexthops(VIP) == [node.ipv4]
+
+
+def test_exabgp_killed_is_restarted_and_routes_return():
+    with bgp_lab(1) as lab:
+        node = lab.nodes[0]
+        router = lab.topology.router_ipv4
+        (drv,) = lab.start_drivers(restart_backoff=(0.1, 1.0))
+        drv.set_peers([lab.peer_v4(node)])
+        drv.set_routes({router: {VIP: RouteAttrs()}})
+        assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "route")
+        old_pid = drv.pid
+        assert old_pid is not None
+        os.kill(old_pid, signal.SIGKILL)
+        assert wait(lambda: drv.restarts == 1 and drv.pid not in (None, old_pid),
+                    "driver restarted ExaBGP")
+        assert wait(lambda: drv.sessions()[router].up, "session back up")
+        assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "route back")
+        assert any(e.kind == "exabgp_exited" for e in lab.events[node.netns])
+
+
+def test_frr_restart_sessions_and_routes_return():
+    with bgp_lab(2) as lab:
+        router = lab.topology.router_ipv4
+        for drv, node in zip(lab.start_drivers(), lab.nodes, strict=True):
+            drv.set_peers([lab.peer_v4(node)])
+            drv.set_routes({router: {VIP: RouteAttrs()}})
+        nodes = sorted(n.ipv4 for n in lab.nodes)
+        assert wait(lambda: lab.nexthops(VIP) == nodes, "ECMP before restart")
+        lab.router.restart()
+        assert wait(lambda: lab.router.established() == set(nodes), "sessions back")
+        assert wait(lambda: lab.nexthops(VIP) == nodes, "ECMP after restart")
+
+
+def test_clean_stop_removes_next_hop_before_stop_returns():
+    with bgp_lab(2) as lab:
+        router = lab.topology.router_ipv4
+        drivers = lab.start_drivers()
+        for drv, node in zip(drivers, lab.nodes, strict=True):
+            drv.set_peers([lab.peer_v4(node)])
+            drv.set_routes({router: {VIP: RouteAttrs(), VIP.replace(".10/", ".11/"): RouteAttrs()}})
+        nodes = sorted(n.ipv4 for n in lab.nodes)
+        assert wait(lambda: lab.nexthops(VIP) == nodes, "ECMP")
+        drivers[0].stop(withdraw=True)
+        # no polling: the router has already dropped the node when stop() returns
+        assert lab.router.path_nexthops(VIP) == [lab.nodes[1].ipv4]
+        assert lab.nexthops(VIP) == [lab.nodes[1].ipv4]
+        assert drivers[0].pid is None
+        assert not drivers[0].sessions()[router].up
+
+
+def test_node_asn_is_what_the_router_sees():
+    with bgp_lab(1) as lab:
+        (drv,) = lab.start_drivers()
+        drv.set_peers([lab.peer_v4(lab.nodes[0])])
+        drv.set_routes({lab.topology.router_ipv4: {VIP: RouteAttrs()}})
+        assert wait(lambda: lab.router.routes(VIP), "route")
+        peer = lab.router.bgp_summary()[lab.nodes[0].ipv4]
+        assert peer["remoteAs"] == NODE_ASN
+        assert lab.router.routes(VIP)[0]["aspath"]["string"] == str(NODE_ASN)
