@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from metallb.allocator.allocator import AllocationError, Allocator
@@ -48,7 +48,7 @@ class Decision:
     pool: str | None = None
     events: tuple[Event, ...] = ()
     status_changed: bool = False
-    failed: bool = field(default=False)  # AllocationFailed: worth retrying on a release
+    failed: bool = False  # AllocationFailed: worth retrying when an address is freed
 
 
 def is_ours(intent: ServiceIntent, load_balancer_class: str | None = None) -> bool:
@@ -134,8 +134,10 @@ def preload(
 
 def plan(config: Config, services: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Dry-run the controller over `services` as a restarted controller would: first
-    every service holding an assignment (file order), then the others (file order);
-    services that failed are retried while addresses keep being freed.
+    every service holding an assignment (file order), then the others (file order).
+    A service listed twice is an update of the first copy; when that frees an address,
+    services that failed earlier are retried, as the controller retries pending
+    services as soon as an address is released.
 
     Returns {"services": {key: {"ips", "pool", "events"}}, "pools": {name: {...}}}, every
     input service present, in input order."""
