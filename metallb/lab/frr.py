@@ -166,7 +166,7 @@ class FrrRouter:
             pid = int(self._pidfile(daemon).read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if pid_alive(pid) else None
 
     def _vty_ready(self) -> bool:
         proc = self._vtysh_raw("show bgp summary json")
@@ -279,7 +279,7 @@ class FrrRouter:
         return poll_until(condition, timeout, what=what)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """True while `pid` runs. A zombie counts as gone: the daemons (-d) are reparented to
     PID 1, which may reap them a second or more after they exited."""
     try:
@@ -295,8 +295,8 @@ def _terminate(pid: int, timeout: float) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     try:
-        poll_until(lambda: not _alive(pid), timeout, what=f"pid {pid} to exit")
+        poll_until(lambda: not pid_alive(pid), timeout, what=f"pid {pid} to exit")
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        poll_until(lambda: not _alive(pid), 5.0, what=f"pid {pid} to die after SIGKILL")
+        poll_until(lambda: not pid_alive(pid), 5.0, what=f"pid {pid} to die after SIGKILL")
