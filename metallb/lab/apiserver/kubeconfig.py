@@ -1,0 +1,20 @@
+"""The kubeconfig that points kubectl and the official client at the emulator."""
+
+from __future__ import annotations
+
+import yaml
+
+
+def kubeconfig_text(url: str, token: str | None = None, name: str = "metallb-lab") -> str:
+    user: dict[str, str] = {"token": token} if token else {}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": url}}],
+        "users": [{"name": name, "user": user}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name,
+                                                "namespace": "default"}}],
+        "current-context": name,
+        "preferences": {},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)

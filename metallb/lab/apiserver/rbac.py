@@ -1,0 +1,109 @@
+"""Who is asking (bearer token -> identity) and, when enforcement is on, whether the
+Roles / ClusterRoles bound to them allow the request — the real RBAC rules, so the
+manifests we ship can be tested for least privilege.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: str
+    groups: tuple[str, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        return "system:masters" in self.groups
+
+    @classmethod
+    def service_account(cls, namespace: str, name: str) -> Identity:
+        return cls(f"system:serviceaccount:{namespace}:{name}",
+                   ("system:serviceaccounts", f"system:serviceaccounts:{namespace}",
+                    "system:authenticated"))
+
+
+ADMIN = Identity("admin", ("system:masters", "system:authenticated"))
+
+
+@dataclass(frozen=True)
+class Request:
+    verb: str
+    group: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+
+
+def _subject_matches(subject: dict[str, Any], identity: Identity, binding_ns: str) -> bool:
+    kind = subject.get("kind")
+    if kind == "ServiceAccount":
+        ns = subject.get("namespace") or binding_ns
+        return identity.user == f"system:serviceaccount:{ns}:{subject.get('name')}"
+    if kind == "User":
+        return identity.user == subject.get("name")
+    if kind == "Group":
+        return subject.get("name") in identity.groups
+    return False
+
+
+def _rule_allows(rule: dict[str, Any], req: Request) -> bool:
+    def has(values: Any, wanted: str) -> bool:
+        values = values or []
+        return "*" in values or wanted in values
+
+    resource = f"{req.resource}/{req.subresource}" if req.subresource else req.resource
+    if not has(rule.get("verbs"), req.verb) or not has(rule.get("apiGroups"), req.group):
+        return False
+    resources = rule.get("resources") or []
+    if not (resource in resources or "*" in resources
+            or (req.subresource and f"*/{req.subresource}" in resources)):
+        return False
+    names = rule.get("resourceNames") or []
+    return not names or req.name in names
+
+
+def rules_for(identity: Identity, namespace: str, objects: Any) -> list[dict[str, Any]]:
+    """Every rule that applies to `identity` in `namespace`; `objects(plural)` lists the
+    stored RBAC objects of that plural."""
+    rules: list[dict[str, Any]] = []
+    roles = {(r["metadata"].get("namespace", ""), r["metadata"]["name"]): r
+             for r in objects("roles")}
+    cluster_roles = {r["metadata"]["name"]: r for r in objects("clusterroles")}
+
+    def role_rules(ref: dict[str, Any], binding_ns: str) -> list[dict[str, Any]]:
+        if ref.get("kind") == "ClusterRole":
+            role = cluster_roles.get(ref.get("name"))
+        else:
+            role = roles.get((binding_ns, ref.get("name")))
+        return list((role or {}).get("rules") or [])
+
+    for binding in objects("clusterrolebindings"):
+        if any(_subject_matches(s, identity, "") for s in binding.get("subjects") or []):
+            rules += role_rules(binding.get("roleRef") or {}, "")
+    if namespace:
+        for binding in objects("rolebindings"):
+            ns = binding["metadata"].get("namespace", "")
+            if ns == namespace and any(_subject_matches(s, identity, ns)
+                                       for s in binding.get("subjects") or []):
+                rules += role_rules(binding.get("roleRef") or {}, ns)
+    return rules
+
+
+def allowed(identity: Identity, req: Request, objects: Any) -> bool:
+    if identity.is_admin:
+        return True
+    return any(_rule_allows(rule, req) for rule in rules_for(identity, req.namespace, objects))
+
+
+def forbidden_message(identity: Identity, req: Request) -> str:
+    resource = f"{req.resource}/{req.subresource}" if req.subresource else req.resource
+    what = f'{req.resource} "{req.name}"' if req.name else req.resource
+    where = f' in the namespace "{req.namespace}"' if req.namespace else " at the cluster scope"
+    return (f'{what} is forbidden: User "{identity.user}" cannot {req.verb} resource '
+            f'"{resource}" in API group "{req.group}"{where}')

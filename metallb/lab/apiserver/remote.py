@@ -1,0 +1,130 @@
+"""The emulator in another process: start/stop `metallb lab apiserver` and drive its
+faults over HTTP (`/_emulator/faults`), with the same methods as `Faults`."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+class RemoteFaults:
+    """`Faults` of a server in another process, over its control endpoint."""
+
+    def __init__(self, url: str, token: str | None = None):
+        self.url = url.rstrip("/") + "/_emulator/faults"
+        self.token = token
+
+    def _call(self, method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def _action(self, action: str, **fields: Any) -> dict[str, Any]:
+        body = {"action": action}
+        body.update({k: sorted(v) if isinstance(v, set | frozenset) else v
+                     for k, v in fields.items() if v is not None})
+        return self._call("POST", body)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._call("GET")
+
+    def reseed(self, seed: int) -> None:
+        self._action("seed", seed=seed)
+
+    def fail_share(self, share: float, code: int = 500, verbs: Any = None,
+                   resources: Any = None) -> None:
+        self._action("fail_share", share=share, code=code, verbs=verbs, resources=resources)
+
+    def force_status(self, code: int, count: int = 1, verbs: Any = None,
+                     resources: Any = None) -> None:
+        self._action("force_status", code=code, count=count, verbs=verbs, resources=resources)
+
+    def add_latency(self, seconds: float, verbs: Any = None, resources: Any = None) -> None:
+        self._action("add_latency", seconds=seconds, verbs=verbs, resources=resources)
+
+    def cut_watches(self) -> int:
+        return int(self._action("cut_watches")["cut"])
+
+    def expire_history(self) -> None:
+        self._action("expire_history")
+
+    def clear(self) -> None:
+        self._call("DELETE")
+
+
+class ApiServerProcess:
+    """`metallb lab apiserver` as a child process; ready once it printed its URL."""
+
+    def __init__(self, kubeconfig: str | os.PathLike, port: int = 0, token: str | None = None,
+                 seed: int | None = None, extra_args: tuple[str, ...] = ()):
+        self.kubeconfig = Path(kubeconfig)
+        self.port = port
+        self.token = token
+        self.seed = seed
+        self.extra_args = extra_args
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 20.0) -> ApiServerProcess:
+        cmd = [sys.executable, "-m", "metallb", "lab", "apiserver", "--port", str(self.port),
+               "--kubeconfig", str(self.kubeconfig), *self.extra_args]
+        if self.token:
+            cmd += ["--token", self.token]
+        if self.seed is not None:
+            cmd += ["--seed", str(self.seed)]
+        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.process.stdout], [], [], 0.2)
+            if ready:
+                line = self.process.stdout.readline()
+                if not line and self.process.poll() is not None:
+                    break
+                fields = dict(p.split("=", 1) for p in line.split() if "=" in p)
+                if fields.get("event") == "apiserver_listening":
+                    self.url = fields["url"]
+                    return self
+            elif self.process.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError(f"`{' '.join(cmd)}` did not report listening within {timeout}s")
+
+    @property
+    def faults(self) -> RemoteFaults:
+        return RemoteFaults(self.url, self.token)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM (by PID), then SIGKILL if it does not exit in time; returns the code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        if self.process.stdout:
+            self.process.stdout.close()
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def __enter__(self) -> ApiServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

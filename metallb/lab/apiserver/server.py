@@ -1,0 +1,128 @@
+"""`ApiServer`: the emulator as an object tests and the lab start, stop and configure."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from metallb.lab.apiserver.faults import Faults
+from metallb.lab.apiserver.handler import RequestHandler
+from metallb.lab.apiserver.kubeconfig import kubeconfig_text
+from metallb.lab.apiserver.rbac import ADMIN, Identity
+from metallb.lab.apiserver.store import Store
+
+log = logging.getLogger("metallb.lab.apiserver")
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class ApiServer:
+    """A Kubernetes API emulator on 127.0.0.1.
+
+    `token`: when set, every request must carry it (or a token from `add_token` /
+    `service_account_token`) as a bearer token; unset, anonymous requests act as admin.
+    `enforce_rbac`: check non-admin identities against stored Roles / ClusterRoles.
+    `history_limit`: how many events the watch history keeps (older resumes get 410).
+    `bookmark_interval`: seconds between BOOKMARK events on watches that allow them.
+    """
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", token: str | None = None,
+                 history_limit: int = 5000, seed: int | None = None,
+                 bookmark_interval: float = 5.0, watch_timeout: float = 1800.0,
+                 enforce_rbac: bool = False):
+        self.host = host
+        self.requested_port = port
+        self.token = token
+        self.store = Store(history_limit=history_limit, seed=seed)
+        self.faults = Faults(seed=seed)
+        self.faults.bind_actions(self.store.cut_watches, self.store.expire_history)
+        self.bookmark_interval = bookmark_interval
+        self.watch_timeout = watch_timeout
+        self.enforce_rbac = enforce_rbac
+        self.stopping = threading.Event()
+        self._tokens: dict[str, Identity] = {}
+        if token:
+            self._tokens[token] = ADMIN
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> ApiServer:
+        handler = type("BoundRequestHandler", (RequestHandler,), {"api": self})
+        self._httpd = _HTTPServer((self.host, self.requested_port), handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
+                                        name=f"apiserver-{self.port}", daemon=True)
+        self._thread.start()
+        log.info("event=apiserver_started url=%s", self.url)
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self.stopping.set()
+        self.store.cut_watches()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._httpd = None
+        log.info("event=apiserver_stopped")
+
+    def __enter__(self) -> ApiServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        """Block until stop() is called from another thread or a signal handler."""
+        self.stopping.wait()
+
+    # ------------------------------------------------------------------- address
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the API server is not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    # -------------------------------------------------------------- identities
+
+    def identity_for_token(self, token: str) -> Identity | None:
+        return self._tokens.get(token)
+
+    def add_token(self, token: str, identity: Identity) -> str:
+        self._tokens[token] = identity
+        return token
+
+    def service_account_token(self, namespace: str, name: str) -> str:
+        """A new bearer token that authenticates as the ServiceAccount namespace/name."""
+        return self.add_token(secrets.token_hex(16), Identity.service_account(namespace, name))
+
+    # -------------------------------------------------------------- kubeconfig
+
+    def write_kubeconfig(self, path: str | os.PathLike, token: str | None = None) -> Path:
+        """Write a kubeconfig for this server (with `token`, or the admin token)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(kubeconfig_text(self.url, token or self.token))
+        return target
