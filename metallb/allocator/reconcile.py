@@ -105,8 +105,11 @@ def _parse_ips(texts: Iterable[str]) -> tuple:
         raise AllocationError(str(exc)) from None
 
 
-def has_existing_assignment(intent: ServiceIntent) -> bool:
-    return bool(intent.existing_ips)
+def assignments_first(intents: Iterable[ServiceIntent]) -> list[ServiceIntent]:
+    """Startup order: services that already hold addresses (status) before the others,
+    each group in its given order, so no address changes hands across a restart."""
+    intents = list(intents)
+    return [i for i in intents if i.existing_ips] + [i for i in intents if not i.existing_ips]
 
 
 def preload(
@@ -143,8 +146,7 @@ def plan(config: Config, services: Iterable[Mapping[str, Any]]) -> dict[str, Any
     input service present, in input order."""
     allocator = Allocator(config)
     intents = [intent_from_service(obj) for obj in services]
-    order = [i for i in intents if has_existing_assignment(i)]
-    order += [i for i in intents if not has_existing_assignment(i)]
+    order = assignments_first(intents)
     preload(allocator, order)
 
     decisions: dict[str, Decision] = {}
