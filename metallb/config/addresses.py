@@ -68,11 +68,16 @@ def _parse_range(text: str, original: str, path: str, issues: Issues) -> Address
 
 
 def covering_prefix_length(entry: AddressRange) -> int:
-    """Prefix length of the smallest CIDR containing the entry (its own for a CIDR)."""
+    """The shortest prefix length among the CIDRs the entry splits into (its own for a
+    CIDR), as MetalLB computes it: aggregating to anything shorter would announce
+    addresses outside the entry."""
     if entry.prefix_length is not None:
         return entry.prefix_length
-    bits = 32 if entry.family == 4 else 128
-    return bits - (entry.first ^ entry.last).bit_length()
+    first = ipaddress.ip_address(entry.first) if entry.family == 4 else ipaddress.IPv6Address(
+        entry.first
+    )
+    last = type(first)(entry.last)
+    return min(net.prefixlen for net in ipaddress.summarize_address_range(first, last))
 
 
 def find_overlaps(

@@ -206,7 +206,7 @@ def _check_aggregation(
     length: int, family: int, key: str, path: str, ranges: list[AddressRange], issues: Issues
 ) -> None:
     """Aggregating to a shorter prefix than an entry's own would announce addresses that
-    are not in the pool. For a range, MetalLB uses the smallest CIDR covering it."""
+    are not in the pool. A range counts as the CIDRs it splits into, as in MetalLB."""
     for entry in ranges:
         if entry.family == family and length < covering_prefix_length(entry):
             issues.add(

@@ -645,9 +645,9 @@ def test_empty_advertisement_list_means_default():
         ),
         (
             "['192.0.2.10-192.0.2.20']",
-            "{aggregation-length: 26}",
+            "{aggregation-length: 29}",
             "aggregation-length",
-            "shorter than the /27 of address entry '192.0.2.10-192.0.2.20'",
+            "shorter than the /30 of address entry '192.0.2.10-192.0.2.20'",
         ),
         (
             "['2001:db8::/64']",
@@ -679,11 +679,12 @@ def test_advertisement_errors(addresses, advertisement, path, message):
     assert any(line.startswith(full) and message in line for line in lines), lines
 
 
-def test_aggregation_at_covering_prefix_of_range_is_accepted():
+def test_aggregation_at_shortest_prefix_of_a_split_range_is_accepted():
+    # 192.0.2.10-20 splits into /31, /30, /30, /32 (MetalLB's rule): /30 is the floor.
     (pool,) = parse(
-        single_pool("['192.0.2.10-192.0.2.20']", ", bgp-advertisements: [{aggregation-length: 27}]")
+        single_pool("['192.0.2.10-192.0.2.20']", ", bgp-advertisements: [{aggregation-length: 30}]")
     ).pools
-    assert pool.advertisements[0].aggregation_length == 27
+    assert pool.advertisements[0].aggregation_length == 30
 
 
 def test_aggregation_v4_ignores_v6_entries():

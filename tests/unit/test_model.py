@@ -36,7 +36,9 @@ def test_pool_membership_by_family():
     pool = Pool(
         name="p",
         protocol="bgp",
-        ranges=(AddressRange(first=0xC6336400, last=0xC63364FF, family=4, source="198.51.100.0/24"),),
+        ranges=(
+            AddressRange(first=0xC6336400, last=0xC63364FF, family=4, source="198.51.100.0/24"),
+        ),
     )
     assert pool.contains_ip("198.51.100.255")
     assert not pool.contains_ip("198.51.101.0")
