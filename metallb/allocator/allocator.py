@@ -123,8 +123,8 @@ class Allocator:
         self._holders: dict[IPAddress, set[str]] = {}
         # (pool, sharing key, family) -> sorted ints of addresses held under that key
         self._shared: dict[tuple[str, str, int], list[int]] = {}
-        # Bumped on every release, so callers can tell that retrying pending services
-        # may now succeed.
+        # Bumped whenever an address becomes free, so callers can tell that retrying
+        # pending services may now succeed.
         self.releases = 0
 
     @property
@@ -200,8 +200,10 @@ class Allocator:
         it held; AllocationError (and no change) when it may not hold them."""
         ordered = tuple(sorted(ips, key=lambda ip: (ip.version, int(ip))))
         pool_name = self.validate(intent, ordered)
-        self.release(intent.key)
-        return self._record(intent, pool_name, ordered)
+        old = self._drop(intent.key)
+        held = self._record(intent, pool_name, ordered)
+        self._count_freed(old)
+        return held
 
     def allocate(self, intent: ServiceIntent) -> Assignment:
         """Find addresses for the service by the rules (see module doc). Keeps what it
@@ -212,7 +214,7 @@ class Allocator:
                 return self.assign(intent, current.ips)
             except AllocationError:
                 pass
-        self.release(intent.key)
+        self.release(intent.key)  # what it held is no longer valid for it
         if intent.requested_ips:
             return self.assign(intent, intent.requested_ips)
         if intent.pool:
@@ -233,25 +235,8 @@ class Allocator:
 
     def release(self, key: str) -> Assignment | None:
         """Free what the service holds (a shared address stays with its other holders)."""
-        held = self._assignments.pop(key, None)
-        if held is None:
-            return None
-        state = self._pools[held.pool]
-        for ip in held.ips:
-            holders = self._holders[ip]
-            holders.discard(key)
-            if holders:
-                continue
-            del self._holders[ip]
-            entry = state.entry_for(ip)
-            assert entry is not None
-            index = entry.space.index_of(int(ip))
-            assert index is not None
-            entry.used.remove(index)
-            if held.intent.sharing_key:
-                shared = self._shared[(held.pool, held.intent.sharing_key, ip.version)]
-                del shared[bisect_left(shared, int(ip))]
-        self.releases += 1
+        held = self._drop(key)
+        self._count_freed(held)
         return held
 
     def set_config(self, config: Config) -> list[BlockedAssignment]:
@@ -277,6 +262,34 @@ class Allocator:
         return []
 
     # -- internals ---------------------------------------------------------------------
+
+    def _drop(self, key: str) -> Assignment | None:
+        """Forget the service's assignment, updating holders and the used intervals."""
+        held = self._assignments.pop(key, None)
+        if held is None:
+            return None
+        state = self._pools[held.pool]
+        for ip in held.ips:
+            holders = self._holders[ip]
+            holders.discard(key)
+            if holders:
+                continue
+            del self._holders[ip]
+            entry = state.entry_for(ip)
+            assert entry is not None
+            index = entry.space.index_of(int(ip))
+            assert index is not None
+            entry.used.remove(index)
+            if held.intent.sharing_key:
+                shared = self._shared[(held.pool, held.intent.sharing_key, ip.version)]
+                del shared[bisect_left(shared, int(ip))]
+        return held
+
+    def _count_freed(self, old: Assignment | None) -> None:
+        """Bump `releases` when one of `old`'s addresses is now held by nobody; a service
+        re-assigned its own addresses frees nothing."""
+        if old is not None and any(ip not in self._holders for ip in old.ips):
+            self.releases += 1
 
     def _locate(self, ip: IPAddress) -> tuple[_PoolState | None, _Entry | None]:
         for state in self._pools.values():

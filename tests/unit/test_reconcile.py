@@ -122,3 +122,42 @@ def test_plan_on_empty_config_and_garbage_services():
     assert result["pools"] == {}
     assert result["services"]["default/a"]["events"][0]["reason"] == "AllocationFailed"
     assert result["services"]["default/b"]["events"][0]["reason"] == "LoadBalancerFailed"
+
+
+def test_plan_never_moves_an_address_a_later_status_holds():
+    # "broken" comes first and must be re-allocated; it may not take .20, which "later"
+    # still holds in its status (preload loads every valid status first).
+    cfg = config(pool("p", "198.51.100.20/31"))
+    result = plan(cfg, [
+        svc("broken", status_ips=("garbage",)),
+        svc("later", status_ips=("198.51.100.20",)),
+    ])
+    assert result["services"]["default/later"] == {
+        "ips": ["198.51.100.20"], "pool": "p", "events": []}
+    assert result["services"]["default/broken"]["ips"] == ["198.51.100.21"]
+
+
+def test_plan_failed_service_gets_one_event_when_nothing_is_freed():
+    cfg = config(pool("only", "198.51.100.20/32"))
+    result = plan(cfg, [svc("holder", status_ips=("198.51.100.20",)), svc("late")])
+    assert [e["reason"] for e in result["services"]["default/late"]["events"]] == [
+        "AllocationFailed"]
+
+
+def test_release_counter_only_moves_when_an_address_becomes_free():
+    alloc = Allocator(config(pool("p", "198.51.100.0/24")))
+    intent = intent_from_service(svc("a", status_ips=("198.51.100.9",)))
+    reconcile(alloc, intent)
+    reconcile(alloc, intent)  # re-assigning its own address frees nothing
+    assert alloc.releases == 0
+    shared = {"metallb.universe.tf/allow-shared-ip": "k"}
+    one = intent_from_service(svc("s1", annotations=shared, ports=[{"port": 1}]))
+    two = intent_from_service(svc("s2", annotations=shared, ports=[{"port": 2}]))
+    reconcile(alloc, one)
+    reconcile(alloc, two)
+    alloc.release("default/s1")
+    assert alloc.releases == 0  # s2 still holds the shared address
+    alloc.release("default/s2")
+    assert alloc.releases == 1
+    alloc.release("default/a")
+    assert alloc.releases == 2
