@@ -94,14 +94,13 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _connect(args: argparse.Namespace):
-    from kubernetes.config.config_exception import ConfigException
-
     from metallb.component.cluster import ClusterError, ComponentCluster
     from metallb.kube.client import load_api_client
 
     try:
         return ComponentCluster(load_api_client(args.kubeconfig))
-    except (ConfigException, OSError, ValueError) as err:
+    except Exception as err:  # a kubeconfig is user input: any failure is reported
+        # (missing file, bad YAML, no current context, unknown auth plugin, ...)
         where = args.kubeconfig or "kubeconfig"
         raise ClusterError(f"{where}: cannot load the cluster configuration: {err}") from None
 

@@ -16,9 +16,10 @@ from typing import Any
 
 from metallb import __version__
 from metallb.config.errors import ConfigError, ConfigIssue
+from metallb.config.parse import parse_config
 
 DEFAULT_IMAGE = f"ghcr.io/metallb-py/metallb:{__version__}"
-LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVELS = ("debug", "info", "warn", "error")  # the daemons' --log-level choices
 TOLERATION_OPERATORS = ("Equal", "Exists")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
@@ -125,9 +126,12 @@ def settings_from_block(body: Mapping[str, Any], source: str | None = None) -> C
         packet_peer_autodiscovery=reader.boolean("packet_peer_autodiscovery", True),
     )
     reader.reject_unknown()
+    # The config parser's view of pools and peers is only meaningful if they were read
+    # cleanly; its issues are reported together with the attribute issues.
+    if not any(i.path.startswith(("address_pools", "peer")) for i in reader.issues):
+        reader.issues.extend(_config_parser_issues(settings))
     if reader.issues:
         raise ConfigError(reader.issues, source=source)
-    _check_with_config_parser(settings, source)
     return settings
 
 
@@ -145,15 +149,13 @@ def legacy_config_document(settings: ComponentSettings) -> dict[str, Any]:
     return document
 
 
-def _check_with_config_parser(settings: ComponentSettings, source: str | None) -> None:
-    """Run `metallb config check`'s parser; report its issues under HCL attribute names."""
-    from metallb.config.parse import parse_config
-
+def _config_parser_issues(settings: ComponentSettings) -> list[ConfigIssue]:
+    """Run `metallb config check`'s parser; its issues under HCL attribute names."""
     try:
-        parse_config(legacy_config_document(settings), source=source)
+        parse_config(legacy_config_document(settings))
     except ConfigError as exc:
-        issues = [_to_attribute_issue(issue, settings) for issue in exc.issues]
-        raise ConfigError(issues, source=source) from None
+        return [_to_attribute_issue(issue, settings) for issue in exc.issues]
+    return []
 
 
 _LEGACY_POOL_PATH = re.compile(r"^address-pools\[(\d+)\](?:\.addresses\[(\d+)\])?(.*)$")

@@ -59,7 +59,7 @@ def _probe(path: str, period: int) -> dict[str, Any]:
 
 def _container(daemon: str, image: str, settings: ComponentSettings,
                extra_env: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
+    container: dict[str, Any] = {
         "name": daemon,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
@@ -68,8 +68,8 @@ def _container(daemon: str, image: str, settings: ComponentSettings,
             f"--namespace={NAMESPACE}",
             f"--config={CONFIGMAP_NAME}",
             f"--port={METRICS_PORT}",
+            f"--log-level={settings.log_level}",
         ],
-        "env": [*extra_env, {"name": "METALLB_LOG_LEVEL", "value": settings.log_level}],
         "ports": [{"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT,
                    "protocol": "TCP"}],
         "livenessProbe": _probe("/healthz", 10),
@@ -78,6 +78,9 @@ def _container(daemon: str, image: str, settings: ComponentSettings,
                       "limits": {"memory": "256Mi"}},
         "securityContext": _container_security(),
     }
+    if extra_env:
+        container["env"] = extra_env
+    return container
 
 
 def _pod_spec(daemon: str, container: dict[str, Any],

@@ -67,7 +67,7 @@ def test_controller_deployment(tmp_path):
     (container,) = pod["containers"]
     assert container["command"] == ["metallb-controller"]
     assert container["args"] == ["--namespace=metallb-system", "--config=metallb",
-                                 "--port=7472"]
+                                 "--port=7472", "--log-level=info"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "monitoring"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "monitoring"}
     assert container["ports"][0]["containerPort"] == 7472
@@ -112,7 +112,7 @@ def test_images_and_log_level(tmp_path):
     speaker = _pod(find(objects, "DaemonSet"))["containers"][0]
     assert (controller["image"], speaker["image"]) == ("r.test/c:1", "r.test/s:2")
     for container in (controller, speaker):
-        assert {"name": "METALLB_LOG_LEVEL", "value": "debug"} in container["env"]
+        assert "--log-level=debug" in container["args"]
 
 
 def _rules(role) -> set[tuple[str, str, str]]:
