@@ -15,64 +15,58 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
+from metallb.config.autodiscovery import NUMBER_PLACEHOLDER as PLACEHOLDER
+from metallb.config.autodiscovery import node_peer_fields
 from metallb.config.errors import ConfigIssue
-from metallb.config.model import Peer, PeerAutodiscovery, selectors_match
+from metallb.config.model import AutodiscoveryMapping, Peer, PeerAutodiscovery, selectors_match
+from metallb.config.peers import peers_from_fields
 
 if TYPE_CHECKING:
     from speaker.planner import NodeInfo
 
-PLACEHOLDER = "{N}"
 MAX_NUMBERED_PEERS = 64
 
 
 def discover_peers(
     rules: PeerAutodiscovery, node: NodeInfo
 ) -> tuple[list[Peer], list[ConfigIssue]]:
-    from metallb.config.parse import peer_from_fields
-
     if not selectors_match(rules.node_selectors, node.labels):
         return [], []
     peers: list[Peer] = []
     issues: list[ConfigIssue] = []
-    defaults = dict(rules.defaults)
+    where = f"node {node.name}"
     sources = (
         ("annotation", rules.from_annotations, node.annotations),
         ("label", rules.from_labels, node.labels),
     )
     for kind, mappings, values in sources:
         for mapping in mappings:
-            for keys in _expand(mapping.as_dict(), values):
-                found = {f: values[k] for f, k in keys.items() if k in values}
-                if not found:
+            for numbered in _expand(mapping, values):
+                if not any(key in values for _, key in numbered.fields):
                     continue  # this node does not use this convention
-                for address in _addresses(found.get("peer-address")):
-                    fields: dict[str, object] = {**defaults, **found}
-                    if address is not None:
-                        fields["peer-address"] = address
-                    where = f"node {node.name}"
-                    peer, problems = peer_from_fields(fields, where)
-                    issues.extend(_name_keys(problems, keys, kind, where))
-                    if peer is not None and not problems and peer not in peers:
-                        peers.append(peer)
+                fields, missing = node_peer_fields(numbered, rules.defaults, values)
+                if missing:
+                    issues.append(ConfigIssue(
+                        where, f"no autodiscovered peer: missing {kind}(s) "
+                        f"{', '.join(missing)}; add them to the node", None))
+                    continue
+                found, problems = peers_from_fields(fields, where)
+                issues.extend(_name_keys(problems, numbered.as_dict(), kind, where))
+                peers.extend(p for p in found if p not in peers)
     return peers, issues
 
 
-def _expand(keys: dict[str, str], values: Mapping[str, str]) -> Iterator[dict[str, str]]:
-    if not any(PLACEHOLDER in k for k in keys.values()):
-        yield keys
+def _expand(
+    mapping: AutodiscoveryMapping, values: Mapping[str, str]
+) -> Iterator[AutodiscoveryMapping]:
+    if not any(PLACEHOLDER in key for _, key in mapping.fields):
+        yield mapping
         return
     for n in range(MAX_NUMBERED_PEERS):
-        numbered = {f: k.replace(PLACEHOLDER, str(n)) for f, k in keys.items()}
-        if not any(k in values for k in numbered.values()):
+        numbered = tuple((f, k.replace(PLACEHOLDER, str(n))) for f, k in mapping.fields)
+        if not any(k in values for _, k in numbered):
             return
-        yield numbered
-
-
-def _addresses(raw: str | None) -> list[str | None]:
-    if raw is None:
-        return [None]  # let validation report the missing peer-address
-    parts = [p.strip() for p in raw.split(",")]
-    return [p for p in parts if p] or [raw]
+        yield AutodiscoveryMapping(numbered)
 
 
 def _name_keys(

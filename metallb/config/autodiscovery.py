@@ -13,6 +13,7 @@ from metallb.config.model import AUTODISCOVERY_FIELDS, AutodiscoveryMapping, Pee
 from metallb.config.peers import REQUIRED_PEER_FIELDS, parse_peer_field
 from metallb.config.selectors import parse_label_key, parse_node_selectors
 
+NUMBER_PLACEHOLDER = "{N}"
 AUTODISCOVERY_KEYS = ("from-annotations", "from-labels", "defaults", "node-selectors")
 
 
@@ -86,9 +87,12 @@ def _parse_mappings(
         issues.unknown_keys(mapping, AUTODISCOVERY_FIELDS, entry_path)
         pairs = []
         for name, key in mapping.items():
+            # `{N}` numbers keys like metal.equinix.com/bgp-peers-{N}-peer-ip (see the
+            # speaker's autodiscovery): check the key as it reads for N = 0.
+            probe = key.replace(NUMBER_PLACEHOLDER, "0") if isinstance(key, str) else key
             if (
                 name in AUTODISCOVERY_FIELDS
-                and parse_label_key(key, key_path(entry_path, name), issues, what) is not None
+                and parse_label_key(probe, key_path(entry_path, name), issues, what) is not None
             ):
                 pairs.append((name, key))
         for name in REQUIRED_PEER_FIELDS:
