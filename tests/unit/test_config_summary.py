@@ -12,7 +12,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.yaml"
 
 def test_example_config_summary():
     lines = summarize(load_config_file(str(EXAMPLE)))
-    assert lines[0] == "2 pools, 0 peers, 1 autodiscovery rule"
+    assert lines[0] == "2 pools, 0 peers, 2 autodiscovery rules"
     assert "pool pool1: bgp, 1 address: 198.51.100.20/32" in lines
     assert "pool pool2: bgp, 16 addresses: 203.0.113.16/29, 203.0.113.24/29" in lines
     assert any(
