@@ -96,6 +96,8 @@ class Informer:
                 self._watch_once()
                 self._backoff.reset()
             except ApiException as err:
+                if self._stop.is_set():
+                    return
                 if err.status == 410:
                     log.info("event=watch_expired informer=%s rv=%s action=relist",
                              self.name, self._rv)
@@ -103,6 +105,8 @@ class Informer:
                     continue
                 self._pause(f"status={err.status} reason={_one_line(err.reason)}")
             except Exception as err:  # connection reset, timeouts, bad JSON ...
+                if self._stop.is_set():
+                    return  # stop() cut the stream: not an error
                 self._pause(f"error={_one_line(err)}")
 
     def _pause(self, why: str) -> None:
