@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from metallb.allocator.allocator import Allocator
@@ -31,8 +31,8 @@ CONFIGS = [
         pool("z", "198.51.100.0/31", "2001:db8::/127"),
     ),
 ]
-ADDRESSES = ["198.51.100.1", "198.51.100.6", "203.0.113.1", "192.0.2.255", "192.0.2.1",
-             "2001:db8::2", "192.0.2.77", "garbage"]
+ADDRESSES = ["198.51.100.0", "198.51.100.1", "198.51.100.6", "203.0.113.1", "192.0.2.254",
+             "192.0.2.255", "192.0.2.1", "2001:db8::", "2001:db8::2", "192.0.2.77", "garbage"]
 NAMES = ["s0", "s1", "s2", "s3", "s4", "s5"]
 PORTS = [("TCP", 80), ("TCP", 443), ("UDP", 53)]
 
@@ -62,7 +62,7 @@ def services(draw, name=None):
         "metadata": {"name": name or draw(st.sampled_from(NAMES)), "annotations": annotations},
         "spec": spec,
     }
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 1)) == 0:
         status = draw(st.lists(st.sampled_from(ADDRESSES), min_size=1, max_size=2))
         obj["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in status]}}
     return obj
@@ -178,3 +178,32 @@ def test_planning_again_over_the_written_result_changes_nothing(cfg_index, objs)
             # Kept as is: no ClearAssignment, no new IPAllocated.
             assert second["services"][key]["events"] == [], key
     assert second["pools"] == first["pools"]
+
+
+def lb(name, status_ip):
+    return {"metadata": {"name": name}, "spec": {"type": "LoadBalancer"},
+            "status": {"loadBalancer": {"ingress": [{"ip": status_ip}]}}}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, len(CONFIGS) - 1), st.lists(services(), max_size=8).map(unique_names))
+@example(0, [lb("first", "garbage"), lb("second", "198.51.100.0")])
+def test_a_valid_unclaimed_status_address_never_changes_hands(cfg_index, objs):
+    """A service whose status address is valid on its own, and claimed by no other
+    status, keeps it whatever the other services are and wherever it is in the file."""
+    cfg = CONFIGS[cfg_index]
+    result = plan(cfg, objs)
+    claims: dict[str, int] = defaultdict(int)
+    for obj in objs:
+        for entry in (obj.get("status") or {}).get("loadBalancer", {}).get("ingress", []):
+            claims[entry["ip"]] += 1
+    for obj in objs:
+        status = [e["ip"] for e in (obj.get("status") or {}).get("loadBalancer", {})
+                  .get("ingress", [])]
+        if not status or any(claims[ip] > 1 for ip in status):
+            continue
+        alone = plan(cfg, [obj])
+        key = next(iter(alone["services"]))
+        if alone["services"][key]["events"] or not alone["services"][key]["ips"]:
+            continue  # not valid on its own
+        assert result["services"][key]["ips"] == alone["services"][key]["ips"], key
