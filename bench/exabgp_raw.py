@@ -1,0 +1,325 @@
+"""Raw ExaBGP throughput into FRR: how long from the first command until FRR counts all
+N /32s, per ExaBGP version, command form and `group-updates` setting, plus the same
+through ExaBGPDriver (to show the driver adds nothing on top of the fast form).
+
+    sudo python3 bench/exabgp_raw.py [--routes 10000] [--versions 4.2.25,5.0.15]
+
+ExaBGP 4.2.25 is the project's pinned version (this interpreter's `python -m exabgp`);
+other versions are installed into throwaway venvs under /tmp (skipped with a message if
+that fails). One ExaBGP in a node namespace talks to FRR in a router namespace; ratios
+are against the first row, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from metallb.lab.frr import FrrRouter, RouterConfig
+from metallb.lab.netns import Topology
+from metallb.lab.wait import WaitTimeout, poll_until
+from speaker.exabgp import RELAY_SCRIPT, ExaBGPDriver, default_exabgp_cmd
+from speaker.exabgp_config import (
+    PeerSpec,
+    RouteAttrs,
+    exabgp_env,
+    render_config,
+)
+from speaker.exabgp_events import Ack, StateChange, parse_line
+
+PINNED = "4.2.25"
+BATCH = 1000
+MODES = [("batched", False), ("batched", True), ("per-line", False), ("per-line", True),
+         ("neighbor-batched", False)]
+
+
+@dataclass
+class Result:
+    version: str
+    mode: str
+    group_updates: bool
+    seconds: float | None  # first command -> FRR counts all; None = timed out
+    ack_seconds: float | None
+    rss_mb: float | None
+
+
+@dataclass
+class Row:
+    """Repeated runs of one configuration."""
+
+    runs: list[Result]
+
+    def _times(self, attr: str) -> list[float]:
+        return sorted(v for r in self.runs if (v := getattr(r, attr)) is not None)
+
+    @property
+    def best(self) -> float | None:
+        times = self._times("seconds")
+        return times[0] if len(times) == len(self.runs) else None
+
+    @property
+    def median(self) -> float | None:
+        times = self._times("seconds")
+        return statistics.median(times) if len(times) == len(self.runs) else None
+
+    @property
+    def best_ack(self) -> float | None:
+        times = self._times("ack_seconds")
+        return times[0] if times else None
+
+    @property
+    def rss(self) -> float | None:
+        values = self._times("rss_mb")
+        return values[-1] if values else None
+
+
+def exabgp_command(version: str) -> list[str] | None:
+    """The command running ExaBGP `version`: this interpreter's for the pinned one, a
+    throwaway venv under /tmp for the others (created on first use)."""
+    if version == PINNED:
+        return default_exabgp_cmd()
+    venv = Path(f"/tmp/metallb-bench-exabgp-{version}")
+    exe = venv / "bin" / "exabgp"
+    if not exe.exists():
+        print(f"# installing exabgp=={version} into {venv} ...", flush=True)
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "-q",
+                            f"exabgp=={version}"], check=True, timeout=300)
+        except (subprocess.SubprocessError, OSError) as exc:
+            print(f"# skipping ExaBGP {version}: could not install it ({exc})")
+            return None
+    return [str(exe)]
+
+
+def prefixes(n: int, family: int) -> list[str]:
+    """N distinct host prefixes. IPv4: from 198.18.0.0/15, the range IANA reserves for
+    benchmarks (RFC 2544; the documentation /24s hold only 512 addresses); they exist only
+    inside the bench's own namespaces. IPv6: /128s from 2001:db8::/32."""
+    if family == 6:
+        return [f"2001:db8:beef::{i:x}/128" for i in range(n)]
+    if n > 2**17:
+        raise SystemExit("--routes must be <= 131072 for IPv4")
+    return [f"198.{18 + i // 65536}.{i // 256 % 256}.{i % 256}/32" for i in range(n)]
+
+
+def commands(mode: str, routes: list[str], peer: str) -> list[str]:
+    if mode == "neighbor-batched":  # the form the driver uses (one peer targeted)
+        return [f"neighbor {peer} announce attributes next-hop self nlri "
+                f"{' '.join(routes[i:i + BATCH])}" for i in range(0, len(routes), BATCH)]
+    if mode == "batched":
+        return [f"announce attributes next-hop self nlri {' '.join(routes[i:i + BATCH])}"
+                for i in range(0, len(routes), BATCH)]
+    return [f"announce route {p} next-hop self" for p in routes]
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        return None
+    return None
+
+
+class RawExaBGP:
+    """One ExaBGP with the relay as API process; the bench writes commands itself."""
+
+    def __init__(self, cmd: list[str], workdir: Path, netns: str, spec: PeerSpec,
+                 group_updates: bool):
+        self.sock_path = workdir / "api.sock"
+        with contextlib.suppress(FileNotFoundError):
+            self.sock_path.unlink()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(self.sock_path))
+        self.listener.listen(1)
+        conf = workdir / "exabgp.conf"
+        conf.write_text(render_config([spec], [sys.executable, str(RELAY_SCRIPT),
+                                               str(self.sock_path)], group_updates))
+        self.log = open(workdir / "exabgp.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(["ip", "netns", "exec", netns, *cmd, str(conf)],
+                                     env={**os.environ, **exabgp_env("WARNING")},
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.up = threading.Event()
+        self.acks = 0
+        self.listener.settimeout(30)
+        self.conn, _ = self.listener.accept()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(OSError, ValueError), self.conn.makefile("rb") as lines:
+            for raw in lines:
+                event = parse_line(raw.decode(errors="replace"))
+                if isinstance(event, Ack):
+                    self.acks += 1
+                elif isinstance(event, StateChange) and event.state == "up":
+                    self.up.set()
+
+    def send(self, lines: list[str]) -> None:
+        self.conn.sendall("".join(line + "\n" for line in lines).encode())
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        for closable in (self.conn, self.listener, self.log):
+            closable.close()
+
+
+def wait_count(router: FrrRouter, n: int, timeout: float, family: str = "ipv4") -> None:
+    poll_until(lambda: router.prefixes_received(family) == n, timeout, interval=0.05,
+               max_interval=0.05, what=f"FRR to count {n} prefixes")
+
+
+def fam(routes: list[str]) -> str:
+    return "ipv6" if ":" in routes[0] else "ipv4"
+
+
+def session(topo: Topology, routes: list[str]) -> PeerSpec:
+    """The node's session to the router, over the routes' address family."""
+    node = topo.nodes[0]
+    if fam(routes) == "ipv6":
+        return PeerSpec(topo.router_ipv6, 64512, 64513, node.ipv6, node.ipv4, hold_time=30)
+    return PeerSpec(topo.router_ipv4, 64512, 64513, node.ipv4, node.ipv4, hold_time=30)
+
+
+def run_raw(cmd: list[str], version: str, mode: str, group_updates: bool, topo: Topology,
+            router: FrrRouter, routes: list[str], workdir: Path, timeout: float) -> Result:
+    spec = session(topo, routes)
+    family = fam(routes)
+    exa = RawExaBGP(cmd, workdir, topo.nodes[0].netns, spec, group_updates)
+    try:
+        if not exa.up.wait(30):
+            raise RuntimeError(f"ExaBGP {version} session did not come up; see {workdir}")
+        lines = commands(mode, routes, spec.peer_address)
+        start = time.monotonic()
+        exa.send(lines)
+        seconds: float | None = None
+        try:
+            wait_count(router, len(routes), timeout, family)
+            seconds = time.monotonic() - start
+        except WaitTimeout:
+            pass
+        ack_seconds = None
+        with contextlib.suppress(WaitTimeout):
+            poll_until(lambda: exa.acks >= len(lines), 5, interval=0.01)
+            ack_seconds = time.monotonic() - start
+        return Result(version, mode, group_updates, seconds, ack_seconds, rss_mb(exa.proc.pid))
+    finally:
+        exa.stop()
+        wait_count(router, 0, 30, family)
+
+
+def run_driver(cmd: list[str], version: str, topo: Topology, router: FrrRouter,
+               routes: list[str], workdir: Path, timeout: float) -> Result:
+    node = topo.nodes[0]
+    spec = session(topo, routes)
+    family = fam(routes)
+    driver = ExaBGPDriver(workdir, [node.ipv4, node.ipv6], exabgp_cmd=cmd, netns=node.netns,
+                          log_level="WARNING")
+    try:
+        driver.start()
+        driver.set_peers([spec])
+        poll_until(lambda: driver.sessions()[spec.peer_address].up, 30, what="session up")
+        start = time.monotonic()
+        driver.set_routes({spec.peer_address: dict.fromkeys(routes, RouteAttrs())})
+        seconds: float | None = None
+        with contextlib.suppress(WaitTimeout):
+            wait_count(router, len(routes), timeout, family)
+            seconds = time.monotonic() - start
+        ack_seconds = None
+        with contextlib.suppress(WaitTimeout):
+            driver.flush(5)
+            ack_seconds = time.monotonic() - start
+        return Result(version, "driver", False, seconds, ack_seconds,
+                      rss_mb(driver.pid) if driver.pid else None)
+    finally:
+        driver.stop(withdraw=False)
+        wait_count(router, 0, 30, family)
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "timeout" if value is None else format(value, spec)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--routes", type=int, default=10000)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per row; the table shows the best and the median")
+    parser.add_argument("--family", type=int, choices=(4, 6), default=4)
+    parser.add_argument("--versions", default=f"{PINNED},5.0.15")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds to wait for FRR to count everything, per run")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench/exabgp_raw.py needs root (network namespaces, FRR)", file=sys.stderr)
+        return 2
+    routes = prefixes(args.routes, args.family)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="exabgp-bench-") as tmp, Topology(1) as topo:
+        Path(tmp).chmod(0o711)
+        router = FrrRouter(topo.router, RouterConfig(hold_time=30, keepalive=10),
+                           state_dir=Path(tmp) / "frr")
+        try:
+            router.start()
+            for version in args.versions.split(","):
+                cmd = exabgp_command(version)
+                if cmd is None:
+                    continue
+                rows = [(mode, gu) for mode, gu in MODES] + [("driver", False)]
+                for mode, group_updates in rows:
+                    runs = []
+                    for _ in range(args.repeat):
+                        workdir = Path(tempfile.mkdtemp(dir=tmp))
+                        if mode == "driver":
+                            runs.append(run_driver(cmd, version, topo, router, routes,
+                                                   workdir, args.timeout))
+                        else:
+                            runs.append(run_raw(cmd, version, mode, group_updates, topo,
+                                                router, routes, workdir, args.timeout))
+                    row = Row(runs)
+                    print(f"# {version} {mode} group-updates={group_updates}: "
+                          f"best {fmt(row.best, '.2f')} s", flush=True)
+                    results.append(row)
+        finally:
+            router.stop()
+    base = results[0].best if results else None
+    size = 32 if args.family == 4 else 128
+    print(f"\n{args.routes} /{size}s, one ExaBGP -> FRR 8.4, time from the first command "
+          f"until FRR counts them all (best and median of {args.repeat})")
+    header = ("ExaBGP", "commands", "group-updates", "best s", "median s", "routes/s (best)",
+              "acked s (best)", "RSS MB", "x baseline")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in results:
+        r = row.runs[0]
+        rate = fmt(args.routes / row.best if row.best else None, ".0f")
+        ratio = fmt(row.best / base if row.best and base else None, ".2f")
+        gu = "-" if r.mode == "driver" else str(r.group_updates).lower()
+        print(f"| {r.version} | {r.mode} | {gu} | {fmt(row.best, '.2f')} | "
+              f"{fmt(row.median, '.2f')} | {rate} | {fmt(row.best_ack, '.2f')} | "
+              f"{fmt(row.rss, '.0f')} | {ratio} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
