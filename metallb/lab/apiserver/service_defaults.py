@@ -200,8 +200,8 @@ def _node_ports(spec: dict[str, Any], old_spec: dict[str, Any],
     for i, port in enumerate(spec.get("ports") or []):
         wanted = port.get("nodePort")
         kept = old_by_port.get((port.get("port"), port.get("protocol")))
-        if wanted and wanted == kept:
-            continue
+        if wanted and wanted in old_by_port.values():
+            continue  # this service holds it already (maybe under another port)
         if not wanted and kept:
             port["nodePort"] = kept
             continue

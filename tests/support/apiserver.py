@@ -1,0 +1,42 @@
+"""Fixtures for tests that need a Kubernetes API: the emulator on a free loopback port
+and an official-client `ApiClient` pointed at it.
+
+Use from a conftest or test module:
+    from tests.support.apiserver import apiserver, kube_client  # noqa: F401
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import kubernetes
+import pytest
+
+from metallb.lab.apiserver import ApiServer
+
+
+def api_client_for(server: ApiServer, token: str | None = None) -> kubernetes.client.ApiClient:
+    """An official-client ApiClient for `server` (with `token`, or the server's own)."""
+    config = kubernetes.client.Configuration()
+    config.host = server.url
+    bearer = token or server.token
+    if bearer:
+        config.api_key = {"authorization": bearer}
+        config.api_key_prefix = {"authorization": "Bearer"}
+    return kubernetes.client.ApiClient(config)
+
+
+@pytest.fixture
+def apiserver() -> Iterator[ApiServer]:
+    """A fresh emulator per test (seeded, so generated names and faults repeat)."""
+    with ApiServer(seed=1234) as server:
+        yield server
+
+
+@pytest.fixture
+def kube_client(apiserver: ApiServer) -> Iterator[kubernetes.client.ApiClient]:
+    client = api_client_for(apiserver)
+    try:
+        yield client
+    finally:
+        client.close()
