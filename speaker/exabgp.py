@@ -79,8 +79,9 @@ class SessionState:
 
 @dataclass(frozen=True)
 class DriverEvent:
-    """Passed to `on_event`. kind: "session" (state change), "exabgp_started",
-    "exabgp_exited", "command_error", "session_not_established"."""
+    """Passed to `on_event` (called from the driver's threads: keep it quick, never block).
+    kind: "session" (state change), "exabgp_started", "exabgp_exited", "command_error",
+    "session_not_established"."""
 
     kind: str
     peer: str | None = None
@@ -157,6 +158,8 @@ class ExaBGPDriver:
         self._started_at = 0.0
         self._restarts = 0
         self._generation = 0  # +1 per ExaBGP launch; commands of an old one are dropped
+        self._config_serial = 0  # +1 per config write
+        self._loaded_serial = 0  # config serial the running ExaBGP has loaded
         self._conn: socket.socket | None = None
         self._commands = 0  # commands sent to the current ExaBGP
         self._acks = 0
@@ -177,8 +180,12 @@ class ExaBGPDriver:
         self._listener.listen(4)
         for target, name in ((self._accept_loop, "accept"), (self._write_loop, "writer")):
             self._spawn(target, name)
-        self._launch()
         try:
+            try:
+                self._launch()
+            except OSError as exc:
+                raise ExaBGPError(f"cannot run {' '.join(self.exabgp_cmd)}: {exc}; install "
+                                  "exabgp (pip install exabgp==4.2.25)") from exc
             poll_until(lambda: self._conn is not None or self._proc_exited(), timeout,
                        what="ExaBGP's API relay to connect")
             if self._conn is None:
@@ -201,6 +208,7 @@ class ExaBGPDriver:
             self._write_config()
             self._generation += 1
             self._commands = self._acks = self._errors = 0
+            self._loaded_serial = self._config_serial
             cmd = [*self.exabgp_cmd, str(self.config_path)]
             if self.netns:
                 cmd = ["ip", "netns", "exec", self.netns, *cmd]
@@ -219,8 +227,10 @@ class ExaBGPDriver:
         relay = [sys.executable, str(RELAY_SCRIPT), str(self.socket_path)]
         text = render_config(self._peers.values(), relay, group_updates=self.group_updates)
         tmp = self.config_path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)  # it holds the MD5 passwords
         tmp.write_text(text)
         tmp.replace(self.config_path)
+        self._config_serial += 1
 
     def _proc_exited(self) -> bool:
         return self._proc is not None and self._proc.poll() is not None
@@ -327,12 +337,24 @@ class ExaBGPDriver:
             for addr in set(self._peers) - set(new):
                 del self._sessions[addr]
             self._peers = new
+            if self._proc is None:
+                return  # start() writes the config
             self._write_config()
-            pid = self.pid
-            if pid is not None:
-                os.kill(pid, signal.SIGUSR1)
+            reloaded = self._reload_if_ready()
         log.info("event=exabgp_peers_set peers=%s reload=%s",
-                 ",".join(sorted(new)) or "-", pid is not None)
+                 ",".join(sorted(new)) or "-", "sent" if reloaded else "pending")
+
+    def _reload_if_ready(self) -> bool:
+        """SIGUSR1 ExaBGP if its config changed since it loaded it. Only once its relay is
+        connected: before that ExaBGP may not have its signal handlers yet (SIGUSR1 would
+        kill it); the accept loop calls this again when the relay connects."""
+        with self._lock:
+            pid = self.pid
+            if pid is None or self._conn is None or self._loaded_serial == self._config_serial:
+                return False
+            self._loaded_serial = self._config_serial
+            os.kill(pid, signal.SIGUSR1)
+            return True
 
     def set_routes(self, routes: Mapping[str, Mapping[str, RouteAttrs]]) -> None:
         """Desired routes per peer address; the driver sends only the difference to every
@@ -407,6 +429,7 @@ class ExaBGPDriver:
             if old is not None:
                 old.close()
             log.info("event=exabgp_api_connected generation=%d", self._generation)
+            self._reload_if_ready()
             self._spawn(lambda c=conn: self._read_loop(c), "reader")
 
     def _write_loop(self) -> None:

@@ -10,7 +10,7 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metallb.config.model import Peer
 
@@ -55,7 +55,7 @@ class PeerSpec:
     router_id: str
     peer_port: int = 179
     hold_time: int = 90
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never logged
     families: tuple[str, ...] = ()  # empty = the peer address's own family
 
     def __post_init__(self) -> None:
@@ -168,7 +168,10 @@ def exabgp_env(log_level: str = "INFO") -> dict[str, str]:
 
     Running as root it would otherwise drop to `nobody` and then cannot run the relay;
     no CLI pipes (they need /run/exabgp), no listening socket, acks on, logs to stderr
-    (the driver writes them to a file in its state directory).
+    (the driver writes them to a file in its state directory). The relay is not
+    respawned and its death terminates ExaBGP: the relay only exits when the driver's
+    socket is gone, i.e. the speaker died, and an orphaned ExaBGP must not keep
+    announcing routes for a node nobody manages any more.
     """
     user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
     return {
@@ -178,6 +181,8 @@ def exabgp_env(log_level: str = "INFO") -> dict[str, str]:
         "exabgp.api.ack": "true",
         "exabgp.api.cli": "false",
         "exabgp.api.encoder": "json",
+        "exabgp.api.respawn": "false",
+        "exabgp.api.terminate": "true",
         "exabgp.log.destination": "stderr",
         "exabgp.log.level": log_level,
         "exabgp.tcp.bind": "",

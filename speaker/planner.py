@@ -15,6 +15,7 @@ from typing import Any
 from metallb.config.errors import ConfigIssue
 from metallb.config.model import Config, Peer, Pool, selectors_match
 from speaker.autodiscovery import discover_peers
+from speaker.exabgp_config import RouteAttrs
 
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -43,14 +44,6 @@ class NodeInfo:
             annotations=_str_map(meta.get("annotations")),
             network_unavailable=unavailable,
         )
-
-
-@dataclass(frozen=True, order=True)
-class RouteAttrs:
-    """Path attributes of one announced prefix; next hop is always this node ("self")."""
-
-    communities: tuple[str, ...] = ()
-    local_pref: int | None = None
 
 
 @dataclass(frozen=True)

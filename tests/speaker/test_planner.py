@@ -140,7 +140,8 @@ def test_aggregation_communities_and_localpref_only_for_ibgp():
         "203.0.113.0/24": RouteAttrs(communities=("64512:1",)),
         "203.0.113.7/32": RouteAttrs(communities=("64512:2",)),
     }
-    assert routes_to(p, IBGP)["203.0.113.0/24"] == RouteAttrs(("64512:1",), 200)
+    expected = RouteAttrs(communities=("64512:1",), local_pref=200)
+    assert routes_to(p, IBGP)["203.0.113.0/24"] == expected
 
 
 def test_ipv6_goes_to_ipv6_peers_only():

@@ -1,0 +1,7 @@
+"""`python -m speaker`: the MetalLB speaker daemon."""
+
+import sys
+
+from speaker.daemon import main
+
+sys.exit(main())

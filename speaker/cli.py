@@ -1,0 +1,81 @@
+"""Command-line flags of `metallb-speaker`, named as upstream MetalLB names them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+
+from controller.cli import LOG_LEVELS, _port
+
+
+@dataclass(frozen=True)
+class SpeakerSettings:
+    node_name: str
+    kubeconfig: str | None = None
+    namespace: str = "metallb-system"
+    config_name: str = "metallb"
+    config_key: str = "config"
+    host: str = "0.0.0.0"
+    port: int = 7472
+    load_balancer_class: str | None = None
+    log_level: str = "info"
+    exabgp: str | None = None  # executable; None = the ExaBGP of this interpreter
+    exabgp_netns: str | None = None
+    state_dir: str = "/var/run/metallb-speaker"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ
+    p = argparse.ArgumentParser(
+        prog="metallb-speaker",
+        description="MetalLB speaker: announces the addresses of LoadBalancer services "
+        "from this node over BGP, through an ExaBGP child process.",
+    )
+    p.add_argument("--node-name", default=env.get("METALLB_NODE_NAME"),
+                   help="name of the Node this speaker runs on (default: METALLB_NODE_NAME)")
+    p.add_argument("--kubeconfig", default=None,
+                   help="kubeconfig file (default: in-cluster, then KUBECONFIG, "
+                   "then ~/.kube/config)")
+    p.add_argument("--namespace", default=env.get("METALLB_NAMESPACE") or "metallb-system",
+                   help="namespace of the config (default: METALLB_NAMESPACE or "
+                   "metallb-system)")
+    p.add_argument("--config", dest="config_name", default="metallb",
+                   help="name of the ConfigMap holding the config under key 'config' "
+                   "(default: metallb)")
+    p.add_argument("--host", default=env.get("METALLB_HOST") or "0.0.0.0",
+                   help="address the metrics server binds (default: METALLB_HOST or 0.0.0.0)")
+    p.add_argument("--port", type=_port, default=7472,
+                   help="metrics port (default: 7472; 0 picks a free one)")
+    p.add_argument("--lb-class", dest="load_balancer_class", default=None,
+                   help="announce only services with this spec.loadBalancerClass")
+    p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    p.add_argument("--exabgp", default=None,
+                   help="ExaBGP executable (default: the exabgp package of this Python)")
+    p.add_argument("--exabgp-netns", default=None, metavar="NAME",
+                   help="start ExaBGP inside this network namespace (tests and the lab)")
+    p.add_argument("--state-dir", default=None,
+                   help="directory for ExaBGP's config, socket and log "
+                   "(default: /var/run/metallb-speaker/NODE)")
+    return p
+
+
+def parse_settings(argv: list[str] | None = None) -> SpeakerSettings:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.node_name:
+        parser.error("--node-name (or METALLB_NODE_NAME) is required: the speaker announces "
+                     "for one node")
+    return SpeakerSettings(
+        node_name=args.node_name,
+        kubeconfig=args.kubeconfig,
+        namespace=args.namespace,
+        config_name=args.config_name,
+        host=args.host,
+        port=args.port,
+        load_balancer_class=args.load_balancer_class or None,
+        log_level=args.log_level,
+        exabgp=args.exabgp,
+        exabgp_netns=args.exabgp_netns,
+        state_dir=args.state_dir or f"/var/run/metallb-speaker/{args.node_name}",
+    )

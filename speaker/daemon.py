@@ -1,0 +1,256 @@
+"""Wiring of the speaker: informers -> one sync loop running the pure planner -> the
+ExaBGP driver; metrics; `nodeAssigned` events; clean withdraw on SIGTERM.
+
+Every watched change only marks the state dirty; one loop recomputes the whole plan and
+hands it to the driver, which sends only the difference. Recomputing the plan is cheap
+next to BGP, and it makes the daemon's behaviour a function of what it watches.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from kubernetes import client
+from kubernetes.config.config_exception import ConfigException
+from prometheus_client import CollectorRegistry
+
+from controller.cli import configure_logging
+from controller.config_source import ConfigSource
+from metallb.config.model import Config
+from metallb.kube.client import load_api_client
+from metallb.kube.events import EventRecorder
+from metallb.kube.informer import Informer
+from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
+from metallb.metrics_server import MetricsServer
+from speaker.cli import SpeakerSettings, parse_settings
+from speaker.exabgp import DriverEvent, ExaBGPDriver, ExaBGPError
+from speaker.exabgp_config import PeerSpec, PeerSpecError
+from speaker.planner import PROTOCOL, NodeInfo, Plan, plan, service_key
+
+log = logging.getLogger("metallb.speaker")
+
+COMPONENT = "metallb-speaker"
+METRICS_REFRESH = 1.0  # seconds between session-metric refreshes without any change
+
+
+class SpeakerDaemon:
+    def __init__(self, settings: SpeakerSettings, api_client: client.ApiClient | None = None):
+        self.settings = settings
+        api = api_client or load_api_client(settings.kubeconfig)
+        core = client.CoreV1Api(api)
+        discovery = client.DiscoveryV1Api(api)
+        self.registry = CollectorRegistry()
+        self.k8s_metrics = K8sClientMetrics(self.registry)
+        self.bgp_metrics = BGPMetrics(self.registry)
+        self.speaker_metrics = SpeakerMetrics(self.registry)
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        mark = self._on_change
+        self.services = Informer("services", core.list_service_for_all_namespaces, mark)
+        self.slices = Informer(
+            "endpointslices", discovery.list_endpoint_slice_for_all_namespaces, mark)
+        self.nodes = Informer("node", core.list_node, mark,
+                              field_selector=f"metadata.name={settings.node_name}")
+        self.config_maps = Informer(
+            "config", core.list_namespaced_config_map, mark, namespace=settings.namespace,
+            field_selector=f"metadata.name={settings.config_name}")
+        self.informers = (self.services, self.slices, self.nodes, self.config_maps)
+        self.config_source = ConfigSource(settings.namespace, settings.config_name,
+                                          settings.config_key, self.k8s_metrics)
+        self.events = EventRecorder(api, COMPONENT, settings.node_name)
+        self.driver = ExaBGPDriver(
+            settings.state_dir, [], exabgp_cmd=[settings.exabgp] if settings.exabgp else None,
+            netns=settings.exabgp_netns, on_event=self._on_driver_event,
+            log_level=settings.log_level.upper().replace("WARN", "WARNING"),
+        )
+        self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
+                                            ready=self.ready)
+        self._announced: frozenset[tuple[str, str]] = frozenset()
+        self._peer_problems: set[str] = set()
+        self._known_peers: set[str] = set()
+        self._updates_published: dict[str, int] = {}
+        self._thread: threading.Thread | None = None
+        self.plans = 0  # plans computed, for tests and debugging
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> SpeakerDaemon:
+        self.metrics_server.start()
+        self.driver.start()
+        for informer in self.informers:
+            informer.start()
+        self._thread = threading.Thread(target=self._loop, name="speaker-sync", daemon=True)
+        self._thread.start()
+        log.info("event=speaker_started node=%s metrics=%s exabgp_netns=%s",
+                 self.settings.node_name, self.metrics_server.address,
+                 self.settings.exabgp_netns or "-")
+        return self
+
+    def stop(self) -> None:
+        """Withdraw every route (acked by ExaBGP) before anything else goes away."""
+        self._stop.set()
+        self._dirty.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.driver.stop(withdraw=True)
+        for informer in self.informers:
+            informer.stop()
+        self.metrics_server.stop()
+        log.info("event=speaker_stopped node=%s", self.settings.node_name)
+
+    def ready(self) -> bool:
+        return all(i.synced.is_set() for i in self.informers)
+
+    def _on_change(self, _kind: str, _obj: dict[str, Any]) -> None:
+        self.k8s_metrics.updates.inc()
+        self._dirty.set()
+
+    def _on_driver_event(self, event: DriverEvent) -> None:
+        if event.kind == "session_not_established":
+            log.error("event=bgp_session_not_established node=%s peer=%s detail=%r "
+                      "action=\"check the peer address, ASNs and password on both sides\"",
+                      self.settings.node_name, event.peer, event.detail)
+        self._dirty.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._dirty.wait(METRICS_REFRESH)
+            if self._stop.is_set():
+                return
+            changed = self._dirty.is_set()
+            self._dirty.clear()
+            try:
+                if changed and self.ready():
+                    self.sync()
+                self._publish_sessions()
+            except Exception:  # a bug must not stop announcing what is already out
+                self.k8s_metrics.update_errors.inc()
+                log.exception("event=sync_failed node=%s", self.settings.node_name)
+
+    # -- one sync ------------------------------------------------------------------------
+    def current_config(self) -> Config | None:
+        configmap = self.config_maps.items()
+        candidate = self.config_source.candidate(configmap[0] if configmap else None)
+        if candidate is not None and candidate != self.config_source.current:
+            self.config_source.applied(candidate)
+        return self.config_source.current
+
+    def sync(self) -> Plan | None:
+        config = self.current_config()
+        node_obj = self.nodes.get(self.settings.node_name)
+        if config is None or node_obj is None:
+            if node_obj is None:
+                log.warning("event=node_not_found node=%s action=\"check --node-name\"",
+                            self.settings.node_name)
+            self._apply([], {}, frozenset())
+            return None
+        node = NodeInfo.from_object(node_obj)
+        result = plan(config, node, self.services.items(), self.slices.items(),
+                      lb_class=self.settings.load_balancer_class)
+        self.plans += 1
+        specs, problems = peer_specs(result, node_addresses(node_obj))
+        self._report_issues([*(str(issue) for issue in result.issues), *problems])
+        routes = {addr: table for addr, table in result.routes.items() if addr in specs}
+        self._apply(list(specs.values()), routes, result.announced)
+        return result
+
+    def _apply(self, specs: list[PeerSpec], routes: dict[str, Any],
+               announced: frozenset[tuple[str, str]]) -> None:
+        self.driver.set_peers(specs)
+        self.driver.set_routes(routes)
+        node = self.settings.node_name
+        for key in sorted({k for k, _ in announced} - {k for k, _ in self._announced}):
+            service = self.services.get(key)
+            if service is not None:
+                self.events.record(service, "Normal", "nodeAssigned",
+                                   f'announcing from node "{node}" with protocol "{PROTOCOL}"')
+                log.info("event=service_announced service=%s node=%s", key, node)
+        for key in sorted({k for k, _ in self._announced} - {k for k, _ in announced}):
+            log.info("event=service_withdrawn service=%s node=%s", key, node)
+        self._announced = announced
+        self.speaker_metrics.publish({(k, PROTOCOL, node, ip) for k, ip in announced})
+        gone = self._known_peers - {s.peer_address for s in specs}
+        for peer in gone:
+            self.bgp_metrics.forget_peer(peer)
+            self._updates_published.pop(peer, None)
+        self._known_peers = {s.peer_address for s in specs}
+
+    def _report_issues(self, problems: Iterable[str]) -> None:
+        """Log each distinct problem once (not on every sync), and when it is fixed."""
+        current = set(problems)
+        node = self.settings.node_name
+        for text in sorted(current - self._peer_problems):
+            log.error('event=peer_problem node=%s problem="%s"', node, text)
+        for text in sorted(self._peer_problems - current):
+            log.info('event=peer_problem_resolved node=%s problem="%s"', node, text)
+        self._peer_problems = current
+
+    def _publish_sessions(self) -> None:
+        for peer, state in self.driver.sessions().items():
+            m = self.bgp_metrics
+            m.session_up.labels(peer).set(1 if state.up else 0)
+            m.announced_prefixes.labels(peer).set(state.announced_prefixes)
+            m.pending_prefixes.labels(peer).set(state.pending_prefixes)
+            delta = state.updates_sent - self._updates_published.get(peer, 0)
+            if delta > 0:
+                m.updates.labels(peer).inc(delta)
+            self._updates_published[peer] = state.updates_sent
+
+
+def peer_specs(result: Plan, addresses: list[str]) -> tuple[dict[str, PeerSpec], list[str]]:
+    """ExaBGP sessions for the planned peers; a peer that cannot be run (say, no source
+    address of its family) is left out with a problem, the others are unaffected."""
+    specs: dict[str, PeerSpec] = {}
+    problems = []
+    for addr, peer in result.peers.items():
+        try:
+            specs[addr] = PeerSpec.from_peer(peer, addresses)
+        except PeerSpecError as err:
+            problems.append(str(err))
+    return specs, problems
+
+
+def node_addresses(node: dict[str, Any]) -> list[str]:
+    """InternalIP addresses first (the session's source), then ExternalIP."""
+    found: list[tuple[int, str]] = []
+    for entry in (node.get("status") or {}).get("addresses") or []:
+        if not isinstance(entry, dict):
+            continue
+        rank = {"InternalIP": 0, "ExternalIP": 1}.get(str(entry.get("type")))
+        try:
+            address = str(ipaddress.ip_address(entry.get("address")))
+        except ValueError:
+            continue
+        if rank is not None:
+            found.append((rank, address))
+    return [addr for _, addr in sorted(found, key=lambda item: item[0])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_settings(argv)
+    configure_logging(settings.log_level)
+    try:
+        daemon = SpeakerDaemon(settings)
+    except ConfigException as err:
+        log.error('event=no_kubernetes_api error="%s"', err)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        daemon.start()
+    except (ExaBGPError, OSError) as err:
+        log.error('event=start_failed node=%s error="%s"', settings.node_name, err)
+        daemon.stop()
+        return 1
+    stop.wait()
+    log.info("event=shutdown node=%s action=withdraw_all", settings.node_name)
+    daemon.stop()
+    return 0
+
+
+__all__ = ["SpeakerDaemon", "main", "node_addresses", "service_key"]
