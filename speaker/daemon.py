@@ -135,8 +135,9 @@ class SpeakerDaemon:
     def current_config(self) -> Config | None:
         configmap = self.config_maps.items()
         candidate = self.config_source.candidate(configmap[0] if configmap else None)
-        if candidate is not None and candidate != self.config_source.current:
-            self.config_source.applied(candidate)
+        source = self.config_source
+        if candidate is not None and (candidate != source.current or source.stale):
+            source.applied(candidate)
         return self.config_source.current
 
     def sync(self) -> Plan | None:
