@@ -58,6 +58,7 @@ class Target:
 
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server_version = "metallb-lab-apiserver"
     api: ApiServer  # set on the subclass the server builds
 
@@ -309,8 +310,9 @@ class RequestHandler(BaseHTTPRequestHandler):
                 raise errors.unsupported_media_type(content_type)
             force = query.get("force") == "true"
             if patch_type == "apply":
-                obj, created = store.apply(rt, ns or "", name, body, manager, sub, force,
-                                           dry_run)
+                # apply, unlike other writes, has no default manager
+                obj, created = store.apply(rt, ns or "", name, body,
+                                           query.get("fieldManager", ""), sub, force, dry_run)
                 return self._reply(201 if created else 200, rt, obj)
             obj = store.patch(rt, ns or "", name, patch_type, body, manager, sub, dry_run)
             return self._reply(200, rt, obj)
