@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import urllib3
 from kubernetes.client import ApiClient
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from metallb.component.labels import COMPONENT_SELECTOR, FIELD_MANAGER, NAMESPACE
 
@@ -47,10 +48,21 @@ KINDS: dict[str, KindInfo] = {
     "PrometheusRule": KindInfo("monitoring.coreos.com/v1", "prometheusrules", True),
 }
 CUSTOM_KINDS = ("ServiceMonitor", "PrometheusRule")  # need the Prometheus Operator's CRDs
+REQUEST_TIMEOUT = 30  # seconds per request; a hung API server must not hang the command
 
 
 class ClusterError(Exception):
     """A failure talking to the cluster, phrased for the user (no traceback)."""
+
+
+class HttpError(Exception):
+    """The API answered with a status outside 2xx."""
+
+    def __init__(self, status: int, reason: str, body: str):
+        super().__init__(f"HTTP {status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.body = body
 
 
 @dataclass(frozen=True)
@@ -78,7 +90,7 @@ def _object_path(kind: str, name: str | None = None, namespace: str | None = Non
     return path
 
 
-def _describe(err: ApiException) -> str:
+def _describe(err: HttpError) -> str:
     try:
         message = json.loads(err.body or "{}").get("message")
     except (ValueError, AttributeError):
@@ -95,27 +107,33 @@ class ComponentCluster:
     def _call(self, method: str, path: str, body: Any = None,
               query: Iterable[tuple[str, str]] = (), content_type: str | None = None
               ) -> dict[str, Any]:
+        """One request through the client's own serialisation, auth and TLS settings;
+        a status outside 2xx raises HttpError."""
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
+        request = self.api.param_serialize(
+            method, path, query_params=list(query), header_params=headers, body=body,
+            auth_settings=["BearerToken"])
         try:
-            response = self.api.call_api(
-                path, method, query_params=list(query), header_params=headers,
-                body=body, auth_settings=["BearerToken"], _preload_content=False,
-                _return_http_data_only=True,
-            )
-        except ApiException:
-            raise  # the caller knows which statuses are fine (404 on delete, ...)
-        except Exception as err:  # connection refused, TLS, DNS: say which server
+            response = self.api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
+            data = response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as err:
             host = self.api.configuration.host
             raise ClusterError(f"cannot reach the Kubernetes API at {host}: {err}") from None
-        data = response.data
+        except ApiException as err:  # the client reports TLS failures this way
+            host = self.api.configuration.host
+            raise ClusterError(f"cannot talk to the Kubernetes API at {host}: "
+                               f"{err.reason}") from None
+        if not 200 <= response.status < 300:
+            text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+            raise HttpError(response.status, response.reason or "", text)
         return json.loads(data) if data else {}
 
     def _get(self, kind: str, name: str, namespace: str | None) -> dict[str, Any] | None:
         try:
             return self._call("GET", _object_path(kind, name, namespace))
-        except ApiException as err:
+        except HttpError as err:
             if err.status == 404:
                 return None
             raise ClusterError(f"reading {kind} {name}: {_describe(err)}") from None
@@ -131,7 +149,7 @@ class ComponentCluster:
                 query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
                 content_type="application/apply-patch+yaml",
             )
-        except ApiException as err:
+        except HttpError as err:
             if err.status == 404 and kind in CUSTOM_KINDS:
                 raise ClusterError(
                     f"the cluster does not serve {obj['apiVersion']} {kind}: install the "
@@ -157,7 +175,7 @@ class ComponentCluster:
             try:
                 listing = self._call("GET", _object_path(kind),
                                      query=[("labelSelector", COMPONENT_SELECTOR)])
-            except ApiException as err:
+            except HttpError as err:
                 if err.status == 404:  # kind not served (no CRD) or namespace absent
                     continue
                 raise ClusterError(f"listing {kind}: {_describe(err)}") from None
@@ -173,7 +191,7 @@ class ComponentCluster:
         try:
             self._call("DELETE", _object_path(kind, name, namespace), body=body,
                        content_type="application/json")
-        except ApiException as err:
+        except HttpError as err:
             if err.status == 404:
                 return Action("absent", kind, name, namespace)
             raise ClusterError(f"deleting {kind} {name}: {_describe(err)}") from None
