@@ -169,9 +169,8 @@ def exabgp_env(log_level: str = "INFO") -> dict[str, str]:
     Running as root it would otherwise drop to `nobody` and then cannot run the relay;
     no CLI pipes (they need /run/exabgp), no listening socket, acks on, logs to stderr
     (the driver writes them to a file in its state directory). The relay is not
-    respawned and its death terminates ExaBGP: the relay only exits when the driver's
-    socket is gone, i.e. the speaker died, and an orphaned ExaBGP must not keep
-    announcing routes for a node nobody manages any more.
+    respawned: it only ends when the driver's socket is gone (the speaker died), and then
+    it stops ExaBGP itself (see exabgp_relay.py) so no orphan keeps announcing routes.
     """
     user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
     return {
@@ -182,7 +181,6 @@ def exabgp_env(log_level: str = "INFO") -> dict[str, str]:
         "exabgp.api.cli": "false",
         "exabgp.api.encoder": "json",
         "exabgp.api.respawn": "false",
-        "exabgp.api.terminate": "true",
         "exabgp.log.destination": "stderr",
         "exabgp.log.level": log_level,
         "exabgp.tcp.bind": "",

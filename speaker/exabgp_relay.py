@@ -13,16 +13,19 @@ Usage (written into the ExaBGP configuration by the driver):
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import threading
+
+CHUNK = 65536
 
 
 def _stdin_to_socket(sock: socket.socket) -> None:
     """ExaBGP -> driver: events and acks. EOF means ExaBGP is gone: end the relay."""
     try:
-        for line in sys.stdin.buffer:
-            sock.sendall(line)
+        while data := os.read(0, CHUNK):
+            sock.sendall(data)
     except OSError:
         pass
     finally:
@@ -38,15 +41,31 @@ def main(argv: list[str]) -> int:
         sock.connect(argv[1])
     except OSError as exc:
         sys.stderr.write(f"exabgp_relay: cannot connect to {argv[1]}: {exc}\n")
+        _stop_orphaned_exabgp(os.getppid())  # nobody will ever drive this ExaBGP
         return 1
+    exabgp = os.getppid()
     threading.Thread(target=_stdin_to_socket, args=(sock,), daemon=True).start()
-    out = sys.stdout.buffer
-    # driver -> ExaBGP: commands, one per line, flushed at once (ExaBGP polls our stdout).
-    with sock.makefile("rb") as commands:
-        for line in commands:
-            out.write(line)
-            out.flush()
-    return 0  # the driver closed the socket: nothing more to relay
+    # driver -> ExaBGP: bytes are copied as they come; ExaBGP reassembles lines itself.
+    try:
+        while data := sock.recv(CHUNK):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(1, view):]
+    except OSError as exc:
+        sys.stderr.write(f"exabgp_relay: {exc}\n")
+    _stop_orphaned_exabgp(exabgp)
+    return 0
+
+
+def _stop_orphaned_exabgp(exabgp: int) -> None:
+    """The driver's socket is gone: the speaker died (a clean stop terminates ExaBGP
+    first). An ExaBGP nobody drives must not keep announcing this node's routes, and
+    ExaBGP 4.2 just carries on without its API process, so stop it: SIGTERM makes it
+    close its sessions, and the router drops the routes at once. `exabgp` is checked to
+    still be our parent, so a recycled PID is never signalled."""
+    if exabgp > 1 and os.getppid() == exabgp:
+        sys.stderr.write("exabgp_relay: the speaker is gone; stopping ExaBGP\n")
+        os.kill(exabgp, signal.SIGTERM)
 
 
 if __name__ == "__main__":

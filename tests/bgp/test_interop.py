@@ -201,3 +201,64 @@ def test_node_asn_is_what_the_router_sees():
         peer = lab.router.bgp_summary()[lab.nodes[0].ipv4]
         assert peer["remoteAs"] == NODE_ASN
         assert lab.router.routes(VIP)[0]["aspath"]["string"] == str(NODE_ASN)
+
+
+def test_peers_and_routes_set_before_start_then_peer_removed():
+    with bgp_lab(1) as lab:
+        node = lab.nodes[0]
+        router = lab.topology.router_ipv4
+        drv = lab.driver(node)
+        drv.set_peers([lab.peer_v4(node)])
+        drv.set_routes({router: {VIP: RouteAttrs()}})
+        assert drv.sessions()[router].pending_prefixes == 1
+        drv.start()
+        assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "route after start")
+        drv.set_peers([])  # reload without the peer: ExaBGP closes the session
+        assert wait(lambda: lab.nexthops(VIP) == [], "route gone with the peer")
+        assert wait(lambda: lab.router.established() == set(), "session closed")
+        assert drv.sessions() == {}
+
+
+SPEAKER_SCRIPT = """
+import sys
+from speaker.exabgp import ExaBGPDriver
+from speaker.exabgp_config import PeerSpec, RouteAttrs
+from metallb.lab.wait import poll_until
+state_dir, netns, node, router = sys.argv[1:5]
+drv = ExaBGPDriver(state_dir, [node], netns=netns).start()
+drv.set_peers([PeerSpec(router, 64512, 64513, node, node, hold_time=3)])
+drv.set_routes({router: {"198.51.100.10/32": RouteAttrs()}})
+poll_until(lambda: drv.sessions()[router].up, 15)
+print(drv.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_speaker_killed_takes_its_exabgp_and_routes_down():
+    """An orphaned ExaBGP must not keep announcing for a node nobody manages."""
+    import subprocess
+    import sys
+
+    from metallb.lab.frr import pid_alive
+
+    with bgp_lab(1) as lab:
+        node = lab.nodes[0]
+        router = lab.topology.router_ipv4
+        speaker = subprocess.Popen(
+            [sys.executable, "-c", SPEAKER_SCRIPT, str(lab.workdir / "orphan"), node.netns,
+             node.ipv4, router], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        exabgp_pid = None
+        try:
+            exabgp_pid = int(speaker.stdout.readline())
+            assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "route")
+            speaker.kill()
+            speaker.wait(10)
+            assert wait(lambda: lab.nexthops(VIP) == [], "route gone after the speaker died",
+                        timeout=2.0)  # well below the 3 s hold time
+            assert wait(lambda: not pid_alive(exabgp_pid), "orphaned ExaBGP exited", 5.0)
+        finally:
+            if speaker.poll() is None:
+                speaker.kill()
+                speaker.wait(10)
+            if exabgp_pid and pid_alive(exabgp_pid):
+                os.kill(exabgp_pid, signal.SIGKILL)
