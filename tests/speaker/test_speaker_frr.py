@@ -4,6 +4,8 @@ namespace's kernel routes (ECMP next hops)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import urllib.request
 from collections.abc import Iterator
 
@@ -19,7 +21,7 @@ TIMEOUT = 20.0
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[SpeakerCluster]:
     with speaker_cluster(3) as c:
-        poll_until(lambda: len(c.lab.router.established()) == 6, TIMEOUT,
+        poll_until(lambda: len(c.lab.router.established()) == 6, TIMEOUT * 2,
                    what="3 nodes x (IPv4 + IPv6) sessions Established")
         yield c
 
@@ -144,3 +146,31 @@ def test_bad_config_keeps_sessions_and_routes(cluster):
                TIMEOUT, what="stale cleared by a good config")
     cluster.delete_service("steady")
     hops(cluster, "198.51.100.50/32", [])
+
+
+def test_exabgp_killed_is_restarted_and_routes_return(cluster):
+    nodes = cluster.lab.nodes
+    cluster.service("phoenix", ["198.51.100.60"])
+    cluster.endpoints("phoenix", [nodes[0]])
+    hops(cluster, "198.51.100.60/32", cluster.node_v4)
+    driver = cluster.speakers["node0"].driver
+    old_pid = driver.pid
+    os.kill(old_pid, signal.SIGKILL)
+    hops(cluster, "198.51.100.60/32", [n.ipv4 for n in nodes[1:]])
+    poll_until(lambda: driver.pid not in (None, old_pid), TIMEOUT, what="ExaBGP restarted")
+    hops(cluster, "198.51.100.60/32", cluster.node_v4)
+    cluster.delete_service("phoenix")
+    hops(cluster, "198.51.100.60/32", [])
+
+
+def test_router_restart_sessions_and_routes_return(cluster):
+    nodes = cluster.lab.nodes
+    cluster.service("survivor", ["198.51.100.70"])
+    cluster.endpoints("survivor", [nodes[2]])
+    hops(cluster, "198.51.100.70/32", cluster.node_v4)
+    cluster.lab.router.restart()
+    poll_until(lambda: len(cluster.lab.router.established()) == 6, TIMEOUT * 2,
+               what="every session back after FRR restarted")
+    hops(cluster, "198.51.100.70/32", cluster.node_v4)
+    cluster.delete_service("survivor")
+    hops(cluster, "198.51.100.70/32", [])
