@@ -117,14 +117,18 @@ class SpeakerDaemon:
         self._dirty.set()
 
     def _loop(self) -> None:
+        pending = True
         while not self._stop.is_set():
             self._dirty.wait(METRICS_REFRESH)
             if self._stop.is_set():
                 return
-            changed = self._dirty.is_set()
+            # A change seen before every informer synced must not be lost: the last
+            # informer to sync may bring no event at all (an empty list).
+            pending = pending or self._dirty.is_set()
             self._dirty.clear()
             try:
-                if changed and self.ready():
+                if pending and self.ready():
+                    pending = False
                     self.sync()
                 self._publish_sessions()
             except Exception:  # a bug must not stop announcing what is already out
