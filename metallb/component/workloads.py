@@ -27,6 +27,7 @@ from metallb.component.settings import ComponentSettings, Toleration
 
 IMAGE_USER_ID = 10001  # the `metallb` user of the Dockerfile
 COMMANDS = {CONTROLLER: "metallb-controller", SPEAKER: "metallb-speaker"}
+SPEAKER_STATE_DIR = "/var/run/metallb-speaker"  # the speaker's --state-dir default parent
 
 
 def _container_security() -> dict[str, Any]:
@@ -123,19 +124,25 @@ def speaker_daemonset(settings: ComponentSettings) -> dict[str, Any]:
     env = [
         _field_env("METALLB_NODE_NAME", "spec.nodeName"),
         _field_env("METALLB_HOST", "status.hostIP"),
-        # ExaBGP's configuration and the speaker's scratch files go here (the root
-        # filesystem is read-only).
-        {"name": "TMPDIR", "value": "/tmp"},
     ]
     container = _container(SPEAKER, settings.speaker_image, settings, env)
-    container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
+    # The root filesystem is read-only: ExaBGP's config, API socket and log go to the
+    # speaker's state directory (its default, /var/run/metallb-speaker/NODE), scratch
+    # files to /tmp; both are per-pod memory-backed volumes.
+    container["volumeMounts"] = [
+        {"name": "state", "mountPath": SPEAKER_STATE_DIR},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
     pod = _pod_spec(SPEAKER, container, settings.speaker_node_selectors,
                     settings.speaker_tolerations)
     pod["hostNetwork"] = True
     pod["dnsPolicy"] = "ClusterFirstWithHostNet"
     # Time for the clean shutdown: withdraw every route and close sessions (SEMANTICS.md).
     pod["terminationGracePeriodSeconds"] = 30
-    pod["volumes"] = [{"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}]
+    pod["volumes"] = [
+        {"name": "state", "emptyDir": {"medium": "Memory", "sizeLimit": "32Mi"}},
+        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+    ]
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 
 import kubernetes
@@ -165,3 +167,63 @@ def test_controller_works_with_only_its_service_account(enforcing_server, tmp_pa
                 proc.wait(5)
     log_text = log_path.read_text()
     assert "403" not in log_text and "orbidden" not in log_text, log_text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path):
+    """Ready means every watch (services, endpointslices, its node, the config) listed
+    successfully, which a missing permission prevents."""
+    admin = api_client_for(enforcing_server)
+    try:
+        kubernetes.client.CoreV1Api(admin).create_node({"metadata": {"name": "node-a"}})
+    finally:
+        admin.close()
+    token = enforcing_server.service_account_token(NAMESPACE, SPEAKER)
+    kubeconfig = enforcing_server.write_kubeconfig(tmp_path / "speaker-kubeconfig", token)
+    port = _free_port()
+    log_path = tmp_path / "speaker.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "speaker", "--node-name", "node-a", "--kubeconfig",
+             str(kubeconfig), "--namespace", NAMESPACE, "--config", "metallb",
+             "--host", "127.0.0.1", "--port", str(port), "--state-dir",
+             str(tmp_path / "state"), "--log-level", "debug"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        def ready() -> bool:
+            assert proc.poll() is None, log_path.read_text()
+            return _ready(port)
+
+        poll_until(ready, timeout=30, what="the speaker's watches sync")
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+    log_text = log_path.read_text()
+    assert "403" not in log_text and "orbidden" not in log_text, log_text
+
+
+def test_speaker_state_dir_volume_matches_the_speaker_default():
+    from metallb.component.workloads import SPEAKER_STATE_DIR
+    from speaker.cli import parse_settings
+
+    state_dir = parse_settings(["--node-name", "node-a"]).state_dir
+    assert state_dir.startswith(SPEAKER_STATE_DIR + "/")

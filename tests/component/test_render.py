@@ -102,7 +102,10 @@ def test_speaker_daemonset(tmp_path):
     assert pod["tolerations"] == [{"key": "speaker_key1", "operator": "Equal",
                                    "value": "value1"}]
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
-    assert "/tmp" in mounts  # ExaBGP's config must be writable somewhere
+    # ExaBGP's config and socket must be writable: the speaker's default state dir
+    assert mounts == {"/var/run/metallb-speaker", "/tmp"}
+    volumes = {v["name"] for v in pod["volumes"]}
+    assert {m["name"] for m in container["volumeMounts"]} == volumes
 
 
 def test_images_and_log_level(tmp_path):
