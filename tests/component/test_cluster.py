@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 
 import kubernetes
@@ -14,8 +15,9 @@ from metallb.cli import main
 from metallb.component.labels import COMPONENT_SELECTOR, FIELD_MANAGER, NAMESPACE
 from metallb.component.render import load_settings, render_objects
 from tests.support.apiserver import apiserver, kube_client  # noqa: F401
+from tests.support.requires import require_program
 
-from .helpers import DATA, SEED_BLOCK, block, write
+from .helpers import DATA, REPO, SEED_BLOCK, block, write
 
 NO_MONITORING = SEED_BLOCK.replace("service_monitor = true", "service_monitor = false")
 
@@ -230,3 +232,26 @@ def test_kubeconfig_from_environment(capsys, tmp_path, kubeconfig, kube_client, 
     assert code == 0, err
     assert lines[0] == "namespace/metallb-system created"
     assert _namespace_exists(kube_client)
+
+
+def test_plain_kubectl_apply_of_deploy_then_component_delete(
+        capsys, tmp_path, kubeconfig, kube_client):  # noqa: F811
+    """deploy/metallb.yaml is for `kubectl apply -f` users; the real kubectl applies it
+    twice (idempotent), and `metallb component delete` finds those objects by label."""
+    require_program("kubectl", "kubernetes-client")
+    for expected in ("created", "unchanged"):
+        result = subprocess.run(
+            ["kubectl", "--kubeconfig", kubeconfig, "apply", "-f",
+             str(REPO / "deploy" / "metallb.yaml")],
+            capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines and all(line.endswith(f" {expected}") for line in lines), lines
+    default = (REPO / "deploy" / "default.lokocfg").read_text()
+    assert _component_objects(kube_client) == _expected(tmp_path, default)
+
+    code, lines, err = _component(capsys, "delete", "--confirm", "--delete-namespace",
+                                  "--kubeconfig", kubeconfig)
+    assert code == 0, err
+    assert _component_objects(kube_client) == set()
+    assert not _namespace_exists(kube_client)
