@@ -165,6 +165,26 @@ class ComponentCluster:
             verb = "configured"
         return Action(verb, kind, name, namespace)
 
+    def check_kinds_served(self, objects: list[dict[str, Any]]) -> None:
+        """Refuse before changing anything if a custom kind (ServiceMonitor, ...) is not
+        served, instead of failing half-way through an apply."""
+        missing = []
+        for api_version, kind in sorted({(o["apiVersion"], o["kind"]) for o in objects
+                                         if o["kind"] in CUSTOM_KINDS}):
+            try:
+                discovery = self._call("GET", KINDS[kind].base_path)
+            except HttpError as err:
+                if err.status != 404:
+                    raise ClusterError(f"discovering {api_version}: {_describe(err)}") from None
+                discovery = {}
+            served = {r.get("kind") for r in discovery.get("resources") or []}
+            if kind not in served:
+                missing.append(f"{api_version} {kind}")
+        if missing:
+            raise ClusterError(
+                f"the cluster does not serve {', '.join(missing)}: install the Prometheus "
+                "Operator (its CRDs) first, or set service_monitor = false")
+
     def list_component_objects(self) -> list[tuple[str, str, str | None]]:
         """(kind, name, namespace) of every object carrying the component's labels, in
         apply order; the namespace itself is not included."""
@@ -205,6 +225,7 @@ def _identity(obj: dict[str, Any]) -> tuple[str, str, str | None]:
 
 def apply_objects(cluster: ComponentCluster, objects: list[dict[str, Any]]) -> list[Action]:
     """Apply every rendered object, then prune the component's objects not rendered."""
+    cluster.check_kinds_served(objects)
     actions = [cluster.apply(obj) for obj in objects]
     wanted = {_identity(obj) for obj in objects}
     stale = [key for key in cluster.list_component_objects() if key not in wanted]

@@ -174,14 +174,16 @@ def test_apply_takes_back_fields_changed_by_hand(capsys, tmp_path, kubeconfig, k
 
 
 def test_service_monitor_without_prometheus_operator_is_a_clear_error(
-        capsys, tmp_path, kubeconfig):
+        capsys, tmp_path, kubeconfig, kube_client):  # noqa: F811
     code, _lines, err = _component(capsys, "apply", "--config",
                                    str(write(tmp_path, block("service_monitor = true"))),
                                    "--kubeconfig", kubeconfig)
     assert code == 1
-    assert "does not serve monitoring.coreos.com/v1 ServiceMonitor" in err
+    assert ("does not serve monitoring.coreos.com/v1 PrometheusRule, "
+            "monitoring.coreos.com/v1 ServiceMonitor") in err
     assert "install the Prometheus Operator" in err
     assert "Traceback" not in err
+    assert not _namespace_exists(kube_client)  # refused before changing anything
 
 
 def test_delete_works_without_config_and_keeps_foreign_objects(
