@@ -23,6 +23,9 @@ from metallb.kube.client import object_key
 
 log = logging.getLogger("metallb.kube.informer")
 
+# Deletions remembered (only the race of an in-flight write with a delete needs them).
+_TOMBSTONES = 10000
+
 Handler = Callable[[str, dict[str, Any]], None]  # (event type, object)
 
 
@@ -45,6 +48,8 @@ class Informer:
         self._backoff = backoff or Backoff()
         self._lock = threading.Lock()
         self._store: dict[str, dict[str, Any]] = {}
+        # key -> resourceVersion of its deletion, until the next list (see update_local)
+        self._deleted: dict[str, int] = {}
         self._rv: str | None = None
         self._response: Any = None  # the open watch response, closed by stop()
         self._stop = threading.Event()
@@ -70,7 +75,12 @@ class Informer:
         key = object_key(obj)
         with self._lock:
             old = self._store.get(key)
-            if old is None or _rv(obj) >= _rv(old):
+            if old is None:
+                # A write that raced with the object's deletion must not bring it back.
+                if _rv(obj) <= self._deleted.get(key, -1):
+                    return
+                self._store[key] = obj
+            elif _rv(obj) >= _rv(old):
                 self._store[key] = obj
 
     # -- lifecycle -------------------------------------------------------------------
@@ -121,6 +131,7 @@ class Informer:
         with self._lock:
             old = self._store
             self._store = dict(fresh)
+            self._deleted.clear()  # a list is the whole truth
             self._rv = (body.get("metadata") or {}).get("resourceVersion")
         self.relists += 1
         for key, obj in old.items():
@@ -179,7 +190,11 @@ class Informer:
         with self._lock:
             if kind == "DELETED":
                 self._store.pop(key, None)
+                self._deleted[key] = _rv(obj)
+                if len(self._deleted) > _TOMBSTONES:
+                    del self._deleted[next(iter(self._deleted))]
             else:
+                self._deleted.pop(key, None)
                 old = self._store.get(key)
                 # update_local() may already hold a newer version we wrote ourselves.
                 if old is not None and _rv(old) > _rv(obj):

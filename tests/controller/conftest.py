@@ -1,6 +1,6 @@
-"""Fixtures: a fresh API emulator per test (the controller watches every namespace, so
-tests must not share one), the official client on it, and controllers in-process or as
-child processes, always stopped at teardown."""
+"""Fixtures: a fresh API emulator per test (`apiserver` from tests/support: the
+controller watches every namespace, so tests must not share one), the official client on
+it, and controllers in-process or as child processes, always stopped at teardown."""
 
 from __future__ import annotations
 
@@ -14,19 +14,11 @@ from controller.cli import Settings
 from controller.daemon import ControllerDaemon
 from metallb.lab.apiserver import ApiServer
 from tests.controller.support import NAMESPACE, ControllerProcess, ensure_namespace
+from tests.support.apiserver import apiserver  # noqa: F401 - a fresh emulator per test
 
 
 @pytest.fixture
-def apiserver() -> Iterator[ApiServer]:
-    server = ApiServer(bookmark_interval=1.0).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def kubeconfig(apiserver: ApiServer, tmp_path: Path) -> Path:
+def kubeconfig(apiserver: ApiServer, tmp_path: Path) -> Path:  # noqa: F811
     return apiserver.write_kubeconfig(tmp_path / "kubeconfig")
 
 
