@@ -8,10 +8,13 @@ lines both ways. A reader thread consumes ExaBGP's JSON session events and acks 
 time (acks are not in command order, so they are only counted); a writer thread sends
 commands, so a slow ExaBGP never blocks the reader (which would deadlock both).
 
-Route state per peer: `desired` (from `set_routes`) and `sent` (what ExaBGP holds for the
-peer). A peer whose session comes up gets the full set (a peer added by a reload gets
-none of the routes injected before), later changes go out as incremental announces and
-withdraws, batched by equal attributes into one `announce attributes ... nlri` line.
+Route state per peer address: `desired` (from `set_routes`) and `held` (what ExaBGP may
+hold for it: ExaBGP keeps a peer's API routes across flaps and reloads, cached by the
+neighbor's name, and loses them only when it restarts). A peer whose session comes up
+gets the full set plus withdraws for anything held but no longer desired (a peer added
+by a reload gets none of the routes injected before); later changes go out as
+incremental announces and withdraws, batched by equal attributes into one
+`announce attributes ... nlri` line.
 
 Public API (the speaker daemon builds on it):
     driver = ExaBGPDriver(state_dir, ["192.0.2.11", "2001:db8:ffff::11"], netns=None,
@@ -57,6 +60,7 @@ log = logging.getLogger(__name__)
 
 RELAY_SCRIPT = Path(__file__).with_name("exabgp_relay.py")
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
+LOG_ROTATE_BYTES = 10 * 1024 * 1024  # exabgp.log -> exabgp.log.1 at (re)start beyond this
 
 
 class ExaBGPError(RuntimeError):
@@ -96,7 +100,6 @@ class _Session:
     reason: str | None = None
     since: float = field(default_factory=time.time)
     since_mono: float = field(default_factory=time.monotonic)
-    sent: dict[str, RouteAttrs] = field(default_factory=dict)
     updates: int = 0
     warned: bool = False
 
@@ -154,6 +157,7 @@ class ExaBGPDriver:
         self._peers: dict[str, PeerSpec] = {}
         self._sessions: dict[str, _Session] = {}
         self._desired: dict[str, dict[str, RouteAttrs]] = {}
+        self._held: dict[str, dict[str, RouteAttrs]] = {}
         self._proc: subprocess.Popen[bytes] | None = None
         self._started_at = 0.0
         self._restarts = 0
@@ -213,6 +217,9 @@ class ExaBGPDriver:
             if self.netns:
                 cmd = ["ip", "netns", "exec", self.netns, *cmd]
             env = {**os.environ, **exabgp_env(self.log_level)}
+            with contextlib.suppress(FileNotFoundError):
+                if self.log_path.stat().st_size > LOG_ROTATE_BYTES:
+                    self.log_path.replace(self.log_path.with_suffix(".log.1"))
             with open(self.log_path, "ab") as logfile:
                 self._proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
                                               stdout=logfile, stderr=subprocess.STDOUT,
@@ -266,10 +273,11 @@ class ExaBGPDriver:
             with self._lock:
                 withdrawn = 0
                 for addr, sess in self._sessions.items():
-                    if sess.up and sess.sent:
-                        withdrawn += len(sess.sent)
-                        self._send(withdraw_commands(addr, sess.sent, self.batch))
-                        sess.sent = {}
+                    held = self._held.get(addr)
+                    if sess.up and held:
+                        withdrawn += len(held)
+                        self._send(withdraw_commands(addr, held, self.batch))
+                        self._held[addr] = {}
             if withdrawn:
                 try:
                     self.flush(timeout)
@@ -328,15 +336,31 @@ class ExaBGPDriver:
                 raise PeerSpecError(f"peer {spec.peer_address} is given twice; one session "
                                     "per peer address")
             new[spec.peer_address] = spec
+        withdrawn = 0
         with self._lock:
             if new == self._peers:
                 return
+            removed = set(self._peers) - set(new)
+            if self.pid is not None and self._conn is not None:
+                # ExaBGP caches a neighbor's routes by name even after it is removed and
+                # would resend them if the same neighbor came back: empty it first.
+                for addr in removed:
+                    held = self._held.pop(addr, {})
+                    withdrawn += len(held)
+                    self._send(withdraw_commands(addr, held, self.batch))
             for addr, spec in new.items():
                 if self._peers.get(addr) != spec:
                     self._sessions[addr] = _Session(spec)
-            for addr in set(self._peers) - set(new):
+            for addr in removed:
                 del self._sessions[addr]
             self._peers = new
+        if withdrawn:
+            try:
+                self.flush(5.0)
+            except WaitTimeout as exc:
+                log.warning("event=exabgp_withdraw_unacked prefixes=%d error=%r", withdrawn,
+                            str(exc))
+        with self._lock:
             if self._proc is None:
                 return  # start() writes the config
             self._write_config()
@@ -372,13 +396,14 @@ class ExaBGPDriver:
     def _sync(self, addr: str, sess: _Session, full: bool) -> None:
         """Bring ExaBGP's routes for `addr` to the desired set (caller holds the lock)."""
         desired = self._desired.get(addr, {})
-        withdraw = [p for p in sess.sent if p not in desired]
+        held = self._held.get(addr, {})
+        withdraw = [p for p in held if p not in desired]
         announce = desired if full else {
-            p: a for p, a in desired.items() if sess.sent.get(p) != a}
+            p: a for p, a in desired.items() if held.get(p) != a}
         self._send(withdraw_commands(addr, withdraw, self.batch))
         self._send(announce_commands(addr, announce, self.batch))
         sess.updates += len(withdraw) + len(announce)
-        sess.sent = dict(desired)
+        self._held[addr] = dict(desired)
         if withdraw or announce:
             log.info("event=bgp_routes_sync peer=%s announce=%d withdraw=%d full=%s",
                      addr, len(announce), len(withdraw), full)
@@ -401,9 +426,10 @@ class ExaBGPDriver:
             out = {}
             for addr, sess in self._sessions.items():
                 desired = self._desired.get(addr, {})
+                held = self._held.get(addr, {})
                 if sess.up:
-                    pending = sum(1 for p, a in desired.items() if sess.sent.get(p) != a)
-                    announced = len(sess.sent)
+                    pending = sum(1 for p, a in desired.items() if held.get(p) != a)
+                    announced = len(held)
                 else:
                     pending, announced = len(desired), 0
                 out[addr] = SessionState(
@@ -528,8 +554,8 @@ class ExaBGPDriver:
             log.warning("event=exabgp_exited pid=%d rc=%s ran_s=%.1f restart_in_s=%.1f "
                         "log_tail=%r", proc.pid, rc, ran, backoff, self.log_tail(2))
             with self._lock:
+                self._held.clear()  # nothing survives an ExaBGP restart
                 for sess in self._sessions.values():
-                    sess.sent = {}  # nothing survives an ExaBGP restart
                     if sess.state != "down":
                         sess.set_state("down", f"exabgp exited rc={rc}")
             self._emit(DriverEvent("exabgp_exited", detail=f"rc={rc}"))

@@ -23,7 +23,7 @@ LINK_V4 = ipaddress.ip_network("192.0.2.0/24")
 LINK_V6 = ipaddress.ip_network("2001:db8:ffff::/64")
 ROUTER_HOST = 1
 FIRST_NODE_HOST = 11
-MAX_PREFIX_LEN = 10  # namespace names stay short and readable
+MAX_PREFIX_LEN = 40  # namespace names are files under /run/netns; keep them readable
 
 _instance_counter = itertools.count()
 
@@ -89,8 +89,9 @@ def sysctl(netns: str, key: str, value: str) -> None:
 
 
 def unique_prefix() -> str:
-    """A prefix unique to this process and instance, e.g. `mlb4711a3`."""
-    return f"mlb{os.getpid() % 100000}x{next(_instance_counter)}"
+    """A prefix unique among live processes and instances, e.g. `mlb4711x3` (full PID:
+    two live processes never share it, so one run never deletes another's namespaces)."""
+    return f"mlb{os.getpid()}x{next(_instance_counter)}"
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,9 @@ class Topology:
         if not 1 <= nodes <= 200:
             raise ValueError(f"nodes must be 1..200, got {nodes}")
         self.prefix = prefix or unique_prefix()
-        if len(self.prefix) > MAX_PREFIX_LEN + 6:
-            raise ValueError(f"prefix {self.prefix!r} is too long")
+        if len(self.prefix) > MAX_PREFIX_LEN or "/" in self.prefix:
+            raise ValueError(f"prefix {self.prefix!r}: at most {MAX_PREFIX_LEN} characters, "
+                             "no '/'")
         self.router = f"{self.prefix}r"
         self.router_ipv4 = str(LINK_V4.network_address + ROUTER_HOST)
         self.router_ipv6 = str(LINK_V6.network_address + ROUTER_HOST)

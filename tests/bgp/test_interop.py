@@ -262,3 +262,41 @@ def test_speaker_killed_takes_its_exabgp_and_routes_down():
                 speaker.wait(10)
             if exabgp_pid and pid_alive(exabgp_pid):
                 os.kill(exabgp_pid, signal.SIGKILL)
+
+
+def test_removed_then_readded_peer_gets_exactly_the_desired_routes():
+    """ExaBGP caches a neighbor's API routes by name across reloads; the driver must not
+    let a re-added peer resurrect a route that is no longer desired."""
+    with bgp_lab(1) as lab:
+        node = lab.nodes[0]
+        router = lab.topology.router_ipv4
+        other = "198.51.100.11/32"
+        (drv,) = lab.start_drivers()
+        drv.set_peers([lab.peer_v4(node)])
+        drv.set_routes({router: {VIP: RouteAttrs(), other: RouteAttrs()}})
+        assert wait(lambda: lab.router.prefixes_received() == 2, "2 routes")
+        drv.set_peers([])
+        assert wait(lambda: lab.router.established() == set(), "peer removed")
+        drv.set_routes({router: {VIP: RouteAttrs()}})
+        drv.set_peers([lab.peer_v4(node)])
+        assert wait(lambda: lab.router.routes(VIP), "desired route back")
+        drv.flush()
+        assert wait(lambda: drv.sessions()[router].pending_prefixes == 0, "in sync")
+        assert wait(lambda: lab.router.prefixes_received() == 1, "FRR's count catches up")
+        assert lab.router.routes(other) == []
+
+
+def test_changed_hold_time_resets_the_session_and_routes_return():
+    with bgp_lab(1) as lab:
+        node = lab.nodes[0]
+        router = lab.topology.router_ipv4
+        (drv,) = lab.start_drivers()
+        drv.set_peers([lab.peer_v4(node)])
+        drv.set_routes({router: {VIP: RouteAttrs()}})
+        assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "route")
+        changed = lab.peer_v4(node)
+        drv.set_peers([type(changed)(**{**changed.__dict__, "hold_time": 6})])
+        assert wait(lambda: lab.router.bgp_summary().get(node.ipv4, {}).get("state")
+                    == "Established" and drv.sessions()[router].up
+                    and lab.nexthops(VIP) == [node.ipv4], "session and route after reset")
+        assert drv.command_errors() == 0
