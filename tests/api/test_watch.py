@@ -3,59 +3,19 @@ bookmarks, timeouts, and selector transitions."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from metallb.lab.apiserver import ApiServer
 from tests.api.objects import configmap
-from tests.api.waiting import wait_until
+from tests.api.waiting import Background, watch_events
 from tests.support.apiserver import api_client_for
 
 
 @pytest.fixture
 def core(kube_client):
     return client.CoreV1Api(kube_client)
-
-
-def _events(func, count: int, timeout: int = 5, **kwargs) -> list[tuple[str, str, str]]:
-    """(type, name, resourceVersion) of the first `count` events (or until timeout)."""
-    out = []
-    w = watch.Watch()
-    for event in w.stream(func, timeout_seconds=timeout, **kwargs):
-        obj = event["raw_object"]
-        out.append((event["type"], obj["metadata"].get("name", ""),
-                    obj["metadata"]["resourceVersion"]))
-        if len(out) >= count:
-            w.stop()
-    return out
-
-
-class Background:
-    """A watch running in a thread, so the test can write while it is open."""
-
-    def __init__(self, server: ApiServer, func, count: int, **kwargs):
-        self.events: list = []
-        self.error: BaseException | None = None
-        before = server.store.open_watch_count()
-        self.thread = threading.Thread(target=self._run, args=(func, count, kwargs), daemon=True)
-        self.thread.start()
-        wait_until(lambda: server.store.open_watch_count() > before, what="watch open")
-
-    def _run(self, func, count, kwargs):
-        try:
-            self.events = _events(func, count, **kwargs)
-        except BaseException as exc:  # reported by result()
-            self.error = exc
-
-    def result(self, timeout: float = 10) -> list:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "watch did not finish"
-        if self.error:
-            raise self.error
-        return self.events
 
 
 def test_watch_without_version_sends_existing_then_changes(apiserver, core):
@@ -76,11 +36,11 @@ def test_resume_from_exact_version(core):
     first = core.create_namespaced_config_map("default", configmap("a"))
     core.create_namespaced_config_map("default", configmap("b"))
     core.patch_namespaced_config_map("a", "default", {"data": {"x": "1"}})
-    events = _events(core.list_namespaced_config_map, 3, namespace="default",
+    events = watch_events(core.list_namespaced_config_map, 3, namespace="default",
                      resource_version=listed.metadata.resource_version)
     assert [(t, n) for t, n, _ in events] == [("ADDED", "a"), ("ADDED", "b"),
                                                ("MODIFIED", "a")]
-    events = _events(core.list_namespaced_config_map, 2, namespace="default",
+    events = watch_events(core.list_namespaced_config_map, 2, namespace="default",
                      resource_version=first.metadata.resource_version)
     assert [(t, n) for t, n, _ in events] == [("ADDED", "b"), ("MODIFIED", "a")]
 
@@ -92,7 +52,7 @@ def test_expired_version_gets_410_then_relist_works():
         for i in range(5):
             core.create_namespaced_config_map("default", configmap(f"c{i}"))
         with pytest.raises(ApiException) as err:
-            _events(core.list_namespaced_config_map, 1, namespace="default",
+            watch_events(core.list_namespaced_config_map, 1, namespace="default",
                     resource_version=old)
         assert err.value.status == 410
         assert "too old resource version" in err.value.reason
@@ -135,14 +95,14 @@ def test_bookmarks_periodic_and_at_timeout():
 
 def test_no_bookmarks_unless_allowed(apiserver, core):
     apiserver.bookmark_interval = 0.1
-    events = _events(core.list_namespaced_config_map, 10, timeout=1, namespace="default",
+    events = watch_events(core.list_namespaced_config_map, 10, timeout=1, namespace="default",
                      resource_version=core.list_namespaced_config_map(
                          "default").metadata.resource_version)
     assert events == []
 
 
 def test_timeout_seconds_ends_the_stream(core):
-    events = _events(core.list_namespaced_config_map, 100, timeout=1, namespace="default")
+    events = watch_events(core.list_namespaced_config_map, 100, timeout=1, namespace="default")
     assert events == []
 
 
