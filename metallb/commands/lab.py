@@ -16,7 +16,7 @@ LabCommand = Callable[[argparse._SubParsersAction], None]
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("lab", help="run the local lab (Kubernetes API emulator, ...)",
                             description="Run the local lab on this machine.")
-    lab_sub = parser.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
+    lab_sub = parser.add_subparsers(dest="lab_command", title="lab commands")
     lab_sub.required = True
     for add in LAB_COMMANDS:
         add(lab_sub)
