@@ -20,6 +20,10 @@ FAMILY_POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
 Cause = tuple[str, str, str]  # (field, reason type, message)
 
 
+class RangeFull(RuntimeError):
+    """No free cluster IP or node port left (the real server answers 500 too)."""
+
+
 @dataclass
 class ServiceAllocations:
     """Cluster IPs and node ports in use, so two services never share one."""
@@ -45,7 +49,7 @@ class ServiceAllocations:
                 self.cluster_ips.add(text)
                 setattr(self, attr, candidate)
                 return text
-        raise RuntimeError(f"service range {net} is full")
+        raise RangeFull(f"failed to allocate a serviceIP: range {net} is full")
 
     def allocate_port(self) -> int:
         for _ in range(len(NODE_PORT_RANGE)):
@@ -54,7 +58,7 @@ class ServiceAllocations:
             if port not in self.node_ports:
                 self.node_ports.add(port)
                 return port
-        raise RuntimeError("node port range is full")
+        raise RangeFull("failed to allocate a nodePort: range is full")
 
     def release_not_in(self, spec: dict[str, Any] | None, keep: dict[str, Any] | None) -> None:
         """Free what `spec` holds and `keep` does not (keep=None frees everything)."""

@@ -30,7 +30,11 @@ from metallb.lab.apiserver.patch import (
 )
 from metallb.lab.apiserver.resources import BUILTIN, ResourceType, resource_types_from_crd
 from metallb.lab.apiserver.selectors import FieldSelector, LabelSelector
-from metallb.lab.apiserver.service_defaults import ServiceAllocations, prepare_service
+from metallb.lab.apiserver.service_defaults import (
+    RangeFull,
+    ServiceAllocations,
+    prepare_service,
+)
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -308,7 +312,11 @@ class Store:
         """Kind-specific defaults and checks (may allocate; released again on failure)."""
         if rt.kind == "Service" and rt.group == "":
             spec = obj.setdefault("spec", {})
-            causes = prepare_service(spec, old, self.allocations)
+            try:
+                causes = prepare_service(spec, old, self.allocations)
+            except RangeFull as exc:
+                self._release_new(rt, obj, old)
+                raise errors.internal(str(exc)) from None
             if causes:
                 self._release_new(rt, obj, old)
                 raise errors.invalid("Service", obj["metadata"]["name"], causes)
