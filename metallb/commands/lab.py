@@ -100,4 +100,139 @@ def run_apiserver(args: argparse.Namespace) -> int:
     return 0
 
 
-LAB_COMMANDS: list[LabCommand] = [add_apiserver]
+# ------------------------------------------------------------------- up/status/down/demo
+
+
+def _lab_location_arguments(parser: argparse.ArgumentParser) -> None:
+    from metallb.lab.state import PREFIX_ENV, STATE_DIR_ENV, default_prefix, default_state_dir
+
+    parser.add_argument("--state-dir", default=default_state_dir(), metavar="DIR",
+                        help=f"the lab's state directory: state file, kubeconfig, logs "
+                        f"(default: {STATE_DIR_ENV} or %(default)s)")
+    parser.add_argument("--prefix", default=default_prefix(),
+                        help=f"name prefix of the lab's network namespaces (default: "
+                        f"{PREFIX_ENV} or %(default)s); tests use their own")
+
+
+def _up_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nodes", type=int, default=3, help="node namespaces (default: 3)")
+    parser.add_argument("--config", default=None, metavar="PATH",
+                        help="component configuration (*.lokocfg; default: the lab's copy "
+                        "of the seed example, metallb/lab/data/lab.lokocfg)")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds to wait for each start-up step (default: 60)")
+    _lab_location_arguments(parser)
+
+
+def add_up(lab_sub: argparse._SubParsersAction) -> None:
+    parser = lab_sub.add_parser(
+        "up", help="start the lab: FRR router, nodes, API emulator, controller, speakers",
+        description="Create a router namespace running FRR and N node namespaces, start the "
+        "Kubernetes API emulator, apply the component, start the controller and a speaker "
+        "per node; return once every BGP session is Established.")
+    _up_arguments(parser)
+    parser.add_argument("--prometheus", action="store_true",
+                        help="also run Prometheus scraping the controller and speakers")
+    parser.set_defaults(handler=run_up)
+
+
+def _up_options(args: argparse.Namespace, prometheus: bool):
+    from metallb.lab.cluster import UpOptions
+
+    return UpOptions(nodes=args.nodes, config=args.config, prometheus=prometheus,
+                     state_dir=args.state_dir, prefix=args.prefix, timeout=args.timeout)
+
+
+def _lab_errors(action: Callable[[], int], command: str) -> int:
+    """LabError -> its message and exit status 1, never a traceback."""
+    from metallb.lab.errors import LabError
+
+    try:
+        return action()
+    except LabError as err:
+        print(f"metallb lab {command}: {err}", file=sys.stderr)
+        return 1
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from metallb.lab.cluster import status, up
+    from metallb.lab.summary import format_status
+
+    def run() -> int:
+        state = up(_up_options(args, args.prometheus), progress=_progress)
+        print(format_status(status(state.state_dir) or {}))
+        return 0
+
+    return _lab_errors(run, "up")
+
+
+def _progress(line: str) -> None:
+    print(f"  {line}", flush=True)
+
+
+def add_status(lab_sub: argparse._SubParsersAction) -> None:
+    parser = lab_sub.add_parser("status", help="show the running lab",
+                                description="Show the lab: paths, nodes, PIDs, BGP sessions. "
+                                "Exit status 1 when no lab is up.")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    _lab_location_arguments(parser)
+    parser.set_defaults(handler=run_status)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    import json
+
+    from metallb.lab.cluster import status
+    from metallb.lab.summary import format_status
+
+    report = status(args.state_dir)
+    if report is None:
+        print(f"metallb lab status: no lab is up (no state file in {args.state_dir}); start "
+              "one with `metallb lab up`", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2) if args.json else format_status(report))
+    return 0
+
+
+def add_down(lab_sub: argparse._SubParsersAction) -> None:
+    parser = lab_sub.add_parser("down", help="stop the lab and remove its namespaces",
+                                description="Stop every lab process (SIGTERM, then SIGKILL), "
+                                "stop FRR, remove the namespaces and the state directory. "
+                                "Idempotent.")
+    _lab_location_arguments(parser)
+    parser.set_defaults(handler=run_down)
+
+
+def run_down(args: argparse.Namespace) -> int:
+    from metallb.lab.cluster import down
+
+    def run() -> int:
+        done = down(args.state_dir, args.prefix)
+        for line in done:
+            print(line)
+        if not done:
+            print("no lab was up; nothing to do")
+        return 0
+
+    return _lab_errors(run, "down")
+
+
+def add_demo(lab_sub: argparse._SubParsersAction) -> None:
+    parser = lab_sub.add_parser(
+        "demo", help="run the end-to-end demo (up, services, ECMP, Prometheus, down)",
+        description="Start the lab with Prometheus, create the two example services, show "
+        "their addresses, the router's ECMP route, requests answered by different nodes and "
+        "the metrics, then take the lab down (unless --keep).")
+    _up_arguments(parser)
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the lab running (take it down with `metallb lab down`)")
+    parser.set_defaults(handler=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from metallb.lab.demo import run
+
+    return _lab_errors(lambda: run(_up_options(args, True), keep=args.keep), "demo")
+
+
+LAB_COMMANDS: list[LabCommand] = [add_apiserver, add_up, add_status, add_down, add_demo]
