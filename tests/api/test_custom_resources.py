@@ -80,3 +80,21 @@ def test_cluster_scoped_custom_kind(kube_client):
         "spec": {"peerASN": 64512}})
     assert custom.get_cluster_custom_object("metallb.io", "v1", "bgppeers", "p")[
         "spec"] == {"peerASN": 64512}
+
+
+def test_watch_custom_objects(apiserver, custom):
+    from kubernetes import watch
+
+    rv = custom.list_namespaced_custom_object(*GVP, "default", "servicemonitors")[
+        "metadata"]["resourceVersion"]
+    custom.create_namespaced_custom_object(*GVP, "default", "servicemonitors",
+                                           service_monitor("m"))
+    custom.delete_namespaced_custom_object(*GVP, "default", "servicemonitors", "m")
+    seen = []
+    w = watch.Watch()
+    for event in w.stream(custom.list_namespaced_custom_object, *GVP, "default",
+                          "servicemonitors", resource_version=rv, timeout_seconds=5):
+        seen.append((event["type"], event["object"]["metadata"]["name"]))
+        if len(seen) == 2:
+            w.stop()
+    assert seen == [("ADDED", "m"), ("DELETED", "m")]

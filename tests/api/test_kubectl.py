@@ -98,3 +98,21 @@ def test_server_side_apply_and_short_names(kubectl, tmp_path):
         "configmap/settings serverside-applied")
     assert "settings" in kubectl("get", "cm").stdout
     kubectl("get", "ns", "kube-system")
+
+
+def test_crd_then_custom_objects(kubectl, tmp_path):
+    from tests.api.objects import SERVICE_MONITOR_CRD, service_monitor
+
+    assert kubectl("apply", "-f", _write(tmp_path, "crd.yaml", SERVICE_MONITOR_CRD)
+                   ).stdout.strip() == (
+        "customresourcedefinition.apiextensions.k8s.io/servicemonitors.monitoring.coreos.com"
+        " created")
+    path = _write(tmp_path, "sm.yaml", service_monitor("metallb"))
+    assert kubectl("apply", "-f", path).stdout.strip() == (
+        "servicemonitor.monitoring.coreos.com/metallb created")
+    _write(tmp_path, "sm.yaml", service_monitor("metallb", port="metrics"))
+    assert kubectl("apply", "-f", path).stdout.strip() == (
+        "servicemonitor.monitoring.coreos.com/metallb configured")
+    assert kubectl("get", "smon", "metallb", "-o", "jsonpath={.spec.endpoints[0].port}"
+                   ).stdout == "metrics"
+    kubectl("delete", "-f", path)

@@ -112,15 +112,20 @@ class FieldSelector:
         return all((field_value(obj, path) == value) == equal for path, equal, value in self.terms)
 
 
+# Typed fields the real server reads as their Go zero value when absent.
+_ZERO_VALUES = {"spec.unschedulable": "false"}
+
+
 def field_value(obj: dict[str, Any], path: str) -> str:
-    """The string a field selector compares against; missing fields read as ""."""
+    """The string a field selector compares against; missing fields read as "" (or the
+    zero value of a typed field, e.g. "false")."""
     current: Any = obj
     for part in path.split("."):
         if not isinstance(current, dict):
             return ""
         current = current.get(part)
     if current is None:
-        return ""
+        return _ZERO_VALUES.get(path, "")
     if isinstance(current, bool):
         return "true" if current else "false"
     return str(current)
