@@ -98,3 +98,54 @@ def test_watch_custom_objects(apiserver, custom):
         if len(seen) == 2:
             w.stop()
     assert seen == [("ADDED", "m"), ("DELETED", "m")]
+
+
+STRICT_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "bgppeers.metallb.io"},
+    "spec": {"group": "metallb.io", "scope": "Namespaced",
+             "names": {"plural": "bgppeers", "kind": "BGPPeer"},
+             "versions": [{"name": "v1beta1", "served": True, "storage": True,
+                           "subresources": {"status": {}},
+                           "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                               "spec": {"type": "object", "required": ["peerASN"],
+                                        "properties": {
+                                            "peerASN": {"type": "integer", "minimum": 1},
+                                            "peerAddress": {"type": "string"},
+                                            "extra": {"type": "object",
+                                                      "x-kubernetes-preserve-unknown-fields":
+                                                          True}}},
+                               "status": {"type": "object", "properties": {
+                                   "up": {"type": "boolean"}}}}}}}]},
+}
+
+
+def _peer(spec):
+    return {"apiVersion": "metallb.io/v1beta1", "kind": "BGPPeer",
+            "metadata": {"name": "p"}, "spec": spec}
+
+
+def test_schema_prunes_unknown_fields_and_validates(kube_client):
+    client.ApiextensionsV1Api(kube_client).create_custom_resource_definition(STRICT_CRD)
+    custom = client.CustomObjectsApi(kube_client)
+    peers = ("metallb.io", "v1beta1", "default", "bgppeers")
+    created = custom.create_namespaced_custom_object(*peers, _peer(
+        {"peerASN": 64512, "unknown": 1, "extra": {"kept": True}}))
+    assert created["spec"] == {"peerASN": 64512, "extra": {"kept": True}}
+    for bad, field in [({"peerAddress": "192.0.2.1"}, "spec.peerASN"),
+                       ({"peerASN": "many"}, "spec.peerASN"),
+                       ({"peerASN": 0}, "spec.peerASN")]:
+        body = _peer(bad)
+        body["metadata"]["name"] = "q"
+        with pytest.raises(ApiException) as err:
+            custom.create_namespaced_custom_object(*peers, body)
+        assert err.value.status == 422
+        answer = json.loads(err.value.body)
+        assert answer["message"].startswith('BGPPeer.metallb.io "q" is invalid: ')
+        assert [c["field"] for c in answer["details"]["causes"]] == [field]
+    with pytest.raises(ApiException) as err:
+        custom.patch_namespaced_custom_object_status(*peers[:3], "bgppeers", "p", {
+            "status": {"up": "yes"}})
+    assert err.value.status == 422
+    assert custom.patch_namespaced_custom_object_status(*peers[:3], "bgppeers", "p", {
+        "status": {"up": True, "noise": 1}})["status"] == {"up": True}

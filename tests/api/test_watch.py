@@ -79,8 +79,9 @@ def test_watch_client_retries_once_after_410_without_timeout(apiserver, core):
     assert err.value.status == 410
 
 
-def test_bookmarks_periodic_and_at_timeout():
-    with ApiServer(bookmark_interval=0.2) as server, api_client_for(server) as api:
+def test_bookmarks_periodic_and_at_timeout(make_apiserver):
+    server = make_apiserver(bookmark_interval=0.2)
+    with api_client_for(server) as api:
         core = client.CoreV1Api(api)
         core.create_namespaced_config_map("default", configmap("a"))
         rv = core.list_namespaced_config_map("default").metadata.resource_version

@@ -3,11 +3,15 @@ and an official-client `ApiClient` pointed at it.
 
 Use from a conftest or test module:
     from tests.support.apiserver import apiserver, kube_client  # noqa: F401
+
+`make_apiserver(**kwargs)` starts servers with other settings (history_limit,
+bookmark_interval, token, enforce_rbac ...); all are stopped when the test ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import kubernetes
 import pytest
@@ -40,3 +44,19 @@ def kube_client(apiserver: ApiServer) -> Iterator[kubernetes.client.ApiClient]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture
+def make_apiserver() -> Iterator[Callable[..., ApiServer]]:
+    started: list[ApiServer] = []
+
+    def make(**kwargs: Any) -> ApiServer:
+        server = ApiServer(**kwargs).start()
+        started.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            server.stop()

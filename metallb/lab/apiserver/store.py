@@ -12,6 +12,7 @@ import base64
 import collections
 import copy
 import json
+import logging
 import queue
 import random
 import re
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from metallb.lab.apiserver import errors, managed_fields
+from metallb.lab.apiserver import crd_schema, errors, managed_fields
 from metallb.lab.apiserver.patch import (
     PatchError,
     json_merge_patch,
@@ -35,6 +36,8 @@ from metallb.lab.apiserver.service_defaults import (
     ServiceAllocations,
     prepare_service,
 )
+
+log = logging.getLogger("metallb.lab.apiserver")
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -197,6 +200,8 @@ class Store:
         else:
             self.objects[key][ident] = obj
         event = StoredEvent(self.rv, event_type, key, ident[0], obj, old)
+        log.debug("event=write type=%s resource=%s namespace=%s name=%s resourceVersion=%d",
+                  event_type, rt.group_resource, ident[0] or "-", ident[1], self.rv)
         self.history.append(event)
         while len(self.history) > self.history_limit:
             self.compacted_rv = self.history.popleft().rv
@@ -328,6 +333,19 @@ class Store:
                 obj["metadata"]["name"])
         elif rt.kind == "CustomResourceDefinition":
             self._prepare_crd(obj)
+        elif rt.custom:
+            self._check_custom(rt, obj)
+
+    def _check_custom(self, rt: ResourceType, obj: Obj) -> None:
+        crd = self.objects[("apiextensions.k8s.io", "customresourcedefinitions")].get(
+            ("", f"{rt.plural}.{rt.group}"))
+        schema = crd_schema.version_schema(crd or {}, rt.version)
+        if schema is None:
+            return
+        crd_schema.prune(obj, schema, root=True)
+        causes = crd_schema.validate(obj, schema)
+        if causes:
+            raise errors.invalid(rt.kind, obj["metadata"]["name"], causes, rt.group)
 
     def _release_new(self, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
         if rt.kind == "Service" and rt.group == "":
@@ -396,6 +414,8 @@ class Store:
                 new.pop("status", None)
             else:
                 new["status"] = status
+            if rt.custom:
+                self._check_custom(rt, new)
         else:
             meta = new.setdefault("metadata", {})
             for field in _SERVER_OWNED_META:
