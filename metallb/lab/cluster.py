@@ -141,6 +141,12 @@ def _make_state_dir(path: Path) -> None:
     if path.exists() and any(path.iterdir()) and not (path / MARKER).exists():
         raise LabError(f"--state-dir {path}: exists and is not a lab directory; choose an "
                        "empty or new directory")
+    for parent in path.absolute().parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            raise LabError(f"--state-dir {path}: {parent} is not traversable by other users, "
+                           "but FRR's daemons run as user frr and must reach the state "
+                           f"directory; run `chmod o+x {parent}` or choose a directory "
+                           "under /tmp")
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o711)  # FRR's daemons run as user frr and must reach STATE/frr
     (path / MARKER).write_text("created by metallb lab up; removed by metallb lab down\n")
