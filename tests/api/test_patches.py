@@ -122,7 +122,7 @@ def test_json_patch_operations(kube_client, objects):
         {"op": "test", "path": "/data/a", "value": "1"},
         {"op": "replace", "path": "/data/a", "value": "10"},
         {"op": "remove", "path": "/data/b"},
-        {"op": "add", "path": "/metadata/labels", "value": {"x~y/z": "1"}},
+        {"op": "add", "path": "/metadata/labels", "value": {"app": "web"}},
         {"op": "copy", "from": "/data/a", "path": "/data/copy"},
         {"op": "move", "from": "/data/copy", "path": "/data/moved"},
     ], JSON_PATCH)

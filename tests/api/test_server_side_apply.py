@@ -86,7 +86,7 @@ def test_apply_merges_service_ports_by_key_and_keeps_status(kube_client):
     body["spec"]["ports"][0]["targetPort"] = 8080
     _status, svc = _apply(kube_client, path, body, "deployer")
     assert svc["spec"]["ports"][0]["targetPort"] == 8080
-    assert svc["status"]["loadBalancer"]["ingress"] == [{"ip": "192.0.2.10"}]
+    assert svc["status"]["loadBalancer"]["ingress"] == [{"ip": "192.0.2.10", "ipMode": "VIP"}]
 
 
 def test_apply_needs_field_manager(kube_client):

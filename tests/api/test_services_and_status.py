@@ -169,3 +169,34 @@ def test_status_of_kind_without_subresource_is_404(kube_client):
     status, _body = request(kube_client, "GET",
                             "/api/v1/namespaces/default/configmaps/x/status")
     assert status == 404
+
+
+def test_status_ingress_is_validated_and_ip_mode_defaults_to_vip(core):
+    core.create_namespaced_service("default", service("s"))
+    svc = core.patch_namespaced_service_status("s", "default", {"status": {"loadBalancer": {
+        "ingress": [{"ip": "2001:db8::1"}]}}})
+    assert svc.status.load_balancer.ingress[0].ip_mode == "VIP"
+    with pytest.raises(ApiException) as err:
+        core.patch_namespaced_service_status("s", "default", {"status": {"loadBalancer": {
+            "ingress": [{"ip": "not-an-ip"}]}}})
+    assert err.value.status == 422
+    assert json.loads(err.value.body)["details"]["causes"][0]["field"] == (
+        "status.loadBalancer.ingress[0].ip")
+
+
+def test_metadata_and_kind_rules(core, kube_client):
+    with pytest.raises(ApiException) as err:
+        core.create_namespaced_service("default", service("s", labels={"app": "bad value!"}))
+    assert err.value.status == 422
+    assert 'metadata.labels: Invalid value: "bad value!"' in json.loads(err.value.body)[
+        "message"]
+    status, body = request(kube_client, "POST", "/api/v1/namespaces/default/configmaps", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"n": 1}})
+    assert status == 422 and body["details"]["causes"][0]["field"] == "data"
+    status, body = request(kube_client, "POST",
+                           "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", {
+                               "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                               "metadata": {"name": "e"}, "endpoints": [{}]})
+    assert status == 422
+    assert [c["field"] for c in body["details"]["causes"]] == ["addressType",
+                                                               "endpoints[0].addresses"]

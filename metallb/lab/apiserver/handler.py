@@ -293,7 +293,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             if verb == "deletecollection":
                 items = store.delete_collection(rt, ns, labels, fields)
                 return self._reply_list(rt, items, str(store.rv), "")
-            limit = int(query.get("limit") or 0)
+            limit = _number(query, "limit", int)
             items, rv, token = store.list(rt, ns, labels, fields, limit,
                                           query.get("continue", ""))
             return self._reply_list(rt, items, rv, token)
@@ -390,7 +390,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                query: dict[str, str], forced_gone: bool) -> None:
         store = self.api.store
         bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
-        timeout = float(query.get("timeoutSeconds") or self.api.watch_timeout)
+        timeout = _number(query, "timeoutSeconds", float) or self.api.watch_timeout
         watcher = store.watch(rt, ns, labels, fields, query.get("resourceVersion"))
         if forced_gone:
             store.stop_watch(watcher)
@@ -472,3 +472,15 @@ class RequestHandler(BaseHTTPRequestHandler):
                          str(store.compacted_rv)}
         raise errors.ApiError(404, "NotFound", f"no emulator control endpoint {path!r}: use "
                               "GET/POST/DELETE /_emulator/faults or GET /_emulator/state")
+
+
+def _number(query: dict[str, str], name: str, kind: type) -> Any:
+    """A numeric query parameter (0 when absent); 400 when it is not a number."""
+    text = query.get(name) or "0"
+    try:
+        value = kind(text)
+    except ValueError:
+        raise errors.bad_request(f"invalid {name} {text!r}: must be a number") from None
+    if value < 0:
+        raise errors.bad_request(f"invalid {name} {text!r}: must not be negative")
+    return value

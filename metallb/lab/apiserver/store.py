@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from metallb.lab.apiserver import crd_schema, errors, managed_fields
+from metallb.lab.apiserver import crd_schema, errors, managed_fields, validation
 from metallb.lab.apiserver.patch import (
     PatchError,
     json_merge_patch,
@@ -315,6 +315,10 @@ class Store:
 
     def _prepare(self, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
         """Kind-specific defaults and checks (may allocate; released again on failure)."""
+        causes = validation.check_metadata(obj["metadata"]) + validation.check_kind(
+            rt.kind, rt.group, obj)
+        if causes:
+            raise errors.invalid(rt.kind, obj["metadata"]["name"], causes, rt.group)
         if rt.kind == "Service" and rt.group == "":
             spec = obj.setdefault("spec", {})
             try:
@@ -416,6 +420,10 @@ class Store:
                 new["status"] = status
             if rt.custom:
                 self._check_custom(rt, new)
+            elif rt.kind == "Service" and rt.group == "":
+                causes = validation.prepare_service_status(new.get("status"))
+                if causes:
+                    raise errors.invalid(rt.kind, name, causes)
         else:
             meta = new.setdefault("metadata", {})
             for field in _SERVER_OWNED_META:
