@@ -178,7 +178,7 @@ class _Starter:
             self._cluster_objects(api, objects, topology)
         finally:
             api.close()
-        self._daemons(topology)
+        self._daemons()
         if self.options.prometheus:
             self._prometheus()
         self._sessions()
@@ -234,19 +234,13 @@ class _Starter:
         self.progress(f"cluster: {len(self.state.nodes)} Nodes with metal.equinix.com/* BGP "
                       f"annotations; component applied ({len(actions)} objects)")
 
-    def _daemons(self, topology: Topology) -> None:
+    def _daemons(self) -> None:
         kubeconfig = self.state.kubeconfig
-        common = ["--kubeconfig", kubeconfig, "--namespace", NAMESPACE,
-                  "--host", "127.0.0.1", "--port", "0"]
         controller = self._add(spawn("controller", [
-            sys.executable, "-m", "controller", *common], self.dir / "controller.log"))
-        speakers = []
-        for node, netns_node in zip(self.state.nodes, topology.nodes, strict=True):
-            speakers.append(self._add(spawn(f"speaker-{node.name}", [
-                sys.executable, "-m", "speaker", "--node-name", node.name, *common,
-                "--exabgp-netns", netns_node.netns,
-                "--state-dir", str(self.dir / f"s-{node.name}")],
-                self.dir / f"speaker-{node.name}.log")))
+            sys.executable, "-m", "controller", "--kubeconfig", kubeconfig,
+            "--namespace", NAMESPACE, "--host", "127.0.0.1", "--port", "0"],
+            self.dir / "controller.log"))
+        speakers = [self._add(spawn_speaker(self.state, node)) for node in self.state.nodes]
         metrics = {}
         for process in (controller, *speakers):
             metrics[process.name] = self._wait_log(process, METRICS_RE)
@@ -294,6 +288,32 @@ class _Starter:
             return match.group(1) if match else None
 
         return str(self._poll(found, f"{process.name} to log {pattern.pattern!r}"))
+
+
+def spawn_speaker(state: LabState, node: LabNode) -> LabProcess:
+    """Start `node`'s speaker (ExaBGP inside the node's namespace), log in the state dir.
+    Also how bench/e2e.py brings a speaker back after killing it."""
+    return spawn(f"speaker-{node.name}", [
+        sys.executable, "-m", "speaker", "--node-name", node.name,
+        "--kubeconfig", state.kubeconfig, "--namespace", NAMESPACE,
+        "--host", "127.0.0.1", "--port", "0", "--exabgp-netns", node.namespace,
+        "--state-dir", str(Path(state.state_dir) / f"s-{node.name}")],
+        Path(state.state_dir) / f"speaker-{node.name}.log")
+
+
+def restart_speaker(state_dir: str, node_name: str) -> LabProcess:
+    """Stop `node_name`'s speaker if it still runs, start a new one, record it."""
+    state = load(state_dir)
+    if state is None:
+        raise LabError(f"no lab is up in {state_dir}")
+    name = f"speaker-{node_name}"
+    old = state.process(name)
+    if old is not None:
+        stop_all([old])
+    node = next(n for n in state.nodes if n.name == node_name)
+    process = spawn_speaker(state, node)
+    save(state.without_process(name).with_process(process))
+    return process
 
 
 # ------------------------------------------------------------------------------- down

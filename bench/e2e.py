@@ -1,0 +1,256 @@
+"""End to end on the lab: Service created -> its /32 in the router's kernel table with a
+next hop per node; and failover: a speaker SIGTERMed, killed (-9), or its node's link
+set down -> that next hop gone from the router's kernel table.
+
+    sudo python3 bench/e2e.py [--nodes 3] [--batches 1,100,500] [--rounds 3]
+
+Everything is real: FRR in a router namespace, the controller and one speaker per node
+as processes, ExaBGP in the node namespaces, the API emulator. Each service gets an
+EndpointSlice ready on every node. The baseline, measured in the same run, is create ->
+`status.loadBalancer` written (API + controller alone, seen through a watch); the ratio
+says what announcing through the speakers, BGP and zebra costs on top.
+
+Batch sizes stop at 500: IPv4 service addresses must come from the documentation ranges,
+and 192.0.2.0/24 is the lab's link, which leaves 198.51.100.0/24 + 203.0.113.0/24 = 512
+addresses; 1000 services do not fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from metallb.lab.cluster import UpOptions, restart_speaker, teardown, up
+from metallb.lab.errors import LabError
+from metallb.lab.netns import ip
+from metallb.lab.running import RunningLab
+from metallb.lab.state import load
+from metallb.lab.wait import poll_until
+
+BENCH_CONFIG = """\
+component "metallb" {
+  address_pools = {
+    bench = ["198.51.100.0/24", "203.0.113.0/24"]
+  }
+}
+"""
+MAX_SERVICES = 512
+NAMESPACE = "default"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class StatusWatch:
+    """Records when each service's status.loadBalancer first shows an address."""
+
+    def __init__(self, lab: RunningLab):
+        self.lab = lab
+        self.seen: dict[str, tuple[float, str]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> StatusWatch:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from kubernetes import watch
+
+        while not self._stop.is_set():
+            w = watch.Watch()
+            try:
+                for event in w.stream(self.lab.core.list_namespaced_service, NAMESPACE,
+                                      timeout_seconds=5):
+                    svc = event["object"]
+                    ingress = (svc.status.load_balancer.ingress
+                               if svc.status and svc.status.load_balancer else None)
+                    name = svc.metadata.name
+                    if ingress and name not in self.seen:
+                        self.seen[name] = (time.monotonic(), ingress[0].ip)
+                    if self._stop.is_set():
+                        break
+            except Exception:  # a cut watch stream: start a new one
+                continue
+            finally:
+                w.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def measure_batch(lab: RunningLab, watcher: StatusWatch, count: int, tag: str,
+                  timeout: float) -> tuple[list[float], list[float]]:
+    """Create `count` services back to back; per service: create -> status, and
+    create -> kernel route with every node as next hop. Then delete them all."""
+    nodes = lab.node_addresses
+    names = [f"{tag}-{i}" for i in range(count)]
+    created: dict[str, float] = {}
+    complete: dict[str, float] = {}
+    for name in names:
+        created[name] = time.monotonic()
+        lab.create_service(name)
+
+    def all_routed() -> bool:
+        now = time.monotonic()
+        for dst, hops in lab.kernel_routes().items():
+            if hops == nodes and dst not in complete:
+                complete[dst] = now
+        return all(n in watcher.seen and watcher.seen[n][1] in complete for n in names)
+
+    try:
+        poll_until(all_routed, timeout, interval=0.002, max_interval=0.01,
+                   what=f"{count} routes with {len(nodes)} next hops")
+    finally:
+        for name in names:
+            lab.delete_service(name)
+        poll_until(lambda: not lab.kernel_routes(), timeout, what="routes withdrawn")
+    status = [watcher.seen[n][0] - created[n] for n in names]
+    routed = [complete[watcher.seen[n][1]] - created[n] for n in names]
+    return status, routed
+
+
+def measure_failover(lab: RunningLab, how: str, node_index: int, timeout: float) -> float:
+    """Seconds from the action to the router's kernel dropping that node's next hop;
+    then the node is brought back and its next hop awaited again."""
+    node = lab.state.nodes[node_index]
+    address = lab.service_addresses("failover")[0]
+    nodes = lab.node_addresses
+    poll_until(lambda: lab.kernel_nexthops(address) == nodes, timeout,
+               what=f"{address} via every node before the failover")
+    state = load(lab.state.state_dir)
+    assert state is not None
+    speaker = state.process(f"speaker-{node.name}")
+    assert speaker is not None
+    start = time.monotonic()
+    if how == "SIGTERM":
+        os.kill(speaker.pid, signal.SIGTERM)
+    elif how == "kill -9":
+        os.kill(speaker.pid, signal.SIGKILL)
+    else:
+        ip("-n", node.namespace, "link", "set", "eth0", "down")
+    poll_until(lambda: node.address not in lab.kernel_nexthops(address), timeout,
+               interval=0.001, max_interval=0.005, what=f"{node.address} dropped")
+    elapsed = time.monotonic() - start
+    if how == "link down":
+        ip("-n", node.namespace, "link", "set", "eth0", "up")
+    else:
+        restart_speaker(lab.state.state_dir, node.name)
+    poll_until(lambda: lab.kernel_nexthops(address) == nodes, 60,
+               what=f"{node.address} back as a next hop of {address}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--batches", default="1,100,500",
+                        help="service counts created at once (default: %(default)s)")
+    parser.add_argument("--singles", type=int, default=20,
+                        help="repetitions of the 1-service case (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="failovers of each kind (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args()
+    batches = [int(b) for b in args.batches.split(",") if b]
+    if any(not 1 <= b <= MAX_SERVICES for b in batches):
+        print(f"--batches: each between 1 and {MAX_SERVICES} (the documentation ranges hold "
+              f"{MAX_SERVICES} service addresses)", file=sys.stderr)
+        return 2
+
+    workdir = Path(tempfile.mkdtemp(prefix="mle"))
+    workdir.chmod(0o711)
+    config = workdir / "bench.lokocfg"
+    config.write_text(BENCH_CONFIG)
+    options = UpOptions(nodes=args.nodes, config=str(config), state_dir=str(workdir / "lab"),
+                        prefix=f"mle{os.getpid()}", timeout=60)
+    try:
+        state = up(options, progress=lambda line: print(f"  {line}", file=sys.stderr))
+    except LabError as err:
+        print(f"bench/e2e.py: {err}", file=sys.stderr)
+        return 1
+    rows: list[tuple[str, int, list[float], list[float]]] = []
+    failovers: dict[str, list[float]] = {}
+    try:
+        with RunningLab(state) as lab:
+            watcher = StatusWatch(lab).start()
+            try:
+                for count in batches:
+                    print(f"measuring {count} service(s)...", file=sys.stderr)
+                    if count == 1:
+                        status, routed = [], []
+                        for rep in range(args.singles):
+                            s, r = measure_batch(lab, watcher, 1, f"one{rep}", args.timeout)
+                            status += s
+                            routed += r
+                        rows.append((f"1 (x{args.singles}, one at a time)", 1, status,
+                                     routed))
+                    else:
+                        status, routed = measure_batch(lab, watcher, count, f"b{count}",
+                                                       args.timeout)
+                        rows.append((f"{count} at once", count, status, routed))
+                lab.create_service("failover")
+                poll_until(lambda: lab.service_addresses("failover"), args.timeout,
+                           what="an address for the failover service")
+                for how in ("SIGTERM", "kill -9", "link down"):
+                    print(f"failover: {how} x{args.rounds}...", file=sys.stderr)
+                    failovers[how] = [
+                        measure_failover(lab, how, r % args.nodes, args.timeout)
+                        for r in range(args.rounds)]
+            finally:
+                watcher.stop()
+    finally:
+        teardown(options.state_dir, options.prefix)
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print_results(args.nodes, rows, failovers)
+    return 0
+
+
+def ms(value: float) -> str:
+    return f"{value * 1000:.0f} ms" if value >= 0.01 else f"{value * 1000:.1f} ms"
+
+
+def print_results(nodes: int, rows: list[tuple[str, int, list[float], list[float]]],
+                  failovers: dict[str, list[float]]) -> None:
+    lines = [
+        f"End to end on the lab ({nodes} nodes, FRR, ExaBGP in node namespaces, "
+        f"{os.cpu_count()} cores): Service created -> /32 in the router's kernel table with "
+        f"all {nodes} next hops. Baseline (same run): create -> status.loadBalancer written.",
+        "",
+        "| services | create->status p50 | p99 | create->kernel route p50 | p99 | ratio p50 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, _count, status, routed in rows:
+        ratio = statistics.median(routed) / max(statistics.median(status), 1e-6)
+        lines.append(f"| {label} | {ms(statistics.median(status))} | {ms(pct(status, 0.99))} "
+                     f"| {ms(statistics.median(routed))} | {ms(pct(routed, 0.99))} "
+                     f"| {ratio:.1f}x |")
+    lines += ["", "Failover: action -> the router's kernel drops that node's next hop "
+              "(hold time 3 s).", "",
+              "| cause | runs | min | median | max |", "|---|---|---|---|---|"]
+    for how, values in failovers.items():
+        lines.append(f"| speaker {how} |" if how != "link down" else "| node link down |")
+        lines[-1] += (f" {len(values)} | {ms(min(values))} | {ms(statistics.median(values))} "
+                      f"| {ms(max(values))} |")
+    lines += ["", "1000 services are not measured: IPv4 service addresses must come from the "
+              "documentation ranges, and with 192.0.2.0/24 used by the lab's link only 512 "
+              "remain (198.51.100.0/24 + 203.0.113.0/24)."]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
