@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from metallb.lab.apiserver import errors, openapi, rbac
+from metallb.lab.apiserver import errors, event_conversion, openapi, rbac
 from metallb.lab.apiserver.resources import PREFERRED_GROUP_ORDER, ResourceType
 from metallb.lab.apiserver.selectors import (
+    FieldSelector,
     SelectorError,
     parse_field_selector,
     parse_label_selector,
 )
+from metallb.lab.apiserver.store import to_view
 from metallb.lab.apiserver.tables import table_for
 
 if TYPE_CHECKING:
@@ -350,13 +352,13 @@ class RequestHandler(BaseHTTPRequestHandler):
                 raise errors.bad_request(
                     f'"{field}" is not a known field selector: only '
                     + ", ".join(f'"{a}"' for a in allowed))
+        if rt.storage_identity != (rt.api_version, rt.kind):
+            fields = FieldSelector(tuple((event_conversion.core_field(path), equal, value)
+                                         for path, equal, value in fields.terms))
         return labels, fields
 
     def _served(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-        """The object as this version serves it (custom kinds are stored in one version)."""
-        if obj.get("apiVersion") != rt.api_version:
-            return dict(obj, apiVersion=rt.api_version)
-        return obj
+        return to_view(rt, obj)
 
     def _reply(self, code: int, rt: ResourceType, obj: dict[str, Any]) -> int:
         if "as=Table" in self.headers.get("Accept", ""):

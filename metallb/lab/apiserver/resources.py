@@ -35,6 +35,19 @@ class ResourceType:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
+    def storage(self) -> tuple[str, str]:
+        """Where objects live: events.k8s.io Events share core Events' storage."""
+        if self.group == "events.k8s.io" and self.plural == "events":
+            return ("", "events")
+        return (self.group, self.plural)
+
+    @property
+    def storage_identity(self) -> tuple[str, str]:
+        """(apiVersion, kind) of the stored form."""
+        return ("v1", "Event") if self.storage == ("", "events") else (self.api_version,
+                                                                        self.kind)
+
+    @property
     def list_kind(self) -> str:
         return f"{self.kind}List"
 

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from metallb.lab.apiserver import crd_schema, errors, managed_fields, validation
+from metallb.lab.apiserver import (
+    crd_schema,
+    errors,
+    event_conversion,
+    managed_fields,
+    validation,
+)
 from metallb.lab.apiserver.patch import (
     PatchError,
     json_merge_patch,
@@ -152,7 +158,7 @@ class Store:
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         with self.lock:
-            obj = self.objects[(rt.group, rt.plural)].get((namespace, name))
+            obj = self.objects[rt.storage].get((namespace, name))
             if obj is None:
                 raise errors.not_found(rt.plural, name, rt.group)
             return obj
@@ -165,7 +171,7 @@ class Store:
         with self.lock:
             start = _decode_continue(continue_token) if continue_token else None
             items = []
-            for (ns, name), obj in sorted(self.objects[(rt.group, rt.plural)].items()):
+            for (ns, name), obj in sorted(self.objects[rt.storage].items()):
                 if namespace and ns != namespace:
                     continue
                 if start is not None and (ns, name) <= start:
@@ -193,7 +199,7 @@ class Store:
         the event and hand it to every watcher of this resource."""
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
-        key = (rt.group, rt.plural)
+        key = rt.storage
         ident = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         if event_type == "DELETED":
             self.objects[key].pop(ident, None)
@@ -272,8 +278,7 @@ class Store:
     def create(self, rt: ResourceType, namespace: str, body: Any, manager: str,
                dry_run: bool = False, applied: bool = False) -> Obj:
         with self.lock:
-            obj = copy.deepcopy(self._check_body(rt, namespace, body))
-            obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+            obj = to_storage(rt, copy.deepcopy(self._check_body(rt, namespace, body)))
             meta = obj.setdefault("metadata", {})
             if not meta.get("name") and meta.get("generateName"):
                 meta["name"] = self._generate_name(rt, namespace, meta["generateName"])
@@ -284,7 +289,7 @@ class Store:
             else:
                 meta.pop("namespace", None)
             name = meta["name"]
-            if (namespace if rt.namespaced else "", name) in self.objects[(rt.group, rt.plural)]:
+            if (namespace if rt.namespaced else "", name) in self.objects[rt.storage]:
                 raise errors.already_exists(rt.plural, name, rt.group)
             for field in (*_SERVER_OWNED_META, "resourceVersion", "selfLink"):
                 meta.pop(field, None)
@@ -305,7 +310,7 @@ class Store:
             return self._commit(rt, "ADDED", obj, None)
 
     def _generate_name(self, rt: ResourceType, namespace: str, prefix: str) -> str:
-        existing = self.objects[(rt.group, rt.plural)]
+        existing = self.objects[rt.storage]
         for _ in range(100):
             suffix = "".join(self._random.choice(_GENERATE_ALPHABET) for _ in range(5))
             name = prefix[:58] + suffix
@@ -410,7 +415,7 @@ class Store:
         wanted_rv = (new.get("metadata") or {}).get("resourceVersion")
         if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rt.plural, name, rt.group)
-        new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        new = to_storage(rt, new)
         if subresource == "status":
             status = new.get("status")
             new = copy.deepcopy(old)
@@ -475,21 +480,22 @@ class Store:
         """patch_type: "json", "merge" or "strategic" (server-side apply: `apply`)."""
         ns = namespace if rt.namespaced else ""
         with self.lock:
-            current = self.objects[(rt.group, rt.plural)].get((ns, name))
+            current = self.objects[rt.storage].get((ns, name))
             if current is None:
                 raise errors.not_found(rt.plural, name, rt.group)
+            current_view = to_view(rt, current)
             try:
                 if patch_type == "json":
-                    new = json_patch(current, patch)
+                    new = json_patch(current_view, patch)
                 elif patch_type == "merge":
                     if not isinstance(patch, dict):
                         raise PatchError("a merge patch must be a JSON object")
-                    new = json_merge_patch(current, patch)
+                    new = json_merge_patch(current_view, patch)
                 elif patch_type == "strategic":
                     if rt.custom:
                         raise errors.unsupported_media_type(
                             "application/strategic-merge-patch+json")
-                    new = strategic_merge_patch(rt.kind, current, patch)
+                    new = strategic_merge_patch(rt.kind, current_view, patch)
                 else:
                     raise errors.bad_request(f"unknown patch type {patch_type!r}")
             except PatchError as exc:
@@ -511,7 +517,7 @@ class Store:
         """Server-side apply; returns the object and whether it was created."""
         ns = namespace if rt.namespaced else ""
         with self.lock:
-            current = self.objects[(rt.group, rt.plural)].get((ns, name))
+            current = self.objects[rt.storage].get((ns, name))
             obj = self._apply(rt, ns, name, current, body, manager, subresource, force, dry_run)
             return obj, current is None
 
@@ -532,7 +538,9 @@ class Store:
             "main" if rt.status_subresource else "all")
         now = now_rfc3339()
         try:
-            merged = managed_fields.apply(rt.kind, rt.api_version, current, body, manager,
+            merged = managed_fields.apply(rt.kind, rt.api_version,
+                                          to_view(rt, current) if current else None, body,
+                                          manager,
                                           force, now, scope, subresource)
         except managed_fields.ApplyConflict as exc:
             raise errors.ApiError(409, "Conflict", str(exc), {
@@ -545,6 +553,7 @@ class Store:
                 raise errors.not_found(rt.plural, name, rt.group)
             merged.setdefault("metadata", {})["name"] = name
             return self.create(rt, ns, merged, manager, dry_run, applied=True)
+        merged = to_storage(rt, merged)
         merged["metadata"]["resourceVersion"] = (body.get("metadata") or {}).get(
             "resourceVersion") or current["metadata"]["resourceVersion"]
         return self._write(rt, current, merged, None, subresource, dry_run)
@@ -604,7 +613,7 @@ class Store:
         seen = {}
         for rt in self._types.values():
             if rt.namespaced:
-                seen[(rt.group, rt.plural)] = rt
+                seen[rt.storage] = rt
         return [(rt, ident) for key, rt in seen.items()
                 for ident in list(self.objects[key]) if ident[0] == namespace]
 
@@ -641,7 +650,7 @@ class Store:
         """Open a watch. Unset or "0" resourceVersion: ADDED for every matching object
         first; otherwise every event after exactly that version, or an ERROR 410 when
         the history no longer reaches back that far."""
-        key = (rt.group, rt.plural)
+        key = rt.storage
         watcher = Watcher(key, namespace, labels, fields)
         with self.lock:
             if resource_version in (None, "", "0"):
@@ -693,6 +702,23 @@ class Store:
     def open_watch_count(self) -> int:
         with self.lock:
             return len(self.watchers)
+
+
+def to_storage(rt: ResourceType, obj: Obj) -> Obj:
+    """The stored form of an object written through `rt` (see event_conversion)."""
+    if rt.storage_identity != (rt.api_version, rt.kind):
+        obj = event_conversion.to_core(obj)
+    obj["apiVersion"], obj["kind"] = rt.storage_identity
+    return obj
+
+
+def to_view(rt: ResourceType, obj: Obj) -> Obj:
+    """A stored object as `rt` serves it (custom kinds: the requested version)."""
+    if rt.storage_identity != (rt.api_version, rt.kind):
+        return event_conversion.to_events_v1(obj)
+    if obj.get("apiVersion") != rt.api_version:
+        return dict(obj, apiVersion=rt.api_version)
+    return obj
 
 
 def _spec_part(obj: Obj) -> dict[str, Any]:
