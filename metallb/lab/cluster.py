@@ -101,9 +101,10 @@ def load_component_objects(config: str | None) -> list[dict[str, Any]]:
     try:
         return render_objects(load_settings(path))
     except ConfigError as err:
-        where = f"{err.source}: " if err.source else f"{path}: "
         issues = "\n  ".join(str(i) for i in err.issues)
-        raise LabError(f"the component configuration is invalid:\n  {where}{issues}") from None
+        raise LabError(f"the component configuration {err.source or path} is invalid "
+                       f"(fix it, or leave --config out for the lab's default):\n  {issues}"
+                       ) from None
 
 
 # --------------------------------------------------------------------------------- up
