@@ -62,8 +62,8 @@ def service_monitor(name: str, port: str = "monitoring") -> dict[str, Any]:
 
 
 def request(kube_client: Any, method: str, path: str, body: Any = None,
-            content_type: str = "application/json",
-            accept: str = "application/json") -> tuple[int, Any]:
+            content_type: str = "application/json", accept: str = "application/json",
+            headers: dict[str, str] | None = None) -> tuple[int, Any]:
     """A raw call through the official client's REST layer: (status, decoded body).
 
     For what the typed API does not expose (wrong bodies on purpose, discovery, control
@@ -71,10 +71,10 @@ def request(kube_client: Any, method: str, path: str, body: Any = None,
     import json
 
     config = kube_client.configuration
-    headers = {"Content-Type": content_type, "Accept": accept}
+    sent = {"Content-Type": content_type, "Accept": accept, **(headers or {})}
     if config.api_key.get("authorization"):
-        headers["Authorization"] = "Bearer " + config.api_key["authorization"]
-    response = kube_client.call_api(method, config.host + path, header_params=headers,
+        sent["Authorization"] = "Bearer " + config.api_key["authorization"]
+    response = kube_client.call_api(method, config.host + path, header_params=sent,
                                     body=body)
     response.read()
     text = response.data.decode() if response.data else ""

@@ -4,6 +4,8 @@ requests are checked against the Roles/ClusterRoles bound to it (403 like the re
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 from kubernetes import client
@@ -12,6 +14,7 @@ from kubernetes.client.rest import ApiException
 from metallb.lab.apiserver import ApiServer
 from tests.api.objects import configmap, namespace, request, service
 from tests.support.apiserver import api_client_for
+from tests.support.requires import require_program
 
 RBAC = "rbac.authorization.k8s.io"
 
@@ -142,3 +145,56 @@ def test_control_endpoint_needs_admin(server, admin):
     with api_client_for(server, server.service_account_token("x", "y")) as api:
         assert request(api, "GET", "/_emulator/faults")[0] == 403
     assert request(admin, "GET", "/_emulator/faults")[0] == 200
+
+
+def test_subject_access_reviews(server, admin):
+    _bind(admin, "Role", "reader", [{"apiGroups": [""], "resources": ["services"],
+                                     "verbs": ["list"]}], [SA], "default")
+    sar = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+           "spec": {"user": "system:serviceaccount:metallb-system:controller",
+                    "resourceAttributes": {"verb": "list", "resource": "services",
+                                           "namespace": "default"}}}
+    status, body = request(admin, "POST",
+                           "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar)
+    assert status == 201 and body["status"]["allowed"] is True
+    sar["spec"]["resourceAttributes"]["verb"] = "delete"
+    _status, body = request(admin, "POST",
+                            "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar)
+    assert body["status"]["allowed"] is False
+
+
+
+def test_kubectl_auth_can_i_with_impersonation(make_apiserver, tmp_path):
+    """kubectl never sends a bearer token over plain HTTP (client-go only reads user
+    credentials for TLS clusters), so this server runs without a token: anonymous is
+    admin, and admin may impersonate the ServiceAccount to check its permissions."""
+    require_program("kubectl", "kubernetes-client")
+    server = make_apiserver(enforce_rbac=True)
+    with api_client_for(server) as admin:
+        _bind(admin, "Role", "reader", [{"apiGroups": [""], "resources": ["services"],
+                                         "verbs": ["list"]}], [SA], "default")
+    config = server.write_kubeconfig(tmp_path / "kc")
+    env = dict(os.environ, KUBECACHEDIR=str(tmp_path / "cache"))
+
+    def can_i(*args: str) -> str:
+        result = subprocess.run(["kubectl", "--kubeconfig", str(config), "auth", "can-i",
+                                 *args, "--as",
+                                 "system:serviceaccount:metallb-system:controller"],
+                                env=env, capture_output=True, text=True, timeout=60)
+        return result.stdout.strip()
+
+    assert can_i("list", "services", "-n", "default") == "yes"
+    assert can_i("delete", "services", "-n", "default") == "no"
+    assert can_i("list", "services", "-n", "kube-system") == "no"
+
+
+def test_only_admin_may_impersonate(server, admin):
+    as_sa = {"Impersonate-User": "system:serviceaccount:metallb-system:controller"}
+    token = server.service_account_token("x", "y")
+    with api_client_for(server, token) as api:
+        status, body = request(api, "GET", "/api/v1/services", headers=as_sa)
+        assert status == 403 and "cannot impersonate" in body["message"]
+    status, body = request(admin, "GET", "/api/v1/services", headers=as_sa)
+    assert status == 403  # admin acting as the (unbound) ServiceAccount
+    assert 'User "system:serviceaccount:metallb-system:controller"' in body["message"]
+    assert request(admin, "GET", "/api/v1/services")[0] == 200

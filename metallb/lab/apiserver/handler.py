@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from metallb.lab.apiserver import errors, event_conversion, openapi, rbac
+from metallb.lab.apiserver import errors, event_conversion, openapi, rbac, review_protobuf
 from metallb.lab.apiserver.resources import PREFERRED_GROUP_ORDER, ResourceType
 from metallb.lab.apiserver.selectors import (
     FieldSelector,
@@ -109,6 +109,8 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _decode(self, raw: bytes, content_type: str) -> Any:
         if not raw:
             return None
+        if "protobuf" in content_type or "cbor" in content_type:
+            raise errors.unsupported_media_type(content_type)  # clients then retry in JSON
         try:
             if "yaml" in content_type:
                 return yaml.safe_load(raw.decode())
@@ -160,10 +162,18 @@ class RequestHandler(BaseHTTPRequestHandler):
             identity = self.api.identity_for_token(token)
             if identity is None:
                 raise errors.unauthorized()
-            return identity
-        if self.api.token:
+        elif self.api.token:
             raise errors.unauthorized()
-        return rbac.ADMIN
+        else:
+            identity = rbac.ADMIN
+        user = self.headers.get("Impersonate-User")
+        if user:
+            if not identity.is_admin:
+                raise errors.forbidden(f'users "{user}" is forbidden: User "{identity.user}" '
+                                       'cannot impersonate resource "users" in API group ""')
+            identity = rbac.Identity.named(user, tuple(self.headers.get_all(
+                "Impersonate-Group") or ()))
+        return identity
 
     # ----------------------------------------------------------------- discovery
 
@@ -272,9 +282,26 @@ class RequestHandler(BaseHTTPRequestHandler):
             raise errors.method_not_allowed()
         resource = f"{rt.plural}/{sub}" if sub else rt.plural
         request = rbac.Request(verb, rt.group, rt.plural, sub, ns or "", name)
-        if self.api.enforce_rbac and not rbac.allowed(identity, request, self._rbac_objects):
+        everyone = rt.kind == "SelfSubjectAccessReview"  # system:basic-user grants it
+        if (self.api.enforce_rbac and not everyone
+                and not rbac.allowed(identity, request, self._rbac_objects)):
             raise errors.forbidden(rbac.forbidden_message(identity, request), rt.plural, name,
                                    rt.group)
+        if rt.review:
+            if verb != "create":
+                raise errors.method_not_allowed()
+            content_type = self.headers.get("Content-Type", "application/json")
+            if "protobuf" in content_type:
+                try:
+                    body = review_protobuf.decode_review(raw)
+                except review_protobuf.ProtobufError as exc:
+                    raise errors.bad_request(f"cannot decode the {rt.kind}: {exc}") from None
+            else:
+                body = self._decode(raw, content_type)
+            if not isinstance(body, dict) or body.get("kind") != rt.kind:
+                raise errors.bad_request(f"the body must be a {rt.kind}")
+            self._send_json(201, rbac.review(body, identity, self._rbac_objects))
+            return 201
         decision = self.api.faults.decide(verb, resource)
         if decision.latency:
             time.sleep(decision.latency)  # injected latency, not a wait for a condition

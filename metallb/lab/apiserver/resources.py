@@ -25,6 +25,8 @@ class ResourceType:
     status_subresource: bool = False
     has_generation: bool = True
     custom: bool = False
+    # a review kind: answered on create, never stored (SubjectAccessReview ...)
+    review: bool = False
     # field selectors the real server accepts beyond metadata.name/metadata.namespace
     field_labels: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
@@ -62,7 +64,7 @@ class ResourceType:
             "singularName": self.singular or self.kind.lower(),
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": list(ALL_VERBS),
+            "verbs": ["create"] if self.review else list(ALL_VERBS),
         }
         if self.short_names:
             entry["shortNames"] = list(self.short_names)
@@ -122,6 +124,10 @@ BUILTIN: tuple[ResourceType, ...] = (
                  False, False),
     ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
                  False, (), False, False),
+    ResourceType("authorization.k8s.io", "v1", "SelfSubjectAccessReview",
+                 "selfsubjectaccessreviews", False, (), False, False, review=True),
+    ResourceType("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews",
+                 False, (), False, False, review=True),
     ResourceType("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
                  "customresourcedefinitions", False, ("crd", "crds"), True),
 )
@@ -129,7 +135,7 @@ BUILTIN: tuple[ResourceType, ...] = (
 # The order /apis lists groups in (kubectl resolves short names in this order).
 PREFERRED_GROUP_ORDER = (
     "apps", "events.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io",
-    "coordination.k8s.io", "discovery.k8s.io",
+    "coordination.k8s.io", "discovery.k8s.io", "authorization.k8s.io",
 )
 
 
