@@ -45,6 +45,9 @@ def add_apiserver(lab_sub: argparse._SubParsersAction) -> None:
                         "(default: %(default)s)")
     parser.add_argument("--bookmark-interval", type=float, default=5.0,
                         help="seconds between watch BOOKMARK events (default: %(default)s)")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve HTTPS with a throwaway self-signed certificate (kubectl "
+                        "sends bearer tokens only over TLS; needs openssl)")
     parser.add_argument("--enforce-rbac", action="store_true",
                         help="check requests of non-admin tokens against Roles/ClusterRoles")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
@@ -53,6 +56,7 @@ def add_apiserver(lab_sub: argparse._SubParsersAction) -> None:
 
 def run_apiserver(args: argparse.Namespace) -> int:
     from metallb.lab.apiserver import ApiServer
+    from metallb.lab.apiserver.tls import TLSSetupError
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
@@ -71,9 +75,12 @@ def run_apiserver(args: argparse.Namespace) -> int:
         return 2
     server = ApiServer(port=args.port, token=args.token, history_limit=args.history_limit,
                        seed=args.seed, bookmark_interval=args.bookmark_interval,
-                       enforce_rbac=args.enforce_rbac)
+                       enforce_rbac=args.enforce_rbac, tls=args.tls)
     try:
         server.start()
+    except TLSSetupError as exc:
+        print(f"metallb lab apiserver: --tls: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"metallb lab apiserver: cannot listen on 127.0.0.1:{args.port}: "
               f"{exc.strerror or exc}; choose another --port (0 picks a free one)",
@@ -94,7 +101,9 @@ def run_apiserver(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(f"event=apiserver_listening url={server.url} kubeconfig={path.resolve()}", flush=True)
+    ca = f" ca={server.ca_cert_path}" if server.ca_cert_path else ""
+    print(f"event=apiserver_listening url={server.url} kubeconfig={path.resolve()}{ca}",
+          flush=True)
     server.serve_forever()
     server.stop()
     return 0

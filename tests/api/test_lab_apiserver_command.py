@@ -74,3 +74,14 @@ def test_lab_needs_a_subcommand():
     result = subprocess.run([sys.executable, "-m", "metallb", "lab"], capture_output=True,
                             text=True, timeout=30)
     assert result.returncode == 2 and "apiserver" in result.stderr
+
+
+def test_tls_process_with_token(tmp_path):
+    kubeconfig = tmp_path / "kc.yaml"
+    with ApiServerProcess(kubeconfig, token="secret", extra_args=("--tls",)) as server:
+        assert server.url.startswith("https://127.0.0.1:") and server.ca_cert
+        api = kubernetes.config.new_client_from_config(str(kubeconfig))
+        assert client.CoreV1Api(api).read_namespace("default").status.phase == "Active"
+        api.close()
+        server.faults.force_status(500, verbs={"list"})
+        assert server.faults.to_dict()["forced"][0]["code"] == 500

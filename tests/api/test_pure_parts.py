@@ -13,7 +13,7 @@ from metallb.lab.apiserver.patch import (
     json_patch,
     strategic_merge_patch,
 )
-from metallb.lab.apiserver.selectors import (
+from metallb.lab.apiserver.selection import (
     SelectorError,
     parse_field_selector,
     parse_label_selector,

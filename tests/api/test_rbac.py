@@ -198,3 +198,22 @@ def test_only_admin_may_impersonate(server, admin):
     assert status == 403  # admin acting as the (unbound) ServiceAccount
     assert 'User "system:serviceaccount:metallb-system:controller"' in body["message"]
     assert request(admin, "GET", "/api/v1/services")[0] == 200
+
+
+def test_kubectl_sends_tokens_over_tls(make_apiserver, tmp_path):
+    require_program("kubectl", "kubernetes-client")
+    require_program("openssl", "openssl")
+    server = make_apiserver(token="admin-token", enforce_rbac=True, tls=True)
+    config = server.write_kubeconfig(tmp_path / "kc")
+    env = dict(os.environ, KUBECACHEDIR=str(tmp_path / "cache"))
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["kubectl", "--kubeconfig", str(config), *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    assert kubectl("get", "ns", "default").returncode == 0
+    sa_token = server.service_account_token("metallb-system", "speaker")
+    denied = kubectl("--token", sa_token, "get", "svc")
+    assert denied.returncode == 1
+    assert ('User "system:serviceaccount:metallb-system:speaker" cannot list resource '
+            '"services"') in denied.stderr

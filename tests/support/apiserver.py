@@ -23,6 +23,8 @@ def api_client_for(server: ApiServer, token: str | None = None) -> kubernetes.cl
     """An official-client ApiClient for `server` (with `token`, or the server's own)."""
     config = kubernetes.client.Configuration()
     config.host = server.url
+    if server.ca_cert_path:
+        config.ssl_ca_cert = str(server.ca_cert_path)
     bearer = token or server.token
     if bearer:
         config.api_key = {"authorization": bearer}

@@ -20,7 +20,7 @@ import yaml
 
 from metallb.lab.apiserver import errors, event_conversion, openapi, rbac, review_protobuf
 from metallb.lab.apiserver.resources import PREFERRED_GROUP_ORDER, ResourceType
-from metallb.lab.apiserver.selectors import (
+from metallb.lab.apiserver.selection import (
     FieldSelector,
     SelectorError,
     parse_field_selector,

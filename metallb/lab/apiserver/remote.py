@@ -7,6 +7,7 @@ import json
 import os
 import select
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -18,9 +19,10 @@ from typing import Any
 class RemoteFaults:
     """`Faults` of a server in another process, over its control endpoint."""
 
-    def __init__(self, url: str, token: str | None = None):
+    def __init__(self, url: str, token: str | None = None, cafile: str | None = None):
         self.url = url.rstrip("/") + "/_emulator/faults"
         self.token = token
+        self.context = ssl.create_default_context(cafile=cafile) if cafile else None
 
     def _call(self, method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = json.dumps(body).encode() if body is not None else None
@@ -28,7 +30,7 @@ class RemoteFaults:
                                          headers={"Content-Type": "application/json"})
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=self.context) as response:
             return json.loads(response.read())
 
     def _action(self, action: str, **fields: Any) -> dict[str, Any]:
@@ -76,6 +78,7 @@ class ApiServerProcess:
         self.extra_args = extra_args
         self.process: subprocess.Popen | None = None
         self.url = ""
+        self.ca_cert = ""  # the server's certificate when it serves HTTPS (--tls)
 
     def start(self, timeout: float = 20.0) -> ApiServerProcess:
         cmd = [sys.executable, "-m", "metallb", "lab", "apiserver", "--port", str(self.port),
@@ -96,6 +99,7 @@ class ApiServerProcess:
                 fields = dict(p.split("=", 1) for p in line.split() if "=" in p)
                 if fields.get("event") == "apiserver_listening":
                     self.url = fields["url"]
+                    self.ca_cert = fields.get("ca", "")
                     return self
             elif self.process.poll() is not None:
                 break
@@ -104,7 +108,7 @@ class ApiServerProcess:
 
     @property
     def faults(self) -> RemoteFaults:
-        return RemoteFaults(self.url, self.token)
+        return RemoteFaults(self.url, self.token, self.ca_cert or None)
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM (by PID), then SIGKILL if it does not exit in time; returns the code."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import secrets
+import socket
+import ssl
 import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -15,6 +18,7 @@ from metallb.lab.apiserver.handler import RequestHandler
 from metallb.lab.apiserver.kubeconfig import kubeconfig_text
 from metallb.lab.apiserver.rbac import ADMIN, Identity
 from metallb.lab.apiserver.store import Store
+from metallb.lab.apiserver.tls import Certificate, self_signed
 
 log = logging.getLogger("metallb.lab.apiserver")
 
@@ -23,6 +27,17 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    tls_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: socket.socket, client_address: tuple) -> None:
+        """Runs in the connection's thread, so a slow TLS handshake blocks only itself."""
+        if self.tls_context is not None:
+            try:
+                request = self.tls_context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                log.debug("event=tls_handshake_failed client=%s error=%s", client_address, exc)
+                return
+        super().finish_request(request, client_address)
 
 
 class ApiServer:
@@ -33,12 +48,14 @@ class ApiServer:
     `enforce_rbac`: check non-admin identities against stored Roles / ClusterRoles.
     `history_limit`: how many events the watch history keeps (older resumes get 410).
     `bookmark_interval`: seconds between BOOKMARK events on watches that allow them.
+    `tls`: serve HTTPS with a throwaway self-signed certificate (needs `openssl`);
+    kubectl sends bearer tokens only over TLS.
     """
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", token: str | None = None,
                  history_limit: int = 5000, seed: int | None = None,
                  bookmark_interval: float = 5.0, watch_timeout: float = 1800.0,
-                 enforce_rbac: bool = False):
+                 enforce_rbac: bool = False, tls: bool = False):
         self.host = host
         self.requested_port = port
         self.token = token
@@ -52,6 +69,8 @@ class ApiServer:
         self._tokens: dict[str, Identity] = {}
         if token:
             self._tokens[token] = ADMIN
+        self.tls = tls
+        self.certificate: Certificate | None = None
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -60,6 +79,16 @@ class ApiServer:
     def start(self) -> ApiServer:
         handler = type("BoundRequestHandler", (RequestHandler,), {"api": self})
         self._httpd = _HTTPServer((self.host, self.requested_port), handler)
+        if self.tls:
+            try:
+                self.certificate = self_signed(self.host)
+            except Exception:
+                self._httpd.server_close()
+                self._httpd = None
+                raise
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.certificate.cert, self.certificate.key)
+            self._httpd.tls_context = context
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.1},
                                         name=f"apiserver-{self.port}", daemon=True)
@@ -77,6 +106,8 @@ class ApiServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._httpd = None
+        if self.certificate is not None:
+            self.certificate.remove()
         log.info("event=apiserver_stopped")
 
     def __enter__(self) -> ApiServer:
@@ -103,7 +134,12 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{'https' if self.tls else 'http'}://{self.address}"
+
+    @property
+    def ca_cert_path(self) -> Path | None:
+        """The certificate to trust for HTTPS (None for plain HTTP)."""
+        return self.certificate.cert if self.certificate else None
 
     # -------------------------------------------------------------- identities
 
@@ -124,5 +160,6 @@ class ApiServer:
         """Write a kubeconfig for this server (with `token`, or the admin token)."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(kubeconfig_text(self.url, token or self.token))
+        ca = base64.b64encode(self.certificate.pem).decode() if self.certificate else None
+        target.write_text(kubeconfig_text(self.url, token or self.token, ca_data=ca))
         return target

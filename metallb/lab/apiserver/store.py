@@ -36,7 +36,7 @@ from metallb.lab.apiserver.patch import (
     strategic_merge_patch,
 )
 from metallb.lab.apiserver.resources import BUILTIN, ResourceType, resource_types_from_crd
-from metallb.lab.apiserver.selectors import FieldSelector, LabelSelector
+from metallb.lab.apiserver.selection import FieldSelector, LabelSelector
 from metallb.lab.apiserver.service_defaults import (
     RangeFull,
     ServiceAllocations,
