@@ -107,7 +107,9 @@ STRICT_CRD = {
              "names": {"plural": "bgppeers", "kind": "BGPPeer"},
              "versions": [{"name": "v1beta1", "served": True, "storage": True,
                            "subresources": {"status": {}},
-                           "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                           "schema": {"openAPIV3Schema": {
+                               "type": "object", "required": ["metadata", "spec"],
+                               "properties": {
                                "spec": {"type": "object", "required": ["peerASN"],
                                         "properties": {
                                             "peerASN": {"type": "integer", "minimum": 1},

@@ -14,6 +14,7 @@ from kubernetes.client.rest import ApiException
 
 from metallb.lab.apiserver import ApiServerProcess
 from tests.api.objects import configmap
+from tests.support.requires import require_program
 
 
 def test_runs_writes_kubeconfig_and_stops_on_sigterm(tmp_path):
@@ -77,6 +78,7 @@ def test_lab_needs_a_subcommand():
 
 
 def test_tls_process_with_token(tmp_path):
+    require_program("openssl", "openssl")
     kubeconfig = tmp_path / "kc.yaml"
     with ApiServerProcess(kubeconfig, token="secret", extra_args=("--tls",)) as server:
         assert server.url.startswith("https://127.0.0.1:") and server.ca_cert

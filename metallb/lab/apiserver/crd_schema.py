@@ -61,13 +61,12 @@ def validate(obj: dict[str, Any], schema: dict[str, Any]) -> list[tuple[str, str
         import jsonschema
     except ImportError:  # pragma: no cover - installed with the test extras
         return []
-    body = {k: v for k, v in obj.items() if k != "metadata"}
     checked = dict(schema)
-    checked["properties"] = {k: v for k, v in (schema.get("properties") or {}).items()
-                             if k != "metadata"}
+    # metadata is validated by the server itself, whatever the CRD says about it
+    checked["properties"] = dict(schema.get("properties") or {}, metadata={"type": "object"})
     validator = jsonschema.Draft4Validator(checked)
     causes = []
-    for error in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path)):
+    for error in sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path)):
         if _nullable_ok(error):
             continue
         field = _path(error.absolute_path) or "<root>"
