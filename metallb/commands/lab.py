@@ -38,6 +38,10 @@ def add_apiserver(lab_sub: argparse._SubParsersAction) -> None:
                         help="where to write the kubeconfig (default: %(default)s)")
     parser.add_argument("--token", default=None,
                         help="require this bearer token (default: no authentication)")
+    parser.add_argument("--service-account-token", action="append", default=[],
+                        metavar="NAMESPACE/NAME=TOKEN",
+                        help="accept TOKEN as the ServiceAccount NAMESPACE/NAME (repeatable); "
+                        "more can be made with POST /_emulator/tokens")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed for generated names and injected faults (deterministic runs)")
     parser.add_argument("--history-limit", type=int, default=5000,
@@ -55,7 +59,7 @@ def add_apiserver(lab_sub: argparse._SubParsersAction) -> None:
 
 
 def run_apiserver(args: argparse.Namespace) -> int:
-    from metallb.lab.apiserver import ApiServer
+    from metallb.lab.apiserver import ApiServer, Identity
     from metallb.lab.apiserver.tls import TLSSetupError
 
     logging.basicConfig(
@@ -69,6 +73,15 @@ def run_apiserver(args: argparse.Namespace) -> int:
     if args.bookmark_interval <= 0:
         problems.append(f"--bookmark-interval: must be positive (value: "
                         f"{args.bookmark_interval})")
+    sa_tokens = []
+    for spec in args.service_account_token:
+        account, _, token = spec.partition("=")
+        namespace, _, name = account.partition("/")
+        if not (namespace and name and token):
+            problems.append(f"--service-account-token: expected NAMESPACE/NAME=TOKEN "
+                            f"(value: {spec!r})")
+        else:
+            sa_tokens.append((namespace, name, token))
     if problems:
         for problem in problems:
             print(f"metallb lab apiserver: {problem}", file=sys.stderr)
@@ -76,6 +89,8 @@ def run_apiserver(args: argparse.Namespace) -> int:
     server = ApiServer(port=args.port, token=args.token, history_limit=args.history_limit,
                        seed=args.seed, bookmark_interval=args.bookmark_interval,
                        enforce_rbac=args.enforce_rbac, tls=args.tls)
+    for namespace, name, token in sa_tokens:
+        server.add_token(token, Identity.service_account(namespace, name))
     try:
         server.start()
     except TLSSetupError as exc:

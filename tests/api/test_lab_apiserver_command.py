@@ -87,3 +87,29 @@ def test_tls_process_with_token(tmp_path):
         api.close()
         server.faults.force_status(500, verbs={"list"})
         assert server.faults.to_dict()["forced"][0]["code"] == 500
+
+
+def test_service_account_tokens_from_flags_and_control_endpoint(tmp_path):
+    kubeconfig = tmp_path / "kc.yaml"
+    flags = ("--enforce-rbac", "--service-account-token",
+             "metallb-system/controller=fixed-token")
+    with ApiServerProcess(kubeconfig, token="admin", extra_args=flags) as server:
+        made = server.service_account_token("metallb-system", "speaker")
+        for token, user in [("fixed-token", "controller"), (made, "speaker")]:
+            config = client.Configuration(host=server.url,
+                                          api_key={"authorization": token},
+                                          api_key_prefix={"authorization": "Bearer"})
+            with client.ApiClient(config) as api:
+                with pytest.raises(ApiException) as err:
+                    client.CoreV1Api(api).list_namespaced_service("default")
+                assert err.value.status == 403
+                assert f"system:serviceaccount:metallb-system:{user}" in err.value.body
+
+
+def test_bad_service_account_token_flag(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "metallb", "lab", "apiserver",
+                             "--kubeconfig", str(tmp_path / "kc"),
+                             "--service-account-token", "nonsense"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "expected NAMESPACE/NAME=TOKEN (value: 'nonsense')" in result.stderr

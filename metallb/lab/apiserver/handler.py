@@ -494,13 +494,28 @@ class RequestHandler(BaseHTTPRequestHandler):
         if what == "faults" and method == "DELETE":
             faults.clear()
             return 200, faults.to_dict()
+        if what == "tokens" and method == "POST":
+            request = self._decode(raw, "application/json") or {}
+            namespace, name = request.get("namespace"), request.get("name")
+            if not isinstance(namespace, str) or not isinstance(name, str) or not (
+                    namespace and name):
+                raise errors.bad_request('POST /_emulator/tokens needs {"namespace": ..., '
+                                         '"name": ...} of a ServiceAccount')
+            token = request.get("token")
+            if token:
+                self.api.add_token(str(token), rbac.Identity.service_account(namespace, name))
+            else:
+                token = self.api.service_account_token(namespace, name)
+            return 200, {"token": token,
+                         "user": rbac.Identity.service_account(namespace, name).user}
         if what == "state" and method == "GET":
             store = self.api.store
             return 200, {"resourceVersion": str(store.rv), "openWatches":
                          store.open_watch_count(), "compactedResourceVersion":
                          str(store.compacted_rv)}
         raise errors.ApiError(404, "NotFound", f"no emulator control endpoint {path!r}: use "
-                              "GET/POST/DELETE /_emulator/faults or GET /_emulator/state")
+                              "GET/POST/DELETE /_emulator/faults, POST /_emulator/tokens or "
+                              "GET /_emulator/state")
 
 
 def _number(query: dict[str, str], name: str, kind: type) -> Any:

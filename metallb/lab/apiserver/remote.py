@@ -16,22 +16,31 @@ from pathlib import Path
 from typing import Any
 
 
+def control_call(base_url: str, what: str, method: str = "GET",
+                 body: dict[str, Any] | None = None, token: str | None = None,
+                 cafile: str | None = None) -> dict[str, Any]:
+    """One request to the emulator's control endpoint /_emulator/<what>."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{base_url.rstrip('/')}/_emulator/{what}", data=data,
+                                     method=method,
+                                     headers={"Content-Type": "application/json"})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:
+        return json.loads(response.read())
+
+
 class RemoteFaults:
     """`Faults` of a server in another process, over its control endpoint."""
 
     def __init__(self, url: str, token: str | None = None, cafile: str | None = None):
-        self.url = url.rstrip("/") + "/_emulator/faults"
+        self.url = url
         self.token = token
-        self.context = ssl.create_default_context(cafile=cafile) if cafile else None
+        self.cafile = cafile
 
     def _call(self, method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(request, timeout=10, context=self.context) as response:
-            return json.loads(response.read())
+        return control_call(self.url, "faults", method, body, self.token, self.cafile)
 
     def _action(self, action: str, **fields: Any) -> dict[str, Any]:
         body = {"action": action}
@@ -105,6 +114,12 @@ class ApiServerProcess:
                 break
         self.stop()
         raise RuntimeError(f"`{' '.join(cmd)}` did not report listening within {timeout}s")
+
+    def service_account_token(self, namespace: str, name: str) -> str:
+        """A new bearer token of the ServiceAccount namespace/name on this server."""
+        return str(control_call(self.url, "tokens", "POST",
+                                {"namespace": namespace, "name": name}, self.token,
+                                self.ca_cert or None)["token"])
 
     @property
     def faults(self) -> RemoteFaults:
