@@ -288,20 +288,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             raise errors.forbidden(rbac.forbidden_message(identity, request), rt.plural, name,
                                    rt.group)
         if rt.review:
-            if verb != "create":
-                raise errors.method_not_allowed()
-            content_type = self.headers.get("Content-Type", "application/json")
-            if "protobuf" in content_type:
-                try:
-                    body = review_protobuf.decode_review(raw)
-                except review_protobuf.ProtobufError as exc:
-                    raise errors.bad_request(f"cannot decode the {rt.kind}: {exc}") from None
-            else:
-                body = self._decode(raw, content_type)
-            if not isinstance(body, dict) or body.get("kind") != rt.kind:
-                raise errors.bad_request(f"the body must be a {rt.kind}")
-            self._send_json(201, rbac.review(body, identity, self._rbac_objects))
-            return 201
+            return self._review(rt, verb, raw, identity)
         decision = self.api.faults.decide(verb, resource)
         if decision.latency:
             time.sleep(decision.latency)  # injected latency, not a wait for a condition
@@ -349,6 +336,24 @@ class RequestHandler(BaseHTTPRequestHandler):
         options = body if isinstance(body, dict) else {}
         obj = store.delete(rt, ns or "", name, options.get("preconditions"), dry_run)
         return self._reply(200, rt, obj)
+
+    def _review(self, rt: ResourceType, verb: str, raw: bytes,
+                identity: rbac.Identity) -> int:
+        """(Self)SubjectAccessReview: answered on create, never stored."""
+        if verb != "create":
+            raise errors.method_not_allowed()
+        content_type = self.headers.get("Content-Type", "application/json")
+        if "protobuf" in content_type:  # what kubectl auth can-i sends
+            try:
+                body = review_protobuf.decode_review(raw)
+            except review_protobuf.ProtobufError as exc:
+                raise errors.bad_request(f"cannot decode the {rt.kind}: {exc}") from None
+        else:
+            body = self._decode(raw, content_type)
+        if not isinstance(body, dict) or body.get("kind") != rt.kind:
+            raise errors.bad_request(f"the body must be a {rt.kind}")
+        self._send_json(201, rbac.review(body, identity, self._rbac_objects))
+        return 201
 
     def _rbac_objects(self, plural: str) -> list[dict[str, Any]]:
         return self.api.store.all_objects(rbac.RBAC_GROUP, plural)
