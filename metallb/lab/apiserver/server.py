@@ -8,6 +8,7 @@ import os
 import secrets
 import socket
 import ssl
+import sys
 import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -28,6 +29,15 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
     tls_context: ssl.SSLContext | None = None
+
+    def handle_error(self, request: object, client_address: tuple) -> None:
+        """A client that drops its connection (a killed daemon, a closed keep-alive) is
+        routine: one log line, not socketserver's traceback on stderr."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | ssl.SSLError | TimeoutError):
+            log.debug("event=connection_dropped client=%s error=%r", client_address, exc)
+            return
+        log.exception("event=request_failed client=%s", client_address)
 
     def finish_request(self, request: socket.socket, client_address: tuple) -> None:
         """Runs in the connection's thread, so a slow TLS handshake blocks only itself."""
