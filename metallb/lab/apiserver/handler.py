@@ -285,6 +285,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         everyone = rt.kind == "SelfSubjectAccessReview"  # system:basic-user grants it
         if (self.api.enforce_rbac and not everyone
                 and not rbac.allowed(identity, request, self._rbac_objects)):
+            self.api.denials.append(rbac.forbidden_message(identity, request))
             raise errors.forbidden(rbac.forbidden_message(identity, request), rt.plural, name,
                                    rt.group)
         if rt.review:

@@ -75,6 +75,9 @@ class ApiServer:
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
         self.enforce_rbac = enforce_rbac
+        # Every request RBAC refused (its message), so fault tests can assert the
+        # daemons stayed within their rendered RBAC: list.append is atomic.
+        self.denials: list[str] = []
         self.stopping = threading.Event()
         self._tokens: dict[str, Identity] = {}
         if token:
