@@ -1,0 +1,212 @@
+"""Controller benchmark: how long until N new Services all have an address, against the
+API emulator's own floor measured in the same run.
+
+For each N (default 1k and 10k) it starts a fresh emulator process and a real controller
+process (`python -m controller`, leader election on, as deployed), creates N IPv6
+Services from the benchmark process (4 client threads) and watches them, and reports:
+
+  all assigned s     first create sent -> last status seen (the watch in this process)
+  svc/s              N / that time
+  p50 / p99 ms       per service: create sent -> its status with an address seen
+  RSS MiB            controller VmRSS at the end (VmHWM = peak, in brackets)
+  floor ms/svc       the emulator alone: one create + one status patch of a service, by
+                     the same 4 client threads, no controller running (measured first,
+                     on min(N, 2000) services in a namespace the controller never sees)
+  ratio              all-assigned time / (N x floor ms/svc): 1.0 would mean the
+                     controller adds nothing beyond the two API writes per service
+
+The controller writes per service: the status, the pool annotation and an Event, so a
+ratio near 1.5-2 is the expected cost of its extra writes.
+
+Run: python3 bench/controller.py [--sizes 1000,10000]   (about 2-4 minutes on 2 cores)
+
+Addresses come from 2001:db8::/112 (documentation range); nothing is announced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kubernetes import client, config  # noqa: E402
+
+from metallb.kube.informer import Informer  # noqa: E402
+from metallb.lab.apiserver import ApiServerProcess  # noqa: E402
+from metallb.lab.wait import poll_until  # noqa: E402
+
+CONFIG = "address-pools:\n- {name: v6, protocol: bgp, addresses: [2001:db8::/112]}\n"
+THREADS = 4
+FLOOR_SAMPLE = 2000
+
+
+def _service(name: str, namespace: str) -> dict:
+    return {
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"type": "LoadBalancer", "ipFamilies": ["IPv6"],
+                 "ipFamilyPolicy": "SingleStack", "ports": [{"port": 80}],
+                 # 10k services would exhaust the 2,768 node ports.
+                 "allocateLoadBalancerNodePorts": False},
+    }
+
+
+def _parallel(fn, items) -> None:
+    with ThreadPoolExecutor(THREADS) as pool:
+        for _ in pool.map(fn, items):
+            pass
+
+
+def measure_floor(core: client.CoreV1Api, count: int) -> float:
+    """Seconds per service for create + status patch, the emulator alone."""
+    core.create_namespace({"metadata": {"name": "floor"}})
+    names = [f"f{i:05d}" for i in range(count)]
+    status = {"status": {"loadBalancer": {"ingress": [{"ip": "2001:db8::1"}]}}}
+
+    def one(name: str) -> None:
+        body = _service(name, "floor")
+        body["spec"] = {"type": "ClusterIP", "ports": [{"port": 80}]}
+        core.create_namespaced_service("floor", body, _preload_content=False)
+        core.patch_namespaced_service_status(name, "floor", status, _preload_content=False)
+
+    start = time.perf_counter()
+    _parallel(one, names)
+    return (time.perf_counter() - start) / count
+
+
+class StatusWatch:
+    """Records when each service of a namespace is first seen with an address (an
+    Informer of the project, so the watch is read exactly as the daemons read it)."""
+
+    def __init__(self, core: client.CoreV1Api, namespace: str):
+        self.seen: dict[str, float] = {}
+        self._informer = Informer("bench", core.list_namespaced_service, self._event,
+                                  namespace=namespace)
+
+    def start(self) -> StatusWatch:
+        self._informer.start()
+        poll_until(self._informer.synced.is_set, what="bench watch synced")
+        return self
+
+    def _event(self, kind: str, obj: dict) -> None:
+        ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+        name = (obj.get("metadata") or {}).get("name")
+        if ingress and name not in self.seen:
+            self.seen[name] = time.perf_counter()
+
+    def stop(self) -> None:
+        self._informer.stop()
+
+
+def _rss_mib(pid: int) -> tuple[float, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def run_size(count: int, workdir: Path) -> dict:
+    kubeconfig = workdir / f"kubeconfig-{count}"
+    server = ApiServerProcess(kubeconfig, extra_args=("--history-limit", "100000")).start()
+    controller = None
+    log = open(workdir / f"controller-{count}.log", "wb")  # noqa: SIM115
+    try:
+        api = config.new_client_from_config(config_file=str(kubeconfig))
+        core = client.CoreV1Api(api)
+        floor = measure_floor(core, min(count, FLOOR_SAMPLE))
+        for ns in ("metallb-system", "bench"):
+            core.create_namespace({"metadata": {"name": ns}})
+        core.create_namespaced_config_map("metallb-system", {
+            "metadata": {"name": "metallb"}, "data": {"config": CONFIG}})
+        port = _free_port()
+        controller = subprocess.Popen(
+            [sys.executable, "-m", "controller", "--kubeconfig", str(kubeconfig),
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warn"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        poll_until(lambda: _ready(port), timeout=30, what="controller ready")
+        watch = StatusWatch(core, "bench").start()
+        created: dict[str, float] = {}
+
+        def create(name: str) -> None:
+            created[name] = time.perf_counter()
+            core.create_namespaced_service("bench", _service(name, "bench"),
+                                           _preload_content=False)
+
+        names = [f"s{i:05d}" for i in range(count)]
+        start = time.perf_counter()
+        _parallel(create, names)
+        poll_until(lambda: len(watch.seen) >= count, timeout=max(120, count / 10),
+                   interval=0.05, what=f"{count} services assigned")
+        total = max(watch.seen.values()) - start
+        watch.stop()
+        latencies = sorted((watch.seen[n] - created[n]) * 1000 for n in names)
+        rss, peak = _rss_mib(controller.pid)
+        return {
+            "count": count, "total": total, "p50": statistics.median(latencies),
+            "p99": latencies[int(len(latencies) * 0.99) - 1], "rss": rss, "peak": peak,
+            "floor_ms": floor * 1000, "ratio": total / (count * floor),
+        }
+    finally:
+        if controller is not None and controller.poll() is None:
+            os.kill(controller.pid, signal.SIGTERM)
+            try:
+                controller.wait(20)
+            except subprocess.TimeoutExpired:
+                os.kill(controller.pid, signal.SIGKILL)
+                controller.wait(10)
+        log.close()
+        server.stop()
+
+
+def _ready(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000",
+                        help="comma-separated service counts (default: 1000,10000)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-controller-") as tmp:
+        for count in sizes:
+            rows.append(run_size(count, Path(tmp)))
+            print(f"measured {count} services", file=sys.stderr)
+    print("| services | all assigned s | svc/s | p50 ms | p99 ms | controller RSS MiB (peak) "
+          "| floor ms/svc | ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['count']} | {r['total']:.1f} | {r['count'] / r['total']:.0f} | "
+              f"{r['p50']:.0f} | {r['p99']:.0f} | {r['rss']:.0f} ({r['peak']:.0f}) | "
+              f"{r['floor_ms']:.2f} | {r['ratio']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
