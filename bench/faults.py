@@ -54,6 +54,7 @@ def main() -> int:
         except AssertionError as err:
             failed.append(f"{name}: {err}")
             continue
+        failed.extend(f"{name}: {line}" for line in record.failures)
         rows.append(record.row())
         print(" ".join(record.row()), flush=True)
     print()

@@ -25,6 +25,7 @@ def test_scenario_keeps_every_promise(name):
             stack.create_service(f"base-{i}", local=i == 3)
         record = run_scenario(stack, name, ROUNDS.get(name, 2), SEED)
         print(record.row())
+        assert not record.failures, "\n".join(record.failures)
         assert record.rounds == ROUNDS.get(name, 2)
         assert record.faults >= record.rounds
         assert (record.changed, record.duplicates, record.stale_routes) == (0, 0, 0)
