@@ -16,14 +16,12 @@ from typing import Any
 
 import yaml
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from prometheus_client import CollectorRegistry
-from urllib3.exceptions import HTTPError
 
 from controller.cli import Settings, configure_logging, parse_settings
 from controller.config_source import ConfigSource
-from controller.reconciler import CONFIG_KEY, Reconciler
+from controller.reconciler import CONFIG_KEY, Reconciler, one_line
 from metallb.kube.backoff import Backoff
 from metallb.kube.client import load_api_client, object_key
 from metallb.kube.events import EventRecorder
@@ -65,6 +63,7 @@ class ControllerDaemon:
             k8s_metrics=self.k8s_metrics,
             allocator_metrics=AllocatorMetrics(self.registry),
             load_balancer_class=settings.load_balancer_class,
+            may_write=lambda: self._leading.is_set(),
         )
         self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
                                             ready=self.ready)
@@ -194,13 +193,7 @@ class ControllerDaemon:
             try:
                 if not self._leading.is_set():
                     return  # never write after the lease was lost
-                self.reconciler.sync(key)
-                self.queue.forget(key)
-            except Exception as err:
-                self.k8s_metrics.update_errors.inc()
-                delay = self.queue.retry(key)
-                log.warning("event=sync_failed key=%s error=%s retry_in=%.2fs", key,
-                            _one_line(err), delay, exc_info=not _is_api_error(err))
+                self.reconciler.process(key)
             finally:
                 self.queue.done(key)
 
@@ -216,18 +209,10 @@ class ControllerDaemon:
                 return True
             except Exception as err:
                 delay = backoff.next()
-                log.warning("event=begin_failed error=%s retry_in=%.2fs", _one_line(err),
+                log.warning("event=begin_failed error=%s retry_in=%.2fs", one_line(err),
                             delay)
                 self._stop_requested.wait(delay)
         return False
-
-
-def _is_api_error(err: Exception) -> bool:
-    return isinstance(err, ApiException | HTTPError | OSError)
-
-
-def _one_line(value: object) -> str:
-    return " ".join(str(value).split())[:300]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,12 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigException, yaml.YAMLError, ValueError, OSError) as err:
         log.error('event=no_cluster kubeconfig=%s problem="%s" action="pass --kubeconfig '
                   'FILE or run in a cluster"', settings.kubeconfig or "-",
-                  _one_line(err).replace('"', "'"))
+                  one_line(err).replace('"', "'"))
         return 2
     try:
         daemon = ControllerDaemon(settings, api)
     except OSError as err:
         log.error('event=cannot_listen host=%s port=%d problem="%s" action="choose another '
-                  '--host/--port"', settings.host, settings.port, _one_line(err))
+                  '--host/--port"', settings.host, settings.port, one_line(err))
         return 2
     return daemon.run()

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from controller.config_source import ConfigSource
 from metallb.allocator.allocator import Allocator
@@ -45,6 +47,7 @@ class Reconciler:
         k8s_metrics: K8sClientMetrics,
         allocator_metrics: AllocatorMetrics,
         load_balancer_class: str | None = None,
+        may_write: Callable[[], bool] = lambda: True,
     ):
         self._core = core
         self._services = services
@@ -55,6 +58,7 @@ class Reconciler:
         self._k8s_metrics = k8s_metrics
         self._alloc_metrics = allocator_metrics
         self._lb_class = load_balancer_class
+        self._may_write = may_write  # False once the lease is lost: stop at once
         self.allocator: Allocator | None = None  # None until a config was loaded
         # Services that failed to allocate, in the order they failed (retried in it).
         self.pending: dict[str, None] = {}
@@ -73,6 +77,17 @@ class Reconciler:
         self.allocator = None
         self.pending.clear()
         self._queue.add(CONFIG_KEY)
+
+    def process(self, key: str) -> None:
+        """sync(key); a failure is counted, logged, and the key retried with backoff."""
+        try:
+            self.sync(key)
+            self._queue.forget(key)
+        except Exception as err:
+            self._k8s_metrics.update_errors.inc()
+            delay = self._queue.retry(key)
+            log.warning("event=sync_failed key=%s error=%s retry_in=%.2fs", key,
+                        one_line(err), delay, exc_info=not is_api_error(err))
 
     def sync(self, key: str) -> None:
         """Bring one key to its desired state; API errors propagate (the worker retries
@@ -95,7 +110,7 @@ class Reconciler:
             loaded = preload(self.allocator, self._start_order(), self._lb_class)
             log.info("event=assignments_loaded count=%d", len(loaded))
             self._source.applied(config)
-            self._queue_services(existing_first=True)
+            self._first_pass()
         elif config == self.allocator.config:
             if self._source.stale:  # the good config is back: nothing to redo
                 self._source.applied(config)
@@ -106,7 +121,7 @@ class Reconciler:
                 self._source.refused(blocked)
                 return
             self._source.applied(config)
-            self._queue_services(existing_first=False)
+            self._queue_services()
         self._publish()
 
     def _start_order(self) -> list:
@@ -116,11 +131,19 @@ class Reconciler:
         objs.sort(key=lambda o: (o.get("metadata") or {}).get("creationTimestamp") or "")
         return [intent_from_service(o) for o in objs]
 
-    def _queue_services(self, existing_first: bool) -> None:
+    def _first_pass(self) -> None:
+        """Right after the first config: every service in a fixed order, services that
+        hold an assignment first, here and now rather than through the queue (which may
+        already hold keys in watch-arrival order); the same order `metallb plan` uses."""
         intents = self._start_order()
-        if existing_first:
-            intents.sort(key=lambda i: not i.existing_ips)  # stable: holders first
+        intents.sort(key=lambda i: not i.existing_ips)  # stable: holders first
         for intent in intents:
+            if not self._may_write():
+                return
+            self.process(intent.key)
+
+    def _queue_services(self) -> None:
+        for intent in self._start_order():
             self._queue.add(intent.key)
 
     # -- services -----------------------------------------------------------------------
@@ -241,3 +264,12 @@ class Reconciler:
             {pool: (s.addresses_total, s.addresses_in_use)
              for pool, s in self.allocator.stats().items()}
         )
+
+
+def is_api_error(err: Exception) -> bool:
+    """An API or connection error (expected, retried) rather than a bug (traceback)."""
+    return isinstance(err, ApiException | HTTPError | OSError)
+
+
+def one_line(value: object) -> str:
+    return " ".join(str(value).split())[:300]

@@ -35,7 +35,7 @@ def test_config_lifecycle(core, start_controller, caplog):
     poll_until(daemon.ready, what="controller ready")
     assert fetch(f"http://127.0.0.1:{port}/readyz")[0] == 200
     assert fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200
-    assert "config_missing" in caplog.text
+    poll_until(lambda: "config_missing" in caplog.text, what="a config_missing log line")
     assert loaded() == 0 and stale() == 0
     assert statuses(core)["demo/early"] == []
 
