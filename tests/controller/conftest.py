@@ -45,8 +45,9 @@ def start_controller(kubeconfig: Path) -> Iterator[Callable[..., ControllerDaemo
     started: list[ControllerDaemon] = []
 
     def start(**overrides) -> ControllerDaemon:
-        settings = Settings(host="127.0.0.1", port=0, leader_election=False,
-                            identity=f"inproc-{len(started)}", **overrides)
+        fields = {"host": "127.0.0.1", "port": 0, "leader_election": False,
+                  "identity": f"inproc-{len(started)}", **overrides}
+        settings = Settings(**fields)
         api = config.new_client_from_config(config_file=str(kubeconfig))
         daemon = ControllerDaemon(settings, api).start()
         started.append(daemon)
