@@ -17,6 +17,8 @@ from metallb.config.model import Config, Peer, Pool, selectors_match
 from speaker.autodiscovery import discover_peers
 from speaker.exabgp_config import RouteAttrs
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 PROTOCOL = "bgp"
@@ -100,13 +102,33 @@ def assigned_ips(service: Mapping[str, Any]) -> list[str]:
     return ips
 
 
+EndpointIndex = dict[tuple[str, str], list[Mapping[str, Any]]]
+
+
+def index_endpoints(slices: Iterable[Mapping[str, Any]]) -> EndpointIndex:
+    """Endpoints by (namespace, service name), built once per plan: looking them up per
+    service keeps a plan linear in services + endpoints, not their product."""
+    index: EndpointIndex = {}
+    for slc in slices:
+        smeta = _mapping(slc.get("metadata"))
+        service = _str_map(smeta.get("labels")).get(SERVICE_NAME_LABEL)
+        endpoints = slc.get("endpoints")
+        if service is None or not isinstance(endpoints, list):
+            continue
+        key = (str(smeta.get("namespace") or "default"), service)
+        index.setdefault(key, []).extend(e for e in endpoints if isinstance(e, Mapping))
+    return index
+
+
 def has_eligible_endpoint(
-    service: Mapping[str, Any], slices: Iterable[Mapping[str, Any]], node_name: str
+    service: Mapping[str, Any], endpoints: EndpointIndex, node_name: str
 ) -> bool:
     """Cluster policy: a ready (or serving) endpoint anywhere; Local: one on this node."""
     spec = _mapping(service.get("spec"))
     local = spec.get("externalTrafficPolicy") == "Local"
-    for endpoint in _endpoints_of(service, slices):
+    meta = _mapping(service.get("metadata"))
+    key = (str(meta.get("namespace") or "default"), str(meta.get("name", "")))
+    for endpoint in endpoints.get(key, ()):
         if local and endpoint.get("nodeName") != node_name:
             continue
         conditions = _mapping(endpoint.get("conditions"))
@@ -127,17 +149,20 @@ def plan(
     peers, issues = node_peers(config, node)
     routes: dict[str, dict[str, RouteAttrs]] = {addr: {} for addr in peers}
     announced: set[tuple[str, str]] = set()
-    slices = list(endpoint_slices)
+    peer_versions = {addr: ipaddress.ip_address(addr).version for addr in peers}
     if node_may_announce(node):
+        endpoints = index_endpoints(endpoint_slices)
         for service in services:
-            ips, pool = _announceable(config, service, slices, node.name, lb_class)
+            ips, pool = _announceable(config, service, endpoints, node.name, lb_class)
             if pool is None:
                 continue
-            announced.update((service_key(service), ip) for ip in ips)
+            announced.update((service_key(service), str(ip)) for ip in ips)
             for addr, peer in peers.items():
+                table = routes[addr]
                 for ip in ips:
-                    for prefix, attrs in _prefixes(pool, ip, peer):
-                        table = routes[addr]
+                    if ip.version != peer_versions[addr]:
+                        continue  # IPv4 goes to IPv4 peers, IPv6 to IPv6 peers
+                    for prefix, attrs in _prefixes(pool, ip, peer.is_ibgp):
                         table[prefix] = _merge(table.get(prefix), attrs)
     return Plan(peers=peers, routes=routes, announced=frozenset(announced), issues=tuple(issues))
 
@@ -145,41 +170,48 @@ def plan(
 def _announceable(
     config: Config,
     service: Mapping[str, Any],
-    slices: list[Mapping[str, Any]],
+    endpoints: EndpointIndex,
     node_name: str,
     lb_class: str | None,
-) -> tuple[list[str], Pool | None]:
+) -> tuple[list[IPAddress], Pool | None]:
     spec = _mapping(service.get("spec"))
     if spec.get("type") != "LoadBalancer" or spec.get("loadBalancerClass") != lb_class:
         return [], None
-    ips = assigned_ips(service)
+    ips = [ipaddress.ip_address(ip) for ip in assigned_ips(service)]
     if not ips:
         return [], None
-    pools = {p.name: p for p in (config.pool_of(ip) for ip in ips) if p is not None}
-    if len(pools) != 1 or any(config.pool_of(ip) is None for ip in ips):
+    found = [_pool_of(config, ip) for ip in ips]
+    if None in found or len({p.name for p in found if p is not None}) != 1:
         return [], None
-    (pool,) = pools.values()
+    pool = found[0]
+    assert pool is not None
     if pool.protocol != PROTOCOL:
         return [], None
-    if not has_eligible_endpoint(service, slices, node_name):
+    if not has_eligible_endpoint(service, endpoints, node_name):
         return [], None
     return ips, pool
 
 
-def _prefixes(pool: Pool, ip: str, peer: Peer) -> list[tuple[str, RouteAttrs]]:
-    """One prefix per advertisement; IPv4 goes to IPv4 peers, IPv6 to IPv6 peers."""
-    addr = ipaddress.ip_address(ip)
-    if addr.version != ipaddress.ip_address(peer.peer_address).version:
-        return []
+def _pool_of(config: Config, ip: IPAddress) -> Pool | None:
+    value = int(ip)
+    for pool in config.pools:
+        if any(r.family == ip.version and value in r for r in pool.ranges):
+            return pool
+    return None
+
+
+def _prefixes(pool: Pool, ip: IPAddress, ibgp: bool) -> list[tuple[str, RouteAttrs]]:
+    """One prefix per advertisement: the address masked to its aggregation length."""
     out = []
     for adv in pool.advertisements:
-        length = adv.aggregation_length if addr.version == 4 else adv.aggregation_length_v6
-        prefix = ipaddress.ip_network(f"{ip}/{length}", strict=False)
+        length = adv.aggregation_length if ip.version == 4 else adv.aggregation_length_v6
+        prefix = f"{ip}/{length}" if length == ip.max_prefixlen else str(
+            ipaddress.ip_network((ip, length), strict=False))
         attrs = RouteAttrs(
             communities=tuple(sorted(set(adv.communities))),
-            local_pref=adv.localpref if peer.is_ibgp else None,
+            local_pref=adv.localpref if ibgp else None,
         )
-        out.append((str(prefix), attrs))
+        out.append((prefix, attrs))
     return out
 
 
@@ -196,23 +228,6 @@ def _merge(old: RouteAttrs | None, new: RouteAttrs) -> RouteAttrs:
     )
 
 
-def _endpoints_of(
-    service: Mapping[str, Any], slices: Iterable[Mapping[str, Any]]
-) -> Iterable[Mapping[str, Any]]:
-    meta = _mapping(service.get("metadata"))
-    namespace = meta.get("namespace") or "default"
-    for slc in slices:
-        smeta = _mapping(slc.get("metadata"))
-        if (smeta.get("namespace") or "default") != namespace:
-            continue
-        if _str_map(smeta.get("labels")).get(SERVICE_NAME_LABEL) != meta.get("name"):
-            continue
-        endpoints = slc.get("endpoints")
-        for endpoint in endpoints if isinstance(endpoints, list) else []:
-            if isinstance(endpoint, Mapping):
-                yield endpoint
-
-
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -227,6 +242,7 @@ __all__ = [
     "RouteAttrs",
     "assigned_ips",
     "has_eligible_endpoint",
+    "index_endpoints",
     "node_may_announce",
     "node_peers",
     "plan",

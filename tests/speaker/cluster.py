@@ -90,7 +90,10 @@ class SpeakerCluster:
         body = {
             "metadata": {"name": name, "namespace": "default",
                          "annotations": annotations or {}},
+            # No node ports: the emulator has only 2,768 of them, benchmarks need 10,000
+            # services, and the speaker does not care.
             "spec": {"type": "LoadBalancer", "externalTrafficPolicy": etp,
+                     "allocateLoadBalancerNodePorts": False,
                      "ports": [{"port": 80, "protocol": "TCP"}],
                      "selector": {"app": name}, "ipFamilies": families,
                      "ipFamilyPolicy": "PreferDualStack" if len(families) > 1
