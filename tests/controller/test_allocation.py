@@ -111,7 +111,8 @@ def test_pending_service_gets_address_freed_by_delete_and_type_change(core, star
 
     core.delete_namespaced_service("holder", "demo")
     wait_statuses(core, {"demo/waiting": ["192.0.2.7"], "demo/third": []})
-    assert "IPAllocated" in event_reasons(core, "demo", "waiting")
+    poll_until(lambda: "IPAllocated" in event_reasons(core, "demo", "waiting"),
+               what="IPAllocated event on demo/waiting")
 
     core.patch_namespaced_service("waiting", "demo", {"spec": {"type": "ClusterIP"}})
     wait_statuses(core, {"demo/waiting": [], "demo/third": ["192.0.2.7"]})
@@ -126,7 +127,9 @@ def test_invalid_status_is_cleared_and_reallocated(core, start_controller):
         "stray", "demo", {"status": {"loadBalancer": {"ingress": [{"ip": "10.1.2.3"}]}}})
     start_controller()
     wait_statuses(core, {"demo/stray": ["192.0.2.0"]})
-    assert event_reasons(core, "demo", "stray") == ["ClearAssignment", "IPAllocated"]
+    poll_until(lambda: event_reasons(core, "demo", "stray") == ["ClearAssignment",
+                                                                "IPAllocated"],
+               what="ClearAssignment and IPAllocated events on demo/stray")
 
 
 def test_status_written_only_on_change(core, start_controller, apiserver):
