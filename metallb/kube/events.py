@@ -17,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 log = logging.getLogger("metallb.kube.events")
 
 _CACHE_SIZE = 4096
+_TIMEOUT = 10  # seconds: a hung API server must not hang the caller's worker
 
 
 class EventRecorder:
@@ -63,7 +64,8 @@ class EventRecorder:
                 "lastTimestamp": now,
                 "count": 1,
             }
-            self._core.create_namespaced_event(namespace, body, _preload_content=False)
+            self._core.create_namespaced_event(namespace, body, _preload_content=False,
+                                               _request_timeout=_TIMEOUT)
             self._remember(key, (namespace, name, 1))
         except ApiException as err:
             log.warning("event=record_event_failed object=%s/%s reason=%s status=%s",
@@ -77,7 +79,7 @@ class EventRecorder:
         try:
             self._core.patch_namespaced_event(
                 name, namespace, {"count": count + 1, "lastTimestamp": now},
-                _preload_content=False,
+                _preload_content=False, _request_timeout=_TIMEOUT,
             )
         except ApiException as err:
             if err.status == 404:  # expired or deleted: start a new one

@@ -43,6 +43,8 @@ class LeaderElector:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_renew: datetime | None = None
+        # A hung call must not outlive the renew deadline (client-go does the same).
+        self._opts = {"_preload_content": False, "_request_timeout": max(1.0, renew_deadline)}
 
     @property
     def is_leader(self) -> bool:
@@ -96,7 +98,7 @@ class LeaderElector:
         now = datetime.now(UTC)
         try:
             lease = self._api.read_namespaced_lease(self.name, self.namespace,
-                                                    _preload_content=False)
+                                                    **self._opts)
         except ApiException as err:
             if err.status != 404:
                 raise
@@ -119,7 +121,7 @@ class LeaderElector:
         obj["spec"] = spec
         try:
             self._api.replace_namespaced_lease(self.name, self.namespace, obj,
-                                               _preload_content=False)
+                                               **self._opts)
         except ApiException as err:
             if err.status == 409:  # someone else wrote it first
                 return False
@@ -140,7 +142,7 @@ class LeaderElector:
             },
         }
         try:
-            self._api.create_namespaced_lease(self.namespace, body, _preload_content=False)
+            self._api.create_namespaced_lease(self.namespace, body, **self._opts)
         except ApiException as err:
             if err.status == 409:
                 return False
@@ -150,14 +152,14 @@ class LeaderElector:
     def _release(self) -> None:
         try:
             lease = _json(self._api.read_namespaced_lease(self.name, self.namespace,
-                                                          _preload_content=False))
+                                                          **self._opts))
             spec = lease.get("spec") or {}
             if spec.get("holderIdentity") != self.identity:
                 return
             spec.update(holderIdentity="", leaseDurationSeconds=1,
                         renewTime=datetime.now(UTC).strftime(_FORMAT))
             self._api.replace_namespaced_lease(self.name, self.namespace, lease,
-                                               _preload_content=False)
+                                               **self._opts)
             log.info("event=lease_released lease=%s/%s identity=%s", self.namespace, self.name,
                      self.identity)
         except Exception as err:
