@@ -151,3 +151,25 @@ def test_status_written_only_on_change(core, start_controller, apiserver):
     assert core.read_namespaced_service("calm", "demo").metadata.resource_version == touched
     raw = json.loads(core.list_namespaced_event("demo", _preload_content=False).data)
     assert [e["count"] for e in raw["items"] if e["reason"] == "IPAllocated"] == [1]
+
+
+def test_restart_over_existing_statuses_matches_plan(core, start_controller, api_client):
+    """Statuses written before the controller starts (an invalid one first): it loads
+    the valid ones before handing anything out, exactly as `metallb plan` does."""
+    text = "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.0/30]}\n"
+    put_config(core, text)
+    written = {"a-invalid": "10.9.9.9", "b-holder": "192.0.2.0", "c-holder": "192.0.2.2"}
+    for name in ("a-invalid", "b-holder", "c-holder", "d-new", "e-new"):
+        core.create_namespaced_service("demo", service(name))
+        if name in written:
+            core.patch_namespaced_service_status(name, "demo", {"status": {"loadBalancer": {
+                "ingress": [{"ip": written[name]}]}}})
+    manifests = json.loads(core.list_namespaced_service("demo", _preload_content=False).data)
+    manifests = sorted(manifests["items"], key=lambda o: o["metadata"]["name"])
+    planned = {k: v["ips"] for k, v in plan(parse_config_text(text), manifests)["services"].items()}
+    assert planned["demo/b-holder"] == ["192.0.2.0"] and planned["demo/c-holder"] == ["192.0.2.2"]
+
+    daemon = start_controller()
+    wait_statuses(core, planned)
+    poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
+    assert statuses(core, "demo") == planned
