@@ -52,10 +52,10 @@ class Decision:
 
 
 def is_ours(intent: ServiceIntent, load_balancer_class: str | None = None) -> bool:
-    return intent.type == LOAD_BALANCER and intent.load_balancer_class in (
-        None,
-        load_balancer_class,
-    )
+    """As upstream MetalLB: without --lb-class we serve services that set no class; with
+    it, exactly the services of that class (unclassed ones belong to the default
+    implementation, which is then somebody else)."""
+    return intent.type == LOAD_BALANCER and intent.load_balancer_class == load_balancer_class
 
 
 def reconcile(

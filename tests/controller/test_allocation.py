@@ -95,8 +95,10 @@ def test_our_lb_class_only(core, start_controller):
     _create_all(core, [service("mine", loadBalancerClass="metallb.io/ours"),
                        service("theirs", loadBalancerClass="example.com/other"),
                        service("unclassed")])
-    wait_statuses(core, {"demo/mine": ["192.0.2.0"], "demo/unclassed": ["192.0.2.1"]})
+    wait_statuses(core, {"demo/mine": ["192.0.2.0"]})
+    # With --lb-class, unclassed services belong to the default implementation (upstream).
     assert statuses(core)["demo/theirs"] == []
+    assert statuses(core)["demo/unclassed"] == []
 
 
 def test_pending_service_gets_address_freed_by_delete_and_type_change(core, start_controller):

@@ -44,6 +44,9 @@ def test_decision_with_other_load_balancer_class():
     assert not reconcile(alloc, intent).ours
     mine = intent_from_service(svc("web", loadBalancerClass="metallb.io/metallb"))
     assert reconcile(alloc, mine, load_balancer_class="metallb.io/metallb").ours
+    unclassed = intent_from_service(svc("web"))
+    assert reconcile(alloc, unclassed).ours
+    assert not reconcile(alloc, unclassed, load_balancer_class="metallb.io/metallb").ours
 
 
 def test_plan_example_structure():
