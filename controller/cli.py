@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import socket
-import sys
 from dataclasses import dataclass
 
-LOG_LEVELS = ("debug", "info", "warn", "error")
+from metallb.daemon_cli import LOG_LEVELS, add_common_flags, configure_logging
 
+__all__ = ["LOG_LEVELS", "Settings", "build_parser", "configure_logging", "parse_settings"]
 
 @dataclass(frozen=True)
 class Settings:
@@ -43,35 +42,13 @@ def _positive(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0..65535; 0 = any free)")
-    return int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    env = os.environ
     p = argparse.ArgumentParser(
         prog="metallb-controller",
         description="MetalLB controller: assigns addresses from the configured pools to "
         "Services of type LoadBalancer.",
     )
-    p.add_argument("--kubeconfig", default=None,
-                   help="kubeconfig file (default: in-cluster, then KUBECONFIG, "
-                   "then ~/.kube/config)")
-    p.add_argument("--namespace", default=env.get("METALLB_NAMESPACE") or "metallb-system",
-                   help="namespace of the config and the lease (default: METALLB_NAMESPACE "
-                   "or metallb-system)")
-    p.add_argument("--config", dest="config_name", default="metallb",
-                   help="name of the ConfigMap holding the config under key 'config' "
-                   "(default: metallb)")
-    p.add_argument("--host", default=env.get("METALLB_HOST") or "0.0.0.0",
-                   help="address the metrics server binds (default: METALLB_HOST or 0.0.0.0)")
-    p.add_argument("--port", type=_port, default=7472,
-                   help="metrics port (default: 7472; 0 picks a free one)")
-    p.add_argument("--lb-class", dest="load_balancer_class", default=None,
-                   help="handle only services with this spec.loadBalancerClass (and none)")
-    p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    add_common_flags(p)
     p.add_argument("--disable-leader-election", dest="leader_election",
                    action="store_false", help="act as leader at once (single replica)")
     p.add_argument("--lease-name", default="metallb-controller",
@@ -98,25 +75,3 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         lease_duration=args.lease_duration,
         identity=args.identity or default_identity(),
     )
-
-
-class _KeyValueFormatter(logging.Formatter):
-    """One event per line: `ts=... level=... logger=... event=... key=value ...`."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = (f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d} "
-                f"level={record.levelname.lower()} logger={record.name} "
-                f"{record.getMessage()}")
-        if record.exc_info:  # a bug, not user input: keep the traceback on one line
-            line += " traceback=" + repr(self.formatException(record.exc_info))
-        return line
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_KeyValueFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel({"warn": logging.WARNING}.get(level, level.upper()))
-    # The client's urllib3 retries log their own multi-line warnings.
-    logging.getLogger("urllib3").setLevel(logging.ERROR)

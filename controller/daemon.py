@@ -20,8 +20,8 @@ from kubernetes.config.config_exception import ConfigException
 from prometheus_client import CollectorRegistry
 
 from controller.cli import Settings, configure_logging, parse_settings
-from controller.config_source import ConfigSource
 from controller.reconciler import CONFIG_KEY, Reconciler, one_line
+from metallb.config_source import ConfigSource
 from metallb.kube.backoff import Backoff
 from metallb.kube.client import load_api_client, object_key
 from metallb.kube.events import EventRecorder

@@ -17,10 +17,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from controller.config_source import ConfigSource
 from metallb.allocator.allocator import Allocator
 from metallb.allocator.reconcile import Decision, preload, reconcile
 from metallb.allocator.service import intent_from_service
+from metallb.config_source import ConfigSource
 from metallb.kube.client import object_key
 from metallb.kube.events import EventRecorder
 from metallb.kube.informer import Informer

@@ -6,7 +6,7 @@ import argparse
 import os
 from dataclasses import dataclass
 
-from controller.cli import LOG_LEVELS, _port
+from metallb.daemon_cli import add_common_flags
 
 
 @dataclass(frozen=True)
@@ -34,22 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--node-name", default=env.get("METALLB_NODE_NAME"),
                    help="name of the Node this speaker runs on (default: METALLB_NODE_NAME)")
-    p.add_argument("--kubeconfig", default=None,
-                   help="kubeconfig file (default: in-cluster, then KUBECONFIG, "
-                   "then ~/.kube/config)")
-    p.add_argument("--namespace", default=env.get("METALLB_NAMESPACE") or "metallb-system",
-                   help="namespace of the config (default: METALLB_NAMESPACE or "
-                   "metallb-system)")
-    p.add_argument("--config", dest="config_name", default="metallb",
-                   help="name of the ConfigMap holding the config under key 'config' "
-                   "(default: metallb)")
-    p.add_argument("--host", default=env.get("METALLB_HOST") or "0.0.0.0",
-                   help="address the metrics server binds (default: METALLB_HOST or 0.0.0.0)")
-    p.add_argument("--port", type=_port, default=7472,
-                   help="metrics port (default: 7472; 0 picks a free one)")
-    p.add_argument("--lb-class", dest="load_balancer_class", default=None,
-                   help="announce only services with this spec.loadBalancerClass")
-    p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    add_common_flags(p)
     p.add_argument("--exabgp", default=None,
                    help="ExaBGP executable (default: the exabgp package of this Python)")
     p.add_argument("--exabgp-netns", default=None, metavar="NAME",

@@ -19,9 +19,9 @@ from kubernetes import client
 from kubernetes.config.config_exception import ConfigException
 from prometheus_client import CollectorRegistry
 
-from controller.cli import configure_logging
-from controller.config_source import ConfigSource
 from metallb.config.model import Config
+from metallb.config_source import ConfigSource
+from metallb.daemon_cli import configure_logging
 from metallb.kube.client import load_api_client
 from metallb.kube.events import EventRecorder
 from metallb.kube.informer import Informer

@@ -1,4 +1,4 @@
-"""The controller's view of its ConfigMap: which config to run on, and whether it is stale.
+"""Which config a daemon runs on, from its ConfigMap, and whether that config is stale.
 
 A new ConfigMap only replaces the running config once it parses, validates, and the
 allocator accepts it (it would take no address away from a service). Anything else
@@ -17,7 +17,7 @@ from metallb.config.model import Config
 from metallb.config.parse import ConfigError, parse_config_text
 from metallb.metrics import K8sClientMetrics
 
-log = logging.getLogger("metallb.controller.config")
+log = logging.getLogger("metallb.config")
 
 
 class ConfigSource:

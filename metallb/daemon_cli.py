@@ -1,0 +1,63 @@
+"""What both daemons share on the command line: the flags upstream MetalLB gives both
+(same names, same defaults) and one-event-per-line key=value logging."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+LOG_LEVELS = ("debug", "info", "warn", "error")
+
+
+def port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0..65535; 0 = any free)")
+    return int(text)
+
+
+def add_common_flags(parser: argparse.ArgumentParser) -> None:
+    """--kubeconfig, --namespace, --config, --host, --port, --lb-class, --log-level."""
+    env = os.environ
+    parser.add_argument("--kubeconfig", default=None,
+                        help="kubeconfig file (default: in-cluster, then KUBECONFIG, "
+                        "then ~/.kube/config)")
+    parser.add_argument("--namespace",
+                        default=env.get("METALLB_NAMESPACE") or "metallb-system",
+                        help="namespace of the config (and the controller's lease) "
+                        "(default: METALLB_NAMESPACE or metallb-system)")
+    parser.add_argument("--config", dest="config_name", default="metallb",
+                        help="name of the ConfigMap holding the config under key 'config' "
+                        "(default: metallb)")
+    parser.add_argument("--host", default=env.get("METALLB_HOST") or "0.0.0.0",
+                        help="address the metrics server binds "
+                        "(default: METALLB_HOST or 0.0.0.0)")
+    parser.add_argument("--port", type=port, default=7472,
+                        help="metrics port (default: 7472; 0 picks a free one)")
+    parser.add_argument("--lb-class", dest="load_balancer_class", default=None,
+                        help="serve only services with this spec.loadBalancerClass "
+                        "(default: only services without one)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+
+
+class _KeyValueFormatter(logging.Formatter):
+    """One event per line: `ts=... level=... logger=... event=... key=value ...`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = (f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d} "
+                f"level={record.levelname.lower()} logger={record.name} "
+                f"{record.getMessage()}")
+        if record.exc_info:  # a bug, not user input: keep the traceback on one line
+            line += " traceback=" + repr(self.formatException(record.exc_info))
+        return line
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_KeyValueFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel({"warn": logging.WARNING}.get(level, level.upper()))
+    # The client's urllib3 retries log their own multi-line warnings.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
