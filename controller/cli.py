@@ -7,7 +7,12 @@ import os
 import socket
 from dataclasses import dataclass
 
-from metallb.daemon_cli import LOG_LEVELS, add_common_flags, configure_logging
+from metallb.daemon_cli import (
+    LOG_LEVELS,
+    add_common_flags,
+    common_settings,
+    configure_logging,
+)
 
 __all__ = ["LOG_LEVELS", "Settings", "build_parser", "configure_logging", "parse_settings"]
 
@@ -63,13 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_settings(argv: list[str] | None = None) -> Settings:
     args = build_parser().parse_args(argv)
     return Settings(
-        kubeconfig=args.kubeconfig,
-        namespace=args.namespace,
-        config_name=args.config_name,
-        host=args.host,
-        port=args.port,
-        load_balancer_class=args.load_balancer_class or None,
-        log_level=args.log_level,
+        **common_settings(args),
         leader_election=args.leader_election,
         lease_name=args.lease_name,
         lease_duration=args.lease_duration,

@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 
@@ -39,6 +40,19 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
                         help="serve only services with this spec.loadBalancerClass "
                         "(default: only services without one)")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+
+
+def common_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The values of add_common_flags(), as keyword arguments for a daemon's settings."""
+    return {
+        "kubeconfig": args.kubeconfig,
+        "namespace": args.namespace,
+        "config_name": args.config_name,
+        "host": args.host,
+        "port": args.port,
+        "load_balancer_class": args.load_balancer_class or None,
+        "log_level": args.log_level,
+    }
 
 
 class _KeyValueFormatter(logging.Formatter):

@@ -6,7 +6,7 @@ import argparse
 import os
 from dataclasses import dataclass
 
-from metallb.daemon_cli import add_common_flags
+from metallb.daemon_cli import add_common_flags, common_settings
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,7 @@ def parse_settings(argv: list[str] | None = None) -> SpeakerSettings:
                      "for one node")
     return SpeakerSettings(
         node_name=args.node_name,
-        kubeconfig=args.kubeconfig,
-        namespace=args.namespace,
-        config_name=args.config_name,
-        host=args.host,
-        port=args.port,
-        load_balancer_class=args.load_balancer_class or None,
-        log_level=args.log_level,
+        **common_settings(args),
         exabgp=args.exabgp,
         exabgp_netns=args.exabgp_netns,
         state_dir=args.state_dir or f"/var/run/metallb-speaker/{args.node_name}",
