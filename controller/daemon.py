@@ -24,7 +24,7 @@ from controller.reconciler import CONFIG_KEY, Reconciler, one_line
 from metallb.config_source import ConfigSource
 from metallb.kube.backoff import Backoff
 from metallb.kube.client import load_api_client, object_key
-from metallb.kube.events import EventRecorder
+from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.leader import LeaderElector
 from metallb.kube.workqueue import ShutDown, WorkQueue
@@ -52,13 +52,15 @@ class ControllerDaemon:
             namespace=settings.namespace,
             field_selector=f"metadata.name={settings.config_name}",
         )
+        self.events = BackgroundEventRecorder(
+            EventRecorder(api, COMPONENT, settings.identity or None))
         self.reconciler = Reconciler(
             core=core,
             services=self.services,
             config_maps=self.config_maps,
             config_source=ConfigSource(settings.namespace, settings.config_name,
                                        settings.config_key, self.k8s_metrics),
-            events=EventRecorder(api, COMPONENT, settings.identity or None),
+            events=self.events,
             queue=self.queue,
             k8s_metrics=self.k8s_metrics,
             allocator_metrics=AllocatorMetrics(self.registry),
@@ -119,6 +121,7 @@ class ControllerDaemon:
         self._leading.clear()
         self.queue.shut_down()
         self._worker.join(timeout=35)
+        self.events.stop()
         if self.elector is not None:
             self.elector.stop(release=True)
         self.services.stop()

@@ -22,7 +22,7 @@ from metallb.allocator.reconcile import Decision, preload, reconcile
 from metallb.allocator.service import intent_from_service
 from metallb.config_source import ConfigSource
 from metallb.kube.client import object_key
-from metallb.kube.events import EventRecorder
+from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.workqueue import WorkQueue
 from metallb.metrics import AllocatorMetrics, K8sClientMetrics
@@ -42,7 +42,7 @@ class Reconciler:
         services: Informer,
         config_maps: Informer,
         config_source: ConfigSource,
-        events: EventRecorder,
+        events: EventRecorder | BackgroundEventRecorder,
         queue: WorkQueue,
         k8s_metrics: K8sClientMetrics,
         allocator_metrics: AllocatorMetrics,

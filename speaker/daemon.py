@@ -23,7 +23,7 @@ from metallb.config.model import Config
 from metallb.config_source import ConfigSource
 from metallb.daemon_cli import configure_logging
 from metallb.kube.client import load_api_client
-from metallb.kube.events import EventRecorder
+from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
@@ -62,7 +62,7 @@ class SpeakerDaemon:
         self.informers = (self.services, self.slices, self.nodes, self.config_maps)
         self.config_source = ConfigSource(settings.namespace, settings.config_name,
                                           settings.config_key, self.k8s_metrics)
-        self.events = EventRecorder(api, COMPONENT, settings.node_name)
+        self.events = BackgroundEventRecorder(EventRecorder(api, COMPONENT, settings.node_name))
         self.driver = ExaBGPDriver(
             settings.state_dir, [], exabgp_cmd=[settings.exabgp] if settings.exabgp else None,
             netns=settings.exabgp_netns, on_event=self._on_driver_event,
@@ -97,6 +97,7 @@ class SpeakerDaemon:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.driver.stop(withdraw=True)
+        self.events.stop()
         for informer in self.informers:
             informer.stop()
         self.metrics_server.stop()

@@ -4,7 +4,9 @@ existing Event instead of creating a new object for every retry."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -98,3 +100,41 @@ class EventRecorder:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class BackgroundEventRecorder:
+    """Records events from a thread of its own, so a burst of events (a speaker that
+    starts announcing 10,000 services, a controller assigning them) never holds up the
+    work that caused them. Events past `max_pending` are dropped and counted: they are
+    information for users, never state the daemons depend on."""
+
+    def __init__(self, recorder: EventRecorder, max_pending: int = 10000):
+        self._recorder = recorder
+        self._queue: queue.Queue[tuple | None] = queue.Queue(maxsize=max_pending)
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name="event-recorder", daemon=True)
+        self._thread.start()
+
+    def record(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        try:
+            self._queue.put_nowait((obj, type_, reason, message))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning("event=events_dropped count=%d reason=queue_full", self.dropped)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Record what is queued (up to `timeout`), then end the thread."""
+        deadline = time.monotonic() + timeout
+        while not self._queue.empty() and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                item = self._queue.get_nowait()
+                if item is not None:
+                    self._recorder.record(*item)
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
+        self._thread.join(timeout=max(0.0, deadline - time.monotonic()) + 1)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self._recorder.record(*item)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from metallb.kube.events import EventRecorder
+from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.leader import LeaderElector
 from metallb.lab.wait import poll_until
 from tests.support.apiserver import apiserver, kube_client  # noqa: F401
@@ -92,3 +92,25 @@ def test_events_are_aggregated(kube_client, ns, apiserver):  # noqa: F811
     # A failing API is logged, never raised into the caller.
     apiserver.faults.fail_share(1.0, code=500, resources={"events"})
     recorder.record(obj, "Normal", "IPAllocated", "Assigned IP 192.0.2.2")
+
+
+def test_background_recorder_records_off_thread_flushes_on_stop_and_drops_when_full(
+        kube_client, ns, apiserver):  # noqa: F811
+    core = client.CoreV1Api(kube_client)
+    svc = core.create_namespaced_service(ns, {
+        "metadata": {"name": "bulk"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
+    obj = kube_client.sanitize_for_serialization(svc)
+    background = BackgroundEventRecorder(EventRecorder(kube_client, "metallb-speaker", "n1"))
+    for i in range(20):
+        background.record(obj, "Normal", "nodeAssigned", f"announcing {i}")
+    background.stop()
+    assert len(core.list_namespaced_event(ns).items) == 20
+    assert background.dropped == 0
+
+    apiserver.faults.add_latency(0.2, resources={"events"})
+    slow = BackgroundEventRecorder(EventRecorder(kube_client, "metallb-speaker", "n1"),
+                                   max_pending=2)
+    for i in range(10):
+        slow.record(obj, "Normal", "nodeAssigned", f"burst {i}")
+    assert slow.dropped >= 7  # one in flight at most, two queued, the rest dropped
+    slow.stop(timeout=10)
