@@ -8,8 +8,8 @@ import threading
 from kubernetes import client, watch
 
 from metallb.lab.apiserver import ApiServer
+from metallb.lab.wait import poll_until
 from tests.api.objects import configmap
-from tests.api.waiting import wait_until
 from tests.support.apiserver import api_client_for
 
 WATCHERS = 20
@@ -60,7 +60,7 @@ def test_many_watchers_and_writers():
                     for s in streams]
         for t in watchers:
             t.start()
-        wait_until(lambda: server.store.open_watch_count() == WATCHERS, what="all watches")
+        poll_until(lambda: server.store.open_watch_count() == WATCHERS, what="all watches")
         core.create_namespaced_config_map("default", configmap("shared"))
         writers = [threading.Thread(target=_write, args=(server, i, errors), daemon=True)
                    for i in range(WRITERS)]

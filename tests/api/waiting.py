@@ -1,27 +1,15 @@
-"""Polling with a deadline (tests never sleep a fixed time to wait for something)."""
+"""Watch helpers for the emulator tests (waiting itself is metallb.lab.wait.poll_until)."""
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from kubernetes import watch
 
+from metallb.lab.wait import poll_until
+
 T = TypeVar("T")
-
-
-def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.01,
-               what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def watch_events(func, count: int, timeout: int = 5, **kwargs) -> list[tuple[str, str, str]]:
@@ -46,7 +34,7 @@ class Background:
         before = server.store.open_watch_count()
         self.thread = threading.Thread(target=self._run, args=(func, count, kwargs), daemon=True)
         self.thread.start()
-        wait_until(lambda: server.store.open_watch_count() > before, what="watch open")
+        poll_until(lambda: server.store.open_watch_count() > before, what="watch open")
 
     def _run(self, func, count, kwargs):
         try:
