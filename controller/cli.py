@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from metallb.daemon_cli import (
     LOG_LEVELS,
+    DaemonSettings,
     add_common_flags,
     common_settings,
     configure_logging,
@@ -16,16 +17,8 @@ from metallb.daemon_cli import (
 
 __all__ = ["LOG_LEVELS", "Settings", "build_parser", "configure_logging", "parse_settings"]
 
-@dataclass(frozen=True)
-class Settings:
-    kubeconfig: str | None = None
-    namespace: str = "metallb-system"
-    config_name: str = "metallb"
-    config_key: str = "config"
-    host: str = "0.0.0.0"
-    port: int = 7472
-    load_balancer_class: str | None = None
-    log_level: str = "info"
+@dataclass(frozen=True, kw_only=True)
+class Settings(DaemonSettings):
     leader_election: bool = True
     lease_name: str = "metallb-controller"
     lease_duration: float = 15.0

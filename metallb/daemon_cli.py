@@ -7,9 +7,24 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DaemonSettings:
+    """The settings add_common_flags() gives both daemons; each extends it."""
+
+    kubeconfig: str | None = None
+    namespace: str = "metallb-system"
+    config_name: str = "metallb"
+    config_key: str = "config"
+    host: str = "0.0.0.0"
+    port: int = 7472
+    load_balancer_class: str | None = None
+    log_level: str = "info"
 
 
 def port(text: str) -> int:

@@ -6,20 +6,12 @@ import argparse
 import os
 from dataclasses import dataclass
 
-from metallb.daemon_cli import add_common_flags, common_settings
+from metallb.daemon_cli import DaemonSettings, add_common_flags, common_settings
 
 
-@dataclass(frozen=True)
-class SpeakerSettings:
+@dataclass(frozen=True, kw_only=True)
+class SpeakerSettings(DaemonSettings):
     node_name: str
-    kubeconfig: str | None = None
-    namespace: str = "metallb-system"
-    config_name: str = "metallb"
-    config_key: str = "config"
-    host: str = "0.0.0.0"
-    port: int = 7472
-    load_balancer_class: str | None = None
-    log_level: str = "info"
     exabgp: str | None = None  # executable; None = the ExaBGP of this interpreter
     exabgp_netns: str | None = None
     state_dir: str = "/var/run/metallb-speaker"
