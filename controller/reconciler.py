@@ -169,7 +169,10 @@ class Reconciler:
             self.pending.setdefault(key, None)
         else:
             self.pending.pop(key, None)
-        foreign = intent.load_balancer_class not in (None, self._lb_class)
+        # Another implementation's LoadBalancer (another class; or, under --lb-class, no
+        # class at all): its status is none of our business, never cleared.
+        foreign = (intent.type == "LoadBalancer"
+                   and intent.load_balancer_class != self._lb_class)
         if not foreign and not self._apply(obj, decision):
             return  # conflict: the key is queued again with the fresh object
         freed = before is not None and (after is None or set(before.ips) - set(after.ips))

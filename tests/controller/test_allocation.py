@@ -91,14 +91,21 @@ def test_rules_live_match_expectations_and_plan(core, start_controller):
 
 def test_our_lb_class_only(core, start_controller):
     put_config(core, RULES_CONFIG)
-    start_controller(load_balancer_class="metallb.io/ours")
+    daemon = start_controller(load_balancer_class="metallb.io/ours")
     _create_all(core, [service("mine", loadBalancerClass="metallb.io/ours"),
                        service("theirs", loadBalancerClass="example.com/other"),
                        service("unclassed")])
+    # Another implementation already gave the unclassed service an address: with
+    # --lb-class it belongs to the default implementation (upstream), so it is kept.
+    core.patch_namespaced_service_status("unclassed", "demo", {"status": {"loadBalancer": {
+        "ingress": [{"ip": "203.0.113.200"}]}}})
     wait_statuses(core, {"demo/mine": ["192.0.2.0"]})
-    # With --lb-class, unclassed services belong to the default implementation (upstream).
     assert statuses(core)["demo/theirs"] == []
-    assert statuses(core)["demo/unclassed"] == []
+    core.patch_namespaced_service("unclassed", "demo", {"metadata": {"labels": {"x": "y"}}})
+    poll_until(lambda: daemon.services.get("demo/unclassed")["metadata"].get("labels"),
+               what="the change reached the controller's cache")
+    poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
+    assert statuses(core)["demo/unclassed"] == ["203.0.113.200"]
 
 
 def test_pending_service_gets_address_freed_by_delete_and_type_change(core, start_controller):
