@@ -74,6 +74,7 @@ class SpeakerDaemon:
         self._peer_problems: set[str] = set()
         self._known_peers: set[str] = set()
         self._updates_published: dict[str, int] = {}
+        self._config_version: tuple[str | None] | None = None  # ConfigMap last looked at
         self._thread: threading.Thread | None = None
         self.plans = 0  # plans computed, for tests and debugging
 
@@ -138,11 +139,17 @@ class SpeakerDaemon:
 
     # -- one sync ------------------------------------------------------------------------
     def current_config(self) -> Config | None:
-        configmap = self.config_maps.items()
-        candidate = self.config_source.candidate(configmap[0] if configmap else None)
-        source = self.config_source
-        if candidate is not None and (candidate != source.current or source.stale):
-            source.applied(candidate)
+        """The config to run on; the ConfigMap is only looked at again (and a problem
+        with it only logged again) when it changed."""
+        items = self.config_maps.items()
+        configmap = items[0] if items else None
+        version = (configmap or {}).get("metadata", {}).get("resourceVersion")
+        if self._config_version != (version,):
+            self._config_version = (version,)
+            source = self.config_source
+            candidate = source.candidate(configmap)
+            if candidate is not None and (candidate != source.current or source.stale):
+                source.applied(candidate)
         return self.config_source.current
 
     def sync(self) -> Plan | None:

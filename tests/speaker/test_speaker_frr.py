@@ -131,7 +131,7 @@ def test_metrics_match_what_frr_sees(cluster):
                what="announced series removed after the service is gone")
 
 
-def test_bad_config_keeps_sessions_and_routes(cluster):
+def test_bad_config_keeps_sessions_and_routes(cluster, caplog):
     nodes = cluster.lab.nodes
     cluster.service("steady", ["198.51.100.50"])
     cluster.endpoints("steady", [nodes[0]])
@@ -140,6 +140,13 @@ def test_bad_config_keeps_sessions_and_routes(cluster):
     poll_until(lambda: all(s.config_source.stale for s in cluster.speakers.values()),
                TIMEOUT, what="every speaker marks its config stale")
     assert cluster.lab.nexthops("198.51.100.50/32") == cluster.node_v4
+    # Other changes while stale do not repeat the error: one line per speaker.
+    cluster.endpoints("steady", [nodes[1]])
+    cluster.service("while-stale", ["198.51.100.51"])
+    cluster.endpoints("while-stale", [nodes[1]])
+    hops(cluster, "198.51.100.51/32", cluster.node_v4)
+    assert caplog.text.count("event=config_invalid") == len(cluster.speakers)
+    cluster.delete_service("while-stale")
     assert len(cluster.lab.router.established()) == 6
     cluster.set_config(BASE_CONFIG)
     poll_until(lambda: not any(s.config_source.stale for s in cluster.speakers.values()),
