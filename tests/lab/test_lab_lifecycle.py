@@ -145,3 +145,38 @@ def test_down_cleans_up_after_up_was_killed_and_the_state_file_lost():
         assert down.returncode == 0, down.stderr
         assert "stopped leftover process" in down.stdout
         assert lab.leftovers() == []
+
+
+def test_peer_password_never_shows_in_status_or_logs(tmp_path):
+    """A static peer with an MD5 password (one that never comes up): neither `lab status`
+    (text or JSON) nor any daemon's log in the state dir shows the password."""
+    secret = "lab-Secret-pw7"
+    config = tmp_path / "secret.lokocfg"
+    config.write_text(textwrap.dedent(f"""\
+        component "metallb" {{
+          address_pools = {{ pool1 = ["198.51.100.20/32"] }}
+          peer {{
+            peer_address = "192.0.2.250"
+            peer_asn     = 64512
+            my_asn       = 64513
+            password     = "{secret}"
+          }}
+        }}
+        """))
+    with lab_env() as lab:
+        up = lab.run("up", "--nodes", "1", "--config", str(config))
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert secret not in up.stdout + up.stderr
+        # The speaker must have tried that session: ExaBGP's config holds the password
+        # (mode 0600, the only place it may be written).
+        exabgp_confs = list(lab.state_dir.rglob("exabgp.conf"))
+        poll_until(lambda: any(secret in p.read_text() for p in exabgp_confs), 20,
+                   what="the static peer reached ExaBGP's config")
+        assert all(p.stat().st_mode & 0o077 == 0 for p in exabgp_confs)
+        for args in (("status",), ("status", "--json")):
+            out = lab.run(*args)
+            assert out.returncode == 0 and secret not in out.stdout + out.stderr
+        logs = [p for p in lab.state_dir.rglob("*.log*") if p.is_file()]
+        assert logs
+        leaking = [str(p) for p in logs if secret in p.read_text(errors="replace")]
+        assert leaking == []
