@@ -5,6 +5,7 @@ without starting anything.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -225,6 +226,7 @@ def withdraw_commands(peer: str, prefixes: Iterable[str], batch: int = DEFAULT_B
     return out
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def normalise_prefix(prefix: str) -> str:
     """`198.51.100.7` -> `198.51.100.7/32`; host bits set are an error (ValueError)."""
     return str(ipaddress.ip_network(prefix, strict=True))
