@@ -44,6 +44,7 @@ from kubernetes import client, config  # noqa: E402
 from metallb.kube.informer import Informer  # noqa: E402
 from metallb.lab.apiserver import ApiServerProcess  # noqa: E402
 from metallb.lab.wait import poll_until  # noqa: E402
+from tests.support.http import daemon_ready  # noqa: E402
 
 CONFIG = "address-pools:\n- {name: v6, protocol: bgp, addresses: [2001:db8::/112]}\n"
 THREADS = 4
@@ -134,7 +135,7 @@ def run_size(count: int, workdir: Path) -> dict:
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warn"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(ROOT)})
-        poll_until(lambda: _ready(port), timeout=30, what="controller ready")
+        poll_until(lambda: daemon_ready(port), timeout=30, what="controller ready")
         watch = StatusWatch(core, "bench").start()
         created: dict[str, float] = {}
 
@@ -167,16 +168,6 @@ def run_size(count: int, workdir: Path) -> dict:
                 controller.wait(10)
         log.close()
         server.stop()
-
-
-def _ready(port: int) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
 
 
 def _free_port() -> int:

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 
 import kubernetes
@@ -21,6 +20,7 @@ from metallb.component.rbac import CLUSTER_RULES, NAMESPACE_RULES
 from metallb.lab.apiserver import ApiServer
 from metallb.lab.wait import poll_until
 from tests.support.apiserver import api_client_for
+from tests.support.http import daemon_ready
 
 from .helpers import REPO, SEED_BLOCK, write
 
@@ -175,14 +175,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path):
     """Ready means every watch (services, endpointslices, its node, the config) listed
     successfully, which a missing permission prevents."""
@@ -206,7 +198,7 @@ def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path)
     try:
         def ready() -> bool:
             assert proc.poll() is None, log_path.read_text()
-            return _ready(port)
+            return daemon_ready(port)
 
         poll_until(ready, timeout=30, what="the speaker's watches sync")
     finally:

@@ -8,8 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from metallb.lab.wait import poll_until
+from tests.support.http import daemon_ready, fetch
 
 NAMESPACE = "metallb-system"
 CONFIG_NAME = "metallb"
@@ -87,14 +86,6 @@ def event_reasons(core: client.CoreV1Api, namespace: str, name: str) -> list[str
                    if e.involved_object.name == name})
 
 
-def fetch(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
 def metric_value(port: int, sample: str) -> float | None:
     """The value of one sample line (`name{labels}` exactly as exported), or None."""
     _, text = fetch(f"http://127.0.0.1:{port}/metrics")
@@ -140,7 +131,7 @@ class ControllerProcess:
 
     def ready(self) -> bool:
         try:
-            return fetch(f"http://127.0.0.1:{self.port}/readyz")[0] == 200
+            return daemon_ready(self.port)
         except OSError:
             return False
 

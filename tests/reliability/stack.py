@@ -28,10 +28,11 @@ from metallb.component.labels import CONTROLLER, NAMESPACE, SPEAKER
 from metallb.lab.apiserver import ApiServer
 from metallb.lab.netns import Node, ip, netns_pids
 from metallb.lab.wait import poll_until
-from tests.controller.support import ControllerProcess, fetch, free_port
+from tests.controller.support import ControllerProcess, free_port
 from tests.reliability.invariants import InvariantChecker, Snapshot, kernel_routes
 from tests.support.apiserver import api_client_for
 from tests.support.bgplab import NODE_ASN, ROUTER_ASN, BgpLab, bgp_lab
+from tests.support.http import daemon_ready
 
 REPO = Path(__file__).resolve().parents[2]
 APP_NAMESPACE = "demo"
@@ -81,7 +82,7 @@ class SpeakerProcess:
 
     def ready(self) -> bool:
         try:
-            return fetch(f"http://127.0.0.1:{self.port}/readyz")[0] == 200
+            return daemon_ready(self.port)
         except OSError:
             return False
 
