@@ -112,6 +112,7 @@ class BackgroundEventRecorder:
         self._recorder = recorder
         self._queue: queue.Queue[tuple | None] = queue.Queue(maxsize=max_pending)
         self.dropped = 0
+        self._deadline: float | None = None  # set by stop(): record until then
         self._thread = threading.Thread(target=self._run, name="event-recorder", daemon=True)
         self._thread.start()
 
@@ -124,17 +125,25 @@ class BackgroundEventRecorder:
                 log.warning("event=events_dropped count=%d reason=queue_full", self.dropped)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Record what is queued (up to `timeout`), then end the thread."""
-        deadline = time.monotonic() + timeout
-        while not self._queue.empty() and time.monotonic() < deadline:
-            with contextlib.suppress(queue.Empty):
-                item = self._queue.get_nowait()
-                if item is not None:
-                    self._recorder.record(*item)
-        with contextlib.suppress(queue.Full):
-            self._queue.put_nowait(None)
-        self._thread.join(timeout=max(0.0, deadline - time.monotonic()) + 1)
+        """Record what is queued for up to `timeout`, then drop the rest (counted) and end
+        the thread: a daemon shutting down must not keep writing events after it."""
+        self._deadline = time.monotonic() + timeout
+        with contextlib.suppress(queue.Full):  # full until the worker takes one more
+            self._queue.put(None, timeout=timeout)
+        self._thread.join(max(0.0, self._deadline - time.monotonic()) + 1)
+        left = 0
+        while True:
+            try:
+                left += self._queue.get_nowait() is not None
+            except queue.Empty:
+                break
+        if left:
+            self.dropped += left
+            log.warning("event=events_dropped count=%d reason=shutdown", left)
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                self.dropped += 1
+                return
             self._recorder.record(*item)

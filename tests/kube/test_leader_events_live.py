@@ -114,3 +114,15 @@ def test_background_recorder_records_off_thread_flushes_on_stop_and_drops_when_f
         slow.record(obj, "Normal", "nodeAssigned", f"burst {i}")
     assert slow.dropped >= 7  # one in flight at most, two queued, the rest dropped
     slow.stop(timeout=10)
+
+    # Shutting down: what is not recorded by the deadline is dropped (and counted), the
+    # thread ends, nothing is written afterwards.
+    stopping = BackgroundEventRecorder(EventRecorder(kube_client, "metallb-speaker", "n1"))
+    for i in range(30):
+        stopping.record(obj, "Normal", "nodeAssigned", f"late {i}")
+    stopping.stop(timeout=0.5)
+    assert not stopping._thread.is_alive()
+    written = len([e for e in core.list_namespaced_event(ns).items
+                   if e.message.startswith("late")])
+    assert written + stopping.dropped == 30
+    assert stopping.dropped >= 20
