@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client import disable_created_metrics as _disable_created
+from prometheus_client.core import GaugeMetricFamily
 
 # MetalLB exports no *_created series; dashboards and alerts do not expect them.
 _disable_created()
@@ -100,21 +101,33 @@ class BGPMetrics:
 
 
 class SpeakerMetrics:
+    """`metallb_speaker_announced`, served from the announced set as it is at scrape time.
+
+    A collector instead of a labelled Gauge: a speaker that starts announcing 10,000
+    services would otherwise create 10,000 children, each validated by the client library
+    (~70 us apiece), inside the sync loop that sends the routes."""
+
+    NAME = "metallb_speaker_announced"
+    HELP = ("Services being announced from this node. This is desired state, it does not "
+            "guarantee that the routing protocols have converged.")
+    LABELS = ("service", "protocol", "node", "ip")
+
     def __init__(self, registry: CollectorRegistry):
-        self.announced = Gauge(
-            "metallb_speaker_announced",
-            "Services being announced from this node. This is desired state, it does not "
-            "guarantee that the routing protocols have converged.",
-            ["service", "protocol", "node", "ip"],
-            registry=registry,
-        )
+        self._announced: frozenset[tuple[str, str, str, str]] = frozenset()
+        registry.register(self)
 
     def publish(self, announced: set[tuple[str, str, str, str]]) -> None:
         """Exactly these (service, protocol, node, ip) series exist afterwards, all at 1."""
-        for labels in _label_sets(self.announced) - announced:
-            self.announced.remove(*labels)
-        for labels in announced:
-            self.announced.labels(*labels).set(1)
+        self._announced = frozenset(announced)
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return [GaugeMetricFamily(self.NAME, self.HELP, labels=self.LABELS)]
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.NAME, self.HELP, labels=self.LABELS)
+        for labels in sorted(self._announced):
+            family.add_metric(list(labels), 1)
+        return [family]
 
 
 def _label_sets(metric: Gauge | Counter) -> set[tuple[str, ...]]:

@@ -176,14 +176,15 @@ class SpeakerDaemon:
         self.driver.set_peers(specs)
         self.driver.set_routes(routes)
         node = self.settings.node_name
-        for key in sorted({k for k, _ in announced} - {k for k, _ in self._announced}):
+        started = sorted({k for k, _ in announced} - {k for k, _ in self._announced})
+        stopped = sorted({k for k, _ in self._announced} - {k for k, _ in announced})
+        for key in started:
             service = self.services.get(key)
             if service is not None:
                 self.events.record(service, "Normal", "nodeAssigned",
                                    f'announcing from node "{node}" with protocol "{PROTOCOL}"')
-                log.info("event=service_announced service=%s node=%s", key, node)
-        for key in sorted({k for k, _ in self._announced} - {k for k, _ in announced}):
-            log.info("event=service_withdrawn service=%s node=%s", key, node)
+        _log_services("service_announced", started, node)
+        _log_services("service_withdrawn", stopped, node)
         self._announced = announced
         self.speaker_metrics.publish({(k, PROTOCOL, node, ip) for k, ip in announced})
         gone = self._known_peers - {s.peer_address for s in specs}
@@ -212,6 +213,20 @@ class SpeakerDaemon:
             if delta > 0:
                 m.updates.labels(peer).inc(delta)
             self._updates_published[peer] = state.updates_sent
+
+
+LOGGED_PER_SERVICE = 20
+
+
+def _log_services(event: str, keys: list[str], node: str) -> None:
+    """One line per service, or one summary line for a burst (10,000 lines would cost
+    the sync loop more than the announcements themselves)."""
+    if len(keys) <= LOGGED_PER_SERVICE:
+        for key in keys:
+            log.info("event=%s service=%s node=%s", event, key, node)
+    else:
+        log.info("event=%s services=%d node=%s first=%s", event, len(keys), node,
+                 ",".join(keys[:5]))
 
 
 def peer_specs(result: Plan, addresses: list[str]) -> tuple[dict[str, PeerSpec], list[str]]:

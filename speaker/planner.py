@@ -91,12 +91,16 @@ def service_key(service: Mapping[str, Any]) -> str:
 
 def assigned_ips(service: Mapping[str, Any]) -> list[str]:
     """Addresses in status.loadBalancer.ingress; hostnames and garbage are ignored."""
+    return [str(ip) for ip in _assigned_addresses(service)]
+
+
+def _assigned_addresses(service: Mapping[str, Any]) -> list[IPAddress]:
     ingress = _mapping(_mapping(service.get("status")).get("loadBalancer")).get("ingress")
-    ips: list[str] = []
+    ips: list[IPAddress] = []
     for entry in ingress if isinstance(ingress, list) else []:
         raw = _mapping(entry).get("ip")
         try:
-            ips.append(str(ipaddress.ip_address(raw)))
+            ips.append(ipaddress.ip_address(raw))
         except ValueError:
             continue
     return ips
@@ -177,7 +181,7 @@ def _announceable(
     spec = _mapping(service.get("spec"))
     if spec.get("type") != "LoadBalancer" or spec.get("loadBalancerClass") != lb_class:
         return [], None
-    ips = [ipaddress.ip_address(ip) for ip in assigned_ips(service)]
+    ips = _assigned_addresses(service)
     if not ips:
         return [], None
     found = [_pool_of(config, ip) for ip in ips]

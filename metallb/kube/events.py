@@ -108,11 +108,17 @@ class BackgroundEventRecorder:
     work that caused them. Events past `max_pending` are dropped and counted: they are
     information for users, never state the daemons depend on."""
 
-    def __init__(self, recorder: EventRecorder, max_pending: int = 10000):
+    def __init__(self, recorder: EventRecorder, max_pending: int = 10000,
+                 rate: float = 100.0, burst: int = 200):
         self._recorder = recorder
         self._queue: queue.Queue[tuple | None] = queue.Queue(maxsize=max_pending)
         self.dropped = 0
         self._deadline: float | None = None  # set by stop(): record until then
+        # A token bucket, like a real client's QPS limit: a burst of 10,000 events must
+        # not flood the API server (nor take the CPU the routes need right then).
+        self._rate, self._burst = rate, float(burst)
+        self._tokens, self._refilled = float(burst), time.monotonic()
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="event-recorder", daemon=True)
         self._thread.start()
 
@@ -128,6 +134,7 @@ class BackgroundEventRecorder:
         """Record what is queued for up to `timeout`, then drop the rest (counted) and end
         the thread: a daemon shutting down must not keep writing events after it."""
         self._deadline = time.monotonic() + timeout
+        self._stopping.set()
         with contextlib.suppress(queue.Full):  # full until the worker takes one more
             self._queue.put(None, timeout=timeout)
         self._thread.join(max(0.0, self._deadline - time.monotonic()) + 1)
@@ -143,7 +150,19 @@ class BackgroundEventRecorder:
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
+            self._take_token()
             if self._deadline is not None and time.monotonic() > self._deadline:
                 self.dropped += 1
                 return
             self._recorder.record(*item)
+
+    def _take_token(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._refilled) * self._rate)
+        self._refilled = now
+        if self._tokens < 1:
+            # Rate limiting is waiting for time itself; stop() cuts it short.
+            self._stopping.wait((1 - self._tokens) / self._rate)
+            self._tokens = 1.0
+            self._refilled = time.monotonic()
+        self._tokens -= 1

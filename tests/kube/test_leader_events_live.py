@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from kubernetes import client
 
@@ -126,3 +128,22 @@ def test_background_recorder_records_off_thread_flushes_on_stop_and_drops_when_f
                    if e.message.startswith("late")])
     assert written + stopping.dropped == 30
     assert stopping.dropped >= 20
+
+
+def test_background_recorder_is_rate_limited(kube_client, ns):  # noqa: F811
+    core = client.CoreV1Api(kube_client)
+    svc = core.create_namespaced_service(ns, {
+        "metadata": {"name": "limited"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
+    obj = kube_client.sanitize_for_serialization(svc)
+    limited = BackgroundEventRecorder(EventRecorder(kube_client, "metallb-speaker", "n1"),
+                                      rate=20.0, burst=10)
+    start = time.monotonic()
+    for i in range(200):
+        limited.record(obj, "Normal", "nodeAssigned", f"limited {i}")
+    poll_until(lambda: len(core.list_namespaced_event(ns).items) >= 15, 10,
+               what="the burst and some refill written")
+    written = len(core.list_namespaced_event(ns).items)
+    elapsed = time.monotonic() - start
+    assert written <= 10 + 20 * elapsed + 1  # never faster than burst + rate x time
+    limited.stop(timeout=0.2)
+    assert len(core.list_namespaced_event(ns).items) + limited.dropped == 200
