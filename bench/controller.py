@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from kubernetes import client, config  # noqa: E402
 
+from metallb.childproc import terminate  # noqa: E402
 from metallb.kube.informer import Informer  # noqa: E402
 from metallb.lab.apiserver import ApiServerProcess  # noqa: E402
 from metallb.lab.wait import poll_until  # noqa: E402
@@ -159,13 +159,8 @@ def run_size(count: int, workdir: Path) -> dict:
             "floor_ms": floor * 1000, "ratio": total / (count * floor),
         }
     finally:
-        if controller is not None and controller.poll() is None:
-            os.kill(controller.pid, signal.SIGTERM)
-            try:
-                controller.wait(20)
-            except subprocess.TimeoutExpired:
-                os.kill(controller.pid, signal.SIGKILL)
-                controller.wait(10)
+        if controller is not None:
+            terminate(controller, 20, kill_timeout=10)
         log.close()
         server.stop()
 

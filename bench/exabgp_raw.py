@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -28,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from metallb.childproc import terminate
 from metallb.lab.frr import FrrRouter, RouterConfig
 from metallb.lab.netns import Topology
 from metallb.lab.wait import WaitTimeout, poll_until
@@ -173,13 +173,7 @@ class RawExaBGP:
         self.conn.sendall("".join(line + "\n" for line in lines).encode())
 
     def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+        terminate(self.proc, 15)
         for closable in (self.conn, self.listener, self.log):
             closable.close()
 

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from metallb.childproc import terminate
 from metallb.lab.wait import WaitTimeout, poll_until
 from speaker.exabgp_config import (
     DEFAULT_BATCH,
@@ -309,15 +310,7 @@ class ExaBGPDriver:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("event=exabgp_kill pid=%d reason=no_exit_after_sigterm", proc.pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout)
+        terminate(proc, timeout, kill_timeout=timeout)
         log.info("event=exabgp_stopped pid=%d rc=%s", proc.pid, proc.returncode)
 
     def __enter__(self) -> ExaBGPDriver:

@@ -5,7 +5,6 @@ controller, running with only its ServiceAccount's token, assigns an address."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 import kubernetes
 import pytest
 
+from metallb.childproc import terminate
 from metallb.cli import main
 from metallb.component.labels import CONTROLLER, NAMESPACE, SPEAKER
 from metallb.component.rbac import CLUSTER_RULES, NAMESPACE_RULES
@@ -158,13 +158,7 @@ def test_controller_works_with_only_its_service_account(enforcing_server, tmp_pa
         assert "IPAllocated" in {e.reason for e in events}
     finally:
         admin.close()
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        terminate(proc, 15)
     log_text = log_path.read_text()
     assert "403" not in log_text and "orbidden" not in log_text, log_text
 
@@ -202,13 +196,7 @@ def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path)
 
         poll_until(ready, timeout=30, what="the speaker's watches sync")
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        terminate(proc, 20)
     log_text = log_path.read_text()
     assert "403" not in log_text and "orbidden" not in log_text, log_text
 

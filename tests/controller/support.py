@@ -14,6 +14,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from metallb import childproc
 from metallb.lab.wait import poll_until
 from tests.support.http import daemon_ready, fetch
 
@@ -147,10 +148,7 @@ class ControllerProcess:
 
     def stop(self) -> None:
         try:
-            if self.proc.poll() is None:
-                self.terminate()
-        except subprocess.TimeoutExpired:
-            self.kill()
+            childproc.terminate(self.proc, 15, kill_timeout=10)
         finally:
             self._log.close()
 

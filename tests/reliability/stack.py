@@ -23,6 +23,7 @@ import kubernetes
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from metallb.childproc import terminate
 from metallb.cli import main as metallb_main
 from metallb.component.labels import CONTROLLER, NAMESPACE, SPEAKER
 from metallb.lab.apiserver import ApiServer
@@ -97,11 +98,7 @@ class SpeakerProcess:
 
     def stop(self) -> None:
         try:
-            if self.proc.poll() is None:
-                os.kill(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.kill()
+            terminate(self.proc, 20, kill_timeout=10)
         finally:
             self._log.close()
             for pid in self.exabgp_pids():  # an ExaBGP orphaned by a kill -9

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import signal
 import ssl
 import subprocess
 import sys
@@ -14,6 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from metallb.childproc import terminate
 
 
 def control_call(base_url: str, what: str, method: str = "GET",
@@ -129,13 +130,7 @@ class ApiServerProcess:
         """SIGTERM (by PID), then SIGKILL if it does not exit in time; returns the code."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        terminate(self.process, timeout, kill_timeout=timeout)
         if self.process.stdout:
             self.process.stdout.close()
         code = self.process.returncode
