@@ -30,7 +30,7 @@ from metallb.metrics_server import MetricsServer
 from speaker.cli import SpeakerSettings, parse_settings
 from speaker.exabgp import DriverEvent, ExaBGPDriver, ExaBGPError
 from speaker.exabgp_config import PeerSpec, PeerSpecError
-from speaker.planner import PROTOCOL, NodeInfo, Plan, plan, service_key
+from speaker.planner import PROTOCOL, NodeInfo, Plan, plan
 
 log = logging.getLogger("metallb.speaker")
 
@@ -281,4 +281,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["SpeakerDaemon", "main", "node_addresses", "service_key"]
+__all__ = ["SpeakerDaemon", "main", "node_addresses", "peer_specs"]

@@ -184,11 +184,9 @@ def _announceable(
     ips = _assigned_addresses(service)
     if not ips:
         return [], None
-    found = [_pool_of(config, ip) for ip in ips]
-    if None in found or len({p.name for p in found if p is not None}) != 1:
-        return [], None
-    pool = found[0]
-    assert pool is not None
+    pool = _pool_of(config, ips[0])
+    if pool is None or any(_pool_of(config, ip) is not pool for ip in ips[1:]):
+        return [], None  # outside every pool, or spread over two pools
     if pool.protocol != PROTOCOL:
         return [], None
     if not has_eligible_endpoint(service, endpoints, node_name):
