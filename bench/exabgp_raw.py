@@ -2,12 +2,14 @@
 N /32s, per ExaBGP version, command form and `group-updates` setting, plus the same
 through ExaBGPDriver (to show the driver adds nothing on top of the fast form).
 
-    sudo python3 bench/exabgp_raw.py [--routes 10000] [--versions 4.2.25,5.0.15]
+    sudo python3 bench/exabgp_raw.py [--routes 10000] [--versions 4.2.25,4.2.25-lean,5.0.15]
 
 ExaBGP 4.2.25 is the project's pinned version (this interpreter's `python -m exabgp`);
-other versions are installed into throwaway venvs under /tmp (skipped with a message if
-that fails). One ExaBGP in a node namespace talks to FRR in a router namespace; ratios
-are against the first row, measured in the same run.
+"4.2.25-lean" is the same ExaBGP started the way the speaker starts it, through
+speaker/exabgp_launcher.py (which removes a deep copy per route); other versions are
+installed into throwaway venvs under /tmp (skipped with a message if that fails). One
+ExaBGP in a node namespace talks to FRR in a router namespace; ratios are against the
+first row, measured in the same run.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from metallb.childproc import terminate
 from metallb.lab.frr import FrrRouter, RouterConfig
 from metallb.lab.netns import Topology
 from metallb.lab.wait import WaitTimeout, poll_until
-from speaker.exabgp import RELAY_SCRIPT, ExaBGPDriver, default_exabgp_cmd
+from speaker.exabgp import RELAY_SCRIPT, ExaBGPDriver, default_exabgp_cmd, stock_exabgp_cmd
 from speaker.exabgp_config import (
     PeerSpec,
     RouteAttrs,
@@ -41,6 +43,7 @@ from speaker.exabgp_config import (
 from speaker.exabgp_events import Ack, StateChange, parse_line
 
 PINNED = "4.2.25"
+LEAN = f"{PINNED}-lean"
 BATCH = 1000
 MODES = [("batched", False), ("batched", True), ("per-line", False), ("per-line", True),
          ("neighbor-batched", False)]
@@ -90,6 +93,8 @@ def exabgp_command(version: str) -> list[str] | None:
     """The command running ExaBGP `version`: this interpreter's for the pinned one, a
     throwaway venv under /tmp for the others (created on first use)."""
     if version == PINNED:
+        return stock_exabgp_cmd()
+    if version == LEAN:
         return default_exabgp_cmd()
     venv = Path(f"/tmp/metallb-bench-exabgp-{version}")
     exe = venv / "bin" / "exabgp"
@@ -263,7 +268,7 @@ def main() -> int:
     # (/32s from 198.18.0.0/15, RFC 2544's benchmark range) compares with published /32
     # figures; those prefixes too exist only inside the bench's own namespaces.
     parser.add_argument("--family", type=int, choices=(4, 6), default=6)
-    parser.add_argument("--versions", default=f"{PINNED},5.0.15")
+    parser.add_argument("--versions", default=f"{PINNED},{LEAN},5.0.15")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for FRR to count everything, per run")
     args = parser.parse_args()

@@ -118,7 +118,13 @@ class _Session:
 
 
 def default_exabgp_cmd() -> list[str]:
-    """ExaBGP of this interpreter (the version pinned in pyproject.toml)."""
+    """ExaBGP of this interpreter (the version pinned in pyproject.toml), through the
+    launcher that removes its per-route deep copy (speaker/exabgp_launcher.py)."""
+    return [sys.executable, "-m", "speaker.exabgp_launcher"]
+
+
+def stock_exabgp_cmd() -> list[str]:
+    """The same ExaBGP exactly as released, for benchmarks that compare against it."""
     return [sys.executable, "-m", "exabgp"]
 
 
