@@ -36,6 +36,7 @@ log = logging.getLogger("metallb.speaker")
 
 COMPONENT = "metallb-speaker"
 METRICS_REFRESH = 1.0  # seconds between session-metric refreshes without any change
+EVENT_QPS, EVENT_BURST = 20.0, 30
 
 
 class SpeakerDaemon:
@@ -62,12 +63,17 @@ class SpeakerDaemon:
         self.informers = (self.services, self.slices, self.nodes, self.config_maps)
         self.config_source = ConfigSource(settings.namespace, settings.config_name,
                                           settings.config_key, self.k8s_metrics)
-        self.events = BackgroundEventRecorder(EventRecorder(api, COMPONENT, settings.node_name))
         self.driver = ExaBGPDriver(
             settings.state_dir, [], exabgp_cmd=[settings.exabgp] if settings.exabgp else None,
             netns=settings.exabgp_netns, on_event=self._on_driver_event,
             log_level=settings.log_level.upper().replace("WARN", "WARNING"),
         )
+        # Routes first: events wait while ExaBGP still has commands to work through, and
+        # go out at most at the rate of controller-runtime's default client (QPS 20,
+        # burst 30), which upstream's speaker writes its events with.
+        self.events = BackgroundEventRecorder(
+            EventRecorder(api, COMPONENT, settings.node_name), rate=EVENT_QPS,
+            burst=EVENT_BURST, yield_to=self.driver.busy)
         self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
                                             ready=self.ready)
         self._announced: frozenset[tuple[str, str]] = frozenset()

@@ -412,6 +412,11 @@ class ExaBGPDriver:
             self._queue.put((self._generation, line))
         self._commands += len(lines)
 
+    def busy(self) -> bool:
+        """Commands sent to the running ExaBGP that it has not acknowledged yet."""
+        with self._lock:
+            return self.pid is not None and self._acks < self._commands
+
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until ExaBGP acked every command sent so far (WaitTimeout otherwise)."""
         with self._lock:

@@ -189,9 +189,10 @@ def exabgp_env(log_level: str = "INFO") -> dict[str, str]:
 
 
 def _split_family(prefixes: Iterable[str]) -> dict[int, list[str]]:
+    """Prefixes by IP version (they are normalised already: a colon means IPv6)."""
     by_version: dict[int, list[str]] = defaultdict(list)
     for prefix in prefixes:
-        by_version[ipaddress.ip_network(prefix).version].append(prefix)
+        by_version[6 if ":" in prefix else 4].append(prefix)
     return by_version
 
 

@@ -7,6 +7,7 @@ can be tested as tables and the daemon only diffs successive plans.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -98,12 +99,34 @@ def _assigned_addresses(service: Mapping[str, Any]) -> list[IPAddress]:
     ingress = _mapping(_mapping(service.get("status")).get("loadBalancer")).get("ingress")
     ips: list[IPAddress] = []
     for entry in ingress if isinstance(ingress, list) else []:
-        raw = _mapping(entry).get("ip")
-        try:
-            ips.append(ipaddress.ip_address(raw))
-        except ValueError:
-            continue
+        ip = _parse_ip(_mapping(entry).get("ip"))
+        if ip is not None:
+            ips.append(ip)
     return ips
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _parse_ip(raw: Any) -> IPAddress | None:
+    """Parsed once per distinct address: every plan sees the same 10,000 strings again."""
+    try:
+        return ipaddress.ip_address(raw)
+    except (ValueError, TypeError):
+        return None
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _ip_text(ip: IPAddress) -> str:
+    return str(ip)
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _host_prefix(ip: IPAddress) -> str:
+    return f"{ip}/{ip.max_prefixlen}"
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _aggregate_prefix(ip: IPAddress, length: int) -> str:
+    return str(ipaddress.ip_network((ip, length), strict=False))
 
 
 EndpointIndex = dict[tuple[str, str], list[Mapping[str, Any]]]
@@ -115,12 +138,15 @@ def index_endpoints(slices: Iterable[Mapping[str, Any]]) -> EndpointIndex:
     index: EndpointIndex = {}
     for slc in slices:
         smeta = _mapping(slc.get("metadata"))
-        service = _str_map(smeta.get("labels")).get(SERVICE_NAME_LABEL)
+        service = _mapping(smeta.get("labels")).get(SERVICE_NAME_LABEL)
         endpoints = slc.get("endpoints")
-        if service is None or not isinstance(endpoints, list):
+        if not isinstance(service, str) or not isinstance(endpoints, list):
             continue
         key = (str(smeta.get("namespace") or "default"), service)
-        index.setdefault(key, []).extend(e for e in endpoints if isinstance(e, Mapping))
+        found = index.setdefault(key, [])
+        for endpoint in endpoints:
+            if type(endpoint) is dict or isinstance(endpoint, Mapping):
+                found.append(endpoint)
     return index
 
 
@@ -160,7 +186,7 @@ def plan(
             ips, pool = _announceable(config, service, endpoints, node.name, lb_class)
             if pool is None:
                 continue
-            announced.update((service_key(service), str(ip)) for ip in ips)
+            announced.update((service_key(service), _ip_text(ip)) for ip in ips)
             for addr, peer in peers.items():
                 table = routes[addr]
                 for ip in ips:
@@ -207,14 +233,15 @@ def _prefixes(pool: Pool, ip: IPAddress, ibgp: bool) -> list[tuple[str, RouteAtt
     out = []
     for adv in pool.advertisements:
         length = adv.aggregation_length if ip.version == 4 else adv.aggregation_length_v6
-        prefix = f"{ip}/{length}" if length == ip.max_prefixlen else str(
-            ipaddress.ip_network((ip, length), strict=False))
-        attrs = RouteAttrs(
-            communities=tuple(sorted(set(adv.communities))),
-            local_pref=adv.localpref if ibgp else None,
-        )
-        out.append((prefix, attrs))
+        prefix = _host_prefix(ip) if length == ip.max_prefixlen else _aggregate_prefix(
+            ip, length)
+        out.append((prefix, _route_attrs(adv.communities, adv.localpref if ibgp else None)))
     return out
+
+
+@functools.lru_cache(maxsize=1 << 10)
+def _route_attrs(communities: tuple[Any, ...], local_pref: int | None) -> RouteAttrs:
+    return RouteAttrs(communities=tuple(sorted(set(communities))), local_pref=local_pref)
 
 
 def _merge(old: RouteAttrs | None, new: RouteAttrs) -> RouteAttrs:
@@ -231,7 +258,9 @@ def _merge(old: RouteAttrs | None, new: RouteAttrs) -> RouteAttrs:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    # `type(...) is dict` first: objects from the API are dicts, and the ABC check costs
+    # more than the rest of a plan's per-service work.
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def _str_map(value: Any) -> dict[str, str]:

@@ -10,6 +10,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ log = logging.getLogger("metallb.kube.events")
 
 _CACHE_SIZE = 4096
 _TIMEOUT = 10  # seconds: a hung API server must not hang the caller's worker
+YIELD_CHECK = 0.02  # seconds between looks at whether the daemon's work is done
 
 
 class EventRecorder:
@@ -106,11 +108,19 @@ class BackgroundEventRecorder:
     """Records events from a thread of its own, so a burst of events (a speaker that
     starts announcing 10,000 services, a controller assigning them) never holds up the
     work that caused them. Events past `max_pending` are dropped and counted: they are
-    information for users, never state the daemons depend on."""
+    information for users, never state the daemons depend on.
+
+    `yield_to` says when the daemon's own work is in flight (the speaker: routes ExaBGP
+    has not acknowledged yet); events wait for it, at most `max_yield` seconds each, so
+    a burst of events never takes the CPU a burst of routes needs on the same node.
+    """
 
     def __init__(self, recorder: EventRecorder, max_pending: int = 10000,
-                 rate: float = 100.0, burst: int = 200):
+                 rate: float = 100.0, burst: int = 200,
+                 yield_to: Callable[[], bool] | None = None, max_yield: float = 5.0):
         self._recorder = recorder
+        self._yield_to, self._max_yield = yield_to, max_yield
+        self.yields = 0  # times an event waited for the daemon's work
         self._queue: queue.Queue[tuple | None] = queue.Queue(maxsize=max_pending)
         self.dropped = 0
         self._deadline: float | None = None  # set by stop(): record until then
@@ -150,11 +160,21 @@ class BackgroundEventRecorder:
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
+            self._yield()
             self._take_token()
             if self._deadline is not None and time.monotonic() > self._deadline:
                 self.dropped += 1
                 return
             self._recorder.record(*item)
+
+    def _yield(self) -> None:
+        if self._yield_to is None or not self._yield_to():
+            return
+        self.yields += 1
+        until = time.monotonic() + self._max_yield
+        while self._yield_to() and time.monotonic() < until:
+            if self._stopping.wait(YIELD_CHECK):  # stop() cuts it short
+                return
 
     def _take_token(self) -> None:
         now = time.monotonic()

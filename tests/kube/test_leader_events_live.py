@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -147,3 +148,32 @@ def test_background_recorder_is_rate_limited(kube_client, ns):  # noqa: F811
     assert written <= 10 + 20 * elapsed + 1  # never faster than burst + rate x time
     limited.stop(timeout=0.2)
     assert len(core.list_namespaced_event(ns).items) + limited.dropped == 200
+
+
+def test_background_recorder_yields_to_the_daemons_work(kube_client, ns):  # noqa: F811
+    """Events wait while `yield_to` says the daemon is busy (the speaker: routes not yet
+    acknowledged by ExaBGP), and go out once it is not, or after `max_yield`."""
+    core = client.CoreV1Api(kube_client)
+    svc = core.create_namespaced_service(ns, {
+        "metadata": {"name": "held"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
+    obj = kube_client.sanitize_for_serialization(svc)
+    busy = threading.Event()
+    busy.set()
+    held = BackgroundEventRecorder(EventRecorder(kube_client, "metallb-speaker", "n1"),
+                                   yield_to=busy.is_set, max_yield=60)
+    for i in range(3):
+        held.record(obj, "Normal", "nodeAssigned", f"held {i}")
+    poll_until(lambda: held.yields == 1, 10, what="the recorder waiting for the work")
+    assert core.list_namespaced_event(ns).items == []
+    busy.clear()
+    poll_until(lambda: len(core.list_namespaced_event(ns).items) == 3, 10,
+               what="the held events written once the work is done")
+    held.stop()
+
+    stuck = BackgroundEventRecorder(EventRecorder(kube_client, "metallb-speaker", "n1"),
+                                    yield_to=lambda: True, max_yield=0.2)
+    stuck.record(obj, "Normal", "nodeAssigned", "after max_yield")
+    poll_until(lambda: any(e.message == "after max_yield"
+                           for e in core.list_namespaced_event(ns).items), 10,
+               what="an event written although the work never ends")
+    stuck.stop()
