@@ -11,6 +11,7 @@ command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+command -v gobgpd >/dev/null 2>&1 || need_apt+=(gobgpd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: need root to install ${need_apt[*]} (apt-get); run as root" >&2
