@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from metallb.config.model import Peer
 
@@ -174,7 +175,11 @@ def exabgp_env(log_level: str = "INFO") -> dict[str, str]:
     it stops ExaBGP itself (see exabgp_relay.py) so no orphan keeps announcing routes.
     """
     user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
+    # The launcher is `python -m speaker.exabgp_launcher`: make it importable from the
+    # same place this speaker was imported from, whatever the child's working directory.
+    path = [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
     return {
+        "PYTHONPATH": os.pathsep.join(p for p in path if p),
         "exabgp.daemon.user": user,
         "exabgp.daemon.daemonize": "false",
         "exabgp.daemon.drop": "false",

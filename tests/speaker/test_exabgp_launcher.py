@@ -3,6 +3,7 @@ the original gives, for the route forms the driver sends, without touching its i
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from exabgp.reactor.api import API
 
 from speaker import exabgp_launcher
 from speaker.exabgp import default_exabgp_cmd
+from speaker.exabgp_config import exabgp_env
 
 ORIGINAL_REMOVE_SELF = Neighbor.remove_self
 
@@ -89,3 +91,13 @@ def test_launcher_runs_exabgp() -> None:
                          text=True, timeout=60)
     assert default_exabgp_cmd()[:2] == [sys.executable, "-m"]
     assert "4.2.25" in out.stdout + out.stderr, out
+
+
+def test_launcher_found_from_any_directory(tmp_path) -> None:
+    """The driver's child runs in whatever directory the speaker was started from; the
+    environment the driver gives it must make the launcher importable there by itself
+    (`-S`: no site-packages, so no editable-install finder helps)."""
+    env = {"PATH": os.environ.get("PATH", ""), **exabgp_env("WARNING")}
+    out = subprocess.run([sys.executable, "-S", "-c", "import speaker.exabgp_launcher"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
