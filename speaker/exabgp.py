@@ -136,7 +136,7 @@ class ExaBGPDriver:
         exabgp_cmd: Sequence[str] | None = None,
         netns: str | None = None,
         on_event: Callable[[DriverEvent], None] | None = None,
-        group_updates: bool = False,
+        group_updates: bool = True,
         batch: int = DEFAULT_BATCH,
         restart_backoff: tuple[float, float] = (0.2, 10.0),
         establish_warn_after: float = 10.0,

@@ -1,25 +1,35 @@
-"""Run ExaBGP 4.2 with one cost removed from its route path.
+"""Run ExaBGP 4.2 with three costs removed from its route path.
 
     python -m speaker.exabgp_launcher <exabgp arguments>
 
-ExaBGP 4.2 hands every announced or withdrawn route to each neighbor through
-`Neighbor.remove_self`, which begins with `copy.deepcopy` of the whole change: the NLRI
-and the full attribute set, again for every prefix of a batched command. Profiling the
-speaker's 10k-route burst showed that deep copy as the largest single cost in ExaBGP
-(about 40 % of its time). The only thing the neighbor changes is the next hop, so
-`lean_remove_self` copies just the NLRI (and the attribute set only when it carries a
-NEXT_HOP to rewrite); every other attribute object is shared, as ExaBGP already shares
-it between the prefixes of one command before the copy. The result is equal to what the
-original returns (tests/speaker/test_exabgp_launcher.py compares both).
+Profiling the speaker's 10k-route burst (bench/exabgp_raw.py, cProfile on ExaBGP) showed
+three things in ExaBGP 4.2.25 that cost more than the work itself:
 
-The fix is applied only to the ExaBGP release it was written against; any other version
-runs unchanged, and the launcher says so on stderr (which the driver logs to a file).
+1. `Neighbor.remove_self` begins every announced or withdrawn route with a
+   `copy.deepcopy` of the whole change (NLRI and all attributes): about 40 % of ExaBGP's
+   time. Only the next hop changes, so `lean_remove_self` copies just the NLRI (and the
+   attribute set when it carries a NEXT_HOP to rewrite); the rest is shared, as ExaBGP
+   already shares it between the prefixes of one command.
+2. `group-updates` packs routes with equal attributes into one UPDATE only for IPv4
+   unicast; IPv6 routes always go one per UPDATE. `grouped_updates` groups every unicast
+   family (MP_REACH_NLRI packing already splits by next hop and message size).
+3. Between two slices of a pending API command (ExaBGP works through 50 routes per
+   reactor turn) the reactor sleeps up to 10 ms when no peer has work: a 10k-route
+   command waits ~2 s in total. `no_sleep_while_busy` skips that sleep while API work
+   is pending; an idle ExaBGP still sleeps as before.
+
+Each result equals what ExaBGP computes itself (tests/speaker/test_exabgp_launcher.py);
+the interop tests against FRR run through this launcher. The fixes are applied only to
+the ExaBGP release they were written against; any other version runs unchanged, and the
+launcher says so on stderr (which the driver logs to a file).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 PATCHED_RELEASES = ("4.2.",)
@@ -42,16 +52,69 @@ def lean_remove_self(neighbor: Any, change: Any) -> Any:
     return Change(nlri, attributes)
 
 
+def grouped_updates(rib: Any, grouped: bool) -> Iterator[Any]:
+    """`OutgoingRIB.updates` that, with `grouped`, packs the pending routes of every
+    unicast family (not IPv4 only) into one Update per attribute set."""
+    from exabgp.bgp.message import Update
+    from exabgp.bgp.message.refresh import RouteRefresh
+    from exabgp.bgp.message.update.attribute import Attributes
+    from exabgp.protocol.family import SAFI
+
+    pending, attribute_sets = rib._new_attr_af_nlri, rib._new_attribute
+    rib._new_nlri, rib._new_attr_af_nlri, rib._new_attribute = {}, {}, {}
+    refreshing = list(rib._enhanced_refresh_start)
+    for afi, safi in refreshing:
+        yield Update(RouteRefresh(afi, safi, RouteRefresh.start), Attributes())
+    for attr_index, by_family in pending.items():
+        attributes = attribute_sets[attr_index]
+        for (_afi, safi), changes in by_family.items():
+            if not changes:
+                continue
+            if grouped and safi == SAFI.unicast:
+                yield Update([change.nlri for change in changes.values()], attributes)
+            else:
+                for change in changes.values():
+                    yield Update([change.nlri], attributes)
+    if refreshing:  # enhanced route refresh: close it, then send what waited for it
+        for afi, safi in refreshing:
+            rib._enhanced_refresh_start.remove((afi, safi))
+            yield Update(RouteRefresh(afi, safi, RouteRefresh.end), Attributes())
+        for change in rib._enhanced_refresh_delay:
+            rib.add_to_rib(change, True)
+        rib._enhanced_refresh_delay = []
+        yield from grouped_updates(rib, grouped)
+
+
+def no_sleep_while_busy(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap `Reactor._wait_for_io`: no sleep while an API command is being worked
+    through (scheduled asynchronous work left)."""
+
+    @functools.wraps(original)
+    def wait_for_io(reactor: Any, sleeptime: int) -> Any:
+        if not reactor.asynchronous.ready():
+            sleeptime = 0
+        return original(reactor, sleeptime)
+
+    wait_for_io.metallb_patched = True  # type: ignore[attr-defined]
+    return wait_for_io
+
+
 def apply_fixes() -> bool:
-    """Install `lean_remove_self` if this is an ExaBGP release it was checked against."""
+    """Install the fixes if this is an ExaBGP release they were checked against."""
     from exabgp.bgp.neighbor import Neighbor
     from exabgp.version import version
 
     if not version.startswith(PATCHED_RELEASES):
-        print(f"metallb: ExaBGP {version} runs unpatched (lean_remove_self is for "
+        print(f"metallb: ExaBGP {version} runs unpatched (the launcher's fixes are for "
               f"{', '.join(PATCHED_RELEASES)}x)", file=sys.stderr)
         return False
+    from exabgp.reactor.loop import Reactor
+    from exabgp.rib.outgoing import OutgoingRIB
+
     Neighbor.remove_self = lean_remove_self
+    OutgoingRIB.updates = grouped_updates
+    if not getattr(Reactor._wait_for_io, "metallb_patched", False):
+        Reactor._wait_for_io = no_sleep_while_busy(Reactor._wait_for_io)
     return True
 
 
