@@ -180,7 +180,7 @@ class SpeakerDaemon:
     def _apply(self, specs: list[PeerSpec], routes: dict[str, Any],
                announced: frozenset[tuple[str, str]]) -> None:
         self.driver.set_peers(specs)
-        self.driver.set_routes(routes)
+        self.driver.set_routes(routes, canonical=True)  # plan() writes canonical prefixes
         node = self.settings.node_name
         started = sorted({k for k, _ in announced} - {k for k, _ in self._announced})
         stopped = sorted({k for k, _ in self._announced} - {k for k, _ in announced})

@@ -379,11 +379,17 @@ class ExaBGPDriver:
             os.kill(pid, signal.SIGUSR1)
             return True
 
-    def set_routes(self, routes: Mapping[str, Mapping[str, RouteAttrs]]) -> None:
+    def set_routes(self, routes: Mapping[str, Mapping[str, RouteAttrs]],
+                   canonical: bool = False) -> None:
         """Desired routes per peer address; the driver sends only the difference to every
-        session that is up (the rest get their full set when they come up)."""
+        session that is up (the rest get their full set when they come up).
+
+        `canonical`: every prefix is already in `ipaddress.ip_network` text form (the
+        planner builds them so), which saves parsing 10,000 prefixes again per burst.
+        """
         desired = {
-            peer: {normalise_prefix(prefix): attrs for prefix, attrs in table.items()}
+            peer: dict(table) if canonical else {
+                normalise_prefix(prefix): attrs for prefix, attrs in table.items()}
             for peer, table in routes.items()
         }
         with self._lock:

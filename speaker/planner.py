@@ -52,7 +52,8 @@ class NodeInfo:
 @dataclass(frozen=True)
 class Plan:
     peers: dict[str, Peer]  # peer address -> peer
-    routes: dict[str, dict[str, RouteAttrs]]  # peer address -> prefix -> attributes
+    # peer address -> prefix (canonical `ip_network` text) -> attributes
+    routes: dict[str, dict[str, RouteAttrs]]
     announced: frozenset[tuple[str, str]]  # (service key, ip) this node announces
     issues: tuple[ConfigIssue, ...] = ()  # bad node annotations, duplicate peers, ...
 
@@ -121,7 +122,7 @@ def _ip_text(ip: IPAddress) -> str:
 
 @functools.lru_cache(maxsize=1 << 17)
 def _host_prefix(ip: IPAddress) -> str:
-    return f"{ip}/{ip.max_prefixlen}"
+    return f"{_ip_text(ip)}/{ip.max_prefixlen}"
 
 
 @functools.lru_cache(maxsize=1 << 12)

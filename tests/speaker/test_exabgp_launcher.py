@@ -13,16 +13,18 @@ from exabgp.configuration.setup import environment
 from exabgp.protocol.family import AFI, SAFI
 from exabgp.protocol.ip import IP
 from exabgp.reactor.api import API
+from exabgp.reactor.asynchronous import ASYNC
 from exabgp.reactor.loop import Reactor
 from exabgp.rib.outgoing import OutgoingRIB
 
 from speaker import exabgp_launcher
 from speaker.exabgp import default_exabgp_cmd
-from speaker.exabgp_config import exabgp_env
+from speaker.exabgp_config import DEFAULT_BATCH, exabgp_env
 
 ORIGINAL_REMOVE_SELF = Neighbor.remove_self
 ORIGINAL_UPDATES = OutgoingRIB.updates
 ORIGINAL_WAIT_FOR_IO = Reactor._wait_for_io
+ORIGINAL_ASYNC_LIMIT = ASYNC.LIMIT
 
 
 def neighbor(local: str, router_id: str = "192.0.2.11") -> Neighbor:
@@ -88,11 +90,13 @@ def test_pinned_release_is_patched(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Neighbor, "remove_self", ORIGINAL_REMOVE_SELF)
     monkeypatch.setattr(OutgoingRIB, "updates", ORIGINAL_UPDATES)
     monkeypatch.setattr(Reactor, "_wait_for_io", ORIGINAL_WAIT_FOR_IO)
+    monkeypatch.setattr(ASYNC, "LIMIT", ORIGINAL_ASYNC_LIMIT)
     assert exabgp_launcher.apply_fixes() is True
     assert exabgp_launcher.apply_fixes() is True  # twice: still one wrapper
     assert Neighbor.remove_self is exabgp_launcher.lean_remove_self
     assert OutgoingRIB.updates is exabgp_launcher.grouped_updates
     assert Reactor._wait_for_io.__wrapped__ is ORIGINAL_WAIT_FOR_IO
+    assert ASYNC.LIMIT == exabgp_launcher.ASYNC_ROUTES_PER_TURN == DEFAULT_BATCH
 
 
 def rib_with(local: str, commands: list[str]) -> OutgoingRIB:

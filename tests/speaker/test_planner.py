@@ -14,6 +14,7 @@ from metallb.config.model import (
     Peer,
     Pool,
 )
+from speaker.exabgp_config import normalise_prefix
 from speaker.planner import EXCLUDE_LABEL, NodeInfo, RouteAttrs, plan
 
 
@@ -148,6 +149,19 @@ def test_ipv6_goes_to_ipv6_peers_only():
     p = plan(CONFIG, NODE, [svc(ips=("2001:db8:1::5",))], [eps()])
     assert routes_to(p, PEER6) == {"2001:db8:1::5/128": RouteAttrs()}
     assert routes_to(p) == {}
+
+
+def test_prefixes_are_canonical_whatever_the_status_text():
+    """The daemon hands plan() prefixes to the driver as canonical (no second parse):
+    upper case, zero-padded or uncompressed IPv6 in a status must not leak through."""
+    services = [svc(name="a", ips=("2001:DB8:1:0:0:0:0:5",)),
+                svc(name="b", ips=("2001:db8:1::00a",)),
+                svc(name="c", ips=("203.0.113.7",))]
+    p = plan(CONFIG, NODE, services, [eps("a"), eps("b"), eps("c")])
+    prefixes = [prefix for table in p.routes.values() for prefix in table]
+    assert sorted(routes_to(p, PEER6)) == ["2001:db8:1::5/128", "2001:db8:1::a/128"]
+    assert prefixes and all(prefix == normalise_prefix(prefix) for prefix in prefixes)
+    assert ("default/a", "2001:db8:1::5") in p.announced
 
 
 def test_peer_node_selectors():
