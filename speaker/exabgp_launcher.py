@@ -53,9 +53,29 @@ def lean_remove_self(neighbor: Any, change: Any) -> Any:
         own = neighbor.ip_self(nlri.afi)
         nlri.nexthop = own
         if Attribute.CODE.NEXT_HOP in attributes:
-            attributes = copy.copy(attributes)
-            attributes[Attribute.CODE.NEXT_HOP] = NextHop(str(own), own.pack())
+            attributes = _with_next_hop(attributes, own, Attribute.CODE.NEXT_HOP, NextHop)
     return Change(nlri, attributes)
+
+
+# (id of a command's attribute set, next hop) -> (that set, its copy with the next hop)
+_REWRITTEN: dict[tuple[int, str], tuple[Any, Any]] = {}
+_REWRITTEN_MAX = 256
+
+
+def _with_next_hop(attributes: Any, own: Any, code: int, next_hop: Any) -> Any:
+    """The attribute set with NEXT_HOP = `own`, made once per command and next hop: the
+    routes of one command keep sharing one set (as ExaBGP shares the original), so its
+    packed form and index are computed once, not per route."""
+    key = (id(attributes), str(own))
+    known = _REWRITTEN.get(key)
+    if known is not None and known[0] is attributes:
+        return known[1]
+    rewritten = copy.copy(attributes)
+    rewritten[code] = next_hop(str(own), own.pack())
+    if len(_REWRITTEN) >= _REWRITTEN_MAX:
+        _REWRITTEN.clear()
+    _REWRITTEN[key] = (attributes, rewritten)
+    return rewritten
 
 
 def grouped_updates(rib: Any, grouped: bool) -> Iterator[Any]:

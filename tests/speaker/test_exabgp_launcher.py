@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from exabgp.bgp.message.update.attribute import Attribute
 from exabgp.bgp.neighbor import Neighbor
 from exabgp.configuration.setup import environment
 from exabgp.protocol.family import AFI, SAFI
@@ -75,6 +76,20 @@ def test_next_hop_self_becomes_the_neighbors_address() -> None:
     (change, *_) = changes("announce attributes next-hop self nlri 2001:db8:1::1/128")
     assert str(exabgp_launcher.lean_remove_self(peer, change).nlri.nexthop) == \
         "2001:db8:ffff::11"
+
+
+def test_routes_of_one_command_share_one_rewritten_attribute_set() -> None:
+    first, second = neighbor("192.0.2.11"), neighbor("192.0.2.12", "192.0.2.12")
+    routes = changes("announce attributes next-hop self community [64512:7] nlri "
+                     "198.51.100.1/32 198.51.100.2/32 198.51.100.3/32")
+    mine = [exabgp_launcher.lean_remove_self(first, c) for c in routes]
+    theirs = [exabgp_launcher.lean_remove_self(second, c) for c in routes]
+    assert len({id(c.attributes) for c in mine}) == 1
+    assert mine[0].attributes is not theirs[0].attributes
+    next_hop = Attribute.CODE.NEXT_HOP
+    assert str(mine[0].attributes[next_hop]) == "192.0.2.11"
+    assert str(theirs[0].attributes[next_hop]) == "192.0.2.12"
+    assert all(c.attributes is not routes[0].attributes for c in mine)
 
 
 def test_other_releases_run_unpatched(monkeypatch: pytest.MonkeyPatch,
