@@ -21,7 +21,7 @@ address. Modes:
 As for ExaBGP's command lines, the client builds its protobuf messages before the clock
 starts; the clock starts when it is told to send and stops when FRR counts all routes.
 The baseline row is ExaBGP as the speaker runs it (`default_exabgp_cmd()`: the pinned
-4.2.25 through speaker/exabgp_launcher.py) in the driver's command form.
+4.2.25 through speaker/exabgp_launcher.py, group-updates on) in the driver's command form.
 
 Not a mode: `gobgp mrt inject global FILE` (feeding an MRT TABLE_DUMP_V2 file through the
 Go CLI). In gobgp 3.10 it returns after its last stream.Send without closing the stream,
@@ -420,8 +420,9 @@ def main() -> int:
                 for _ in range(args.repeat):
                     workdir = Path(tempfile.mkdtemp(dir=tmp))
                     if mode == "exabgp":
+                        # as the speaker's driver runs it: launcher, group-updates on
                         runs.append(run_raw(default_exabgp_cmd(), LEAN, "neighbor-batched",
-                                            False, topo, router, routes, workdir,
+                                            True, topo, router, routes, workdir,
                                             args.timeout))
                     else:
                         runs.append(run_gobgp(topo, router, routes, workdir, args.timeout,

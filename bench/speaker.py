@@ -1,21 +1,24 @@
 """Speaker end to end against real FRR: from the moment N services become announceable to
-FRR (and the router's kernel) holding every prefix, and back for withdraw; beside it raw
-ExaBGP injecting the same prefixes in the same run (the floor), as a ratio; failover
-times; RSS of the speaker process and of its ExaBGP.
+FRR (and the router's kernel) holding every prefix, and back for withdraw; beside it, in
+the same run and into the same FRR, the same prefixes injected raw by ExaBGP as released,
+by ExaBGP as the speaker runs it (speaker/exabgp_launcher.py, group-updates on) and by
+GoBGP (gobgpd fed over gRPC, bench/gobgp_raw.py; skipped if gobgpd is not installed);
+failover times; RSS of the speaker process and of its ExaBGP.
 
-    sudo python3 bench/speaker.py [--services 1000,10000]
+    sudo python3 bench/speaker.py [--services 1000,10000] [--repeat 3]
 
 Services are created with their status already written (as the controller would), while
 the config holds no pool for their addresses; the clock starts when the pool is added to
 the ConfigMap, so the figure is the speaker's own pipeline (watch -> plan -> ExaBGP ->
 FRR), not the emulator's write speed. The /128s come from 2001:db8::/32: the IPv4
-documentation ranges hold only 768 addresses.
+documentation ranges hold only 768 addresses. Run from the repository root.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -27,8 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.exabgp_raw import run_raw
+from bench.gobgp_raw import compile_protos, gobgpd_version, run_gobgp
 from metallb.lab.wait import poll_until
-from speaker.exabgp import default_exabgp_cmd
+from speaker.exabgp import default_exabgp_cmd, stock_exabgp_cmd
 from tests.speaker.cluster import SpeakerCluster, speaker_cluster
 from tests.support.bgplab import NODE_ASN, ROUTER_ASN
 
@@ -85,43 +89,59 @@ def speaker_process(cluster: SpeakerCluster, node_index: int, workdir: Path,
             stdout=log, stderr=subprocess.STDOUT)
 
 
-def measure_speaker(n: int, workdir: Path) -> dict[str, float]:
+def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]]:
+    """`repeat` rounds of pool added (announce) / pool removed (withdraw), then the
+    baselines into the same FRR: raw ExaBGP as released and as the speaker runs it, and
+    GoBGP (if gobgpd is installed)."""
+    runs: dict[str, list[float]] = {k: [] for k in (
+        "announce_bgp", "announce_kernel", "withdraw_bgp", "raw_stock", "raw_lean", "gobgp",
+        "rss_speaker", "rss_exabgp")}
     with speaker_cluster(1, start_speakers=False) as cluster:
         cluster.set_config(config(with_pool=False))
         populate(cluster, n)
         proc = speaker_process(cluster, 0, workdir, "bulk")
+        router = cluster.lab.router
         try:
-            router = cluster.lab.router
             poll_until(lambda: router.established(), 120, what="IPv6 session")
+            for _ in range(repeat):
+                start = time.monotonic()
+                cluster.set_config(config(with_pool=True))
+                poll_until(lambda: router.prefixes_received("ipv6") == n, 600, interval=0.02,
+                           max_interval=0.05, what=f"FRR holding {n} prefixes")
+                runs["announce_bgp"].append(time.monotonic() - start)
+                poll_until(lambda: kernel_routes(cluster) == n, 600, interval=0.05,
+                           what="kernel routes")
+                runs["announce_kernel"].append(time.monotonic() - start)
+                runs["rss_speaker"].append(rss_mb(proc.pid))
+                runs["rss_exabgp"].append(rss_mb(_exabgp_pid(workdir / "state-bulk")))
 
-            start = time.monotonic()
-            cluster.set_config(config(with_pool=True))
-            poll_until(lambda: router.prefixes_received("ipv6") == n, 600, interval=0.02,
-                       max_interval=0.05, what=f"FRR holding {n} prefixes")
-            announce_bgp = time.monotonic() - start
-            poll_until(lambda: kernel_routes(cluster) == n, 600, interval=0.05,
-                       what="kernel routes")
-            announce_kernel = time.monotonic() - start
-            rss_speaker = rss_mb(proc.pid)
-            rss_exabgp = rss_mb(_exabgp_pid(workdir / "state-bulk"))
-
-            start = time.monotonic()
-            cluster.set_config(config(with_pool=False))
-            poll_until(lambda: router.prefixes_received("ipv6") == 0, 600, interval=0.02,
-                       max_interval=0.05, what="FRR empty")
-            withdraw_bgp = time.monotonic() - start
+                start = time.monotonic()
+                cluster.set_config(config(with_pool=False))
+                poll_until(lambda: router.prefixes_received("ipv6") == 0, 600, interval=0.02,
+                           max_interval=0.05, what="FRR empty")
+                runs["withdraw_bgp"].append(time.monotonic() - start)
+                poll_until(lambda: kernel_routes(cluster) == 0, 600, interval=0.05,
+                           what="kernel routes gone")
         finally:
             proc.terminate()
             proc.wait(30)
         poll_until(lambda: not router.established(), 30, what="speaker session closed")
         routes = [f"{address(i)}/128" for i in range(n)]
-        raw = run_raw(default_exabgp_cmd(), "4.2", "neighbor-batched", False,
-                      cluster.lab.topology, router, routes, workdir, 600)
-    return {
-        "announce_bgp": announce_bgp, "announce_kernel": announce_kernel,
-        "withdraw_bgp": withdraw_bgp, "raw": raw.seconds or float("nan"),
-        "rss_speaker": rss_speaker, "rss_exabgp": rss_exabgp,
-    }
+        topo = cluster.lab.topology
+        api_dir = compile_protos(gobgpd_version()) if shutil.which("gobgpd") else None
+        for _ in range(repeat):
+            # ExaBGP as released, in its fastest form (no group-updates), and as the
+            # speaker runs it (the launcher, group-updates on).
+            for key, cmd, grouped in (("raw_stock", stock_exabgp_cmd(), False),
+                                      ("raw_lean", default_exabgp_cmd(), True)):
+                result = run_raw(cmd, "4.2", "neighbor-batched", grouped, topo, router,
+                                 routes, Path(tempfile.mkdtemp(dir=workdir)), 600)
+                runs[key].append(result.seconds or float("nan"))
+            if api_dir is not None:
+                result = run_gobgp(topo, router, routes, Path(tempfile.mkdtemp(dir=workdir)),
+                                   600, api_dir=api_dir)
+                runs["gobgp"].append(result.seconds or float("nan"))
+    return runs
 
 
 def measure_failover(workdir: Path, rounds: int) -> dict[str, list[float]]:
@@ -170,6 +190,13 @@ def measure_failover(workdir: Path, rounds: int) -> dict[str, list[float]]:
     return results
 
 
+def span(values: list[float]) -> str:
+    """'best / median s' of a list of seconds ('-' when nothing was measured)."""
+    if not values:
+        return "-"
+    return f"{min(values):.2f} / {statistics.median(values):.2f} s"
+
+
 def _exabgp_pid(state_dir: Path) -> int:
     def find() -> int | None:
         for entry in Path("/proc").iterdir():
@@ -197,6 +224,8 @@ def _kill(pid: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", default="1000,10000")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="announce/withdraw rounds and baseline runs per size")
     parser.add_argument("--failover-rounds", type=int, default=3)
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -204,17 +233,23 @@ def main() -> int:
         return 2
     counts = [int(x) for x in args.services.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-speaker-") as tmp:
-        print("| services | speaker: FRR has all | + kernel | withdraw | raw ExaBGP floor "
-              "| ratio | speaker RSS MiB | ExaBGP RSS MiB |")
-        print("|---|---|---|---|---|---|---|---|")
+        Path(tmp).chmod(0o711)
+        print(f"best / median of {args.repeat} runs; GoBGP = gobgpd 3.10 fed by "
+              "AddPathStream (bench/gobgp_raw.py)")
+        print("| services | speaker: FRR has all | + kernel | withdraw all | raw ExaBGP as "
+              "released | raw ExaBGP as the speaker runs it | raw GoBGP | speaker / GoBGP "
+              "(best) | speaker RSS MiB | ExaBGP RSS MiB |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for n in counts:
             work = Path(tmp) / f"n{n}"
             work.mkdir()
-            r = measure_speaker(n, work)
-            print(f"| {n:,} | {r['announce_bgp']:.2f} s | {r['announce_kernel']:.2f} s | "
-                  f"{r['withdraw_bgp']:.2f} s | {r['raw']:.2f} s | "
-                  f"{r['announce_bgp'] / r['raw']:.2f}x | {r['rss_speaker']:.0f} | "
-                  f"{r['rss_exabgp']:.0f} |", flush=True)
+            r = measure_speaker(n, work, args.repeat)
+            ratio = (f"{min(r['announce_bgp']) / min(r['gobgp']):.2f}x" if r["gobgp"]
+                     else "gobgpd not installed")
+            print(f"| {n:,} | {span(r['announce_bgp'])} | {span(r['announce_kernel'])} | "
+                  f"{span(r['withdraw_bgp'])} | {span(r['raw_stock'])} | "
+                  f"{span(r['raw_lean'])} | {span(r['gobgp'])} | {ratio} | "
+                  f"{max(r['rss_speaker']):.0f} | {max(r['rss_exabgp']):.0f} |", flush=True)
         work = Path(tmp) / "failover"
         work.mkdir()
         failover = measure_failover(work, args.failover_rounds)
