@@ -37,6 +37,7 @@ log = logging.getLogger("metallb.speaker")
 COMPONENT = "metallb-speaker"
 METRICS_REFRESH = 1.0  # seconds between session-metric refreshes without any change
 EVENT_QPS, EVENT_BURST = 20.0, 30
+AHEAD_EVERY = 1000  # announceable services planned before their routes are sent ahead
 
 
 class SpeakerDaemon:
@@ -168,8 +169,10 @@ class SpeakerDaemon:
             self._apply([], {}, frozenset())
             return None
         node = NodeInfo.from_object(node_obj)
+        # Large plans: the first host routes leave while the rest is planned.
         result = plan(config, node, self.services.items(), self.slices.items(),
-                      lb_class=self.settings.load_balancer_class)
+                      lb_class=self.settings.load_balancer_class,
+                      ahead=self.driver.announce_ahead, ahead_every=AHEAD_EVERY)
         self.plans += 1
         specs, problems = peer_specs(result, node_addresses(node_obj))
         self._report_issues([*(str(issue) for issue in result.issues), *problems])

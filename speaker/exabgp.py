@@ -398,6 +398,24 @@ class ExaBGPDriver:
                 if sess.up:
                     self._sync(addr, sess, full=False)
 
+    def announce_ahead(self, routes: Mapping[str, Mapping[str, RouteAttrs]]) -> None:
+        """Announce these (canonical) routes now to the sessions that are up, before the
+        plan they belong to is complete; the next `set_routes` still decides the whole
+        set (withdraws included) and does not send them again."""
+        with self._lock:
+            for addr, table in routes.items():
+                sess = self._sessions.get(addr)
+                if sess is None or not sess.up or not table:
+                    continue
+                held = self._held.setdefault(addr, {})
+                new = {p: a for p, a in table.items() if held.get(p) != a}
+                if not new:
+                    continue
+                self._send(announce_commands(addr, new, self.batch))
+                sess.updates += len(new)
+                held.update(new)
+                log.debug("event=bgp_routes_ahead peer=%s announce=%d", addr, len(new))
+
     def _sync(self, addr: str, sess: _Session, full: bool) -> None:
         """Bring ExaBGP's routes for `addr` to the desired set (caller holds the lock)."""
         desired = self._desired.get(addr, {})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,17 +170,29 @@ def has_eligible_endpoint(
     return False
 
 
+RouteTables = dict[str, dict[str, RouteAttrs]]  # peer address -> prefix -> attributes
+
+
 def plan(
     config: Config,
     node: NodeInfo,
     services: Iterable[Mapping[str, Any]],
     endpoint_slices: Iterable[Mapping[str, Any]],
     lb_class: str | None = None,
+    ahead: Callable[[RouteTables], None] | None = None,
+    ahead_every: int = 1000,
 ) -> Plan:
+    """The whole plan. With `ahead`, every `ahead_every` announceable services it is also
+    handed the host routes (/32, /128) found since its last call, so a caller can start
+    sending a large plan before it is complete. Only host routes: their attributes are
+    final once seen (an address lies in one pool, so every service on it yields the same
+    ones), while an aggregated prefix may still gain communities from later services."""
     peers, issues = node_peers(config, node)
     routes: dict[str, dict[str, RouteAttrs]] = {addr: {} for addr in peers}
     announced: set[tuple[str, str]] = set()
     peer_versions = {addr: ipaddress.ip_address(addr).version for addr in peers}
+    early: RouteTables = {addr: {} for addr in peers}
+    since_ahead = 0
     if node_may_announce(node):
         endpoints = index_endpoints(endpoint_slices)
         for service in services:
@@ -195,6 +207,12 @@ def plan(
                         continue  # IPv4 goes to IPv4 peers, IPv6 to IPv6 peers
                     for prefix, attrs in _prefixes(pool, ip, peer.is_ibgp):
                         table[prefix] = _merge(table.get(prefix), attrs)
+                        if ahead is not None and prefix == _host_prefix(ip):
+                            early[addr][prefix] = table[prefix]
+            since_ahead += 1
+            if ahead is not None and since_ahead >= ahead_every:
+                ahead(early)
+                early, since_ahead = {addr: {} for addr in peers}, 0
     return Plan(peers=peers, routes=routes, announced=frozenset(announced), issues=tuple(issues))
 
 
@@ -272,6 +290,7 @@ __all__ = [
     "NodeInfo",
     "Plan",
     "RouteAttrs",
+    "RouteTables",
     "assigned_ips",
     "has_eligible_endpoint",
     "index_endpoints",

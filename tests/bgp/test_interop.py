@@ -70,6 +70,28 @@ def test_incremental_changes_reach_the_router_exactly():
         assert drv.command_errors() == 0
 
 
+def test_routes_announced_ahead_are_not_sent_twice_and_the_plan_still_decides():
+    with bgp_lab(1) as lab:
+        router = lab.topology.router_ipv4
+        (drv,) = lab.start_drivers()
+        drv.announce_ahead({router: {"198.51.100.1/32": RouteAttrs()}})  # no session yet
+        drv.set_peers([lab.peer_v4(lab.nodes[0])])
+        wait(lambda: drv.sessions()[router].up, "session up")
+        assert lab.router.prefixes_received() == 0
+        drv.set_routes({router: {f"198.51.100.{i}/32": RouteAttrs() for i in range(10)}})
+        assert wait(lambda: lab.router.prefixes_received() == 10, "10 prefixes")
+        ahead = {f"198.51.100.{i}/32": RouteAttrs() for i in range(5, 20)}
+        drv.announce_ahead({router: ahead})
+        assert wait(lambda: lab.router.prefixes_received() == 20, "10 more sent ahead")
+        final = {f"198.51.100.{i}/32": RouteAttrs() for i in range(5, 20)}
+        drv.set_routes({router: final}, canonical=True)
+        assert wait(lambda: lab.router.prefixes_received() == 15 and
+                    not lab.router.routes("198.51.100.0/32"), "0-4 withdrawn by the plan")
+        # 10 announced, 10 new ones ahead (5-9 were held already), 5 withdrawn: none twice
+        assert drv.sessions()[router].updates_sent == 10 + 10 + 5
+        assert drv.command_errors() == 0
+
+
 def test_communities_and_localpref_on_ibgp():
     with bgp_lab(2, RouterConfig(asn=ROUTER_ASN, remote_as="internal")) as lab:
         router = lab.topology.router_ipv4

@@ -164,6 +164,28 @@ def test_prefixes_are_canonical_whatever_the_status_text():
     assert ("default/a", "2001:db8:1::5") in p.announced
 
 
+def test_host_routes_are_handed_ahead_in_chunks_with_their_final_attributes():
+    """`ahead` gets the host routes every N announceable services; never an aggregated
+    prefix (a later service may still add communities to it); what it got is exactly
+    what the final plan holds for those prefixes."""
+    services = [svc(name=f"s{i}", ips=(f"198.51.100.{i + 1}",)) for i in range(5)]
+    services += [svc(name="agg", ips=("203.0.113.7",)),
+                 svc(name="v6", ips=("2001:db8:1::5",)),
+                 svc(name="shared", ips=("198.51.100.1",))]
+    slices = [eps(s["metadata"]["name"]) for s in services]
+    chunks: list[dict] = []
+    p = plan(CONFIG, NODE, services, slices, ahead=lambda t: chunks.append(t), ahead_every=2)
+    assert len(chunks) == 4  # 8 announceable services, every 2
+    assert plan(CONFIG, NODE, services, slices) == p  # streaming changes nothing
+    sent = [(peer, prefix, attrs) for chunk in chunks for peer, table in chunk.items()
+            for prefix, attrs in table.items()]
+    assert all(p.routes[peer][prefix] == attrs for peer, prefix, attrs in sent)
+    prefixes = {prefix for _peer, prefix, _attrs in sent}
+    assert "203.0.113.0/24" not in prefixes and "203.0.113.7/32" in prefixes
+    assert "2001:db8:1::5/128" in prefixes
+    assert {prefix for prefix in routes_to(p) if prefix.endswith("/32")} <= prefixes
+
+
 def test_peer_node_selectors():
     only_web = Peer("192.0.2.9", 64512, 64600,
                     node_selectors=(NodeSelector(match_labels=(("role", "web"),)),))
