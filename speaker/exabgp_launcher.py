@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import ipaddress
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -125,6 +126,69 @@ def no_sleep_while_busy(original: Callable[..., Any]) -> Callable[..., Any]:
     return wait_for_io
 
 
+def _host_routes(prefixes: list[str]) -> list[tuple[bytes, int]] | None:
+    """(packed address, length) of each prefix, or None unless all are valid prefixes of
+    one family without host bits (anything else goes through ExaBGP's own parser)."""
+    parsed = []
+    for text in prefixes:
+        try:
+            net = ipaddress.ip_network(text, strict=True)
+        except ValueError:
+            return None
+        parsed.append((net.network_address.packed, net.prefixlen))
+    return parsed if len({len(packed) for packed, _ in parsed}) == 1 else None
+
+
+def batched_attributes(action: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    """An `announce|withdraw attributes ... nlri P1 P2 ...` handler that parses the
+    attributes once (ExaBGP's parser, on the command with only P1) and makes the other
+    routes from that one, where ExaBGP parses every prefix through its configuration
+    tokeniser and writes a log line per route. Commands it does not recognise as plain
+    unicast prefixes go to ExaBGP's `original` handler unchanged."""
+    from exabgp.bgp.message import OUT
+    from exabgp.bgp.message.update.nlri.cidr import CIDR
+    from exabgp.bgp.message.update.nlri.inet import INET
+    from exabgp.protocol.family import SAFI
+    from exabgp.reactor.api.command.limit import extract_neighbors, match_neighbors
+    from exabgp.rib.change import Change
+
+    out = OUT.ANNOUNCE if action == "announce" else OUT.WITHDRAW
+
+    def handler(api: Any, reactor: Any, service: str, line: str) -> Any:
+        descriptions, command = extract_neighbors(line)
+        head, sep, tail = command.partition(" nlri ")
+        prefixes = tail.split()
+        routes = _host_routes(prefixes) if sep and len(prefixes) > 1 else None
+        peers = match_neighbors(reactor.peers(service), descriptions)
+        if routes is None or not peers:
+            return original(api, reactor, service, line)
+        try:
+            template = api.api_attributes(f"{head} nlri {prefixes[0]}", peers)
+        except Exception:  # ExaBGP's handler meets the same problem its own way
+            return original(api, reactor, service, line)
+        if (len(template) != 1 or type(template[0].nlri) is not INET
+                or template[0].nlri.safi != SAFI.unicast
+                or len(template[0].nlri.cidr.pack_ip()) != len(routes[0][0])):
+            return original(api, reactor, service, line)
+        first = template[0]
+
+        def callback() -> Iterator[bool]:
+            for packed, length in routes:
+                nlri = copy.copy(first.nlri)
+                nlri.cidr = CIDR(packed, length)
+                nlri.action = out
+                reactor.configuration.inject_change(peers, Change(nlri, first.attributes))
+                yield False
+            api.log_message(f"{len(routes)} routes {action} for {', '.join(peers)}")
+            reactor.processes.answer_done(service)
+
+        reactor.asynchronous.schedule(service, line, callback())
+        return True
+
+    handler.metallb_patched = True  # type: ignore[attr-defined]
+    return handler
+
+
 def apply_fixes() -> bool:
     """Install the fixes if this is an ExaBGP release they were checked against."""
     from exabgp.bgp.neighbor import Neighbor
@@ -134,6 +198,7 @@ def apply_fixes() -> bool:
         print(f"metallb: ExaBGP {version} runs unpatched (the launcher's fixes are for "
               f"{', '.join(PATCHED_RELEASES)}x)", file=sys.stderr)
         return False
+    from exabgp.reactor.api.command.command import Command
     from exabgp.reactor.asynchronous import ASYNC
     from exabgp.reactor.loop import Reactor
     from exabgp.rib.outgoing import OutgoingRIB
@@ -141,6 +206,11 @@ def apply_fixes() -> bool:
     Neighbor.remove_self = lean_remove_self
     OutgoingRIB.updates = grouped_updates
     ASYNC.LIMIT = ASYNC_ROUTES_PER_TURN
+    handlers = Command.callback["text"]
+    for action in ("announce", "withdraw"):
+        name = f"{action} attributes"
+        if not getattr(handlers[name], "metallb_patched", False):
+            handlers[name] = batched_attributes(action, handlers[name])
     if not getattr(Reactor._wait_for_io, "metallb_patched", False):
         Reactor._wait_for_io = no_sleep_while_busy(Reactor._wait_for_io)
     return True

@@ -14,6 +14,7 @@ from exabgp.configuration.setup import environment
 from exabgp.protocol.family import AFI, SAFI
 from exabgp.protocol.ip import IP
 from exabgp.reactor.api import API
+from exabgp.reactor.api.command.command import Command
 from exabgp.reactor.asynchronous import ASYNC
 from exabgp.reactor.loop import Reactor
 from exabgp.rib.outgoing import OutgoingRIB
@@ -26,6 +27,7 @@ ORIGINAL_REMOVE_SELF = Neighbor.remove_self
 ORIGINAL_UPDATES = OutgoingRIB.updates
 ORIGINAL_WAIT_FOR_IO = Reactor._wait_for_io
 ORIGINAL_ASYNC_LIMIT = ASYNC.LIMIT
+ORIGINAL_HANDLERS = dict(Command.callback["text"])
 
 
 def neighbor(local: str, router_id: str = "192.0.2.11") -> Neighbor:
@@ -106,12 +108,16 @@ def test_pinned_release_is_patched(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(OutgoingRIB, "updates", ORIGINAL_UPDATES)
     monkeypatch.setattr(Reactor, "_wait_for_io", ORIGINAL_WAIT_FOR_IO)
     monkeypatch.setattr(ASYNC, "LIMIT", ORIGINAL_ASYNC_LIMIT)
+    monkeypatch.setattr(Command, "callback", {**Command.callback,
+                                              "text": dict(ORIGINAL_HANDLERS)})
     assert exabgp_launcher.apply_fixes() is True
     assert exabgp_launcher.apply_fixes() is True  # twice: still one wrapper
     assert Neighbor.remove_self is exabgp_launcher.lean_remove_self
     assert OutgoingRIB.updates is exabgp_launcher.grouped_updates
     assert Reactor._wait_for_io.__wrapped__ is ORIGINAL_WAIT_FOR_IO
     assert ASYNC.LIMIT == exabgp_launcher.ASYNC_ROUTES_PER_TURN == DEFAULT_BATCH
+    for name in ("announce attributes", "withdraw attributes"):
+        assert Command.callback["text"][name].metallb_patched
 
 
 def rib_with(local: str, commands: list[str]) -> OutgoingRIB:
@@ -185,3 +191,87 @@ def test_launcher_found_from_any_directory(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-S", "-c", "import speaker.exabgp_launcher"],
                          capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
+
+
+PEER_NAME = ("neighbor 192.0.2.1 local-ip 192.0.2.11 local-as 64513 peer-as 64512 "
+             "router-id 192.0.2.11 family-allowed in-open")
+
+
+class FakeReactor:
+    """What an API command handler touches: peers, the configuration it injects into,
+    the answers, and the asynchronous queue (run at once)."""
+
+    def __init__(self) -> None:
+        self.injected: list[tuple] = []
+        self.answers: list[str] = []
+        self.configuration = self
+        self.processes = self
+        self.asynchronous = self
+
+    def peers(self, _service: str) -> list[str]:
+        return [PEER_NAME]
+
+    def inject_change(self, peers: list[str], change) -> bool:
+        self.injected.append((tuple(peers), rendered(change), int(change.nlri.action)))
+        return True
+
+    def answer_done(self, _service: str) -> None:
+        self.answers.append("done")
+
+    def answer_error(self, _service: str) -> None:
+        self.answers.append("error")
+
+    def schedule(self, _uid: str, _command: str, callback) -> None:
+        try:
+            for _ in callback:
+                pass
+        except Exception as exc:  # ExaBGP's ASYNC.run logs it and drops the job
+            self.answers.append(f"exception {type(exc).__name__}")
+
+
+def run_handler(handler, line: str) -> FakeReactor:
+    environment.setup("")
+    reactor = FakeReactor()
+    handler(API(reactor), reactor, "metallb", line)
+    return reactor
+
+
+BATCHED = [
+    "neighbor 192.0.2.1 announce attributes next-hop self nlri 198.51.100.1/32 "
+    "198.51.100.2/32 198.51.100.0/24",
+    "neighbor 192.0.2.1 announce attributes next-hop self community [64512:1 64512:2] "
+    "local-preference 150 nlri 2001:db8:1::1/128 2001:db8:1::2/128",
+    "neighbor 192.0.2.1 withdraw attributes next-hop self nlri 198.51.100.1/32 "
+    "198.51.100.2/32",
+    # not for the fast path: ExaBGP's own handler must get them, with the same result
+    "neighbor 192.0.2.1 announce attributes next-hop self nlri 198.51.100.1/32",
+    "neighbor 192.0.2.1 announce attributes next-hop self nlri 198.51.100.1/24 "
+    "198.51.100.2/32",
+    "neighbor 192.0.2.1 announce attributes next-hop self nlri 198.51.100.1/32 "
+    "2001:db8:1::1/128",
+    "neighbor 192.0.2.99 announce attributes next-hop self nlri 198.51.100.1/32 "
+    "198.51.100.2/32",
+    "neighbor 192.0.2.1 announce attributes next-hop self bogus-attribute nlri "
+    "198.51.100.1/32 198.51.100.2/32",
+]
+
+
+@pytest.mark.parametrize("index", range(len(BATCHED)))
+def test_batched_attributes_inject_what_exabgp_injects(index: int) -> None:
+    line = BATCHED[index]
+    name = "announce attributes" if " announce " in line else "withdraw attributes"
+    action = name.split()[0]
+    original = ORIGINAL_HANDLERS[name]
+    handed_over = []
+
+    def counting(*args):
+        handed_over.append(args[-1])
+        return original(*args)
+
+    ours = run_handler(exabgp_launcher.batched_attributes(action, counting), line)
+    theirs = run_handler(original, line)
+    assert ours.injected == theirs.injected
+    assert ours.answers == theirs.answers
+    assert bool(handed_over) == (index >= 3), "fast path taken for the first three only"
+    if index < 3:
+        assert len(ours.injected) >= 2 and ours.answers == ["done"]
