@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,6 +189,16 @@ def wait_count(router: FrrRouter, n: int, timeout: float, family: str = "ipv4") 
                max_interval=0.05, what=f"FRR to count {n} prefixes")
 
 
+def seconds_to_count(router: FrrRouter, n: int, timeout: float, family: str,
+                     start: float) -> float | None:
+    """Seconds from `start` until FRR counts `n` prefixes; None if it never does."""
+    try:
+        wait_count(router, n, timeout, family)
+    except WaitTimeout:
+        return None
+    return time.monotonic() - start
+
+
 def fam(routes: list[str]) -> str:
     return "ipv6" if ":" in routes[0] else "ipv4"
 
@@ -211,12 +222,7 @@ def run_raw(cmd: list[str], version: str, mode: str, group_updates: bool, topo: 
         lines = commands(mode, routes, spec.peer_address)
         start = time.monotonic()
         exa.send(lines)
-        seconds: float | None = None
-        try:
-            wait_count(router, len(routes), timeout, family)
-            seconds = time.monotonic() - start
-        except WaitTimeout:
-            pass
+        seconds = seconds_to_count(router, len(routes), timeout, family, start)
         ack_seconds = None
         with contextlib.suppress(WaitTimeout):
             poll_until(lambda: exa.acks >= len(lines), 5, interval=0.01)
@@ -240,10 +246,7 @@ def run_driver(cmd: list[str], version: str, topo: Topology, router: FrrRouter,
         poll_until(lambda: driver.sessions()[spec.peer_address].up, 30, what="session up")
         start = time.monotonic()
         driver.set_routes({spec.peer_address: dict.fromkeys(routes, RouteAttrs())})
-        seconds: float | None = None
-        with contextlib.suppress(WaitTimeout):
-            wait_count(router, len(routes), timeout, family)
-            seconds = time.monotonic() - start
+        seconds = seconds_to_count(router, len(routes), timeout, family, start)
         ack_seconds = None
         with contextlib.suppress(WaitTimeout):
             driver.flush(5)
@@ -259,8 +262,24 @@ def fmt(value: float | None, spec: str) -> str:
     return "timeout" if value is None else format(value, spec)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@contextlib.contextmanager
+def bench_router(prefix: str) -> Iterator[tuple[str, Topology, FrrRouter]]:
+    """A temp dir, one router namespace + one node namespace, FRR running in the router;
+    all of it gone afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, Topology(1) as topo:
+        Path(tmp).chmod(0o711)
+        router = FrrRouter(topo.router, RouterConfig(hold_time=30, keepalive=10),
+                           state_dir=Path(tmp) / "frr")
+        try:
+            router.start()
+            yield tmp, topo, router
+        finally:
+            router.stop()
+
+
+def raw_bench_parser(description: str) -> argparse.ArgumentParser:
+    """The options every raw injection bench takes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--routes", type=int, default=10000)
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per row; the table shows the best and the median")
@@ -268,42 +287,46 @@ def main() -> int:
     # (/32s from 198.18.0.0/15, RFC 2544's benchmark range) compares with published /32
     # figures; those prefixes too exist only inside the bench's own namespaces.
     parser.add_argument("--family", type=int, choices=(4, 6), default=6)
-    parser.add_argument("--versions", default=f"{PINNED},{LEAN},5.0.15")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for FRR to count everything, per run")
-    args = parser.parse_args()
+    return parser
+
+
+def not_root(bench: str) -> bool:
     if os.geteuid() != 0:
-        print("bench/exabgp_raw.py needs root (network namespaces, FRR)", file=sys.stderr)
+        print(f"{bench} needs root (network namespaces, FRR)", file=sys.stderr)
+        return True
+    return False
+
+
+def main() -> int:
+    parser = raw_bench_parser(__doc__.splitlines()[0])
+    parser.add_argument("--versions", default=f"{PINNED},{LEAN},5.0.15")
+    args = parser.parse_args()
+    if not_root("bench/exabgp_raw.py"):
         return 2
     routes = prefixes(args.routes, args.family)
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="exabgp-bench-") as tmp, Topology(1) as topo:
-        Path(tmp).chmod(0o711)
-        router = FrrRouter(topo.router, RouterConfig(hold_time=30, keepalive=10),
-                           state_dir=Path(tmp) / "frr")
-        try:
-            router.start()
-            for version in args.versions.split(","):
-                cmd = exabgp_command(version)
-                if cmd is None:
-                    continue
-                rows = [(mode, gu) for mode, gu in MODES] + [("driver", False)]
-                for mode, group_updates in rows:
-                    runs = []
-                    for _ in range(args.repeat):
-                        workdir = Path(tempfile.mkdtemp(dir=tmp))
-                        if mode == "driver":
-                            runs.append(run_driver(cmd, version, topo, router, routes,
-                                                   workdir, args.timeout))
-                        else:
-                            runs.append(run_raw(cmd, version, mode, group_updates, topo,
-                                                router, routes, workdir, args.timeout))
-                    row = Row(runs)
-                    print(f"# {version} {mode} group-updates={group_updates}: "
-                          f"best {fmt(row.best, '.2f')} s", flush=True)
-                    results.append(row)
-        finally:
-            router.stop()
+    with bench_router("exabgp-bench-") as (tmp, topo, router):
+        for version in args.versions.split(","):
+            cmd = exabgp_command(version)
+            if cmd is None:
+                continue
+            rows = [(mode, gu) for mode, gu in MODES] + [("driver", False)]
+            for mode, group_updates in rows:
+                runs = []
+                for _ in range(args.repeat):
+                    workdir = Path(tempfile.mkdtemp(dir=tmp))
+                    if mode == "driver":
+                        runs.append(run_driver(cmd, version, topo, router, routes,
+                                               workdir, args.timeout))
+                    else:
+                        runs.append(run_raw(cmd, version, mode, group_updates, topo,
+                                            router, routes, workdir, args.timeout))
+                row = Row(runs)
+                print(f"# {version} {mode} group-updates={group_updates}: "
+                      f"best {fmt(row.best, '.2f')} s", flush=True)
+                results.append(row)
     base = results[0].best if results else None
     size = 32 if args.family == 4 else 128
     print(f"\n{args.routes} /{size}s, one ExaBGP -> FRR 8.4, time from the first command "

@@ -43,7 +43,6 @@ grpcio-tools into a temporary directory at every run; no generated code is kept.
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
 import json
@@ -63,16 +62,20 @@ from bench.exabgp_raw import (
     LEAN,
     Result,
     Row,
+    bench_router,
     fam,
     fmt,
+    not_root,
     prefixes,
+    raw_bench_parser,
     rss_mb,
     run_raw,
+    seconds_to_count,
     session,
     wait_count,
 )
 from metallb.childproc import terminate
-from metallb.lab.frr import FrrRouter, RouterConfig
+from metallb.lab.frr import FrrRouter
 from metallb.lab.netns import Topology
 from metallb.lab.wait import WaitTimeout, poll_until
 from speaker.exabgp import default_exabgp_cmd
@@ -296,12 +299,7 @@ def run_gobgp(topo: Topology, router: FrrRouter, routes: list[str], workdir: Pat
         daemon_cpu = cpu_seconds(proc.pid)
         start = time.monotonic()
         client.go()
-        seconds: float | None = None
-        try:
-            wait_count(router, len(routes), timeout, family)
-            seconds = time.monotonic() - start
-        except WaitTimeout:
-            pass
+        seconds = seconds_to_count(router, len(routes), timeout, family, start)
         daemon_cpu = cpu_seconds(proc.pid) - daemon_cpu
         ack_seconds = None
         with contextlib.suppress(WaitTimeout):
@@ -388,18 +386,11 @@ def client_main(mode: str, port: int, next_hop: str, routes_file: str) -> int:
 
 # -- CLI ---------------------------------------------------------------------------------
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--routes", type=int, default=10000)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs per row; the table shows the best and the median")
-    parser.add_argument("--family", type=int, choices=(4, 6), default=6)
+    parser = raw_bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--modes", default=",".join(MODES),
                         help=f"GoBGP injection modes, comma-separated ({', '.join(MODES)})")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds to wait for FRR to count everything, per run")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("bench/gobgp_raw.py needs root (network namespaces, FRR)", file=sys.stderr)
+    if not_root("bench/gobgp_raw.py"):
         return 2
     modes = args.modes.split(",")
     if unknown := set(modes) - set(MODES):
@@ -409,29 +400,22 @@ def main() -> int:
     routes = prefixes(args.routes, args.family)
     results: list[Row] = []
     began = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="gobgp-bench-") as tmp, Topology(1) as topo:
-        Path(tmp).chmod(0o711)
-        router = FrrRouter(topo.router, RouterConfig(hold_time=30, keepalive=10),
-                           state_dir=Path(tmp) / "frr")
-        try:
-            router.start()
-            for mode in ["exabgp", *modes]:
-                runs = []
-                for _ in range(args.repeat):
-                    workdir = Path(tempfile.mkdtemp(dir=tmp))
-                    if mode == "exabgp":
-                        # as the speaker's driver runs it: launcher, group-updates on
-                        runs.append(run_raw(default_exabgp_cmd(), LEAN, "neighbor-batched",
-                                            True, topo, router, routes, workdir,
-                                            args.timeout))
-                    else:
-                        runs.append(run_gobgp(topo, router, routes, workdir, args.timeout,
-                                              mode, api_dir, version))
-                row = Row(runs)
-                print(f"# {runs[0].version} {mode}: best {fmt(row.best, '.2f')} s", flush=True)
-                results.append(row)
-        finally:
-            router.stop()
+    with bench_router("gobgp-bench-") as (tmp, topo, router):
+        for mode in ["exabgp", *modes]:
+            runs = []
+            for _ in range(args.repeat):
+                workdir = Path(tempfile.mkdtemp(dir=tmp))
+                if mode == "exabgp":
+                    # as the speaker's driver runs it: launcher, group-updates on
+                    runs.append(run_raw(default_exabgp_cmd(), LEAN, "neighbor-batched",
+                                        True, topo, router, routes, workdir,
+                                        args.timeout))
+                else:
+                    runs.append(run_gobgp(topo, router, routes, workdir, args.timeout,
+                                          mode, api_dir, version))
+            row = Row(runs)
+            print(f"# {runs[0].version} {mode}: best {fmt(row.best, '.2f')} s", flush=True)
+            results.append(row)
     base = results[0].best if results else None
     size = 32 if args.family == 4 else 128
     print(f"\n{args.routes} /{size}s, one speaker -> FRR, time from the first command "

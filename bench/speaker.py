@@ -90,20 +90,24 @@ def speaker_process(cluster: SpeakerCluster, node_index: int, workdir: Path,
 
 
 def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]]:
-    """`repeat` rounds of pool added (announce) / pool removed (withdraw), then the
-    baselines into the same FRR: raw ExaBGP as released and as the speaker runs it, and
-    GoBGP (if gobgpd is installed)."""
+    """`repeat` rounds, each: a speaker process measured for pool added (announce) and pool
+    removed (withdraw), then stopped; then the baselines into the same FRR: raw ExaBGP as
+    released and as the speaker runs it, and GoBGP (if gobgpd is installed). Interleaving
+    the rounds puts every contender under the same machine conditions."""
     runs: dict[str, list[float]] = {k: [] for k in (
         "announce_bgp", "announce_kernel", "withdraw_bgp", "raw_stock", "raw_lean", "gobgp",
         "rss_speaker", "rss_exabgp")}
     with speaker_cluster(1, start_speakers=False) as cluster:
         cluster.set_config(config(with_pool=False))
         populate(cluster, n)
-        proc = speaker_process(cluster, 0, workdir, "bulk")
         router = cluster.lab.router
-        try:
-            poll_until(lambda: router.established(), 120, what="IPv6 session")
-            for _ in range(repeat):
+        routes = [f"{address(i)}/128" for i in range(n)]
+        topo = cluster.lab.topology
+        api_dir = compile_protos(gobgpd_version()) if shutil.which("gobgpd") else None
+        for r in range(repeat):
+            proc = speaker_process(cluster, 0, workdir, f"bulk{r}")
+            try:
+                poll_until(lambda: router.established(), 120, what="IPv6 session")
                 start = time.monotonic()
                 cluster.set_config(config(with_pool=True))
                 poll_until(lambda: router.prefixes_received("ipv6") == n, 600, interval=0.02,
@@ -113,7 +117,7 @@ def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]
                            what="kernel routes")
                 runs["announce_kernel"].append(time.monotonic() - start)
                 runs["rss_speaker"].append(rss_mb(proc.pid))
-                runs["rss_exabgp"].append(rss_mb(_exabgp_pid(workdir / "state-bulk")))
+                runs["rss_exabgp"].append(rss_mb(_exabgp_pid(workdir / f"state-bulk{r}")))
 
                 start = time.monotonic()
                 cluster.set_config(config(with_pool=False))
@@ -122,14 +126,10 @@ def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]
                 runs["withdraw_bgp"].append(time.monotonic() - start)
                 poll_until(lambda: kernel_routes(cluster) == 0, 600, interval=0.05,
                            what="kernel routes gone")
-        finally:
-            proc.terminate()
-            proc.wait(30)
-        poll_until(lambda: not router.established(), 30, what="speaker session closed")
-        routes = [f"{address(i)}/128" for i in range(n)]
-        topo = cluster.lab.topology
-        api_dir = compile_protos(gobgpd_version()) if shutil.which("gobgpd") else None
-        for _ in range(repeat):
+            finally:
+                proc.terminate()
+                proc.wait(30)
+            poll_until(lambda: not router.established(), 30, what="speaker session closed")
             # ExaBGP as released, in its fastest form (no group-updates), and as the
             # speaker runs it (the launcher, group-updates on).
             for key, cmd, grouped in (("raw_stock", stock_exabgp_cmd(), False),
@@ -234,18 +234,19 @@ def main() -> int:
     counts = [int(x) for x in args.services.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-speaker-") as tmp:
         Path(tmp).chmod(0o711)
-        print(f"best / median of {args.repeat} runs; GoBGP = gobgpd 3.10 fed by "
-              "AddPathStream (bench/gobgp_raw.py)")
+        print(f"best / median of {args.repeat} interleaved rounds; GoBGP = gobgpd 3.10 fed "
+              "by AddPathStream (bench/gobgp_raw.py); FRR polled every 20-50 ms")
         print("| services | speaker: FRR has all | + kernel | withdraw all | raw ExaBGP as "
               "released | raw ExaBGP as the speaker runs it | raw GoBGP | speaker / GoBGP "
-              "(best) | speaker RSS MiB | ExaBGP RSS MiB |")
+              "(best, median) | speaker RSS MiB | ExaBGP RSS MiB |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         for n in counts:
             work = Path(tmp) / f"n{n}"
             work.mkdir()
             r = measure_speaker(n, work, args.repeat)
-            ratio = (f"{min(r['announce_bgp']) / min(r['gobgp']):.2f}x" if r["gobgp"]
-                     else "gobgpd not installed")
+            ratio = (f"{min(r['announce_bgp']) / min(r['gobgp']):.2f}x, "
+                     f"{statistics.median(r['announce_bgp']) / statistics.median(r['gobgp']):.2f}x"
+                     if r["gobgp"] else "gobgpd not installed")
             print(f"| {n:,} | {span(r['announce_bgp'])} | {span(r['announce_kernel'])} | "
                   f"{span(r['withdraw_bgp'])} | {span(r['raw_stock'])} | "
                   f"{span(r['raw_lean'])} | {span(r['gobgp'])} | {ratio} | "
