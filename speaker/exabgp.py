@@ -119,7 +119,7 @@ class _Session:
 
 def default_exabgp_cmd() -> list[str]:
     """ExaBGP of this interpreter (the version pinned in pyproject.toml), through the
-    launcher that removes its per-route deep copy (speaker/exabgp_launcher.py)."""
+    launcher that removes five of its per-route costs (speaker/exabgp_launcher.py)."""
     return [sys.executable, "-m", "speaker.exabgp_launcher"]
 
 
