@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="name of the Node this speaker runs on (default: METALLB_NODE_NAME)")
     add_common_flags(p)
     p.add_argument("--exabgp", default=None,
-                   help="ExaBGP executable (default: the exabgp package of this Python)")
+                   help="ExaBGP executable, run as it is (default: the exabgp package of "
+                   "this Python, started through speaker/exabgp_launcher.py)")
     p.add_argument("--exabgp-netns", default=None, metavar="NAME",
                    help="start ExaBGP inside this network namespace (tests and the lab)")
     p.add_argument("--state-dir", default=None,

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metallb.config.errors import ConfigIssue
-from metallb.config.model import Config, Peer, Pool, selectors_match
+from metallb.config.model import Config, IPAddress, Peer, Pool, selectors_match
 from speaker.autodiscovery import discover_peers
 from speaker.exabgp_config import RouteAttrs
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -145,8 +143,8 @@ def index_endpoints(slices: Iterable[Mapping[str, Any]]) -> EndpointIndex:
             continue
         key = (str(smeta.get("namespace") or "default"), service)
         found = index.setdefault(key, [])
-        for endpoint in endpoints:
-            if type(endpoint) is dict or isinstance(endpoint, Mapping):
+        for endpoint in endpoints:  # a loop: a generator per slice costs more here
+            if _is_mapping(endpoint):
                 found.append(endpoint)
     return index
 
@@ -207,8 +205,9 @@ def plan(
                         continue  # IPv4 goes to IPv4 peers, IPv6 to IPv6 peers
                     for prefix, attrs in _prefixes(pool, ip, peer.is_ibgp):
                         table[prefix] = _merge(table.get(prefix), attrs)
-                        if ahead is not None and prefix == _host_prefix(ip):
-                            early[addr][prefix] = table[prefix]
+                    host = _host_prefix(ip)
+                    if ahead is not None and host in table:
+                        early[addr][host] = table[host]
             since_ahead += 1
             if ahead is not None and since_ahead >= ahead_every:
                 ahead(early)
@@ -229,22 +228,14 @@ def _announceable(
     ips = _assigned_addresses(service)
     if not ips:
         return [], None
-    pool = _pool_of(config, ips[0])
-    if pool is None or any(_pool_of(config, ip) is not pool for ip in ips[1:]):
+    pool = config.pool_of(ips[0])
+    if pool is None or any(config.pool_of(ip) is not pool for ip in ips[1:]):
         return [], None  # outside every pool, or spread over two pools
     if pool.protocol != PROTOCOL:
         return [], None
     if not has_eligible_endpoint(service, endpoints, node_name):
         return [], None
     return ips, pool
-
-
-def _pool_of(config: Config, ip: IPAddress) -> Pool | None:
-    value = int(ip)
-    for pool in config.pools:
-        if any(r.family == ip.version and value in r for r in pool.ranges):
-            return pool
-    return None
 
 
 def _prefixes(pool: Pool, ip: IPAddress, ibgp: bool) -> list[tuple[str, RouteAttrs]]:
@@ -276,10 +267,14 @@ def _merge(old: RouteAttrs | None, new: RouteAttrs) -> RouteAttrs:
     )
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
+def _is_mapping(value: Any) -> bool:
     # `type(...) is dict` first: objects from the API are dicts, and the ABC check costs
     # more than the rest of a plan's per-service work.
-    return value if type(value) is dict or isinstance(value, Mapping) else {}
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if _is_mapping(value) else {}
 
 
 def _str_map(value: Any) -> dict[str, str]:

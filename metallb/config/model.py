@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 DEFAULT_PEER_PORT = 179
 DEFAULT_HOLD_TIME = 90.0
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def as_address(ip: str | IPAddress) -> IPAddress:
+    """An address object; text is parsed (ValueError when it is no address)."""
+    return ip if isinstance(ip, IPAddress) else ipaddress.ip_address(ip)
+
 
 @dataclass(frozen=True)
 class AddressRange:
@@ -32,8 +39,8 @@ class AddressRange:
     def __contains__(self, address: int) -> bool:
         return self.first <= address <= self.last
 
-    def contains_ip(self, ip: str) -> bool:
-        addr = ipaddress.ip_address(ip)
+    def contains_ip(self, ip: str | IPAddress) -> bool:
+        addr = as_address(ip)
         return addr.version == self.family and int(addr) in self
 
 
@@ -57,13 +64,15 @@ class Pool:
     # Never empty: a pool without `bgp-advertisements` gets one default Advertisement().
     advertisements: tuple[Advertisement, ...] = (Advertisement(),)
 
-    def range_of(self, ip: str) -> AddressRange | None:
+    def range_of(self, ip: str | IPAddress) -> AddressRange | None:
+        addr = as_address(ip)  # parsed once, not once per range
+        value, family = int(addr), addr.version
         for entry in self.ranges:
-            if entry.contains_ip(ip):
+            if entry.family == family and value in entry:
                 return entry
         return None
 
-    def contains_ip(self, ip: str) -> bool:
+    def contains_ip(self, ip: str | IPAddress) -> bool:
         return self.range_of(ip) is not None
 
 
@@ -169,8 +178,9 @@ class Config:
                 return p
         return None
 
-    def pool_of(self, ip: str) -> Pool | None:
+    def pool_of(self, ip: str | IPAddress) -> Pool | None:
+        addr = as_address(ip)  # parsed once, not once per pool
         for p in self.pools:
-            if p.contains_ip(ip):
+            if p.range_of(addr) is not None:
                 return p
         return None

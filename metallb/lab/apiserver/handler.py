@@ -285,9 +285,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         everyone = rt.kind == "SelfSubjectAccessReview"  # system:basic-user grants it
         if (self.api.enforce_rbac and not everyone
                 and not rbac.allowed(identity, request, self._rbac_objects)):
-            self.api.denials.append(rbac.forbidden_message(identity, request))
-            raise errors.forbidden(rbac.forbidden_message(identity, request), rt.plural, name,
-                                   rt.group)
+            message = rbac.forbidden_message(identity, request)
+            self.api.denials.append(message)
+            raise errors.forbidden(message, rt.plural, name, rt.group)
         if rt.review:
             return self._review(rt, verb, raw, identity)
         decision = self.api.faults.decide(verb, resource)
