@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.exabgp_raw import run_raw
+from bench.exabgp_raw import rss_mb, run_raw
 from bench.gobgp_raw import compile_protos, gobgpd_version, run_gobgp
 from metallb.lab.wait import poll_until
 from speaker.exabgp import default_exabgp_cmd, stock_exabgp_cmd
@@ -56,16 +56,6 @@ def kernel_routes(cluster: SpeakerCluster) -> int:
     out = subprocess.run(["ip", "-6", "-n", cluster.lab.topology.router, "route", "show",
                           "proto", "bgp"], capture_output=True, text=True, check=True).stdout
     return sum(1 for line in out.splitlines() if line.startswith("2001:db8:1::"))
-
-
-def rss_mb(pid: int | None) -> float:
-    if pid is None:
-        return float("nan")
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def populate(cluster: SpeakerCluster, n: int) -> None:
@@ -116,8 +106,9 @@ def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]
                 poll_until(lambda: kernel_routes(cluster) == n, 600, interval=0.05,
                            what="kernel routes")
                 runs["announce_kernel"].append(time.monotonic() - start)
-                runs["rss_speaker"].append(rss_mb(proc.pid))
-                runs["rss_exabgp"].append(rss_mb(_exabgp_pid(workdir / f"state-bulk{r}")))
+                for key, pid in (("rss_speaker", proc.pid),
+                                 ("rss_exabgp", _exabgp_pid(workdir / f"state-bulk{r}"))):
+                    runs[key].append(rss_mb(pid) or float("nan"))
 
                 start = time.monotonic()
                 cluster.set_config(config(with_pool=False))
