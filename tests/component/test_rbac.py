@@ -154,8 +154,10 @@ def test_controller_works_with_only_its_service_account(enforcing_server, tmp_pa
 
         ips = poll_until(assigned, timeout=30, what="the controller assigns an address")
         assert ips == ["198.51.100.20"]
-        events = core.list_namespaced_event(OTHER_NAMESPACE).items
-        assert "IPAllocated" in {e.reason for e in events}
+        # Events are written from the controller's event thread, after the status.
+        reasons = poll_until(lambda: {e.reason for e in core.list_namespaced_event(
+            OTHER_NAMESPACE).items}, timeout=30, what="an event from the controller")
+        assert "IPAllocated" in reasons
     finally:
         admin.close()
         terminate(proc, 15)

@@ -79,6 +79,10 @@ def test_rules_live_match_expectations_and_plan(core, start_controller):
 
     svc = core.read_namespaced_service("dual", "demo")
     assert svc.metadata.annotations[POOL_ANNOTATION] == "second"
+    # Events go out from the controller's event thread, after the statuses.
+    poll_until(lambda: all(event_reasons(core, "demo", name) for name in
+                           ("plain", "unknown-pool", "both-requests")),
+               what="the controller's events")
     assert event_reasons(core, "demo", "plain") == ["IPAllocated"]
     assert event_reasons(core, "demo", "unknown-pool") == ["AllocationFailed"]
     assert event_reasons(core, "demo", "both-requests") == ["LoadBalancerFailed"]
@@ -158,8 +162,11 @@ def test_status_written_only_on_change(core, start_controller, apiserver):
                what="the label change was processed")
     poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
     assert core.read_namespaced_service("calm", "demo").metadata.resource_version == touched
-    raw = json.loads(core.list_namespaced_event("demo", _preload_content=False).data)
-    assert [e["count"] for e in raw["items"] if e["reason"] == "IPAllocated"] == [1]
+    def allocated_counts() -> list[int]:  # events go out from their own thread
+        raw = json.loads(core.list_namespaced_event("demo", _preload_content=False).data)
+        return [e["count"] for e in raw["items"] if e["reason"] == "IPAllocated"]
+
+    assert poll_until(allocated_counts, what="the IPAllocated event") == [1]
 
 
 def test_restart_over_existing_statuses_matches_plan(core, start_controller, api_client):

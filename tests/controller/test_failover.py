@@ -99,7 +99,9 @@ def test_leader_killed_mid_burst_standby_takes_over(core, api_client, spawn_cont
     poll_until(lambda: len(_assigned(core)) >= BURST // 4, timeout=30,
                what="a quarter of the burst assigned")
     # Only the leader wrote: every event so far comes from it.
-    instances = {e.reporting_instance for e in core.list_namespaced_event("demo").items}
+    instances = poll_until(  # events go out from their own thread, after the statuses
+        lambda: {e.reporting_instance for e in core.list_namespaced_event("demo").items},
+        timeout=30, what="events of the burst")
     assert instances == {leader_name}
     assert "event=status_written" not in standby.log_text()
 
