@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import kubernetes
 from kubernetes import client
 
-from metallb.lab.apiserver import ApiServerProcess
+from lab.apiserver import ApiServerProcess
 
 
 def percentile(values: list[float], q: float) -> float:

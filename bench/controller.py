@@ -40,10 +40,10 @@ sys.path.insert(0, str(ROOT))
 
 from kubernetes import client, config  # noqa: E402
 
+from lab.apiserver import ApiServerProcess  # noqa: E402
 from metallb.childproc import terminate  # noqa: E402
 from metallb.kube.informer import Informer  # noqa: E402
-from metallb.lab.apiserver import ApiServerProcess  # noqa: E402
-from metallb.lab.wait import poll_until  # noqa: E402
+from metallb.wait import poll_until  # noqa: E402
 from tests.support.http import daemon_ready  # noqa: E402
 
 CONFIG = "address-pools:\n- {name: v6, protocol: bgp, addresses: [2001:db8::/112]}\n"

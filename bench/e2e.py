@@ -29,12 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metallb.lab.cluster import UpOptions, restart_speaker, teardown, up
-from metallb.lab.errors import LabError
-from metallb.lab.netns import ip
-from metallb.lab.running import RunningLab
-from metallb.lab.state import load
-from metallb.lab.wait import poll_until
+from lab.cluster import UpOptions, restart_speaker, teardown, up
+from lab.errors import LabError
+from lab.netns import ip
+from lab.running import RunningLab
+from lab.state import load
+from metallb.wait import poll_until
 
 BENCH_CONFIG = """\
 component "metallb" {

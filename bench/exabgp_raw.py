@@ -30,10 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lab.frr import FrrRouter, RouterConfig
+from lab.netns import Topology
 from metallb.childproc import terminate
-from metallb.lab.frr import FrrRouter, RouterConfig
-from metallb.lab.netns import Topology
-from metallb.lab.wait import WaitTimeout, poll_until
+from metallb.wait import WaitTimeout, poll_until
 from speaker.exabgp import RELAY_SCRIPT, ExaBGPDriver, default_exabgp_cmd, stock_exabgp_cmd
 from speaker.exabgp_config import (
     PeerSpec,

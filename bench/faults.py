@@ -3,7 +3,7 @@
 Each scenario gets a fresh system (API emulator enforcing the rendered RBAC, FRR router
 namespace, node namespaces, controller and speaker processes) and runs seeded rounds of
 service bursts with faults injected at random points; after every round the invariants
-(tests/reliability/invariants.py) must hold. The seed is printed: rerun with --seed to
+(tests/system/invariants.py) must hold. The seed is printed: rerun with --seed to
 repeat a run. Needs root and FRR (like the tests).
 
     python bench/faults.py [--rounds 10] [--seed N] [--only "API faults"]
@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.reliability.scenarios import HEADER, SCENARIOS, run_scenario
-from tests.reliability.stack import system_stack
+from tests.system.scenarios import HEADER, SCENARIOS, run_scenario
+from tests.system.stack import system_stack
 
 
 def table(rows: list[list[str]]) -> str:

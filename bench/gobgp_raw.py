@@ -74,10 +74,10 @@ from bench.exabgp_raw import (
     session,
     wait_count,
 )
+from lab.frr import FrrRouter
+from lab.netns import Topology
 from metallb.childproc import terminate
-from metallb.lab.frr import FrrRouter
-from metallb.lab.netns import Topology
-from metallb.lab.wait import WaitTimeout, poll_until
+from metallb.wait import WaitTimeout, poll_until
 from speaker.exabgp import default_exabgp_cmd
 from speaker.exabgp_config import PeerSpec
 

@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.exabgp_raw import rss_mb, run_raw
 from bench.gobgp_raw import compile_protos, gobgpd_version, run_gobgp
-from metallb.lab.wait import poll_until
+from metallb.wait import poll_until
 from speaker.exabgp import default_exabgp_cmd, stock_exabgp_cmd
-from tests.speaker.cluster import SpeakerCluster, speaker_cluster
+from tests.bgp.speaker_cluster import SpeakerCluster, speaker_cluster
 from tests.support.bgplab import NODE_ASN, ROUTER_ASN
 
 POOL = "2001:db8:1::/112"

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from metallb.childproc import terminate
-from metallb.lab.wait import WaitTimeout, poll_until
+from metallb.wait import WaitTimeout, poll_until
 from speaker.exabgp_config import (
     DEFAULT_BATCH,
     PeerSpec,

@@ -26,7 +26,7 @@ five things in ExaBGP 4.2.25 that cost more than the work itself:
    commands it does not recognise go to ExaBGP's own handler.
 
 Together: 10k /128s into FRR in ~0.25 s instead of ~0.9 s (README, bench/exabgp_raw.py).
-Each result equals what ExaBGP computes itself (tests/speaker/test_exabgp_launcher.py);
+Each result equals what ExaBGP computes itself (tests/bgp/test_exabgp_launcher.py);
 the interop tests against FRR run through this launcher. The fixes are applied only to
 the ExaBGP release they were written against; any other version runs unchanged, and the
 launcher says so on stderr (which the driver logs to a file).

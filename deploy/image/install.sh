@@ -1,5 +1,5 @@
 #!/bin/sh
-# Final stage of the image (and of tests/component/test_image_install.py): a virtualenv
+# Final stage of the image (and of tests/system/test_image_install.py): a virtualenv
 # without pip or setuptools, filled only from the wheels of the build stage (--no-index).
 # Usage: [PYTHON=python3] install.sh WHEEL_DIR VENV_DIR
 set -eu

@@ -59,8 +59,8 @@ def add_apiserver(lab_sub: argparse._SubParsersAction) -> None:
 
 
 def run_apiserver(args: argparse.Namespace) -> int:
-    from metallb.lab.apiserver import ApiServer, Identity
-    from metallb.lab.apiserver.tls import TLSSetupError
+    from lab.apiserver import ApiServer, Identity
+    from lab.apiserver.tls import TLSSetupError
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
@@ -110,7 +110,7 @@ def run_apiserver(args: argparse.Namespace) -> int:
         return 2
 
     def on_signal(signum: int, _frame: object) -> None:
-        logging.getLogger("metallb.lab.apiserver").info(
+        logging.getLogger("lab.apiserver").info(
             "event=apiserver_signal signal=%s", signal.Signals(signum).name)
         server.stopping.set()
 
@@ -128,7 +128,7 @@ def run_apiserver(args: argparse.Namespace) -> int:
 
 
 def _lab_location_arguments(parser: argparse.ArgumentParser) -> None:
-    from metallb.lab.state import PREFIX_ENV, STATE_DIR_ENV, default_prefix, default_state_dir
+    from lab.state import PREFIX_ENV, STATE_DIR_ENV, default_prefix, default_state_dir
 
     parser.add_argument("--state-dir", default=default_state_dir(), metavar="DIR",
                         help=f"the lab's state directory: state file, kubeconfig, logs "
@@ -142,7 +142,7 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nodes", type=int, default=3, help="node namespaces (default: 3)")
     parser.add_argument("--config", default=None, metavar="PATH",
                         help="component configuration (*.lokocfg; default: the lab's copy "
-                        "of the seed example, metallb/lab/data/lab.lokocfg)")
+                        "of the seed example, lab/data/lab.lokocfg)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for each start-up step (default: 60)")
     _lab_location_arguments(parser)
@@ -161,7 +161,7 @@ def add_up(lab_sub: argparse._SubParsersAction) -> None:
 
 
 def _up_options(args: argparse.Namespace, prometheus: bool):
-    from metallb.lab.cluster import UpOptions
+    from lab.cluster import UpOptions
 
     return UpOptions(nodes=args.nodes, config=args.config, prometheus=prometheus,
                      state_dir=args.state_dir, prefix=args.prefix, timeout=args.timeout)
@@ -169,7 +169,7 @@ def _up_options(args: argparse.Namespace, prometheus: bool):
 
 def _lab_errors(action: Callable[[], int], command: str) -> int:
     """LabError -> its message and exit status 1, never a traceback."""
-    from metallb.lab.errors import LabError
+    from lab.errors import LabError
 
     try:
         return action()
@@ -179,8 +179,8 @@ def _lab_errors(action: Callable[[], int], command: str) -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from metallb.lab.cluster import status, up
-    from metallb.lab.summary import format_status
+    from lab.cluster import status, up
+    from lab.summary import format_status
 
     def run() -> int:
         state = up(_up_options(args, args.prometheus), progress=_progress)
@@ -206,8 +206,8 @@ def add_status(lab_sub: argparse._SubParsersAction) -> None:
 def run_status(args: argparse.Namespace) -> int:
     import json
 
-    from metallb.lab.cluster import status
-    from metallb.lab.summary import format_status
+    from lab.cluster import status
+    from lab.summary import format_status
 
     report = status(args.state_dir)
     if report is None:
@@ -228,7 +228,7 @@ def add_down(lab_sub: argparse._SubParsersAction) -> None:
 
 
 def run_down(args: argparse.Namespace) -> int:
-    from metallb.lab.cluster import down
+    from lab.cluster import down
 
     def run() -> int:
         done = down(args.state_dir, args.prefix)
@@ -254,7 +254,7 @@ def add_demo(lab_sub: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from metallb.lab.demo import run
+    from lab.demo import run
 
     return _lab_errors(lambda: run(_up_options(args, True), keep=args.keep), "demo")
 

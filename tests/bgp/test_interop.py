@@ -12,8 +12,8 @@ import signal
 
 import pytest
 
-from metallb.lab.frr import RouterConfig
-from metallb.lab.wait import poll_until
+from lab.frr import RouterConfig
+from metallb.wait import poll_until
 from speaker.exabgp_config import RouteAttrs
 from tests.support.bgplab import NODE_ASN, ROUTER_ASN, bgp_lab
 
@@ -245,7 +245,7 @@ SPEAKER_SCRIPT = """
 import sys
 from speaker.exabgp import ExaBGPDriver
 from speaker.exabgp_config import PeerSpec, RouteAttrs
-from metallb.lab.wait import poll_until
+from metallb.wait import poll_until
 state_dir, netns, node, router = sys.argv[1:5]
 drv = ExaBGPDriver(state_dir, [node], netns=netns).start()
 drv.set_peers([PeerSpec(router, 64512, 64513, node, node, hold_time=3)])
@@ -261,7 +261,7 @@ def test_speaker_killed_takes_its_exabgp_and_routes_down():
     import subprocess
     import sys
 
-    from metallb.lab.frr import pid_alive
+    from lab.frr import pid_alive
 
     with bgp_lab(1) as lab:
         node = lab.nodes[0]

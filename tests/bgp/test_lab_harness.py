@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from metallb.lab.frr import FrrRouter, RouterConfig, pid_alive
-from metallb.lab.netns import Topology, add_netns, list_netns
-from metallb.lab.wait import WaitTimeout, poll_until
+from lab.frr import FrrRouter, RouterConfig, pid_alive
+from lab.netns import Topology, add_netns, list_netns
+from metallb.wait import WaitTimeout, poll_until
 from tests.support.bgplab import require_bgp_lab
 
 pytestmark = pytest.mark.timeout(60)

@@ -16,7 +16,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from metallb.lab.apiserver import ApiServer
+from lab.apiserver import ApiServer
 
 
 def api_client_for(server: ApiServer, token: str | None = None) -> kubernetes.client.ApiClient:

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from metallb.lab.frr import FrrRouter, RouterConfig
-from metallb.lab.netns import Node, Topology
+from lab.frr import FrrRouter, RouterConfig
+from lab.netns import Node, Topology
 from speaker.exabgp import DriverEvent, ExaBGPDriver
 from speaker.exabgp_config import PeerSpec
 from tests.support.requires import require_frr, require_program

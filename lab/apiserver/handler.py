@@ -1,0 +1,536 @@
+"""HTTP: URL routing, discovery documents, request decoding, watch streaming.
+
+One `RequestHandler` per connection thread (ThreadingHTTPServer). Everything about state
+is in `Store`; this module only translates between HTTP and store calls, the way
+kube-apiserver's REST layer does (paths, verbs, content types, query parameters).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import time
+import urllib.parse
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from lab.apiserver import errors, event_conversion, openapi, rbac, review_protobuf
+from lab.apiserver.resources import PREFERRED_GROUP_ORDER, ResourceType
+from lab.apiserver.selection import (
+    FieldSelector,
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+from lab.apiserver.store import to_view
+from lab.apiserver.tables import table_for
+
+if TYPE_CHECKING:
+    from lab.apiserver.server import ApiServer
+
+log = logging.getLogger("lab.apiserver")
+
+PATCH_TYPES = {
+    "application/json-patch+json": "json",
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+    "application/apply-patch+json": "apply",
+}
+CONTROL_PREFIX = "/_emulator/"
+KUBE_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-metallb-emulator",
+                "gitCommit": "0000000000000000000000000000000000000000",
+                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+                "goVersion": "go1.23", "compiler": "gc", "platform": "linux/amd64"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed resource URL."""
+
+    rt: ResourceType
+    namespace: str | None  # None: cluster-wide list/watch of a namespaced kind
+    name: str
+    subresource: str
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
+    server_version = "metallb-lab-apiserver"
+    api: ApiServer  # set on the subclass the server builds
+
+    # ----------------------------------------------------------------- plumbing
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("event=http " + format, *args)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _send_json(self, code: int, body: Any) -> None:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        return self.rfile.read(length) if length else b""
+
+    def _decode(self, raw: bytes, content_type: str) -> Any:
+        if not raw:
+            return None
+        if "protobuf" in content_type or "cbor" in content_type:
+            raise errors.unsupported_media_type(content_type)  # clients then retry in JSON
+        try:
+            if "yaml" in content_type:
+                return yaml.safe_load(raw.decode())
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise errors.bad_request(f"the request body is not valid "
+                                     f"{'YAML' if 'yaml' in content_type else 'JSON'}: {exc}"
+                                     ) from None
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _dispatch(self, method: str) -> None:
+        started = time.monotonic()
+        url = urllib.parse.urlsplit(self.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query,
+                                                            keep_blank_values=True).items()}
+        path = url.path.rstrip("/") or "/"
+        code = 200
+        try:
+            raw = self._read_body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+            identity = self._authenticate()
+            if path.startswith(CONTROL_PREFIX):
+                if not identity.is_admin:
+                    raise errors.forbidden("the emulator control endpoint needs the admin token")
+                code, body = self._control(method, path, raw)
+            elif path.startswith(("/api/", "/apis/")) and self._resource_path(path):
+                code = self._resource(method, path, query, raw, identity)
+                body = None
+            else:
+                code, body = self._non_resource(method, path)
+            if body is not None:
+                self._send_json(code, body)
+        except errors.ApiError as exc:
+            code = exc.code
+            self._send_json(exc.code, exc.status())
+        except (BrokenPipeError, ConnectionResetError):
+            code = 499
+        except Exception as exc:  # a bug in the emulator must not kill the connection thread
+            log.exception("event=internal_error method=%s path=%s", method, path)
+            code = 500
+            self._send_json(500, errors.internal(repr(exc)).status())
+        log.debug("event=request method=%s path=%s code=%s ms=%.1f", method, path, code,
+                  (time.monotonic() - started) * 1000)
+
+    def _authenticate(self) -> rbac.Identity:
+        header = self.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        if token:
+            identity = self.api.identity_for_token(token)
+            if identity is None:
+                raise errors.unauthorized()
+        elif self.api.token:
+            raise errors.unauthorized()
+        else:
+            identity = rbac.ADMIN
+        user = self.headers.get("Impersonate-User")
+        if user:
+            if not identity.is_admin:
+                raise errors.forbidden(f'users "{user}" is forbidden: User "{identity.user}" '
+                                       'cannot impersonate resource "users" in API group ""')
+            identity = rbac.Identity.named(user, tuple(self.headers.get_all(
+                "Impersonate-Group") or ()))
+        return identity
+
+    # ----------------------------------------------------------------- discovery
+
+    def _non_resource(self, method: str, path: str) -> tuple[int, Any]:
+        if method != "GET":
+            raise errors.method_not_allowed()
+        if path in ("/healthz", "/readyz", "/livez"):
+            data = b"ok"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return 200, None
+        if path == "/version":
+            return 200, KUBE_VERSION
+        if path == "/openapi/v3":
+            return 200, openapi.root(self.api.store.types())
+        if path.startswith("/openapi/v3/"):
+            rest = path[len("/openapi/v3/"):].split("/")
+            group, version = (rest[1], rest[2]) if rest[0] == "apis" and len(rest) == 3 else (
+                ("", rest[1]) if rest[0] == "api" and len(rest) == 2 else ("", ""))
+            doc = openapi.group_version(self.api.store.types(), group, version)
+            if doc is not None:
+                return 200, doc
+        if path == "/api":
+            return 200, {"kind": "APIVersions", "versions": ["v1"],
+                         "serverAddressByClientCIDRs": [
+                             {"clientCIDR": "0.0.0.0/0", "serverAddress": self.api.address}]}
+        if path == "/apis":
+            return 200, {"kind": "APIGroupList", "apiVersion": "v1",
+                         "groups": [self._group_doc(g) for g in self._groups()]}
+        parts = path.strip("/").split("/")
+        if path == "/api/v1":
+            return 200, self._resource_list("", "v1")
+        if parts[0] == "apis" and len(parts) == 2 and parts[1] in self._groups():
+            return 200, self._group_doc(parts[1])
+        if parts[0] == "apis" and len(parts) == 3 and (parts[1], parts[2]) in {
+                (rt.group, rt.version) for rt in self.api.store.types()}:
+            return 200, self._resource_list(parts[1], parts[2])
+        raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def _groups(self) -> list[str]:
+        groups = {rt.group for rt in self.api.store.types() if rt.group}
+        known = [g for g in PREFERRED_GROUP_ORDER if g in groups]
+        return known + sorted(groups - set(known))
+
+    def _group_doc(self, group: str) -> dict[str, Any]:
+        versions = sorted({rt.version for rt in self.api.store.types() if rt.group == group})
+        entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+        return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries,
+                "preferredVersion": entries[0]}
+
+    def _resource_list(self, group: str, version: str) -> dict[str, Any]:
+        resources = []
+        for rt in sorted(self.api.store.types(), key=lambda r: r.plural):
+            if rt.group == group and rt.version == version:
+                resources += rt.discovery_entries()
+        return {"kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else version,
+                "resources": resources}
+
+    # ----------------------------------------------------------------- resources
+
+    def _resource_path(self, path: str) -> Target | None:
+        """Parse /api/v1/... or /apis/G/V/...; None for discovery paths."""
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) >= 3 and parts[1] == "v1":
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 4:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return None
+        store = self.api.store
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            candidate = store.resource_type(group, version, rest[2])
+            if candidate is not None and candidate.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        rt = store.resource_type(group, version, rest[0])
+        if rt is None or len(rest) > 3:
+            raise errors.ApiError(404, "NotFound",
+                                  "the server could not find the requested resource")
+        name = rest[1] if len(rest) > 1 else ""
+        sub = rest[2] if len(rest) > 2 else ""
+        if sub and not (sub == "status" and rt.status_subresource):
+            raise errors.ApiError(404, "NotFound",
+                                  "the server could not find the requested resource")
+        return Target(rt, namespace, name, sub)
+
+    def _resource(self, method: str, path: str, query: dict[str, str], raw: bytes,
+                  identity: rbac.Identity) -> int:
+        target = self._resource_path(path)
+        assert target is not None
+        rt, ns, name, sub = target.rt, target.namespace, target.name, target.subresource
+        if rt.namespaced and name and ns is None:
+            raise errors.ApiError(404, "NotFound",
+                                  "the server could not find the requested resource")
+        watching = query.get("watch") in ("true", "1")
+        verb = {
+            "GET": "get" if name else ("watch" if watching else "list"),
+            "POST": "create", "PUT": "update", "PATCH": "patch",
+            "DELETE": "delete" if name else "deletecollection",
+        }[method]
+        if verb == "create" and name:
+            raise errors.method_not_allowed()
+        resource = f"{rt.plural}/{sub}" if sub else rt.plural
+        request = rbac.Request(verb, rt.group, rt.plural, sub, ns or "", name)
+        everyone = rt.kind == "SelfSubjectAccessReview"  # system:basic-user grants it
+        if (self.api.enforce_rbac and not everyone
+                and not rbac.allowed(identity, request, self._rbac_objects)):
+            message = rbac.forbidden_message(identity, request)
+            self.api.denials.append(message)
+            raise errors.forbidden(message, rt.plural, name, rt.group)
+        if rt.review:
+            return self._review(rt, verb, raw, identity)
+        decision = self.api.faults.decide(verb, resource)
+        if decision.latency:
+            time.sleep(decision.latency)  # injected latency, not a wait for a condition
+        if decision.code is not None and not (verb == "watch" and decision.code == 410):
+            raise self._fault_error(decision.code, rt, name)
+        store = self.api.store
+        manager = query.get("fieldManager") or self._default_manager()
+        dry_run = query.get("dryRun") == "All"
+        body = self._decode(raw, self.headers.get("Content-Type", "application/json"))
+        if verb == "get":
+            obj = store.get(rt, ns or "", name)
+            return self._reply(200, rt, obj)
+        if verb in ("list", "watch", "deletecollection"):
+            labels, fields = self._selectors(rt, query)
+            if verb == "watch":
+                self._watch(rt, ns, labels, fields, query, forced_gone=decision.code == 410)
+                return 200
+            if verb == "deletecollection":
+                items = store.delete_collection(rt, ns, labels, fields)
+                return self._reply_list(rt, items, str(store.rv), "")
+            limit = _number(query, "limit", int)
+            items, rv, token = store.list(rt, ns, labels, fields, limit,
+                                          query.get("continue", ""))
+            return self._reply_list(rt, items, rv, token)
+        if verb == "create":
+            obj = store.create(rt, ns or "", body, manager, dry_run)
+            return self._reply(201, rt, obj)
+        if verb == "update":
+            obj = store.update(rt, ns or "", name, body, manager, sub, dry_run)
+            return self._reply(200, rt, obj)
+        if verb == "patch":
+            content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
+            patch_type = PATCH_TYPES.get(content_type)
+            if patch_type is None:
+                raise errors.unsupported_media_type(content_type)
+            force = query.get("force") == "true"
+            if patch_type == "apply":
+                # apply, unlike other writes, has no default manager
+                obj, created = store.apply(rt, ns or "", name, body,
+                                           query.get("fieldManager", ""), sub, force, dry_run)
+                return self._reply(201 if created else 200, rt, obj)
+            obj = store.patch(rt, ns or "", name, patch_type, body, manager, sub, dry_run)
+            return self._reply(200, rt, obj)
+        # delete
+        options = body if isinstance(body, dict) else {}
+        obj = store.delete(rt, ns or "", name, options.get("preconditions"), dry_run)
+        return self._reply(200, rt, obj)
+
+    def _review(self, rt: ResourceType, verb: str, raw: bytes,
+                identity: rbac.Identity) -> int:
+        """(Self)SubjectAccessReview: answered on create, never stored."""
+        if verb != "create":
+            raise errors.method_not_allowed()
+        content_type = self.headers.get("Content-Type", "application/json")
+        if "protobuf" in content_type:  # what kubectl auth can-i sends
+            try:
+                body = review_protobuf.decode_review(raw)
+            except review_protobuf.ProtobufError as exc:
+                raise errors.bad_request(f"cannot decode the {rt.kind}: {exc}") from None
+        else:
+            body = self._decode(raw, content_type)
+        if not isinstance(body, dict) or body.get("kind") != rt.kind:
+            raise errors.bad_request(f"the body must be a {rt.kind}")
+        self._send_json(201, rbac.review(body, identity, self._rbac_objects))
+        return 201
+
+    def _rbac_objects(self, plural: str) -> list[dict[str, Any]]:
+        return self.api.store.all_objects(rbac.RBAC_GROUP, plural)
+
+    def _default_manager(self) -> str:
+        agent = self.headers.get("User-Agent", "")
+        return agent.split("/", 1)[0] or "unknown"
+
+    def _fault_error(self, code: int, rt: ResourceType, name: str) -> errors.ApiError:
+        if code == 409:
+            return errors.conflict(rt.plural, name or rt.plural, rt.group)
+        if code == 410:
+            return errors.gone("injected fault: the requested resource version is too old")
+        if code == 429:
+            return errors.ApiError(429, "TooManyRequests", "injected fault: too many requests")
+        return errors.ApiError(code, "InternalError",
+                               f"Internal error occurred: injected fault ({code})")
+
+    def _selectors(self, rt: ResourceType, query: dict[str, str]) -> tuple[Any, Any]:
+        try:
+            labels = parse_label_selector(query.get("labelSelector"))
+            fields = parse_field_selector(query.get("fieldSelector"))
+        except SelectorError as exc:
+            raise errors.bad_request(str(exc)) from None
+        allowed = ("metadata.name", "metadata.namespace", *rt.field_labels)
+        for field in fields.fields:
+            if field not in allowed:
+                raise errors.bad_request(
+                    f'"{field}" is not a known field selector: only '
+                    + ", ".join(f'"{a}"' for a in allowed))
+        if rt.storage_identity != (rt.api_version, rt.kind):
+            fields = FieldSelector(tuple((event_conversion.core_field(path), equal, value)
+                                         for path, equal, value in fields.terms))
+        return labels, fields
+
+    def _served(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        return to_view(rt, obj)
+
+    def _reply(self, code: int, rt: ResourceType, obj: dict[str, Any]) -> int:
+        if "as=Table" in self.headers.get("Accept", ""):
+            self._send_json(code, table_for(rt, [self._served(rt, obj)], {
+                "resourceVersion": obj["metadata"].get("resourceVersion", "")}))
+            return code
+        self._send_json(code, self._served(rt, obj))
+        return code
+
+    def _reply_list(self, rt: ResourceType, items: list[dict[str, Any]], rv: str,
+                    token: str) -> int:
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        if token:
+            meta["continue"] = token
+        accept = self.headers.get("Accept", "")
+        if "as=Table" in accept:
+            self._send_json(200, table_for(rt, [self._served(rt, o) for o in items], meta))
+            return 200
+        self._send_json(200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
+                              "metadata": meta,
+                              "items": [self._served(rt, o) for o in items]})
+        return 200
+
+    # --------------------------------------------------------------------- watch
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _watch(self, rt: ResourceType, ns: str | None, labels: Any, fields: Any,
+               query: dict[str, str], forced_gone: bool) -> None:
+        store = self.api.store
+        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        timeout = _number(query, "timeoutSeconds", float) or self.api.watch_timeout
+        watcher = store.watch(rt, ns, labels, fields, query.get("resourceVersion"))
+        if forced_gone:
+            store.stop_watch(watcher)
+            watcher.queue = queue.Queue()
+            watcher.queue.put(("error", errors.gone(
+                "too old resource version: injected fault").status()))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        deadline = time.monotonic() + timeout
+        interval = self.api.bookmark_interval
+        next_bookmark = time.monotonic() + interval
+        final_requested = False
+        try:
+            while True:
+                now = time.monotonic()
+                if not final_requested:
+                    if now >= deadline:
+                        if not bookmarks:
+                            break
+                        store.bookmark(watcher)
+                        final_requested = True
+                    elif bookmarks and now >= next_bookmark:
+                        store.bookmark(watcher)
+                        next_bookmark = now + interval
+                wake = deadline if not bookmarks else min(deadline, next_bookmark)
+                wait = 1.0 if final_requested else wake - now
+                try:
+                    # at most 1 s, so a stopping server is noticed
+                    item = watcher.queue.get(timeout=max(0.001, min(wait, 1.0)))
+                except queue.Empty:
+                    if self.api.stopping.is_set():
+                        break
+                    continue
+                if item[0] == "close":
+                    break
+                if item[0] == "event":
+                    line = {"type": item[1], "object": self._served(rt, item[2])}
+                elif item[0] == "bookmark":
+                    if not bookmarks:
+                        continue
+                    line = {"type": "BOOKMARK", "object": {
+                        "kind": rt.kind, "apiVersion": rt.api_version,
+                        "metadata": {"resourceVersion": str(item[1])}}}
+                else:
+                    line = {"type": "ERROR", "object": item[1]}
+                self._write_chunk(json.dumps(line, separators=(",", ":")).encode() + b"\n")
+                if item[0] == "error" or (item[0] == "bookmark" and final_requested):
+                    break
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
+        finally:
+            store.stop_watch(watcher)
+
+    # ------------------------------------------------------------------- control
+
+    def _control(self, method: str, path: str, raw: bytes) -> tuple[int, Any]:
+        what = path[len(CONTROL_PREFIX):]
+        faults = self.api.faults
+        if what == "faults" and method == "GET":
+            return 200, faults.to_dict()
+        if what == "faults" and method == "POST":
+            request = self._decode(raw, "application/json") or {}
+            try:
+                return 200, faults.configure(request)
+            except ValueError as exc:
+                raise errors.bad_request(str(exc)) from None
+        if what == "faults" and method == "DELETE":
+            faults.clear()
+            return 200, faults.to_dict()
+        if what == "tokens" and method == "POST":
+            request = self._decode(raw, "application/json") or {}
+            namespace, name = request.get("namespace"), request.get("name")
+            if not isinstance(namespace, str) or not isinstance(name, str) or not (
+                    namespace and name):
+                raise errors.bad_request('POST /_emulator/tokens needs {"namespace": ..., '
+                                         '"name": ...} of a ServiceAccount')
+            token = request.get("token")
+            if token:
+                self.api.add_token(str(token), rbac.Identity.service_account(namespace, name))
+            else:
+                token = self.api.service_account_token(namespace, name)
+            return 200, {"token": token,
+                         "user": rbac.Identity.service_account(namespace, name).user}
+        if what == "state" and method == "GET":
+            store = self.api.store
+            return 200, {"resourceVersion": str(store.rv), "openWatches":
+                         store.open_watch_count(), "compactedResourceVersion":
+                         str(store.compacted_rv)}
+        raise errors.ApiError(404, "NotFound", f"no emulator control endpoint {path!r}: use "
+                              "GET/POST/DELETE /_emulator/faults, POST /_emulator/tokens or "
+                              "GET /_emulator/state")
+
+
+def _number(query: dict[str, str], name: str, kind: type) -> Any:
+    """A numeric query parameter (0 when absent); 400 when it is not a number."""
+    text = query.get(name) or "0"
+    try:
+        value = kind(text)
+    except ValueError:
+        raise errors.bad_request(f"invalid {name} {text!r}: must be a number") from None
+    if value < 0:
+        raise errors.bad_request(f"invalid {name} {text!r}: must not be negative")
+    return value

@@ -1,0 +1,418 @@
+"""The whole system on one machine: `up`, `status` and `down` of the lab.
+
+`up` builds a router namespace running FRR and N node namespaces on one segment, starts
+the Kubernetes API emulator, writes the Node objects (Packet-style BGP annotations),
+applies the component through the same code as `metallb component apply`, then starts
+the controller, one speaker per node (ExaBGP inside the node's namespace) and optionally
+Prometheus, all as detached processes logging into the state directory. It returns when
+every BGP session is Established. Any failure tears down what was started and becomes a
+LabError; `down` removes everything, also after a crash, by PID and by namespace prefix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from lab import prometheus
+from lab.errors import LabError
+from lab.frr import FRR_LIBDIR, FrrError, FrrRouter, RouterConfig
+from lab.netns import NetnsError, Topology, list_netns
+from lab.objects import ROUTER_ASN, node_object, node_status
+from lab.processes import (
+    LabProcess,
+    alive,
+    orphans,
+    pids_referencing,
+    spawn,
+    stop_all,
+)
+from lab.state import LabNode, LabState, load, save, state_path
+from metallb.wait import WaitTimeout, poll_until
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = Path(__file__).parent / "data" / "lab.lokocfg"
+NAMESPACE = "metallb-system"
+MAX_NODES = 8  # the router installs at most 8 ECMP paths (maximum-paths 8)
+MARKER = ".metallb-lab"  # only a directory carrying it is ever deleted by `down`
+FRR_INSTALL_HINT = "apt-get install -y frr (or run scripts/setup.sh)"
+METRICS_RE = re.compile(r"metrics=(127\.0\.0\.1:\d+)")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    nodes: int = 3
+    config: str | None = None  # a *.lokocfg; None = the lab's copy of the seed example
+    prometheus: bool = False
+    state_dir: str = "/tmp/metallb-lab"
+    prefix: str = "mlab"
+    timeout: float = 60.0  # for each wait: API server, metrics ports, sessions
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def preflight(with_prometheus: bool) -> None:
+    """Refuse early, saying how to fix it, when the machine cannot run the lab."""
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (it creates network namespaces): run it as root, "
+                       "e.g. sudo python3 -m metallb lab up")
+    missing = [str(p) for p in (FRR_LIBDIR / "zebra", FRR_LIBDIR / "bgpd")
+               if not os.access(p, os.X_OK)]
+    if missing or shutil.which("vtysh") is None:
+        raise LabError(f"FRR is not installed ({', '.join(missing) or 'vtysh'} missing): "
+                       f"{FRR_INSTALL_HINT}")
+    if shutil.which("ip") is None:
+        raise LabError("the `ip` command is missing: apt-get install -y iproute2")
+    if with_prometheus:
+        prometheus.require_prometheus()
+
+
+def lab_exists(state_dir: str, prefix: str) -> bool:
+    """A recorded lab, or namespaces of the lab prefix (a lab without a state file)."""
+    return state_path(state_dir).exists() or bool(_lab_namespaces(prefix))
+
+
+def _lab_namespaces(prefix: str) -> list[str]:
+    router = f"{prefix}r"
+    return [n for n in list_netns(prefix) if n == router or re.fullmatch(rf"{prefix}n\d+", n)]
+
+
+def load_component_objects(config: str | None) -> list[dict[str, Any]]:
+    """Render the component (ConfigError / LabError on bad input) before anything runs."""
+    from metallb.component.render import load_settings, render_objects
+    from metallb.config.errors import ConfigError
+
+    path = config or str(DEFAULT_CONFIG)
+    if not Path(path).exists():
+        raise LabError(f"--config {path}: no such file or directory; give a *.lokocfg file "
+                       "or a directory of them")
+    try:
+        return render_objects(load_settings(path))
+    except ConfigError as err:
+        issues = "\n  ".join(str(i) for i in err.issues)
+        raise LabError(f"the component configuration {err.source or path} is invalid "
+                       f"(fix it, or leave --config out for the lab's default):\n  {issues}"
+                       ) from None
+
+
+# --------------------------------------------------------------------------------- up
+
+
+def up(options: UpOptions, progress: Progress = print) -> LabState:
+    """Start the lab; on any failure tear everything down and raise LabError."""
+    if not 1 <= options.nodes <= MAX_NODES:
+        raise LabError(f"--nodes {options.nodes}: must be between 1 and {MAX_NODES} "
+                       f"(the router spreads over at most {MAX_NODES} next hops)")
+    preflight(options.prometheus)
+    state_dir = str(Path(options.state_dir).absolute())
+    if lab_exists(state_dir, options.prefix):
+        raise LabError(f"a lab is already up (state dir {state_dir}, namespace prefix "
+                       f"{options.prefix}); see `metallb lab status`, or `metallb lab down` "
+                       "first")
+    objects = load_component_objects(options.config)
+    _make_state_dir(Path(state_dir))
+    starter = _Starter(options, LabState(state_dir=state_dir, prefix=options.prefix), progress)
+    try:
+        return starter.run(objects)
+    except BaseException as err:
+        progress("failed; tearing down what was started")
+        teardown(starter.state.state_dir, starter.state.prefix, starter.state)
+        if isinstance(err, LabError):
+            raise
+        if isinstance(err, (FrrError, NetnsError, WaitTimeout, OSError)):
+            raise LabError(str(err)) from None
+        if isinstance(err, Exception):
+            raise LabError(f"{type(err).__name__}: {err}") from None
+        raise
+
+
+def _make_state_dir(path: Path) -> None:
+    if path.exists() and any(path.iterdir()) and not (path / MARKER).exists():
+        raise LabError(f"--state-dir {path}: exists and is not a lab directory; choose an "
+                       "empty or new directory")
+    for parent in path.absolute().parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            raise LabError(f"--state-dir {path}: {parent} is not traversable by other users, "
+                           "but FRR's daemons run as user frr and must reach the state "
+                           f"directory; run `chmod o+x {parent}` or choose a directory "
+                           "under /tmp")
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o711)  # FRR's daemons run as user frr and must reach STATE/frr
+    (path / MARKER).write_text("created by metallb lab up; removed by metallb lab down\n")
+
+
+class _Starter:
+    """One `up` run; `state` always reflects what is running so far (saved each step)."""
+
+    def __init__(self, options: UpOptions, state: LabState, progress: Progress):
+        self.options = options
+        self.state = state
+        self.progress = progress
+        self.dir = Path(state.state_dir)
+
+    def _record(self, **changes: Any) -> None:
+        self.state = replace(self.state, **changes)
+        save(self.state)
+
+    def _add(self, process: LabProcess) -> LabProcess:
+        self._record(processes=(*self.state.processes, process))
+        return process
+
+    def run(self, objects: list[dict[str, Any]]) -> LabState:
+        save(self.state)
+        topology = self._network()
+        self._router(topology)
+        api = self._apiserver()
+        try:
+            self._cluster_objects(api, objects, topology)
+        finally:
+            api.close()
+        self._daemons()
+        if self.options.prometheus:
+            self._prometheus()
+        self._sessions()
+        self._record(complete=True)
+        return self.state
+
+    def _network(self) -> Topology:
+        topology = Topology(self.options.nodes, prefix=self.options.prefix)
+        nodes = tuple(LabNode(name=f"node{i}", namespace=n.netns, address=n.ipv4)
+                      for i, n in enumerate(topology.nodes))
+        self._record(router_namespace=topology.router, router_address=topology.router_ipv4,
+                     nodes=nodes)
+        topology.up()
+        self.progress(f"network: router namespace {topology.router} "
+                      f"({topology.router_ipv4}), {len(nodes)} node namespaces on "
+                      f"{topology.link_v4}")
+        return topology
+
+    def _router(self, topology: Topology) -> None:
+        frr_dir = self.dir / "frr"
+        self._record(frr_dir=str(frr_dir))
+        FrrRouter(topology.router, RouterConfig(asn=ROUTER_ASN, listen_v6=None),
+                  state_dir=frr_dir).start()
+        self.progress(f"router: FRR (AS {ROUTER_ASN}) in {topology.router}, accepting BGP "
+                      f"from {topology.link_v4}")
+
+    def _apiserver(self) -> Any:
+        from metallb.kube.client import load_api_client
+
+        kubeconfig = self.dir / "kubeconfig"
+        process = self._add(spawn("apiserver", [
+            sys.executable, "-m", "metallb", "lab", "apiserver", "--port", "0",
+            "--kubeconfig", str(kubeconfig)], self.dir / "apiserver.log"))
+        self._wait_log(process, re.compile(r"event=apiserver_listening url=(\S+)"))
+        self._record(kubeconfig=str(kubeconfig))
+        self.progress(f"Kubernetes API emulator: pid {process.pid}, kubeconfig {kubeconfig}")
+        return load_api_client(str(kubeconfig))
+
+    def _cluster_objects(self, api: Any, objects: list[dict[str, Any]],
+                         topology: Topology) -> None:
+        from kubernetes import client
+
+        from metallb.component.cluster import ClusterError, ComponentCluster, apply_objects
+
+        core = client.CoreV1Api(api)
+        for node in self.state.nodes:
+            core.create_node(node_object(node.name, node.address, topology.router_ipv4))
+            core.patch_node_status(node.name, node_status(node.name, node.address))
+        try:
+            actions = apply_objects(ComponentCluster(api), objects)
+        except ClusterError as err:
+            raise LabError(f"applying the component failed: {err}") from None
+        self.progress(f"cluster: {len(self.state.nodes)} Nodes with metal.equinix.com/* BGP "
+                      f"annotations; component applied ({len(actions)} objects)")
+
+    def _daemons(self) -> None:
+        kubeconfig = self.state.kubeconfig
+        controller = self._add(spawn("controller", [
+            sys.executable, "-m", "controller", "--kubeconfig", kubeconfig,
+            "--namespace", NAMESPACE, "--host", "127.0.0.1", "--port", "0"],
+            self.dir / "controller.log"))
+        speakers = [self._add(spawn_speaker(self.state, node)) for node in self.state.nodes]
+        metrics = {}
+        for process in (controller, *speakers):
+            metrics[process.name] = self._wait_log(process, METRICS_RE)
+        self._record(metrics=metrics)
+        self.progress(f"controller: pid {controller.pid}, metrics {metrics['controller']}")
+        for process in speakers:
+            self.progress(f"{process.name}: pid {process.pid}, metrics "
+                          f"{metrics[process.name]}")
+
+    def _prometheus(self) -> None:
+        process, url = prometheus.start_prometheus(self.dir / "prometheus",
+                                                   self.state.metrics)
+        self._add(process)
+        self._record(prometheus_url=url)
+        self._poll(lambda: prometheus.ready(url), f"Prometheus ready at {url}")
+        self.progress(f"Prometheus: pid {process.pid}, {url} (scraping every 1s)")
+
+    def _sessions(self) -> None:
+        router = FrrRouter(self.state.router_namespace, state_dir=self.state.frr_dir)
+        wanted = {n.address for n in self.state.nodes}
+        self._poll(lambda: wanted <= router.established(),
+                   f"BGP sessions Established from {', '.join(sorted(wanted))}")
+        self.progress(f"BGP: {len(wanted)} sessions Established")
+
+    # -- waiting, while watching that nothing died ---------------------------------------
+    def _check_running(self) -> None:
+        for process in self.state.processes:
+            if not alive(process):
+                raise LabError(f"{process.name} (pid {process.pid}) exited during start-up; "
+                               f"its log {process.log} ends with:\n{process.log_tail()}")
+
+    def _poll(self, condition: Callable[[], Any], what: str) -> Any:
+        def check() -> Any:
+            self._check_running()
+            return condition()
+
+        try:
+            return poll_until(check, self.options.timeout, what=what)
+        except WaitTimeout as err:
+            raise LabError(f"{err}; logs are in {self.dir}") from None
+
+    def _wait_log(self, process: LabProcess, pattern: re.Pattern[str]) -> str:
+        def found() -> str | None:
+            match = pattern.search(Path(process.log).read_text(errors="replace"))
+            return match.group(1) if match else None
+
+        return str(self._poll(found, f"{process.name} to log {pattern.pattern!r}"))
+
+
+def spawn_speaker(state: LabState, node: LabNode) -> LabProcess:
+    """Start `node`'s speaker (ExaBGP inside the node's namespace), log in the state dir.
+    Also how bench/e2e.py brings a speaker back after killing it."""
+    return spawn(f"speaker-{node.name}", [
+        sys.executable, "-m", "speaker", "--node-name", node.name,
+        "--kubeconfig", state.kubeconfig, "--namespace", NAMESPACE,
+        "--host", "127.0.0.1", "--port", "0", "--exabgp-netns", node.namespace,
+        "--state-dir", str(Path(state.state_dir) / f"s-{node.name}")],
+        Path(state.state_dir) / f"speaker-{node.name}.log")
+
+
+def restart_speaker(state_dir: str, node_name: str) -> LabProcess:
+    """Stop `node_name`'s speaker if it still runs, start a new one, record it."""
+    state = load(state_dir)
+    if state is None:
+        raise LabError(f"no lab is up in {state_dir}")
+    name = f"speaker-{node_name}"
+    old = state.process(name)
+    if old is not None:
+        stop_all([old])
+    node = next(n for n in state.nodes if n.name == node_name)
+    process = spawn_speaker(state, node)
+    save(state.without_process(name).with_process(process))
+    return process
+
+
+# ------------------------------------------------------------------------------- down
+
+
+def teardown(state_dir: str, prefix: str, state: LabState | None = None) -> list[str]:
+    """Stop everything of the lab and remove its namespaces and state directory.
+    Idempotent; works from the state file, and without it from the namespace prefix and
+    the state directory found in the processes' command lines. Returns what it did."""
+    state = state or load(state_dir)
+    done: list[str] = []
+    if state is not None:
+        apiserver = [p for p in state.processes if p.name == "apiserver"]
+        first = [p for p in state.processes if p.name != "apiserver"]
+        # Speakers withdraw and the controller releases its lease while the API is up.
+        for group in (first, apiserver):
+            running = [p for p in group if p.running()]
+            killed = stop_all(running)
+            done += [f"stopped {p.name} (pid {p.pid})" for p in running]
+            done += [f"killed {name} (did not exit after SIGTERM)" for name in killed]
+        if state.frr_dir and state.router_namespace and Path(state.frr_dir).exists():
+            with contextlib.suppress(FrrError, OSError, KeyError):
+                router = FrrRouter(state.router_namespace, state_dir=state.frr_dir)
+                if router.pids():
+                    router.stop()
+                    done.append(f"stopped FRR in {state.router_namespace}")
+    namespaces = _lab_namespaces(prefix)
+    Topology(1, prefix=prefix).down()
+    done += [f"removed namespace {n}" for n in namespaces]
+    leftovers = orphans(p for p in pids_referencing(str(Path(state_dir).absolute()) + "/")
+                        if p not in _ancestors())
+    if leftovers:
+        stop_all(leftovers)
+        done += [f"stopped leftover process {p.pid}" for p in leftovers]
+    path = Path(state_dir)
+    if (path / MARKER).exists() or state_path(path).exists():
+        shutil.rmtree(path, ignore_errors=True)
+        done.append(f"removed {path}")
+    return done
+
+
+def _ancestors() -> set[int]:
+    """This process and its parents: a wrapper whose command line names the state dir
+    (e.g. scripts/demo.sh --state-dir ...) is not a lab leftover."""
+    pids, pid = set(), os.getpid()
+    while pid > 1 and pid not in pids:
+        pids.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return pids
+
+
+def down(state_dir: str, prefix: str) -> list[str]:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (it removes network namespaces): run it as root")
+    state = load(state_dir)
+    return teardown(str(Path(state_dir).absolute()), state.prefix if state else prefix, state)
+
+
+# ----------------------------------------------------------------------------- status
+
+
+def status(state_dir: str) -> dict[str, Any] | None:
+    """The lab as it is now (None when no lab is recorded in `state_dir`)."""
+    state = load(Path(state_dir).absolute())
+    if state is None:
+        return None
+    router = FrrRouter(state.router_namespace, state_dir=state.frr_dir)
+    try:
+        frr_pids = router.pids()
+        summary = router.bgp_summary() if frr_pids else {}
+    except (FrrError, OSError):
+        frr_pids, summary = {}, {}
+    sessions = [
+        {"node": n.name, "peer": state.router_address, "address": n.address,
+         "state": summary.get(n.address, {}).get("state", "no session")}
+        for n in state.nodes
+    ]
+    processes = [
+        {"name": p.name, "pid": p.pid, "running": p.running(), "log": p.log,
+         "metrics": state.metrics.get(p.name)}
+        for p in state.processes
+    ]
+    processes += [{"name": f"frr-{d}", "pid": pid, "running": True, "log": None,
+                   "metrics": None} for d, pid in frr_pids.items()]
+    return {
+        "state_dir": state.state_dir,
+        "kubeconfig": state.kubeconfig,
+        "prefix": state.prefix,
+        "complete": state.complete,
+        "router": {"namespace": state.router_namespace, "address": state.router_address,
+                   "vtysh_socket_dir": state.frr_dir},
+        "nodes": [n.to_json() for n in state.nodes],
+        "prometheus_url": state.prometheus_url,
+        "pids": [p["pid"] for p in processes if p["running"]],
+        "processes": processes,
+        "sessions": sessions,
+    }

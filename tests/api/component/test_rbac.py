@@ -1,0 +1,210 @@
+"""The rendered RBAC, enforced by the API emulator: each daemon's ServiceAccount can make
+exactly the calls in the component's RBAC table and is refused the rest; the real
+controller, running with only its ServiceAccount's token, assigns an address."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import kubernetes
+import pytest
+
+from lab.apiserver import ApiServer
+from metallb.childproc import terminate
+from metallb.cli import main
+from metallb.component.labels import CONTROLLER, NAMESPACE, SPEAKER
+from metallb.component.rbac import CLUSTER_RULES, NAMESPACE_RULES
+from metallb.wait import poll_until
+from tests.support.apiserver import api_client_for
+from tests.support.component import REPO, SEED_BLOCK, write
+from tests.support.http import daemon_ready
+
+OTHER_NAMESPACE = "demo"
+PLURAL_PATHS = {  # resource -> collection path in a namespace (None: cluster-scoped)
+    "services": "/api/v1/namespaces/{ns}/services",
+    "services/status": "/api/v1/namespaces/{ns}/services",
+    "events": "/api/v1/namespaces/{ns}/events",
+    "configmaps": "/api/v1/namespaces/{ns}/configmaps",
+    "secrets": "/api/v1/namespaces/{ns}/secrets",
+    "nodes": "/api/v1/nodes",
+    "endpointslices": "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices",
+    "leases": "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases",
+}
+SUBRESOURCE_VERBS = ("get", "update", "patch")  # what a status subresource answers to
+
+
+@pytest.fixture
+def enforcing_server(tmp_path) -> Iterator[ApiServer]:
+    with ApiServer(seed=7, token=f"admin-{os.getpid()}", enforce_rbac=True) as server:
+        admin_kubeconfig = server.write_kubeconfig(tmp_path / "admin-kubeconfig")
+        config = write(tmp_path, SEED_BLOCK.replace("service_monitor = true",
+                                                    "service_monitor = false"))
+        assert main(["component", "apply", "--config", str(config),
+                     "--kubeconfig", str(admin_kubeconfig)]) == 0
+        admin = api_client_for(server)
+        try:
+            kubernetes.client.CoreV1Api(admin).create_namespace(
+                {"metadata": {"name": OTHER_NAMESPACE}})
+        finally:
+            admin.close()
+        yield server
+
+
+def _status(client, method: str, resource: str, namespace: str, name: str = "",
+            query: list[tuple[str, str]] | None = None, body=None) -> int:
+    """HTTP status of one raw request made with the daemon's credentials."""
+    path = PLURAL_PATHS[resource].format(ns=namespace)
+    if name:
+        path += f"/{name}"
+    if resource == "services/status":
+        path += "/status"
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = ("application/merge-patch+json" if method == "PATCH"
+                                   else "application/json")
+    request = client.param_serialize(method, path, query_params=query or [],
+                                     header_params=headers, body=body,
+                                     auth_settings=["BearerToken"])
+    response = client.call_api(*request, _request_timeout=10)
+    response.response.close()  # a watch's body would stream; the status is enough
+    return response.status
+
+
+def _try(client, verb: str, resource: str, namespace: str) -> int:
+    if verb == "get":
+        return _status(client, "GET", resource, namespace, "nothing-here")
+    if verb == "list":
+        return _status(client, "GET", resource, namespace)
+    if verb == "watch":
+        return _status(client, "GET", resource, namespace,
+                       query=[("watch", "true"), ("timeoutSeconds", "1")])
+    if verb == "create":
+        return _status(client, "POST", resource, namespace, body={"metadata": {"name": "x"}})
+    if verb == "update":
+        return _status(client, "PUT", resource, namespace, "nothing-here",
+                       body={"metadata": {"name": "nothing-here"}})
+    if verb == "patch":
+        return _status(client, "PATCH", resource, namespace, "nothing-here", body={})
+    if verb == "delete":
+        return _status(client, "DELETE", resource, namespace, "nothing-here")
+    raise AssertionError(verb)
+
+
+def _granted(daemon: str) -> set[tuple[str, str, str]]:
+    """(resource, verb, scope) the table grants; scope "cluster" or "namespace"."""
+    granted = set()
+    for scope, table in (("cluster", CLUSTER_RULES), ("namespace", NAMESPACE_RULES)):
+        for _groups, resources, verbs in table[daemon]:
+            granted.update((r, v, scope) for r in resources for v in verbs)
+    return granted
+
+
+@pytest.mark.parametrize("daemon", [CONTROLLER, SPEAKER])
+def test_service_account_can_do_exactly_what_the_table_grants(enforcing_server, daemon):
+    token = enforcing_server.service_account_token(NAMESPACE, daemon)
+    client = api_client_for(enforcing_server, token)
+    granted = _granted(daemon)
+    failures = []
+    try:
+        for resource in PLURAL_PATHS:
+            verbs = (SUBRESOURCE_VERBS if "/" in resource else
+                     ("get", "list", "watch", "create", "update", "patch", "delete"))
+            for verb in verbs:
+                for namespace in (NAMESPACE, OTHER_NAMESPACE):
+                    allowed = (resource, verb, "cluster") in granted or (
+                        namespace == NAMESPACE and (resource, verb, "namespace") in granted)
+                    status = _try(client, verb, resource, namespace)
+                    if allowed == (status == 403):
+                        failures.append(f"{verb} {resource} in {namespace}: HTTP {status}, "
+                                        f"expected {'allowed' if allowed else 'forbidden'}")
+    finally:
+        client.close()
+    assert not failures, "\n".join(failures)
+
+
+def test_controller_works_with_only_its_service_account(enforcing_server, tmp_path):
+    token = enforcing_server.service_account_token(NAMESPACE, CONTROLLER)
+    kubeconfig = enforcing_server.write_kubeconfig(tmp_path / "controller-kubeconfig", token)
+    log_path = tmp_path / "controller.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "controller", "--kubeconfig", str(kubeconfig),
+             "--namespace", NAMESPACE, "--config", "metallb", "--host", "127.0.0.1",
+             "--port", "0", "--log-level", "debug"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
+    admin = api_client_for(enforcing_server)
+    try:
+        core = kubernetes.client.CoreV1Api(admin)
+        core.create_namespaced_service(OTHER_NAMESPACE, {
+            "metadata": {"name": "web"},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+        })
+
+        def assigned():
+            assert proc.poll() is None, log_path.read_text()
+            status = core.read_namespaced_service_status("web", OTHER_NAMESPACE).status
+            ingress = status.load_balancer.ingress if status.load_balancer else None
+            return [i.ip for i in ingress] if ingress else None
+
+        ips = poll_until(assigned, timeout=30, what="the controller assigns an address")
+        assert ips == ["198.51.100.20"]
+        # Events are written from the controller's event thread, after the status.
+        reasons = poll_until(lambda: {e.reason for e in core.list_namespaced_event(
+            OTHER_NAMESPACE).items}, timeout=30, what="an event from the controller")
+        assert "IPAllocated" in reasons
+    finally:
+        admin.close()
+        terminate(proc, 15)
+    log_text = log_path.read_text()
+    assert "403" not in log_text and "orbidden" not in log_text, log_text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path):
+    """Ready means every watch (services, endpointslices, its node, the config) listed
+    successfully, which a missing permission prevents."""
+    admin = api_client_for(enforcing_server)
+    try:
+        kubernetes.client.CoreV1Api(admin).create_node({"metadata": {"name": "node-a"}})
+    finally:
+        admin.close()
+    token = enforcing_server.service_account_token(NAMESPACE, SPEAKER)
+    kubeconfig = enforcing_server.write_kubeconfig(tmp_path / "speaker-kubeconfig", token)
+    port = _free_port()
+    log_path = tmp_path / "speaker.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "speaker", "--node-name", "node-a", "--kubeconfig",
+             str(kubeconfig), "--namespace", NAMESPACE, "--config", "metallb",
+             "--host", "127.0.0.1", "--port", str(port), "--state-dir",
+             str(tmp_path / "state"), "--log-level", "debug"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        def ready() -> bool:
+            assert proc.poll() is None, log_path.read_text()
+            return daemon_ready(port)
+
+        poll_until(ready, timeout=30, what="the speaker's watches sync")
+    finally:
+        terminate(proc, 20)
+    log_text = log_path.read_text()
+    assert "403" not in log_text and "orbidden" not in log_text, log_text
+
+
+def test_speaker_state_dir_volume_matches_the_speaker_default():
+    from metallb.component.workloads import SPEAKER_STATE_DIR
+    from speaker.cli import parse_settings
+
+    state_dir = parse_settings(["--node-name", "node-a"]).state_dir
+    assert state_dir.startswith(SPEAKER_STATE_DIR + "/")

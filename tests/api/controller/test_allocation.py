@@ -1,0 +1,191 @@
+"""The allocation rules of SEMANTICS.md, live: official client -> emulator -> controller,
+and the final statuses equal what `metallb plan` computes for the same manifests."""
+
+from __future__ import annotations
+
+import json
+
+from metallb.allocator.reconcile import plan
+from metallb.config.parse import parse_config_text
+from metallb.wait import poll_until
+from tests.api.controller.support import (
+    POOL_ANNOTATION,
+    event_reasons,
+    metric_value,
+    put_config,
+    service,
+    statuses,
+    wait_statuses,
+)
+
+RULES_CONFIG = """
+address-pools:
+- name: first
+  protocol: bgp
+  addresses: [192.0.2.0/31]
+- name: second
+  protocol: bgp
+  addresses: ["198.51.100.10 - 198.51.100.12", "2001:db8::/126"]
+- name: manual
+  protocol: bgp
+  auto-assign: false
+  addresses: [203.0.113.0/28]
+"""
+
+SHARED = {"metallb.universe.tf/allow-shared-ip": "k"}
+DUAL = {"ipFamilies": ["IPv4", "IPv6"], "ipFamilyPolicy": "RequireDualStack"}
+
+# (manifest, expected ingress IPs) in creation order; the expectations follow the rules:
+# auto-assign pools in config order, lowest address first, sharing, requested addresses
+# from a non-auto-assign pool, the pool annotation, dual-stack from one pool, classes.
+RULE_CASES = [
+    (service("plain"), ["192.0.2.0"]),
+    (service("share-a", port=80, annotations=SHARED), ["192.0.2.1"]),
+    (service("share-b", port=443, annotations=SHARED), ["192.0.2.1"]),
+    (service("share-clash", port=80, annotations=SHARED), ["198.51.100.10"]),
+    (service("requested", loadBalancerIP="203.0.113.5"), ["203.0.113.5"]),
+    (service("requested-annotation",
+             annotations={"metallb.io/loadBalancerIPs": "203.0.113.7"}), ["203.0.113.7"]),
+    (service("by-pool", annotations={"metallb.universe.tf/address-pool": "manual"}),
+     ["203.0.113.0"]),
+    (service("dual", **DUAL), ["198.51.100.11", "2001:db8::"]),
+    (service("other-class", loadBalancerClass="example.com/other"), []),
+    (service("cluster-ip", type_="ClusterIP"), []),
+    (service("unknown-pool", annotations={"metallb.io/address-pool": "nope"}), []),
+    (service("both-requests", loadBalancerIP="203.0.113.9",
+             annotations={"metallb.io/loadBalancerIPs": "203.0.113.9"}), []),
+    (service("last"), ["198.51.100.12"]),
+]
+
+
+def _create_all(core, manifests):
+    for body in manifests:
+        core.create_namespaced_service(body["metadata"]["namespace"], body)
+
+
+def test_rules_live_match_expectations_and_plan(core, start_controller):
+    put_config(core, RULES_CONFIG)
+    daemon = start_controller()
+    manifests = [m for m, _ in RULE_CASES]
+    _create_all(core, manifests)
+    expected = {f"demo/{m['metadata']['name']}": ips for m, ips in RULE_CASES}
+    live = wait_statuses(core, expected)
+    # Quiet: nothing else will change (the worker drained its queue).
+    poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
+    assert statuses(core) == live
+
+    planned = plan(parse_config_text(RULES_CONFIG), manifests)["services"]
+    assert {k: v["ips"] for k, v in planned.items()} == {k: live[k] for k in planned}
+
+    svc = core.read_namespaced_service("dual", "demo")
+    assert svc.metadata.annotations[POOL_ANNOTATION] == "second"
+    # Events go out from the controller's event thread, after the statuses.
+    poll_until(lambda: all(event_reasons(core, "demo", name) for name in
+                           ("plain", "unknown-pool", "both-requests")),
+               what="the controller's events")
+    assert event_reasons(core, "demo", "plain") == ["IPAllocated"]
+    assert event_reasons(core, "demo", "unknown-pool") == ["AllocationFailed"]
+    assert event_reasons(core, "demo", "both-requests") == ["LoadBalancerFailed"]
+    assert event_reasons(core, "demo", "other-class") == []
+    port = daemon.metrics_server.port
+    assert metric_value(port, 'metallb_allocator_addresses_in_use_total{pool="first"}') == 2
+    assert metric_value(port, 'metallb_allocator_addresses_in_use_total{pool="second"}') == 4
+    assert metric_value(port, 'metallb_allocator_addresses_total{pool="manual"}') == 16
+
+
+def test_our_lb_class_only(core, start_controller):
+    put_config(core, RULES_CONFIG)
+    daemon = start_controller(load_balancer_class="metallb.io/ours")
+    _create_all(core, [service("mine", loadBalancerClass="metallb.io/ours"),
+                       service("theirs", loadBalancerClass="example.com/other"),
+                       service("unclassed")])
+    # Another implementation already gave the unclassed service an address: with
+    # --lb-class it belongs to the default implementation (upstream), so it is kept.
+    core.patch_namespaced_service_status("unclassed", "demo", {"status": {"loadBalancer": {
+        "ingress": [{"ip": "203.0.113.200"}]}}})
+    wait_statuses(core, {"demo/mine": ["192.0.2.0"]})
+    assert statuses(core)["demo/theirs"] == []
+    core.patch_namespaced_service("unclassed", "demo", {"metadata": {"labels": {"x": "y"}}})
+    poll_until(lambda: daemon.services.get("demo/unclassed")["metadata"].get("labels"),
+               what="the change reached the controller's cache")
+    poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
+    assert statuses(core)["demo/unclassed"] == ["203.0.113.200"]
+
+
+def test_pending_service_gets_address_freed_by_delete_and_type_change(core, start_controller):
+    put_config(core, "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.7/32]}\n")
+    daemon = start_controller()
+    _create_all(core, [service("holder"), service("waiting"), service("third")])
+    wait_statuses(core, {"demo/holder": ["192.0.2.7"], "demo/waiting": [], "demo/third": []})
+    poll_until(lambda: "AllocationFailed" in event_reasons(core, "demo", "waiting"),
+               what="AllocationFailed event on demo/waiting")
+    port = daemon.metrics_server.port
+    assert metric_value(port, 'metallb_allocator_addresses_in_use_total{pool="one"}') == 1
+
+    core.delete_namespaced_service("holder", "demo")
+    wait_statuses(core, {"demo/waiting": ["192.0.2.7"], "demo/third": []})
+    poll_until(lambda: "IPAllocated" in event_reasons(core, "demo", "waiting"),
+               what="IPAllocated event on demo/waiting")
+
+    core.patch_namespaced_service("waiting", "demo", {"spec": {"type": "ClusterIP"}})
+    wait_statuses(core, {"demo/waiting": [], "demo/third": ["192.0.2.7"]})
+    waiting = core.read_namespaced_service("waiting", "demo")
+    assert POOL_ANNOTATION not in (waiting.metadata.annotations or {})
+
+
+def test_invalid_status_is_cleared_and_reallocated(core, start_controller):
+    put_config(core, "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.0/30]}\n")
+    core.create_namespaced_service("demo", service("stray"))
+    core.patch_namespaced_service_status(
+        "stray", "demo", {"status": {"loadBalancer": {"ingress": [{"ip": "10.1.2.3"}]}}})
+    start_controller()
+    wait_statuses(core, {"demo/stray": ["192.0.2.0"]})
+    poll_until(lambda: event_reasons(core, "demo", "stray") == ["ClearAssignment",
+                                                                "IPAllocated"],
+               what="ClearAssignment and IPAllocated events on demo/stray")
+
+
+def test_status_written_only_on_change(core, start_controller, apiserver):
+    put_config(core, "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.0/30]}\n")
+    daemon = start_controller()
+    core.create_namespaced_service("demo", service("calm"))
+    wait_statuses(core, {"demo/calm": ["192.0.2.0"]})
+    poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
+    rv = core.read_namespaced_service("calm", "demo").metadata.resource_version
+    updates = metric_value(daemon.metrics_server.port, "metallb_k8s_client_updates_total")
+    # An unrelated change makes the controller look at the service again, and write nothing.
+    core.patch_namespaced_service("calm", "demo", {"metadata": {"labels": {"touched": "yes"}}})
+    touched = core.read_namespaced_service("calm", "demo").metadata.resource_version
+    assert touched != rv
+    poll_until(lambda: metric_value(daemon.metrics_server.port,
+                                    "metallb_k8s_client_updates_total") > updates,
+               what="the label change was processed")
+    poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
+    assert core.read_namespaced_service("calm", "demo").metadata.resource_version == touched
+    def allocated_counts() -> list[int]:  # events go out from their own thread
+        raw = json.loads(core.list_namespaced_event("demo", _preload_content=False).data)
+        return [e["count"] for e in raw["items"] if e["reason"] == "IPAllocated"]
+
+    assert poll_until(allocated_counts, what="the IPAllocated event") == [1]
+
+
+def test_restart_over_existing_statuses_matches_plan(core, start_controller, api_client):
+    """Statuses written before the controller starts (an invalid one first): it loads
+    the valid ones before handing anything out, exactly as `metallb plan` does."""
+    text = "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.0/30]}\n"
+    put_config(core, text)
+    written = {"a-invalid": "10.9.9.9", "b-holder": "192.0.2.0", "c-holder": "192.0.2.2"}
+    for name in ("a-invalid", "b-holder", "c-holder", "d-new", "e-new"):
+        core.create_namespaced_service("demo", service(name))
+        if name in written:
+            core.patch_namespaced_service_status(name, "demo", {"status": {"loadBalancer": {
+                "ingress": [{"ip": written[name]}]}}})
+    manifests = json.loads(core.list_namespaced_service("demo", _preload_content=False).data)
+    manifests = sorted(manifests["items"], key=lambda o: o["metadata"]["name"])
+    planned = {k: v["ips"] for k, v in plan(parse_config_text(text), manifests)["services"].items()}
+    assert planned["demo/b-holder"] == ["192.0.2.0"] and planned["demo/c-holder"] == ["192.0.2.2"]
+
+    daemon = start_controller()
+    wait_statuses(core, planned)
+    poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
+    assert statuses(core, "demo") == planned

@@ -1,0 +1,293 @@
+"""The whole system for fault scenarios: the API emulator (in this process, enforcing
+the component's rendered RBAC), a router namespace running FRR, node namespaces, and the
+real daemons as child processes (`python -m controller`, `python -m speaker`) that use
+only their ServiceAccount tokens, so they can be killed with SIGKILL like in production.
+
+Everything is stopped by PID and every namespace removed on exit, also on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from lab.apiserver import ApiServer
+from lab.netns import Node, ip, netns_pids
+from metallb.childproc import terminate
+from metallb.cli import main as metallb_main
+from metallb.component.labels import CONTROLLER, NAMESPACE, SPEAKER
+from metallb.wait import poll_until
+from tests.api.controller.support import ControllerProcess, free_port
+from tests.support.apiserver import api_client_for
+from tests.support.bgplab import NODE_ASN, ROUTER_ASN, BgpLab, bgp_lab
+from tests.support.http import daemon_ready
+from tests.system.invariants import InvariantChecker, Snapshot, kernel_routes
+
+REPO = Path(__file__).resolve().parents[2]
+APP_NAMESPACE = "demo"
+MAIN_POOL = ("198.51.100.0/24",)
+EXTRA_POOL = ("203.0.113.0/25",)
+POOLS = {"main": MAIN_POOL, "extra": EXTRA_POOL}
+# Only the RBAC and namespace matter here; the ConfigMap is replaced by `config_text`.
+COMPONENT_BLOCK = ('component "metallb" {\n  address_pools = {\n'
+                   '    main = ["198.51.100.0/24"]\n  }\n}\n')
+
+
+def config_text(extra_pool: bool = False, peer_password: str | None = None,
+                drop_main: bool = False) -> str:
+    """The legacy config: one static peer (the router, 3 s hold time) and the pools."""
+    peer: dict[str, Any] = {"peer-address": "192.0.2.1", "peer-asn": ROUTER_ASN,
+                            "my-asn": NODE_ASN, "hold-time": "3s"}
+    peers = [peer]
+    if peer_password:
+        # A second, unreachable peer carrying a password: its session never comes up,
+        # which is exactly when daemons are tempted to log the peer's details.
+        peers.append({"peer-address": "192.0.2.250", "peer-asn": ROUTER_ASN,
+                      "my-asn": NODE_ASN, "hold-time": "3s", "password": peer_password})
+    pools = [] if drop_main else [{"name": "main", "protocol": "bgp",
+                                   "addresses": list(MAIN_POOL)}]
+    if extra_pool:
+        pools.append({"name": "extra", "protocol": "bgp", "addresses": list(EXTRA_POOL),
+                      "auto-assign": False})
+    return yaml.safe_dump({"peers": peers, "address-pools": pools}, sort_keys=False)
+
+
+class SpeakerProcess:
+    """`python -m speaker` for one node (ExaBGP inside the node's namespace)."""
+
+    def __init__(self, kubeconfig: Path, workdir: Path, node_name: str, node: Node,
+                 generation: int):
+        self.node_name, self.node = node_name, node
+        self.port = free_port()
+        self.log_path = workdir / f"speaker-{node_name}-{generation}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "speaker", "--node-name", node_name, "--kubeconfig",
+             str(kubeconfig), "--namespace", NAMESPACE, "--host", "127.0.0.1",
+             "--port", str(self.port), "--exabgp-netns", node.netns,
+             "--state-dir", str(workdir / f"s-{node_name}")],
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
+
+    def ready(self) -> bool:
+        try:
+            return daemon_ready(self.port)
+        except OSError:
+            return False
+
+    def exabgp_pids(self) -> list[int]:
+        """Processes in the node's namespace: ExaBGP and its relay, nothing else."""
+        return netns_pids(self.node.netns)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        try:
+            terminate(self.proc, 20, kill_timeout=10)
+        finally:
+            self._log.close()
+            for pid in self.exabgp_pids():  # an ExaBGP orphaned by a kill -9
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class Stack:
+    lab: BgpLab
+    server: ApiServer
+    admin: kubernetes.client.ApiClient
+    workdir: Path
+    controller_kubeconfig: Path
+    speaker_kubeconfig: Path
+    checker: InvariantChecker
+    controllers: list[ControllerProcess] = field(default_factory=list)
+    speakers: dict[str, SpeakerProcess] = field(default_factory=dict)
+    retired: list[Any] = field(default_factory=list)  # stopped processes, for log checks
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _generation: int = 0
+
+    @property
+    def core(self) -> kubernetes.client.CoreV1Api:
+        return kubernetes.client.CoreV1Api(self.admin)
+
+    @property
+    def discovery(self) -> kubernetes.client.DiscoveryV1Api:
+        return kubernetes.client.DiscoveryV1Api(self.admin)
+
+    @property
+    def node_names(self) -> list[str]:
+        return [f"node{i}" for i in range(len(self.lab.nodes))]
+
+    def node(self, name: str) -> Node:
+        return self.lab.nodes[self.node_names.index(name)]
+
+    # -- objects --------------------------------------------------------------------
+    def set_config(self, text: str) -> None:
+        body = {"metadata": {"name": "metallb", "namespace": NAMESPACE},
+                "data": {"config": text}}
+        self.core.replace_namespaced_config_map("metallb", NAMESPACE, body)
+
+    def create_service(self, name: str, *, local: bool = False,
+                       annotations: dict[str, str] | None = None, port: int = 80) -> None:
+        """A LoadBalancer service and its EndpointSlice (Local: endpoint on node0 only)."""
+        self.core.create_namespaced_service(APP_NAMESPACE, {
+            "metadata": {"name": name, "annotations": annotations or {}},
+            "spec": {"type": "LoadBalancer", "selector": {"app": name},
+                     "externalTrafficPolicy": "Local" if local else "Cluster",
+                     "ports": [{"port": port, "protocol": "TCP"}]}})
+        nodes = self.node_names[:1] if local else self.node_names
+        self.discovery.create_namespaced_endpoint_slice(APP_NAMESPACE, {
+            "metadata": {"name": f"{name}-eps",
+                         "labels": {"kubernetes.io/service-name": name}},
+            "addressType": "IPv4", "ports": [{"port": port, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [f"10.244.{i}.10"], "nodeName": n,
+                           "conditions": {"ready": True}} for i, n in enumerate(nodes)]})
+
+    def delete_service(self, name: str) -> None:
+        with contextlib.suppress(ApiException):
+            self.core.delete_namespaced_service(name, APP_NAMESPACE)
+        with contextlib.suppress(ApiException):
+            self.discovery.delete_namespaced_endpoint_slice(f"{name}-eps", APP_NAMESPACE)
+
+    def service_names(self) -> list[str]:
+        return sorted(s.metadata.name for s in
+                      self.core.list_namespaced_service(APP_NAMESPACE).items)
+
+    # -- daemons --------------------------------------------------------------------
+    def start_controller(self, *extra: str, lease_duration: float = 2.0) -> ControllerProcess:
+        with self._lock:
+            self._generation += 1
+            identity = f"c{self._generation}"
+        proc = ControllerProcess(self.controller_kubeconfig, self.workdir, identity,
+                                 "--namespace", NAMESPACE, *extra,
+                                 lease_duration=lease_duration)
+        self.controllers.append(proc)
+        return proc
+
+    def retire_controller(self, proc: ControllerProcess) -> None:
+        self.controllers.remove(proc)
+        proc.stop()
+        self.retired.append(proc)
+
+    def start_speaker(self, node_name: str) -> SpeakerProcess:
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+        proc = SpeakerProcess(self.speaker_kubeconfig, self.workdir, node_name,
+                              self.node(node_name), generation)
+        self.speakers[node_name] = proc
+        return proc
+
+    def retire_speaker(self, node_name: str) -> None:
+        proc = self.speakers.pop(node_name)
+        proc.stop()
+        self.retired.append(proc)
+
+    def all_logs(self) -> dict[str, str]:
+        procs = [*self.retired, *self.controllers, *self.speakers.values()]
+        return {str(p.log_path.name): p.log_text() for p in procs}
+
+    # -- observation ----------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        api = self.admin
+        services = api.sanitize_for_serialization(
+            self.core.list_namespaced_service(APP_NAMESPACE).items)
+        slices = api.sanitize_for_serialization(
+            self.discovery.list_namespaced_endpoint_slice(APP_NAMESPACE).items)
+        return Snapshot(tuple(services), tuple(slices), kernel_routes(self.lab.router.netns))
+
+    def wait_converged(self, timeout: float = 60.0, announcing: list[str] | None = None):
+        """Poll until the invariants hold; raise AssertionError naming what never did.
+        Broken promises (changed / duplicate / out-of-pool) fail at once."""
+        last = None
+
+        def check():
+            nonlocal last
+            last = self.checker.check(self.snapshot(), announcing)
+            assert not last.broken_promises, last.describe()
+            return last if last.converged else None
+
+        try:
+            return poll_until(check, timeout=timeout, what="invariants", max_interval=0.1)
+        except TimeoutError:
+            raise AssertionError(f"not converged after {timeout:.0f}s: "
+                                 f"{last.describe() if last else '?'}") from None
+
+
+def _apply_component_rbac(server: ApiServer, workdir: Path) -> None:
+    """`metallb component apply` as the admin: namespace, ServiceAccounts, RBAC."""
+    admin_kubeconfig = server.write_kubeconfig(workdir / "admin-kubeconfig")
+    config = workdir / "metallb.lokocfg"
+    config.write_text(COMPONENT_BLOCK)
+    with contextlib.redirect_stdout(None):
+        code = metallb_main(["component", "apply", "--config", str(config),
+                             "--kubeconfig", str(admin_kubeconfig)])
+    assert code == 0, "component apply failed"
+
+
+@contextlib.contextmanager
+def system_stack(nodes: int = 2, controllers: int = 1, leader_election: bool = False,
+                 config: str | None = None, seed: int = 1) -> Iterator[Stack]:
+    """Bring the whole system up and converged; tear it down on exit."""
+    with bgp_lab(nodes) as lab, ApiServer(seed=seed, token=f"admin-{os.getpid()}",
+                                          enforce_rbac=True) as server:
+        workdir = lab.workdir
+        _apply_component_rbac(server, workdir)
+        admin = api_client_for(server)
+        controller_kc = server.write_kubeconfig(
+            workdir / "controller-kubeconfig", server.service_account_token(NAMESPACE,
+                                                                            CONTROLLER))
+        speaker_kc = server.write_kubeconfig(
+            workdir / "speaker-kubeconfig", server.service_account_token(NAMESPACE, SPEAKER))
+        stack = Stack(lab, server, admin, workdir, controller_kc, speaker_kc,
+                      InvariantChecker(POOLS, {f"node{i}": n.ipv4
+                                               for i, n in enumerate(lab.nodes)}))
+        try:
+            core = stack.core
+            core.create_namespace({"metadata": {"name": APP_NAMESPACE}})
+            for name, node in zip(stack.node_names, lab.nodes, strict=True):
+                core.create_node({"metadata": {"name": name,
+                                               "labels": {"kubernetes.io/hostname": name}}})
+                core.patch_node_status(name, {"status": {"addresses": [
+                    {"type": "InternalIP", "address": node.ipv4},
+                    {"type": "Hostname", "address": name}]}})
+            stack.set_config(config or config_text())
+            extra = () if leader_election else ("--disable-leader-election",)
+            for _ in range(controllers):
+                stack.start_controller(*extra)
+            for name in stack.node_names:
+                stack.start_speaker(name)
+            for proc in [*stack.controllers, *stack.speakers.values()]:
+                poll_until(proc.ready, timeout=60, what=f"{proc.log_path.name} ready")
+            wanted = {n.ipv4 for n in lab.nodes}
+            poll_until(lambda: wanted <= lab.router.established(), timeout=60,
+                       what="BGP sessions from every node")
+            yield stack
+        finally:
+            for proc in [*stack.controllers, *stack.speakers.values()]:
+                with contextlib.suppress(Exception):
+                    proc.stop()
+            admin.close()
+
+
+def link(node: Node, up: bool) -> None:
+    """Flap a node's only link (the veth into the router's bridge)."""
+    ip("-n", node.netns, "link", "set", node.interface, "up" if up else "down")

@@ -1,0 +1,182 @@
+"""`metallb lab up|status|down` as users run them: the real command in a subprocess, a
+real FRR router, node namespaces, API emulator, controller, speakers and Prometheus."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import textwrap
+
+from lab.frr import pid_alive
+from metallb.wait import poll_until
+from tests.system.support import lab_env
+
+STATUS_KEYS = {"state_dir", "kubeconfig", "router", "nodes", "prometheus_url", "pids",
+               "sessions"}
+
+
+def _status(lab) -> dict:
+    proc = lab.run("status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_up_status_down_leaves_nothing_behind():
+    with lab_env() as lab:
+        up = lab.run("up", "--nodes", "3", "--prometheus")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "3 sessions Established" in up.stdout
+        assert "Traceback" not in up.stdout + up.stderr
+
+        report = _status(lab)
+        assert report.keys() >= STATUS_KEYS
+        assert report["state_dir"] == str(lab.state_dir)
+        assert report["kubeconfig"] == str(lab.state_dir / "kubeconfig")
+        assert os.path.exists(report["kubeconfig"])
+        assert report["router"]["namespace"] == f"{lab.prefix}r"
+        assert os.path.exists(os.path.join(report["router"]["vtysh_socket_dir"], "bgpd.vty"))
+        assert report["nodes"] == [
+            {"name": f"node{i}", "namespace": f"{lab.prefix}n{i}", "address": f"192.0.2.{11 + i}"}
+            for i in range(3)
+        ]
+        assert report["prometheus_url"].startswith("http://127.0.0.1:")
+        assert [(s["node"], s["peer"], s["state"]) for s in report["sessions"]] == [
+            (f"node{i}", "192.0.2.1", "Established") for i in range(3)]
+        names = sorted(p["name"] for p in report["processes"])
+        assert names == sorted(["apiserver", "controller", "prometheus", "frr-zebra",
+                                "frr-bgpd", *(f"speaker-node{i}" for i in range(3))])
+        pids = report["pids"]
+        assert len(pids) == len(names) and all(pid_alive(p) for p in pids)
+        assert sorted(lab.namespaces()) == sorted([f"{lab.prefix}r",
+                                                   *(f"{lab.prefix}n{i}" for i in range(3))])
+
+        text = lab.run("status")
+        assert text.returncode == 0
+        assert "node1" in text.stdout and "Established" in text.stdout
+
+        again = lab.run("up")
+        assert again.returncode == 1
+        assert "already up" in again.stderr and "Traceback" not in again.stderr
+
+        down = lab.run("down")
+        assert down.returncode == 0, down.stderr
+        assert "removed namespace" in down.stdout
+        assert not [p for p in pids if pid_alive(p)]
+        assert lab.leftovers() == []
+
+        assert lab.run("down").returncode == 0  # idempotent
+        gone = lab.run("status", "--json")
+        assert gone.returncode == 1 and "no lab is up" in gone.stderr
+
+
+def test_invalid_component_config_is_refused_without_leftovers(tmp_path):
+    config = tmp_path / "bad.lokocfg"
+    config.write_text(textwrap.dedent("""\
+        component "metallb" {
+          address_pools = {
+            pool1 = ["198.51.100.300/32"]
+          }
+        }
+        """))
+    with lab_env() as lab:
+        proc = lab.run("up", "--config", str(config))
+        assert proc.returncode == 1
+        assert "Traceback" not in proc.stdout + proc.stderr
+        assert "bad.lokocfg" in proc.stderr and "address_pools" in proc.stderr
+        assert "198.51.100.300" in proc.stderr
+        assert lab.leftovers() == []
+
+
+def test_failure_half_way_tears_down_what_was_started(tmp_path):
+    # Valid HCL, but the ServiceMonitor needs the Prometheus Operator's kinds, which the
+    # emulator does not serve: apply fails after the network, FRR and the API are up.
+    config = tmp_path / "monitor.lokocfg"
+    config.write_text(textwrap.dedent("""\
+        component "metallb" {
+          address_pools = { pool1 = ["198.51.100.20/32"] }
+          service_monitor = true
+        }
+        """))
+    with lab_env() as lab:
+        proc = lab.run("up", "--nodes", "1", "--config", str(config))
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "Kubernetes API emulator" in proc.stdout  # it did get that far
+        assert "applying the component failed" in proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr
+        assert lab.leftovers() == []
+        assert lab.run("status").returncode == 1
+
+
+def test_down_after_the_api_server_was_killed():
+    with lab_env() as lab:
+        assert lab.run("up", "--nodes", "2").returncode == 0
+        report = _status(lab)
+        apiserver = next(p for p in report["processes"] if p["name"] == "apiserver")
+        os.kill(apiserver["pid"], signal.SIGKILL)
+        poll_until(lambda: not pid_alive(apiserver["pid"]), 10, what="apiserver gone")
+        after = _status(lab)
+        assert [p["running"] for p in after["processes"] if p["name"] == "apiserver"] == [False]
+        down = lab.run("down")
+        assert down.returncode == 0, down.stderr
+        assert "Traceback" not in down.stdout + down.stderr
+        assert not [p for p in report["pids"] if pid_alive(p)]
+        assert lab.leftovers() == []
+
+
+def test_down_cleans_up_after_up_was_killed_and_the_state_file_lost():
+    with lab_env() as lab:
+        proc = lab.popen("up", "--nodes", "2")
+        try:
+            # Kill `up` once the speakers were started (their logs exist), mid-start.
+            poll_until(lambda: (lab.state_dir / "speaker-node1.log").exists(), 60,
+                       what="up to start the speakers")
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        (lab.state_dir / "lab.json").unlink()
+        assert lab.leftovers() != []
+        down = lab.run("down")
+        assert down.returncode == 0, down.stderr
+        assert "stopped leftover process" in down.stdout
+        assert lab.leftovers() == []
+
+
+def test_peer_password_never_shows_in_status_or_logs(tmp_path):
+    """A static peer with an MD5 password (one that never comes up): neither `lab status`
+    (text or JSON) nor any daemon's log in the state dir shows the password."""
+    secret = "lab-Secret-pw7"
+    config = tmp_path / "secret.lokocfg"
+    config.write_text(textwrap.dedent(f"""\
+        component "metallb" {{
+          address_pools = {{ pool1 = ["198.51.100.20/32"] }}
+          peer {{
+            peer_address = "192.0.2.250"
+            peer_asn     = 64512
+            my_asn       = 64513
+            password     = "{secret}"
+          }}
+        }}
+        """))
+    with lab_env() as lab:
+        up = lab.run("up", "--nodes", "1", "--config", str(config))
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert secret not in up.stdout + up.stderr
+        # The speaker must have tried that session: ExaBGP's config holds the password
+        # (mode 0600, the only place it may be written).
+        exabgp_confs = list(lab.state_dir.rglob("exabgp.conf"))
+        poll_until(lambda: any(secret in p.read_text() for p in exabgp_confs), 20,
+                   what="the static peer reached ExaBGP's config")
+        assert all(p.stat().st_mode & 0o077 == 0 for p in exabgp_confs)
+        for args in (("status",), ("status", "--json")):
+            out = lab.run(*args)
+            assert out.returncode == 0 and secret not in out.stdout + out.stderr
+        logs = [p for p in lab.state_dir.rglob("*.log*") if p.is_file()]
+        assert logs
+        leaking = [str(p) for p in logs if secret in p.read_text(errors="replace")]
+        assert leaking == []
