@@ -7,15 +7,8 @@ import os
 import socket
 from dataclasses import dataclass
 
-from metallb.daemon_cli import (
-    LOG_LEVELS,
-    DaemonSettings,
-    add_common_flags,
-    common_settings,
-    configure_logging,
-)
+from metallb.daemon_cli import DaemonSettings, add_common_flags, common_settings
 
-__all__ = ["LOG_LEVELS", "Settings", "build_parser", "configure_logging", "parse_settings"]
 
 @dataclass(frozen=True, kw_only=True)
 class Settings(DaemonSettings):

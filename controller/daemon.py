@@ -19,8 +19,8 @@ from kubernetes import client
 from kubernetes.config.config_exception import ConfigException
 from prometheus_client import CollectorRegistry
 
-from controller.cli import Settings, configure_logging, parse_settings
-from controller.reconciler import CONFIG_KEY, Reconciler, one_line
+from controller.cli import Settings, parse_settings
+from controller.reconciler import CONFIG_KEY, Reconciler
 from metallb.config_source import ConfigSource
 from metallb.kube.backoff import Backoff
 from metallb.kube.client import load_api_client, object_key
@@ -28,6 +28,7 @@ from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.leader import LeaderElector
 from metallb.kube.workqueue import ShutDown, WorkQueue
+from metallb.logs import configure_logging, one_line
 from metallb.metrics import AllocatorMetrics, K8sClientMetrics
 from metallb.metrics_server import MetricsServer
 

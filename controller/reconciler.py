@@ -25,6 +25,7 @@ from metallb.kube.client import object_key
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.workqueue import WorkQueue
+from metallb.logs import one_line
 from metallb.metrics import AllocatorMetrics, K8sClientMetrics
 
 log = logging.getLogger("metallb.controller")
@@ -272,7 +273,3 @@ class Reconciler:
 def is_api_error(err: Exception) -> bool:
     """An API or connection error (expected, retried) rather than a bug (traceback)."""
     return isinstance(err, ApiException | HTTPError | OSError)
-
-
-def one_line(value: object) -> str:
-    return " ".join(str(value).split())[:300]

@@ -1,16 +1,14 @@
 """What both daemons share on the command line: the flags upstream MetalLB gives both
-(same names, same defaults) and one-event-per-line key=value logging."""
+(same names, same defaults). Logging itself lives in metallb.logs."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import sys
 from dataclasses import dataclass
 from typing import Any
 
-LOG_LEVELS = ("debug", "info", "warn", "error")
+from metallb.logs import LOG_LEVELS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,25 +66,3 @@ def common_settings(args: argparse.Namespace) -> dict[str, Any]:
         "load_balancer_class": args.load_balancer_class or None,
         "log_level": args.log_level,
     }
-
-
-class _KeyValueFormatter(logging.Formatter):
-    """One event per line: `ts=... level=... logger=... event=... key=value ...`."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = (f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d} "
-                f"level={record.levelname.lower()} logger={record.name} "
-                f"{record.getMessage()}")
-        if record.exc_info:  # a bug, not user input: keep the traceback on one line
-            line += " traceback=" + repr(self.formatException(record.exc_info))
-        return line
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_KeyValueFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel({"warn": logging.WARNING}.get(level, level.upper()))
-    # The client's urllib3 retries log their own multi-line warnings.
-    logging.getLogger("urllib3").setLevel(logging.ERROR)

@@ -21,10 +21,10 @@ from prometheus_client import CollectorRegistry
 
 from metallb.config.model import Config
 from metallb.config_source import ConfigSource
-from metallb.daemon_cli import configure_logging
 from metallb.kube.client import load_api_client
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
+from metallb.logs import configure_logging
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
 from speaker.cli import SpeakerSettings, parse_settings

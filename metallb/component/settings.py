@@ -17,9 +17,9 @@ from typing import Any
 from metallb import __version__
 from metallb.config.errors import ConfigError, ConfigIssue
 from metallb.config.parse import parse_config
+from metallb.logs import LOG_LEVELS
 
 DEFAULT_IMAGE = f"ghcr.io/metallb-py/metallb:{__version__}"
-LOG_LEVELS = ("debug", "info", "warn", "error")  # the daemons' --log-level choices
 TOLERATION_OPERATORS = ("Equal", "Exists")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 

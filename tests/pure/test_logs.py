@@ -1,0 +1,48 @@
+"""The one log-line format: values are quoted so every line splits into the fields meant."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+
+import pytest
+
+from metallb.logs import format_event, log_event, one_line, quote
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("default/web", "default/web"),
+    ("two words", '"two words"'),
+    ('say "hi"', '"say \\"hi\\""'),
+    ("a=b", '"a=b"'),
+    ("", '""'),
+    (None, "-"),
+    (True, "true"),
+    (0.25, "0.250"),
+    (3, "3"),
+    ("line\nbreak", '"line break"'),
+])
+def test_values_are_bare_only_when_unambiguous(value, text):
+    assert quote(value) == text
+
+
+def test_a_line_splits_back_into_the_fields_given():
+    line = format_event("sync_failed", {"service": "ns/a b", "error": 'got "x=1"', "n": 2})
+    assert dict(part.split("=", 1) for part in shlex.split(line)) == {
+        "event": "sync_failed", "service": "ns/a b", "error": 'got "x=1"', "n": "2"}
+
+
+def test_long_values_are_cut():
+    assert len(one_line("x" * 1000)) == 300
+
+
+def test_disabled_level_builds_nothing(caplog):
+    class Exploding:
+        def __str__(self) -> str:
+            raise AssertionError("formatted although debug is off")
+
+    logger = logging.getLogger("test.logs")
+    with caplog.at_level(logging.INFO, logger="test.logs"):
+        log_event(logger, "debug", "noisy", value=Exploding())
+        log_event(logger, "warn", "visible", service="default/web")
+    assert [r.getMessage() for r in caplog.records] == ["event=visible service=default/web"]
