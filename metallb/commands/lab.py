@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import signal
 import sys
@@ -13,13 +14,31 @@ from collections.abc import Callable
 LabCommand = Callable[[argparse._SubParsersAction], None]
 
 
+def lab_installed() -> bool:
+    """The lab ships with the source tree, not with the package in the image."""
+    try:
+        return importlib.util.find_spec("lab.cluster") is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("lab", help="run the local lab (Kubernetes API emulator, ...)",
                             description="Run the local lab on this machine.")
+    if not lab_installed():
+        parser.add_argument("lab_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        parser.set_defaults(handler=_lab_missing)
+        return
     lab_sub = parser.add_subparsers(dest="lab_command", title="lab commands")
     lab_sub.required = True
     for add in LAB_COMMANDS:
         add(lab_sub)
+
+
+def _lab_missing(args: argparse.Namespace) -> int:
+    print("metallb lab: the lab is not part of this installation (it ships with the source "
+          "tree: run it from a checkout, after `bash scripts/setup.sh`)", file=sys.stderr)
+    return 2
 
 
 # ---------------------------------------------------------------------------- apiserver

@@ -82,6 +82,23 @@ def test_metallb_cli_runs_from_the_install(image_venv, tmp_path):
     assert "metallb-grafana-dashboard" in rendered and '"panels"' in rendered
 
 
+def test_every_daemon_module_imports_from_the_install(image_venv, tmp_path):
+    """Also proves that pruning the kubernetes client's asyncio twin (install.sh) is safe."""
+    modules = ["controller.daemon", "speaker.daemon", "metallb.cli", "kubernetes.client",
+               "kubernetes.watch", "metallb.commands.component", "metallb.commands.plan"]
+    _run([str(image_venv / "bin" / "python"), "-c",
+          "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]",
+          *modules], _env(), tmp_path)
+
+
+def test_the_lab_is_not_installed_and_says_so(image_venv, tmp_path):
+    result = subprocess.run([str(image_venv / "bin" / "metallb"), "lab", "up"],
+                            capture_output=True, text=True, env=_env(), cwd=tmp_path,
+                            check=False)
+    assert result.returncode == 2
+    assert "not part of this installation" in result.stderr
+
+
 def test_exabgp_is_installed_and_no_build_tools_are(image_venv, tmp_path):
     _run([str(image_venv / "bin" / "python"), "-c", "import exabgp, kubernetes, hcl2"],
          _env(), tmp_path)
