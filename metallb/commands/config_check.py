@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from metallb.commands.input_files import Unreadable, display_name, read_config
 from metallb.config.errors import ConfigError, ConfigSyntaxError
-from metallb.config.parse import load_config_file, summarize
+from metallb.config.summary import summarize
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
@@ -30,11 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    name = "<stdin>" if args.file == "-" else args.file
+    name = display_name(args.file)
     try:
-        config = load_config_file(args.file)
-    except OSError as exc:
-        print(f"{name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        config = read_config(args.file)
+    except Unreadable as exc:
+        print(exc, file=sys.stderr)
         return EXIT_UNREADABLE
     except ConfigSyntaxError as exc:
         _print_issues(name, exc)

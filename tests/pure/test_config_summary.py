@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metallb.config import load_config_file, parse_config_text
-from metallb.config.parse import summarize
+from metallb.commands.input_files import read_config
+from metallb.config import parse_config_text
+from metallb.config.summary import summarize
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.yaml"
 
 
 def test_example_config_summary():
-    lines = summarize(load_config_file(str(EXAMPLE)))
+    lines = summarize(read_config(str(EXAMPLE)))
     assert lines[0] == "2 pools, 0 peers, 2 autodiscovery rules"
     assert "pool pool1: bgp, 1 address: 198.51.100.20/32" in lines
     assert "pool pool2: bgp, 16 addresses: 203.0.113.16/29, 203.0.113.24/29" in lines
