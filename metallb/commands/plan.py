@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from metallb.allocator.reconcile import plan
+from metallb.commands.config_check import print_warnings
 from metallb.commands.input_files import STDIN, Unreadable, display_name, read_config, read_text
 from metallb.config.errors import ConfigError, ConfigIssue, ConfigSyntaxError
 from metallb.config.model import Config
@@ -72,6 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         _print_issues(config_name, issues)
         print(f"{config_name}: {len(issues)} error(s); config is invalid", file=sys.stderr)
         return EXIT_INVALID
+    print_warnings(config_name, config)
     json.dump(plan(config, services), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return EXIT_OK

@@ -32,7 +32,7 @@ _UNIT_SECONDS = {
 }
 
 
-def parse_bool(value: object, path: str, issues: Issues) -> bool | None:
+def parse_bool(value: object, path: str, issues: Issues, *, from_text: bool = False) -> bool | None:
     if isinstance(value, bool):
         return value
     issues.add(path, f"must be a boolean (true or false), not {type_name(value)}", value)

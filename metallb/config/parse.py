@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 TOP_LEVEL_KEYS = ("peers", "peer-autodiscovery", "bgp-communities", "address-pools")
+# MetalLB v0.12 keys we know but do not implement yet (a deliberate difference).
+UNSUPPORTED_TOP_LEVEL_KEYS = {
+    "bfd-profiles": "BFD is not implemented yet; remove bfd-profiles and the peers' bfd-profile",
+}
 
 
 def parse_config(document: object, source: str | None = None) -> Config:
@@ -40,7 +44,7 @@ def parse_config(document: object, source: str | None = None) -> Config:
     mapping = issues.mapping(document, "", f"a mapping with keys {', '.join(TOP_LEVEL_KEYS)}")
     if mapping is None:
         raise ConfigError(issues.items, source)
-    issues.unknown_keys(mapping, TOP_LEVEL_KEYS, "")
+    issues.unknown_keys(mapping, TOP_LEVEL_KEYS, "", UNSUPPORTED_TOP_LEVEL_KEYS)
     present = {k: v for k, v in mapping.items() if k in TOP_LEVEL_KEYS and v is not None}
     communities = {}
     if "bgp-communities" in present:
@@ -61,6 +65,7 @@ def parse_config(document: object, source: str | None = None) -> Config:
         pools=pools,
         bgp_communities=tuple(communities.items()),
         peer_autodiscovery=autodiscovery,
+        warnings=tuple(issues.warnings),
     )
 
 

@@ -44,3 +44,24 @@ address-pools:
         "peer 10.0.0.1 port 179: peer-asn 65000, my-asn 65000 (iBGP), hold-time 90s, "
         "password set, nodes: rack=r1 or x Exists"
     ) in text
+
+
+def test_upstream_differences_only_where_they_matter():
+    def notes(pools: str) -> list[str]:
+        lines = summarize(parse_config_text(f"address-pools:\n{pools}"))
+        return [line for line in lines if line.startswith("differs from MetalLB: ")]
+
+    one = "- {name: a, protocol: bgp, addresses: [192.0.2.0/24]}\n"
+    manual = "- {name: m, protocol: bgp, addresses: [198.51.100.0/24], auto-assign: false}\n"
+    second = "- {name: b, protocol: bgp, addresses: [203.0.113.0/24]}\n"
+    assert notes(one) == []
+    assert notes(one + manual) == []  # a pool that is never picked automatically: no order
+    assert notes(second + manual + one) == [
+        "differs from MetalLB: pools are tried in the order listed (b, a); "
+        "upstream MetalLB's order is random"
+    ]
+    layer2 = "- {name: l2, protocol: layer2, addresses: [198.51.100.0/24], auto-assign: false}\n"
+    assert notes(one + layer2) == [
+        "differs from MetalLB: layer2 pools (l2) hand out addresses that are never announced: "
+        "only BGP mode is implemented"
+    ]
