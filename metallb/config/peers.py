@@ -26,7 +26,7 @@ PEER_FIELDS: dict[str, tuple[FieldParser, str]] = {
     "my-asn": (fields.parse_asn, "my_asn"),
     "peer-port": (fields.parse_port, "peer_port"),
     "hold-time": (fields.parse_hold_time, "hold_time"),
-    "keepalive-time": (fields.parse_duration, "keepalive_time"),
+    "keepalive-time": (fields.parse_timer, "keepalive_time"),
     "router-id": (fields.parse_ipv4, "router_id"),
     "source-address": (fields.parse_ip, "source_address"),
     "password": (fields.parse_password, "password"),

@@ -123,13 +123,13 @@ def _parse_pool_name(mapping: Mapping, path: str, issues: Issues) -> str | None:
         return None
     name = fields.parse_string(mapping["name"], f"{path}.name", issues)
     if name is not None and not _POOL_NAME.fullmatch(name):
-        issues.add(
+        # MetalLB takes any name; it shows up in annotations, metric labels and Events.
+        issues.warn(
             f"{path}.name",
-            "must be at most 63 letters, digits, '-', '_' or '.', "
-            "starting and ending with a letter or digit",
+            "is accepted as in MetalLB, but a name is safest as at most 63 letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit",
             name,
         )
-        return None
     return name
 
 

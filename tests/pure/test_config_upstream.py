@@ -189,6 +189,36 @@ def test_written_zero_value_is_not_given_with_a_warning(field, value):
     assert "reads as not given, as in MetalLB" in warning.message
 
 
+# --- other values upstream accepts ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "seconds"),
+    [
+        ("hold-time", "4.5s", 4),
+        ("hold-time", "500ms", 0),  # upstream: 0, no keepalives; not "too short"
+        ("keepalive-time", "1.5s", 1),
+    ],
+)
+def test_timers_are_cut_to_whole_seconds_with_a_warning(field, written, seconds):
+    config = parse(f"peers: [{{{PEER}, {field}: {written}}}]")
+    assert getattr(config.peers[0], field.replace("-", "_")) == seconds
+    (warning,) = config.warnings
+    assert str(warning) == (
+        f"peers[0].{field}: is cut to whole seconds, as in MetalLB: {seconds}s "
+        f"(value: '{written}')"
+    )
+
+
+def test_any_pool_name_is_accepted_with_a_warning_when_unusual():
+    config = parse("address-pools:\n- {name: 'my pool!', protocol: bgp, "
+                   "addresses: [198.51.100.0/24]}\n")
+    assert config.pools[0].name == "my pool!"
+    (warning,) = config.warnings
+    assert warning.path == "address-pools[0].name"
+    assert warning.message.startswith("is accepted as in MetalLB, but a name is safest as")
+
+
 # --- ebgp-multihop (v0.12) ---------------------------------------------------------------
 
 
