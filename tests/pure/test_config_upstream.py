@@ -308,13 +308,26 @@ def test_bfd_is_refused_with_a_reason_until_implemented():
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
-    [("password", "12345"), ("router-id", "1")],
+    "extra",
+    [
+        # Go's decoder would use the scalar's text, but YAML 1.1 has already turned 0777
+        # into 511 and yes into true by the time we see it: quoting is the only safe reading.
+        "password: 12345",
+        "router-id: 1",
+        "node-selectors: [{match-labels: {spot: true}}]",
+        # Upstream accepts it, then its speaker panics: a BGP router ID is 32 bits.
+        "router-id: '2001:db8::1'",
+        # Upstream never checks these; they mean nothing.
+        "keepalive-time: -5s",
+    ],
 )
-def test_number_where_upstream_takes_its_text_is_refused(field, value):
-    # Go's decoder would use the scalar's text, but YAML 1.1 has already turned 0777
-    # into 511 and yes into true by the time we see it: quoting is the only safe reading.
-    assert errors(f"peers: [{{{PEER}, {field}: {value}}}]")
+def test_deliberately_refused_peer_values(extra):
+    assert errors(f"peers: [{{{PEER}, {extra}}}]")
+
+
+def test_negative_aggregation_length_for_an_absent_family_is_refused():
+    # Upstream only compares it with the pool's prefixes of that family; there are none.
+    assert errors(pool(", bgp-advertisements: [{aggregation-length-v6: -1}]"))
 
 
 def test_duration_as_integer_seconds_is_ours():
