@@ -15,22 +15,11 @@ from metallb.config.model import (
     Peer,
     SelectorRequirement,
 )
+from tests.pure.config_text import issues_of, parse, single_pool
 
 PEER = "{peer-address: 10.0.0.1, peer-asn: 65001, my-asn: 65000}"
 
 
-def parse(text: str) -> Config:
-    return parse_config_text(textwrap.dedent(text), "test.yaml")
-
-
-def issues_of(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse(text)
-    return [str(issue) for issue in info.value.issues]
-
-
-def single_pool(addresses: str, extra: str = "") -> str:
-    return f"address-pools:\n- {{name: p, protocol: bgp, addresses: {addresses}{extra}}}\n"
 
 
 # --- documents ---------------------------------------------------------------------------

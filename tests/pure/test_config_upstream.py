@@ -6,29 +6,15 @@ agree with test_config_parse.py. Deliberate differences are tested and listed at
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
-from metallb.config import ConfigError, parse_config_text
-from metallb.config.model import Advertisement, Config, NodeSelector, Peer, SelectorRequirement
+from metallb.config.model import Advertisement, NodeSelector, Peer, SelectorRequirement
 from metallb.config.summary import summarize
+from tests.pure.config_text import issues_of, parse, single_pool
 
 PEER = "peer-address: 10.0.0.1, peer-asn: 65001, my-asn: 65000"
 
 
-def parse(text: str) -> Config:
-    return parse_config_text(textwrap.dedent(text), "test.yaml")
-
-
-def errors(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse(text)
-    return [str(issue) for issue in info.value.issues]
-
-
-def pool(extra: str, addresses: str = "[198.51.100.0/24]") -> str:
-    return f"address-pools:\n- {{name: p, protocol: bgp, addresses: {addresses}{extra}}}\n"
 
 
 # --- host bits: masked like Go's net.ParseCIDR, with a warning ---------------------------
@@ -39,8 +25,8 @@ def pool(extra: str, addresses: str = "[198.51.100.0/24]") -> str:
     [("198.51.100.7/24", "198.51.100.0/24"), ("2001:db8::1/64", "2001:db8::/64")],
 )
 def test_cidr_with_host_bits_is_its_network_with_a_warning(written, network):
-    config = parse(pool("", f"['{written}']"))
-    assert config == parse(pool("", f"['{network}']"))
+    config = parse(single_pool(f"['{written}']"))
+    assert config == parse(single_pool(f"['{network}']"))
     (entry,) = config.pools[0].ranges
     assert entry.source == network
     assert [str(w) for w in config.warnings] == [
@@ -51,15 +37,15 @@ def test_cidr_with_host_bits_is_its_network_with_a_warning(written, network):
 
 
 def test_masked_cidr_still_counts_for_overlaps():
-    text = pool("", "[198.51.100.7/24, 198.51.100.128/25]")
-    assert errors(text) == [
+    text = single_pool("[198.51.100.7/24, 198.51.100.128/25]")
+    assert issues_of(text) == [
         "address-pools[0].addresses[1]: overlaps address-pools[0].addresses[0] "
         "(198.51.100.0/24); an address may belong to only one entry (value: '198.51.100.128/25')"
     ]
 
 
 def test_a_clean_config_has_no_warnings():
-    assert parse(pool("")).warnings == ()
+    assert parse(single_pool()).warnings == ()
 
 
 # --- null reads as the Go zero value, which upstream takes as "not given" ---------------
@@ -68,17 +54,17 @@ def test_a_clean_config_has_no_warnings():
 @pytest.mark.parametrize(
     ("with_nulls", "without"),
     [
-        (pool(", bgp-advertisements: [null]"), pool("")),
-        (pool(", bgp-advertisements: [~]"), pool("")),
-        (pool(", bgp-advertisements: null"), pool("")),
-        (pool(", auto-assign: null"), pool("")),
-        (pool(", avoid-buggy-ips: null"), pool("")),
+        (single_pool(extra=", bgp-advertisements: [null]"), single_pool()),
+        (single_pool(extra=", bgp-advertisements: [~]"), single_pool()),
+        (single_pool(extra=", bgp-advertisements: null"), single_pool()),
+        (single_pool(extra=", auto-assign: null"), single_pool()),
+        (single_pool(extra=", avoid-buggy-ips: null"), single_pool()),
         (
-            pool(
-                ", bgp-advertisements: [{aggregation-length: null, aggregation-length-v6: null,"
-                " localpref: null, communities: null}]"
+            single_pool(
+                extra=", bgp-advertisements: [{aggregation-length: null, "
+                "aggregation-length-v6: null, localpref: null, communities: null}]"
             ),
-            pool(""),
+            single_pool(),
         ),
         (
             f"peers: [{{{PEER}, peer-port: null, hold-time: null, keepalive-time: null,"
@@ -121,7 +107,7 @@ def test_null_means_not_given(with_nulls, without):
 
 def test_null_defaults_are_the_documented_defaults():
     config = parse(
-        pool(", auto-assign: null, avoid-buggy-ips: null, bgp-advertisements: [null]")
+        single_pool(extra=", auto-assign: null, avoid-buggy-ips: null, bgp-advertisements: [null]")
         + f"peers: [{{{PEER}, node-selectors: [null], ebgp-multihop: null}}]\n"
     )
     (p,) = config.pools
@@ -156,9 +142,9 @@ def test_null_label_value_is_the_empty_value():
          "address-pools[0].protocol"),
         ("address-pools:\n- {name: p, protocol: bgp, addresses: null}\n",
          "address-pools[0].addresses"),
-        (pool("", "[null]"), "address-pools[0].addresses[0]"),
+        (single_pool("[null]"), "address-pools[0].addresses[0]"),
         ("bgp-communities: {a: null}\n", "bgp-communities.a"),
-        (pool(", bgp-advertisements: [{communities: [null]}]"),
+        (single_pool(extra=", bgp-advertisements: [{communities: [null]}]"),
          "address-pools[0].bgp-advertisements[0].communities[0]"),
         (f"peers: [{{{PEER}, node-selectors: [{{match-expressions: [null]}}]}}]\n",
          "peers[0].node-selectors[0].match-expressions[0].key"),
@@ -167,7 +153,7 @@ def test_null_label_value_is_the_empty_value():
     ],
 )
 def test_null_where_upstream_refuses_the_zero_value(text, path):
-    assert any(line.startswith(f"{path}: ") for line in errors(text)), errors(text)
+    assert any(line.startswith(f"{path}: ") for line in issues_of(text)), issues_of(text)
 
 
 @pytest.mark.parametrize(
@@ -235,7 +221,7 @@ def test_ebgp_multihop_is_a_peer_bool_defaulting_to_false():
 
 def test_ebgp_multihop_refused_for_ibgp_as_v012():
     ibgp = "peers: [{peer-address: 10.0.0.1, peer-asn: 42, my-asn: 42, ebgp-multihop: %s}]"
-    assert errors(ibgp % "true") == [
+    assert issues_of(ibgp % "true") == [
         "peers[0].ebgp-multihop: is for eBGP peers only; this peer is iBGP (peer-asn equals "
         "my-asn) (value: True)"
     ]
@@ -243,7 +229,7 @@ def test_ebgp_multihop_refused_for_ibgp_as_v012():
 
 
 def test_ebgp_multihop_must_be_a_boolean():
-    assert errors(f"peers: [{{{PEER}, ebgp-multihop: 'yes'}}]") == [
+    assert issues_of(f"peers: [{{{PEER}, ebgp-multihop: 'yes'}}]") == [
         "peers[0].ebgp-multihop: must be a boolean (true or false), not string (value: 'yes')"
     ]
 
@@ -261,7 +247,7 @@ def test_ebgp_multihop_must_be_a_boolean():
     ],
 )
 def test_identical_advertisements_are_refused_with_the_path(advertisements):
-    lines = errors(pool(f", bgp-advertisements: {advertisements}"))
+    lines = issues_of(single_pool(extra=f", bgp-advertisements: {advertisements}"))
     assert len(lines) == 1
     assert lines[0].startswith("address-pools[0].bgp-advertisements[")
     assert "is identical to address-pools[0].bgp-advertisements[0]; remove one of them" in lines[0]
@@ -269,25 +255,25 @@ def test_identical_advertisements_are_refused_with_the_path(advertisements):
 
 def test_advertisements_written_differently_are_not_duplicates():
     # v0.12 compares them as written: a default spelled out is a different advertisement.
-    config = parse(pool(", bgp-advertisements: [{}, {aggregation-length: 32}]"))
+    config = parse(single_pool(extra=", bgp-advertisements: [{}, {aggregation-length: 32}]"))
     assert config.pools[0].advertisements == (Advertisement(), Advertisement())
 
 
 def test_same_community_twice_is_refused_with_the_path():
-    text = "bgp-communities: {bar: '64512:1234'}\n" + pool(
-        ", bgp-advertisements: [{communities: [bar, '1:2', bar]}]"
+    text = "bgp-communities: {bar: '64512:1234'}\n" + single_pool(
+        extra=", bgp-advertisements: [{communities: [bar, '1:2', bar]}]"
     )
-    assert errors(text) == [
+    assert issues_of(text) == [
         "address-pools[0].bgp-advertisements[0].communities[2]: duplicate of "
         "address-pools[0].bgp-advertisements[0].communities[0] (value: 'bar')"
     ]
-    assert errors(pool(", bgp-advertisements: [{communities: ['1:2', '1:2']}]"))
+    assert issues_of(single_pool(extra=", bgp-advertisements: [{communities: ['1:2', '1:2']}]"))
 
 
 def test_alias_and_its_value_are_one_community():
     # Different text, so v0.12 accepts it; both name one community.
-    text = "bgp-communities: {bar: '64512:1234'}\n" + pool(
-        ", bgp-advertisements: [{communities: [bar, '64512:1234']}]"
+    text = "bgp-communities: {bar: '64512:1234'}\n" + single_pool(
+        extra=", bgp-advertisements: [{communities: [bar, '64512:1234']}]"
     )
     assert parse(text).pools[0].advertisements[0].communities == ("64512:1234",)
 
@@ -296,7 +282,7 @@ def test_alias_and_its_value_are_one_community():
 
 
 def test_bfd_is_refused_with_a_reason_until_implemented():
-    lines = errors(
+    lines = issues_of(
         "bfd-profiles: [{name: default}]\n"
         f"peers: [{{{PEER}, bfd-profile: default}}]\n"
     )
@@ -322,12 +308,12 @@ def test_bfd_is_refused_with_a_reason_until_implemented():
     ],
 )
 def test_deliberately_refused_peer_values(extra):
-    assert errors(f"peers: [{{{PEER}, {extra}}}]")
+    assert issues_of(f"peers: [{{{PEER}, {extra}}}]")
 
 
 def test_negative_aggregation_length_for_an_absent_family_is_refused():
     # Upstream only compares it with the pool's prefixes of that family; there are none.
-    assert errors(pool(", bgp-advertisements: [{aggregation-length-v6: -1}]"))
+    assert issues_of(single_pool(extra=", bgp-advertisements: [{aggregation-length-v6: -1}]"))
 
 
 def test_duration_as_integer_seconds_is_ours():
@@ -346,7 +332,7 @@ def test_daemons_log_config_warnings_when_applying(caplog):
 
     source = ConfigSource("metallb-system", "metallb", "config",
                           K8sClientMetrics(CollectorRegistry()))
-    configmap = {"data": {"config": pool("", "[198.51.100.7/24]")}}
+    configmap = {"data": {"config": single_pool("[198.51.100.7/24]")}}
     config = source.candidate(configmap)
     assert config is not None and config.pools[0].ranges[0].source == "198.51.100.0/24"
     with caplog.at_level("INFO", logger="metallb.config"):
