@@ -15,6 +15,7 @@ from typing import Any
 from metallb.allocator.allocator import BlockedAssignment
 from metallb.config.model import Config
 from metallb.config.parse import ConfigError, parse_config_text
+from metallb.logs import log_event
 from metallb.metrics import K8sClientMetrics
 
 log = logging.getLogger("metallb.config")
@@ -65,6 +66,9 @@ class ConfigSource:
         self._metrics.config_stale.set(0)
         log.info("event=config_loaded configmap=%s/%s pools=%s first=%s", self.namespace,
                  self.name, ",".join(p.name for p in config.pools) or "-", first)
+        for warning in config.warnings:  # valid, but probably not what was meant
+            log_event(log, "warning", "config_warning", configmap=f"{self.namespace}/{self.name}",
+                      path=warning.path, problem=warning.message, value=warning.value)
 
     def refused(self, blocked: Sequence[BlockedAssignment]) -> None:
         """The allocator refused the config: it would take addresses from services."""

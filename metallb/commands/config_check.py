@@ -1,6 +1,7 @@
 """`metallb config check FILE`: validate a MetalLB config (bare or as a ConfigMap).
 
-Exit codes: 0 valid (summary on stdout), 1 invalid (every issue on stderr, one per line),
+Exit codes: 0 valid (summary on stdout; warnings, for what is valid but looks like a
+mistake, on stderr after it), 1 invalid (every issue on stderr, one per line),
 2 the file cannot be read or is not YAML. Bad input never produces a traceback.
 """
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from metallb.commands.input_files import Unreadable, display_name, read_config
 from metallb.config.errors import ConfigError, ConfigSyntaxError
-from metallb.config.parse import load_config_file, summarize
+from metallb.config.model import Config
+from metallb.config.summary import summarize
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
@@ -30,11 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    name = "<stdin>" if args.file == "-" else args.file
+    name = display_name(args.file)
     try:
-        config = load_config_file(args.file)
-    except OSError as exc:
-        print(f"{name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        config = read_config(args.file)
+    except Unreadable as exc:
+        print(exc, file=sys.stderr)
         return EXIT_UNREADABLE
     except ConfigSyntaxError as exc:
         _print_issues(name, exc)
@@ -46,7 +49,14 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{name}: config is valid")
     for line in summarize(config):
         print(f"  {line}")
+    sys.stdout.flush()  # the summary comes first, also when both streams go to one place
+    print_warnings(name, config)
     return EXIT_VALID
+
+
+def print_warnings(name: str, config: Config) -> None:
+    for warning in config.warnings:
+        print(f"{name}: warning: {warning}", file=sys.stderr)
 
 
 def _print_issues(name: str, exc: ConfigError) -> None:

@@ -15,17 +15,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from metallb.allocator.reconcile import plan
+from metallb.commands.config_check import print_warnings
+from metallb.commands.input_files import STDIN, Unreadable, display_name, read_config, read_text
 from metallb.config.errors import ConfigError, ConfigIssue, ConfigSyntaxError
 from metallb.config.model import Config
-from metallb.config.parse import load_config_file
 from metallb.config.yaml_text import load_yaml_documents
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 _LIST_KINDS = ("List", "ServiceList")
-
-
-class _Unreadable(Exception):
-    """An input that cannot be used at all; the message is printed as is."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,16 +47,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.config == "-" and args.services == "-":
+    if args.config == STDIN and args.services == STDIN:
         print("metallb plan: only one of --config and --services can be stdin", file=sys.stderr)
         return EXIT_UNREADABLE
-    config_name = _display_name(args.config)
+    config_name = display_name(args.config)
     config: Config | None = None
     invalid: ConfigError | None = None
     try:
-        config = load_config_file(args.config)
-    except OSError as exc:
-        print(f"{config_name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        config = read_config(args.config)
+    except Unreadable as exc:
+        print(exc, file=sys.stderr)
         return EXIT_UNREADABLE
     except ConfigSyntaxError as exc:
         _print_issues(config_name, exc.issues)
@@ -68,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
         invalid = exc
     try:
         services = load_services(args.services)
-    except _Unreadable as exc:
+    except Unreadable as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_UNREADABLE
     if config is None:
@@ -76,6 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         _print_issues(config_name, issues)
         print(f"{config_name}: {len(issues)} error(s); config is invalid", file=sys.stderr)
         return EXIT_INVALID
+    print_warnings(config_name, config)
     json.dump(plan(config, services), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return EXIT_OK
@@ -84,21 +82,11 @@ def _run(args: argparse.Namespace) -> int:
 def load_services(path: str) -> list[dict[str, Any]]:
     """Service objects from a YAML stream (documents and/or `kind: List` items), in file
     order; other kinds are skipped with a note on stderr."""
-    name = _display_name(path)
+    name = display_name(path)
     try:
-        if path == "-":
-            raw = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as handle:
-                raw = handle.read()
-        text = raw.decode("utf-8")
-        documents = load_yaml_documents(text, name)
-    except OSError as exc:
-        raise _Unreadable(f"{name}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise _Unreadable(f"{name}: is not UTF-8 text (byte {exc.start})") from None
+        documents = load_yaml_documents(read_text(path), name)
     except ConfigSyntaxError as exc:
-        raise _Unreadable("\n".join(f"{name}: {i.message}" for i in exc.issues)) from None
+        raise Unreadable("\n".join(f"{name}: {i.message}" for i in exc.issues)) from None
 
     services: list[dict[str, Any]] = []
     for number, document in enumerate(documents, start=1):
@@ -108,7 +96,7 @@ def load_services(path: str) -> list[dict[str, Any]]:
         if isinstance(document, Mapping) and document.get("kind") in _LIST_KINDS:
             items = document.get("items")
             if not isinstance(items, list):
-                raise _Unreadable(f"{where}: a {document.get('kind')} needs a list of `items`")
+                raise Unreadable(f"{where}: a {document.get('kind')} needs a list of `items`")
             for index, item in enumerate(items):
                 _add_service(services, item, f"{where}, items[{index}]")
         else:
@@ -118,7 +106,7 @@ def load_services(path: str) -> list[dict[str, Any]]:
 
 def _add_service(services: list[dict[str, Any]], obj: object, where: str) -> None:
     if not isinstance(obj, Mapping):
-        raise _Unreadable(f"{where}: is not a Kubernetes object (a mapping), got {obj!r:.60}")
+        raise Unreadable(f"{where}: is not a Kubernetes object (a mapping), got {obj!r:.60}")
     kind = obj.get("kind", "Service")
     if kind != "Service":
         print(f"{where}: skipping kind {kind!r} (only Services are planned)", file=sys.stderr)
@@ -126,15 +114,11 @@ def _add_service(services: list[dict[str, Any]], obj: object, where: str) -> Non
     meta = obj.get("metadata")
     name = meta.get("name") if isinstance(meta, Mapping) else None
     if not isinstance(name, str) or not name:
-        raise _Unreadable(f"{where}: metadata.name is missing; every Service needs a name")
+        raise Unreadable(f"{where}: metadata.name is missing; every Service needs a name")
     namespace = meta.get("namespace")
     if namespace is not None and (not isinstance(namespace, str) or not namespace):
-        raise _Unreadable(f"{where}: metadata.namespace must be a non-empty string")
+        raise Unreadable(f"{where}: metadata.namespace must be a non-empty string")
     services.append(dict(obj))
-
-
-def _display_name(path: str) -> str:
-    return "<stdin>" if path == "-" else path
 
 
 def _print_issues(name: str, issues: list[ConfigIssue]) -> None:

@@ -152,10 +152,12 @@ def legacy_config_document(settings: ComponentSettings) -> dict[str, Any]:
 def _config_parser_issues(settings: ComponentSettings) -> list[ConfigIssue]:
     """Run `metallb config check`'s parser; its issues under HCL attribute names."""
     try:
-        parse_config(legacy_config_document(settings))
+        config = parse_config(legacy_config_document(settings))
     except ConfigError as exc:
         return [_to_attribute_issue(issue, settings) for issue in exc.issues]
-    return []
+    # The component writes a new config, with no old one to stay compatible with: what
+    # the daemons would accept with a warning (a CIDR with host bits) is refused here.
+    return [_to_attribute_issue(warning, settings) for warning in config.warnings]
 
 
 _LEGACY_POOL_PATH = re.compile(r"^address-pools\[(\d+)\](?:\.addresses\[(\d+)\])?(.*)$")

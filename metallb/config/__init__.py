@@ -1,4 +1,13 @@
-"""Parse and validate the legacy MetalLB configuration into an immutable model (no I/O)."""
+"""The MetalLB configuration: text in, one immutable model out, with no I/O.
+
+Owns the legacy ConfigMap format (`parse`: YAML text or a ConfigMap manifest -> `Config`,
+every problem reported at once with its path), the frozen model every daemon and command
+reads (`model`), the field rules shared with peer autodiscovery (`fields`, `peers`), the
+address arithmetic of pool entries (`addresses`, `counting`), and the `config check`
+summary (`summary`). Warnings for configs that are valid but look like mistakes travel on
+`Config.warnings`. Reading files, stdin or the API is the callers' job
+(`metallb.commands.input_files`, the daemons' config source).
+"""
 
 from metallb.config.errors import ConfigError, ConfigIssue, ConfigSyntaxError
 from metallb.config.model import (
@@ -13,7 +22,7 @@ from metallb.config.model import (
     SelectorRequirement,
     selectors_match,
 )
-from metallb.config.parse import load_config_file, parse_config, parse_config_text
+from metallb.config.parse import parse_config, parse_config_text
 
 __all__ = [
     "AddressRange",
@@ -28,7 +37,6 @@ __all__ = [
     "PeerAutodiscovery",
     "Pool",
     "SelectorRequirement",
-    "load_config_file",
     "parse_config",
     "parse_config_text",
     "selectors_match",

@@ -36,14 +36,16 @@ def parse_address_entry(value: object, path: str, issues: Issues) -> AddressRang
     except ValueError:
         issues.add(path, "is not a valid CIDR", value)
         return None
+    source = value
     if int(network.network_address) != int(ipaddress.ip_interface(text).ip):
-        issues.add(path, f"has host bits set; did you mean {network}?", value)
-        return None
+        # Every MetalLB release masks it (Go's net.ParseCIDR); so do we, loudly.
+        issues.warn(path, f"has host bits set; read as {network}, the whole network", value)
+        source = str(network)
     return AddressRange(
         first=int(network.network_address),
         last=int(network.broadcast_address),
         family=network.version,
-        source=value,
+        source=source,
         prefix_length=network.prefixlen,
     )
 

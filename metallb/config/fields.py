@@ -32,7 +32,7 @@ _UNIT_SECONDS = {
 }
 
 
-def parse_bool(value: object, path: str, issues: Issues) -> bool | None:
+def parse_bool(value: object, path: str, issues: Issues, *, from_text: bool = False) -> bool | None:
     if isinstance(value, bool):
         return value
     issues.add(path, f"must be a boolean (true or false), not {type_name(value)}", value)
@@ -134,10 +134,26 @@ def parse_duration(
     return seconds
 
 
+def parse_timer(
+    value: object, path: str, issues: Issues, *, from_text: bool = False
+) -> float | None:
+    """A BGP timer: a duration cut to whole seconds, as MetalLB does (and as BGP carries
+    it), with a warning when that drops a fraction."""
+    seconds = parse_duration(value, path, issues, from_text=from_text)
+    if seconds is None:
+        return None
+    whole = float(math.floor(seconds))
+    if whole != seconds:
+        issues.warn(
+            path, f"is cut to whole seconds, as in MetalLB: {format_duration(whole)}", value
+        )
+    return whole
+
+
 def parse_hold_time(
     value: object, path: str, issues: Issues, *, from_text: bool = False
 ) -> float | None:
-    seconds = parse_duration(value, path, issues, from_text=from_text)
+    seconds = parse_timer(value, path, issues, from_text=from_text)
     if seconds is None:
         return None
     if seconds != 0 and seconds < 3:

@@ -49,13 +49,19 @@ def type_name(value: object) -> str:
 
 
 class Issues:
-    """An append-only list of ConfigIssue with small helpers for the common checks."""
+    """Append-only lists of ConfigIssue (errors in `items`, `warnings` for what is valid
+    but looks like a mistake) with small helpers for the common checks."""
 
     def __init__(self) -> None:
         self.items: list[ConfigIssue] = []
+        self.warnings: list[ConfigIssue] = []
 
     def add(self, path: str, message: str, value: object = None) -> None:
         self.items.append(ConfigIssue(path=path, message=message, value=value))
+
+    def warn(self, path: str, message: str, value: object = None) -> None:
+        """Accepted, as MetalLB accepts it, but worth telling the user about."""
+        self.warnings.append(ConfigIssue(path=path, message=message, value=value))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -67,16 +73,37 @@ class Issues:
         self.add(path, f"must be {what}, not {type_name(value)}", _shown(value))
         return None
 
+    def struct(self, value: object, path: str) -> Mapping | None:
+        """A mapping read as MetalLB's Go decoder reads a struct: `null` decodes to the
+        zero value, which upstream takes as "not given" (a nil pointer, "", false, an
+        empty list). So a null item is an empty mapping and a key whose value is null is
+        absent: every such field gets its default, as in every MetalLB release."""
+        if value is None:
+            return {}
+        mapping = self.mapping(value, path)
+        if mapping is None:
+            return None
+        return {key: item for key, item in mapping.items() if item is not None}
+
     def sequence(self, value: object, path: str) -> list | None:
         if isinstance(value, list | tuple):
             return list(value)
         self.add(path, f"must be a list, not {type_name(value)}", _shown(value))
         return None
 
-    def unknown_keys(self, mapping: Mapping, allowed: tuple[str, ...], path: str) -> None:
-        """Unknown keys are errors: a typo like `peer-adress` must not be silently ignored."""
+    def unknown_keys(
+        self,
+        mapping: Mapping,
+        allowed: tuple[str, ...],
+        path: str,
+        unsupported: Mapping[str, str] | None = None,
+    ) -> None:
+        """Unknown keys are errors: a typo like `peer-adress` must not be silently ignored.
+        `unsupported` names MetalLB keys we know but do not implement, and why."""
         for key in mapping:
-            if key not in allowed:
+            if unsupported and key in unsupported:
+                self.add(key_path(path, key), f"is not supported: {unsupported[key]}")
+            elif key not in allowed:
                 self.add(
                     key_path(path, key),
                     f"unknown key; allowed here: {', '.join(allowed)}",

@@ -11,6 +11,8 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from metallb.config.errors import ConfigIssue
+
 DEFAULT_PEER_PORT = 179
 DEFAULT_HOLD_TIME = 90.0
 
@@ -29,7 +31,7 @@ class AddressRange:
     first: int
     last: int
     family: int  # 4 or 6
-    source: str  # the entry as the user wrote it, for messages
+    source: str  # the entry as written, for messages (a CIDR with host bits: its network)
     prefix_length: int | None = None  # set when written as a CIDR
 
     @property
@@ -124,6 +126,7 @@ class Peer:
     source_address: str | None = None
     password: str | None = field(default=None, repr=False)  # never logged
     node_selectors: tuple[NodeSelector, ...] = ()
+    ebgp_multihop: bool = False  # the eBGP peer is several hops away (TTL > 1); v0.12
 
     @property
     def is_ibgp(self) -> bool:
@@ -171,6 +174,10 @@ class Config:
     pools: tuple[Pool, ...] = ()
     bgp_communities: tuple[tuple[str, str], ...] = ()  # alias -> "A:B"
     peer_autodiscovery: PeerAutodiscovery | None = None
+    # Valid but probably not what was meant (e.g. a CIDR with host bits, read as its
+    # network as MetalLB does): `config check` prints them, the daemons log them. Not part
+    # of equality: two configs that mean the same are the same config.
+    warnings: tuple[ConfigIssue, ...] = field(default=(), compare=False)
 
     def pool(self, name: str) -> Pool | None:
         for p in self.pools:

@@ -1,6 +1,7 @@
 """Parse and validate the legacy MetalLB configuration (SEMANTICS.md) into the model.
 
-No I/O except `load_config_file`. Every rule records an issue and carries on, so one run
+No I/O: callers hand in text (the commands read files and stdin, the daemons get
+ConfigMaps from the API). Every rule records an issue and carries on, so one run
 reports all problems; the result is either a complete Config or a ConfigError listing
 every issue with its path and value.
 """
@@ -21,7 +22,6 @@ from metallb.config.yaml_text import load_yaml_documents
 __all__ = [
     "ConfigError",
     "ConfigSyntaxError",
-    "load_config_file",
     "parse_config",
     "parse_config_text",
     "peer_from_fields",
@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 TOP_LEVEL_KEYS = ("peers", "peer-autodiscovery", "bgp-communities", "address-pools")
+# MetalLB v0.12 keys we know but do not implement yet (a deliberate difference).
+UNSUPPORTED_TOP_LEVEL_KEYS = {
+    "bfd-profiles": "BFD is not implemented yet; remove bfd-profiles and the peers' bfd-profile",
+}
 
 
 def parse_config(document: object, source: str | None = None) -> Config:
@@ -40,7 +44,7 @@ def parse_config(document: object, source: str | None = None) -> Config:
     mapping = issues.mapping(document, "", f"a mapping with keys {', '.join(TOP_LEVEL_KEYS)}")
     if mapping is None:
         raise ConfigError(issues.items, source)
-    issues.unknown_keys(mapping, TOP_LEVEL_KEYS, "")
+    issues.unknown_keys(mapping, TOP_LEVEL_KEYS, "", UNSUPPORTED_TOP_LEVEL_KEYS)
     present = {k: v for k, v in mapping.items() if k in TOP_LEVEL_KEYS and v is not None}
     communities = {}
     if "bgp-communities" in present:
@@ -61,6 +65,7 @@ def parse_config(document: object, source: str | None = None) -> Config:
         pools=pools,
         bgp_communities=tuple(communities.items()),
         peer_autodiscovery=autodiscovery,
+        warnings=tuple(issues.warnings),
     )
 
 
@@ -141,21 +146,3 @@ def _parse_config_map(manifest: Mapping, source: str | None) -> Config:
         )
     return parse_config(documents[0] if documents else None, source)
 
-
-def load_config_file(path: str) -> Config:
-    """Read and parse a file ("-" reads stdin). OSError propagates (the CLI maps it to
-    exit 2); text that is not UTF-8 is a ConfigSyntaxError."""
-    if path == "-":
-        import sys
-
-        raw = sys.stdin.buffer.read()
-    else:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigSyntaxError(
-            [ConfigIssue("", f"is not UTF-8 text (byte {exc.start})")], path
-        ) from None
-    return parse_config_text(text, path)

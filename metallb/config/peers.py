@@ -26,13 +26,25 @@ PEER_FIELDS: dict[str, tuple[FieldParser, str]] = {
     "my-asn": (fields.parse_asn, "my_asn"),
     "peer-port": (fields.parse_port, "peer_port"),
     "hold-time": (fields.parse_hold_time, "hold_time"),
-    "keepalive-time": (fields.parse_duration, "keepalive_time"),
+    "keepalive-time": (fields.parse_timer, "keepalive_time"),
     "router-id": (fields.parse_ipv4, "router_id"),
     "source-address": (fields.parse_ip, "source_address"),
     "password": (fields.parse_password, "password"),
+    "ebgp-multihop": (fields.parse_bool, "ebgp_multihop"),
 }
 REQUIRED_PEER_FIELDS = ("peer-address", "peer-asn", "my-asn")
+# MetalLB's Go decoder gives these fields their zero value when written empty, and reads
+# the zero value as "not given": `password: ""` is no password, `peer-port: 0` is 179.
+GO_ZERO_MEANS_DEFAULT: dict[str, object] = {
+    "peer-port": 0,
+    "hold-time": "",
+    "keepalive-time": "",
+    "router-id": "",
+    "source-address": "",
+    "password": "",
+}
 PEER_KEYS = (*PEER_FIELDS, "node-selectors")
+UNSUPPORTED_PEER_KEYS = {"bfd-profile": "BFD is not implemented yet; remove it"}
 
 
 def parse_peer_field(
@@ -48,6 +60,16 @@ def _build_peer(
 ) -> Peer | None:
     before = len(issues)
     kwargs: dict[str, object] = {}
+    # Node annotations are not MetalLB's file format: an empty one stays an error there.
+    zeros = [] if from_text else [name for name, value in raw.items() if _is_go_zero(name, value)]
+    for name in zeros:
+        issues.warn(
+            key_path(path, name),
+            "reads as not given, as in MetalLB, so the default applies; "
+            "remove it or give a value",
+            raw[name],
+        )
+    raw = {k: v for k, v in raw.items() if k not in zeros}
     for name, (_validator, attr) in PEER_FIELDS.items():
         if name in raw:
             value = parse_peer_field(
@@ -66,9 +88,22 @@ def _build_peer(
                 f"must not exceed hold-time ({fields.format_duration(hold)})",
                 raw["keepalive-time"],
             )
+    if kwargs.get("ebgp_multihop") and kwargs.get("peer_asn") == kwargs.get("my_asn"):
+        issues.add(
+            key_path(path, "ebgp-multihop"),
+            "is for eBGP peers only; this peer is iBGP (peer-asn equals my-asn)",
+            True,
+        )
     if len(issues) != before:
         return None
     return Peer(**kwargs)  # type: ignore[arg-type]
+
+
+def _is_go_zero(name: str, value: object) -> bool:
+    if name not in GO_ZERO_MEANS_DEFAULT or isinstance(value, bool):
+        return False
+    zero = GO_ZERO_MEANS_DEFAULT[name]
+    return type(value) is type(zero) and value == zero
 
 
 def peer_from_fields(
@@ -113,10 +148,10 @@ def parse_peers(value: object, path: str, issues: Issues) -> tuple[Peer, ...]:
     peers: list[tuple[str, Peer]] = []
     for i, raw in enumerate(entries):
         peer_path = index_path(path, i)
-        mapping = issues.mapping(raw, peer_path)
+        mapping = issues.struct(raw, peer_path)
         if mapping is None:
             continue
-        issues.unknown_keys(mapping, PEER_KEYS, peer_path)
+        issues.unknown_keys(mapping, PEER_KEYS, peer_path, UNSUPPORTED_PEER_KEYS)
         before = len(issues)
         selectors = ()
         if "node-selectors" in mapping:

@@ -77,7 +77,7 @@ def _parse_pool(
     issues: Issues,
     all_ranges: list[tuple[str, AddressRange]],
 ) -> Pool | None:
-    mapping = issues.mapping(raw, path)
+    mapping = issues.struct(raw, path)
     if mapping is None:
         return None
     issues.unknown_keys(mapping, POOL_KEYS, path)
@@ -123,13 +123,13 @@ def _parse_pool_name(mapping: Mapping, path: str, issues: Issues) -> str | None:
         return None
     name = fields.parse_string(mapping["name"], f"{path}.name", issues)
     if name is not None and not _POOL_NAME.fullmatch(name):
-        issues.add(
+        # MetalLB takes any name; it shows up in annotations, metric labels and Events.
+        issues.warn(
             f"{path}.name",
-            "must be at most 63 letters, digits, '-', '_' or '.', "
-            "starting and ending with a letter or digit",
+            "is accepted as in MetalLB, but a name is safest as at most 63 letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit",
             name,
         )
-        return None
     return name
 
 
@@ -167,11 +167,20 @@ def _parse_advertisements(
 ) -> tuple[Advertisement, ...]:
     items = issues.sequence(value, path) or []
     result = []
+    seen: list[Mapping] = []
     for i, raw in enumerate(items):
         adv_path = index_path(path, i)
-        mapping = issues.mapping(raw, adv_path)
+        mapping = issues.struct(raw, adv_path)
         if mapping is None:
             continue
+        if mapping in seen:
+            # As v0.12: two advertisements written alike (after nulls are dropped) are
+            # refused, not merged.
+            issues.add(
+                adv_path,
+                f"is identical to {index_path(path, seen.index(mapping))}; remove one of them",
+            )
+        seen.append(mapping)
         issues.unknown_keys(mapping, ADVERTISEMENT_KEYS, adv_path)
         before = len(issues)
         lengths = {}
@@ -225,8 +234,15 @@ def _parse_advertisement_communities(
     if value is None:
         return ()
     resolved: list[str] = []
+    written: list[object] = []
     for i, raw in enumerate(issues.sequence(value, path) or []):
         item_path = index_path(path, i)
+        if raw in written:
+            # As v0.12, which compares them as written: an alias and its literal value
+            # are two entries (and one community), the same text twice is a mistake.
+            issues.add(item_path, f"duplicate of {index_path(path, written.index(raw))}", raw)
+            continue
+        written.append(raw)
         if isinstance(raw, str) and raw in communities:
             community: str | None = communities[raw]
         elif isinstance(raw, str) and ":" not in raw:

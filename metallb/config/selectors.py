@@ -33,6 +33,8 @@ def parse_label_key(
 
 
 def _parse_label_value(value: object, path: str, issues: Issues) -> str | None:
+    if value is None:
+        return ""  # Go's decoder gives a string field its zero value, a valid label value
     if not isinstance(value, str):
         hint = ' (quote it: "true")' if isinstance(value, bool | int | float) else ""
         issues.add(path, f"label value must be a string, not {type_name(value)}{hint}", value)
@@ -57,7 +59,7 @@ def parse_node_selectors(value: object, path: str, issues: Issues) -> tuple[Node
 
 
 def _parse_selector(raw: object, path: str, issues: Issues) -> NodeSelector | None:
-    mapping = issues.mapping(raw, path)
+    mapping = issues.struct(raw, path)
     if mapping is None:
         return None
     issues.unknown_keys(mapping, ("match-labels", "match-expressions"), path)
@@ -87,7 +89,7 @@ def _parse_selector(raw: object, path: str, issues: Issues) -> NodeSelector | No
 
 
 def _parse_expression(raw: object, path: str, issues: Issues) -> SelectorRequirement | None:
-    mapping = issues.mapping(raw, path)
+    mapping = issues.struct(raw, path)
     if mapping is None:
         return None
     issues.unknown_keys(mapping, ("key", "operator", "values"), path)

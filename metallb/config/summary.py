@@ -43,7 +43,27 @@ def summarize(config: Config) -> list[str]:
             lines.append(f"autodiscovery defaults: {shown}")
         if auto.node_selectors:
             lines.append(f"autodiscovery nodes: {_selectors_text(auto.node_selectors)}")
+    lines.extend(f"differs from MetalLB: {note}" for note in upstream_differences(config))
     return lines
+
+
+def upstream_differences(config: Config) -> list[str]:
+    """Where this config behaves differently from upstream MetalLB, only where it
+    matters for this config (SEMANTICS.md, the rules marked "ours")."""
+    notes = []
+    automatic = [pool.name for pool in config.pools if pool.auto_assign]
+    if len(automatic) > 1:
+        notes.append(
+            f"pools are tried in the order listed ({', '.join(automatic)}); "
+            "upstream MetalLB's order is random"
+        )
+    layer2 = [pool.name for pool in config.pools if pool.protocol == "layer2"]
+    if layer2:
+        notes.append(
+            f"layer2 pools ({', '.join(layer2)}) hand out addresses that are never "
+            "announced: only BGP mode is implemented"
+        )
+    return notes
 
 
 def _peer_line(peer: Peer) -> str:
@@ -58,6 +78,8 @@ def _peer_line(peer: Peer) -> str:
         parts.append(f"router-id {peer.router_id}")
     if peer.source_address:
         parts.append(f"source-address {peer.source_address}")
+    if peer.ebgp_multihop:
+        parts.append("ebgp-multihop")
     if peer.password is not None:
         parts.append("password set")
     parts.append(f"nodes: {_selectors_text(peer.node_selectors)}")

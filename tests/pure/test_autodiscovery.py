@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metallb.config.parse import load_config_file
+from metallb.commands.input_files import read_config
 from speaker.planner import NodeInfo, node_peers
 
-CONFIG = load_config_file(str(Path(__file__).parents[2] / "examples" / "config.yaml"))
+CONFIG = read_config(str(Path(__file__).parents[2] / "examples" / "config.yaml"))
 EQX = "metal.equinix.com/"
 
 

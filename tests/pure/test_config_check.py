@@ -48,7 +48,7 @@ def test_invalid_config_exits_1_with_every_error_on_stderr(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(
         "peers:\n- {peer-address: 10.0.0.1, peer-asn: '65000', my-asn: 65000, password: 12345}\n"
-        "address-pools:\n- {name: a, protocol: bgp, addresses: [192.0.2.1/24]}\n"
+        "address-pools:\n- {name: a, protocol: bgp, addresses: [192.0.2.1]}\n"
         "- {name: a, protocol: bgp, addresses: [192.0.2.0/25]}\n"
     )
     result = run(str(path))
@@ -59,8 +59,8 @@ def test_invalid_config_exits_1_with_every_error_on_stderr(tmp_path):
         f"{path}: peers[0].peer-asn: must be an integer, not string (remove the quotes) "
         "(value: '65000')",
         f"{path}: peers[0].password: must be a string, not integer",
-        f"{path}: address-pools[0].addresses[0]: has host bits set; did you mean 192.0.2.0/24? "
-        "(value: '192.0.2.1/24')",
+        f"{path}: address-pools[0].addresses[0]: is neither a CIDR nor a range; for a single "
+        "address write \"192.0.2.1/32\" (value: '192.0.2.1')",
         f"{path}: address-pools[1].name: duplicate pool name, also used by address-pools[0] "
         "(value: 'a')",
         f"{path}: 4 error(s); config is invalid",
@@ -127,3 +127,29 @@ def test_configmap_and_bare_give_same_summary(tmp_path):
     body = text.split("config: |\n", 1)[1]
     bare.write_text("".join(line[4:] + "\n" for line in body.splitlines()))
     assert run(str(bare)).stdout.splitlines()[1:] == run(str(EXAMPLE)).stdout.splitlines()[1:]
+
+
+def test_warnings_go_to_stderr_after_the_summary_and_exit_0(tmp_path):
+    path = tmp_path / "hostbits.yaml"
+    path.write_text("address-pools:\n- {name: a, protocol: bgp, addresses: [192.0.2.1/24]}\n")
+    result = run(str(path))
+    assert result.returncode == 0
+    assert "  pool a: bgp, 256 addresses: 192.0.2.0/24" in result.stdout.splitlines()
+    assert result.stderr.splitlines() == [
+        f"{path}: warning: address-pools[0].addresses[0]: has host bits set; read as "
+        "192.0.2.0/24, the whole network (value: '192.0.2.1/24')"
+    ]
+    merged = subprocess.run(
+        [sys.executable, "-m", "metallb", "config", "check", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO, timeout=60, check=False,
+    ).stdout.decode().splitlines()
+    assert merged[0] == f"{path}: config is valid"
+    assert merged[-1].startswith(f"{path}: warning: ")
+
+
+def test_summary_says_where_we_differ_from_upstream():
+    result = run(str(EXAMPLE))
+    assert (
+        "  differs from MetalLB: pools are tried in the order listed (pool1, pool2); "
+        "upstream MetalLB's order is random"
+    ) in result.stdout.splitlines()

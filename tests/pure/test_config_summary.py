@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metallb.config import load_config_file, parse_config_text
-from metallb.config.parse import summarize
+from metallb.commands.input_files import read_config
+from metallb.config import parse_config_text
+from metallb.config.summary import summarize
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.yaml"
 
 
 def test_example_config_summary():
-    lines = summarize(load_config_file(str(EXAMPLE)))
+    lines = summarize(read_config(str(EXAMPLE)))
     assert lines[0] == "2 pools, 0 peers, 2 autodiscovery rules"
     assert "pool pool1: bgp, 1 address: 198.51.100.20/32" in lines
     assert "pool pool2: bgp, 16 addresses: 203.0.113.16/29, 203.0.113.24/29" in lines
@@ -43,3 +44,24 @@ address-pools:
         "peer 10.0.0.1 port 179: peer-asn 65000, my-asn 65000 (iBGP), hold-time 90s, "
         "password set, nodes: rack=r1 or x Exists"
     ) in text
+
+
+def test_upstream_differences_only_where_they_matter():
+    def notes(pools: str) -> list[str]:
+        lines = summarize(parse_config_text(f"address-pools:\n{pools}"))
+        return [line for line in lines if line.startswith("differs from MetalLB: ")]
+
+    one = "- {name: a, protocol: bgp, addresses: [192.0.2.0/24]}\n"
+    manual = "- {name: m, protocol: bgp, addresses: [198.51.100.0/24], auto-assign: false}\n"
+    second = "- {name: b, protocol: bgp, addresses: [203.0.113.0/24]}\n"
+    assert notes(one) == []
+    assert notes(one + manual) == []  # a pool that is never picked automatically: no order
+    assert notes(second + manual + one) == [
+        "differs from MetalLB: pools are tried in the order listed (b, a); "
+        "upstream MetalLB's order is random"
+    ]
+    layer2 = "- {name: l2, protocol: layer2, addresses: [198.51.100.0/24], auto-assign: false}\n"
+    assert notes(one + layer2) == [
+        "differs from MetalLB: layer2 pools (l2) hand out addresses that are never announced: "
+        "only BGP mode is implemented"
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -175,3 +176,25 @@ def test_empty_services_file(tmp_path, capsys):
         "pools": {"pool1": {"addresses_total": 256, "addresses_in_use": 0},
                   "v6": {"addresses_total": 2**64 + 16, "addresses_in_use": 0}},
     }
+
+
+def test_config_warnings_on_stderr_plan_on_stdout(tmp_path, capsys):
+    services = "kind: Service\nmetadata: {name: a}\nspec: {type: LoadBalancer}\n"
+    config = "address-pools:\n- {name: p, protocol: bgp, addresses: [198.51.100.7/24]}\n"
+    code, out, err = run(tmp_path, capsys, services, config)
+    assert code == 0
+    assert json.loads(out)["services"]["default/a"]["ips"] == ["198.51.100.0"]
+    assert err == (
+        f"{tmp_path / 'config.yaml'}: warning: address-pools[0].addresses[0]: has host bits "
+        "set; read as 198.51.100.0/24, the whole network (value: '198.51.100.7/24')\n"
+    )
+
+
+def test_config_from_stdin(tmp_path, capsys, monkeypatch):
+    svcs = tmp_path / "services.yaml"
+    svcs.write_text("kind: Service\nmetadata: {name: a}\nspec: {type: LoadBalancer}\n")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(BARE_CONFIG.encode())))
+    code = main(["plan", "--config", "-", "--services", str(svcs)])
+    out, _err = capsys.readouterr()
+    assert code == 0
+    assert json.loads(out)["services"]["default/a"]["ips"] == ["198.51.100.0"]

@@ -119,6 +119,10 @@ def test_optional_attributes(tmp_path):
          "address_pools.p[0]: wrong type: expected string, got number"),
         (('address_pools = { p = ["198.51.100.0/33"] }',), False,
          "address_pools.p[0]: is not a valid CIDR (value: '198.51.100.0/33')"),
+        # The daemons accept it with a warning (as MetalLB masks it); the component,
+        # writing a new config, refuses it.
+        (('address_pools = { p = ["198.51.100.7/24"] }',), False,
+         "address_pools.p[0]: has host bits set; read as 198.51.100.0/24"),
         (('address_pools = { a = ["198.51.100.0/24"], b = ["203.0.113.0/24", '
           '"198.51.100.8/29"] }',), False,
          "address_pools.b[1]: overlaps address_pools.a[0]"),
