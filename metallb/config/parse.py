@@ -1,4 +1,5 @@
-"""Parse and validate the legacy MetalLB configuration (SEMANTICS.md) into the model.
+"""Parse and validate the legacy MetalLB configuration into the model (docs/rules.md,
+section C: rules C1, C2, C3 and the field rules after them).
 
 No I/O except `load_config_file`. Every rule records an issue and carries on, so one run
 reports all problems; the result is either a complete Config or a ConfigError listing

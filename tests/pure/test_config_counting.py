@@ -25,6 +25,7 @@ def brute_force(pool: Pool) -> int:
     )
 
 
+# rule A14
 def test_semantics_examples():
     def count(addresses: str, avoid: bool) -> int:
         text = (
