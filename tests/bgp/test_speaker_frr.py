@@ -90,9 +90,10 @@ def test_aggregation_communities_and_ipv6(cluster):
     hops(cluster, "203.0.113.9/32", cluster.node_v4)
     router = cluster.lab.router
     paths = router.routes("203.0.113.0/24")
-    assert all("64512:7" in p.get("community", {}).get("string", "") for p in paths)
+    assert paths and all("64512:7" in p.get("community", {}).get("string", "") for p in paths)
     paths32 = router.routes("203.0.113.9/32")
-    assert all("64512:8" in p.get("community", {}).get("string", "") for p in paths32)
+    assert paths32 and all("64512:8" in p.get("community", {}).get("string", "")
+                           for p in paths32)
 
     cluster.service("six", ["2001:db8:1::9"])
     cluster.endpoints("six", [nodes[0]])
@@ -143,7 +144,8 @@ def test_bad_config_keeps_sessions_and_routes(cluster, caplog):
     cluster.endpoints("steady", [nodes[0]])
     hops(cluster, "198.51.100.50/32", cluster.node_v4)
     cluster.set_config("address-pools: [{name: broken}]\n")
-    poll_until(lambda: all(s.config_source.stale for s in cluster.speakers.values()),
+    poll_until(lambda: cluster.speakers and all(s.config_source.stale
+                                                for s in cluster.speakers.values()),
                TIMEOUT, what="every speaker marks its config stale")
     assert cluster.lab.nexthops("198.51.100.50/32") == cluster.node_v4
     # Other changes while stale do not repeat the error: one line per speaker.

@@ -189,7 +189,7 @@ def test_host_routes_are_handed_ahead_in_chunks_with_their_final_attributes():
     assert plan(CONFIG, NODE, services, slices) == p  # streaming changes nothing
     sent = [(peer, prefix, attrs) for chunk in chunks for peer, table in chunk.items()
             for prefix, attrs in table.items()]
-    assert all(p.routes[peer][prefix] == attrs for peer, prefix, attrs in sent)
+    assert sent and all(p.routes[peer][prefix] == attrs for peer, prefix, attrs in sent)
     prefixes = {prefix for _peer, prefix, _attrs in sent}
     assert "203.0.113.0/24" not in prefixes and "203.0.113.7/32" in prefixes
     assert "2001:db8:1::5/128" in prefixes
