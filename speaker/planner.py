@@ -1,8 +1,8 @@
 """The speaker's pure announcement planner: which peers this node has and what each gets.
 
 `plan(config, node, services, endpoint_slices)` is a function of the objects the speaker
-watches and nothing else (no I/O, no clock), so the rules of SEMANTICS.md "Announcement"
-can be tested as tables and the daemon only diffs successive plans.
+watches and nothing else (no I/O, no clock), so the announcement rules (docs/rules.md,
+section N: rules N1 to N7) can be tested as tables and the daemon only diffs successive plans.
 """
 
 from __future__ import annotations

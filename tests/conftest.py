@@ -1,7 +1,13 @@
 """Suite-wide settings.
 
-With METALLB_TEST_STRICT=1 (set by .ci/run) a skipped test is reported as a failure, so a
-green CI always ran the tests that need root, network namespaces, FRR or ExaBGP.
+With METALLB_TEST_STRICT=1 (set by .ci/run) every test that did not really run and pass
+is a failure, so a green CI always ran the tests that need root, network namespaces, FRR
+or ExaBGP:
+- a skip, in a test (`pytest.skip`, skip / skipif marks) or while collecting a module
+  (`pytest.skip(allow_module_level=True)`, `pytest.importorskip`); a skipped module is a
+  collection error, and the other modules still run (continue-on-collection-errors);
+- an xfail (expected failure) or an xpass (an xfail-marked test that passed).
+`tests/pure/test_strict_mode.py` runs small suites with and without the switch.
 """
 
 from __future__ import annotations
@@ -11,13 +17,41 @@ import os
 import pytest
 
 STRICT = os.environ.get("METALLB_TEST_STRICT") == "1"
+_PREFIX = "under METALLB_TEST_STRICT=1 (CI must run it and see it pass)"
+
+
+def _reason(longrepr: object) -> object:
+    """A skip's reason: its longrepr is (path, line, reason)."""
+    return longrepr[2] if isinstance(longrepr, tuple) else longrepr
+
+
+def pytest_configure(config):
+    if STRICT:
+        # A module skipped at collection fails the run but does not stop the others.
+        config.option.continue_on_collection_errors = True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"module skipped {_PREFIX}: {_reason(report.longrepr)}"
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+    if not STRICT:
+        return
+    if hasattr(report, "wasxfail"):
+        kind = "xfail" if report.skipped else "xpass"
+        reason = report.wasxfail
+        del report.wasxfail  # else pytest would still count it as expected
         report.outcome = "failed"
-        report.longrepr = f"skipped under METALLB_TEST_STRICT=1 (CI must run it): {reason}"
+        report.longrepr = f"{kind} {_PREFIX}: {reason}"
+    elif report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"skipped {_PREFIX}: {_reason(report.longrepr)}"

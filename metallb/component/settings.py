@@ -24,7 +24,7 @@ TOLERATION_OPERATORS = ("Equal", "Exists")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 # Equinix Metal (Packet) writes the BGP parameters of each node into these annotations;
-# the speaker turns them into one peer per node (SEMANTICS.md, peer-autodiscovery).
+# the speaker turns them into one peer per node (docs/rules.md, rules C18 and D5).
 PACKET_AUTODISCOVERY = {
     "from-annotations": [
         {

@@ -137,7 +137,7 @@ def speaker_daemonset(settings: ComponentSettings) -> dict[str, Any]:
                     settings.speaker_tolerations)
     pod["hostNetwork"] = True
     pod["dnsPolicy"] = "ClusterFirstWithHostNet"
-    # Time for the clean shutdown: withdraw every route and close sessions (SEMANTICS.md).
+    # Time for the clean shutdown: withdraw every route and close sessions (rule D3).
     pod["terminationGracePeriodSeconds"] = 30
     pod["volumes"] = [
         {"name": "state", "emptyDir": {"medium": "Memory", "sizeLimit": "32Mi"}},

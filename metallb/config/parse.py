@@ -1,4 +1,5 @@
-"""Parse and validate the legacy MetalLB configuration (SEMANTICS.md) into the model.
+"""Parse and validate the legacy MetalLB configuration into the model (docs/rules.md,
+section C: rules C1, C2, C3 and the field rules after them).
 
 No I/O: callers hand in text (the commands read files and stdin, the daemons get
 ConfigMaps from the API). Every rule records an issue and carries on, so one run

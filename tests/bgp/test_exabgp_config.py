@@ -26,6 +26,7 @@ def spec(**kw) -> PeerSpec:
     return PeerSpec(**{**base, **kw})
 
 
+# rule N8
 def test_from_peer_defaults_come_from_the_node_addresses():
     v4 = PeerSpec.from_peer(Peer("192.0.2.1", 64512, 64513, hold_time=90.0), NODE)
     assert (v4.local_address, v4.router_id, v4.hold_time) == ("192.0.2.11", "192.0.2.11", 90)
@@ -35,6 +36,7 @@ def test_from_peer_defaults_come_from_the_node_addresses():
     assert v6.address_families == ("ipv6 unicast",)
 
 
+# rule N8
 def test_from_peer_explicit_source_router_id_and_password_win():
     peer = Peer("192.0.2.1", 64512, 64512, source_address="192.0.2.99",
                 router_id="10.0.0.1", password="pw", peer_port=1179)
@@ -44,6 +46,7 @@ def test_from_peer_explicit_source_router_id_and_password_win():
     assert s.is_ibgp
 
 
+# rule N8
 @pytest.mark.parametrize(
     ("peer", "nodes", "message"),
     [
@@ -58,6 +61,7 @@ def test_from_peer_errors_name_the_peer_and_the_fix(peer, nodes, message):
     assert peer.peer_address in str(err.value)
 
 
+# rule N8
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
@@ -99,6 +103,7 @@ def test_no_peers_renders_only_the_process():
     assert "neighbor" not in render_config([], ["/p", "/r", "/s"])
 
 
+# rules N7 and N9
 def test_announce_batches_equal_attributes_per_family_in_stable_order():
     a, b = RouteAttrs(), RouteAttrs(communities=("65000:1",), local_pref=100)
     routes = {"198.51.100.2/32": a, "198.51.100.1/32": a, "2001:db8::1/128": a,

@@ -73,6 +73,7 @@ def test_lean_remove_self_equals_original(local: str, command: str) -> None:
         assert rendered(change) == before, "the input change was modified"
 
 
+# rule N7
 def test_next_hop_self_becomes_the_neighbors_address() -> None:
     peer = neighbor("2001:db8:ffff::11")
     (change, *_) = changes("announce attributes next-hop self nlri 2001:db8:1::1/128")

@@ -27,6 +27,7 @@ def wait(fn, what: str, timeout: float = 15.0):
     return poll_until(fn, timeout, what=what)
 
 
+# rule N7 (next hop: each node's own address)
 def test_ecmp_over_three_nodes_and_withdraw_from_one():
     with bgp_lab(3) as lab:
         router = lab.topology.router_ipv4
@@ -49,6 +50,7 @@ def test_ecmp_over_three_nodes_and_withdraw_from_one():
         assert (state.announced_prefixes, state.updates_sent) == (0, 2)
 
 
+# rule N9
 def test_incremental_changes_reach_the_router_exactly():
     with bgp_lab(1) as lab:
         router = lab.topology.router_ipv4
@@ -70,6 +72,7 @@ def test_incremental_changes_reach_the_router_exactly():
         assert drv.command_errors() == 0
 
 
+# rule N9
 def test_routes_announced_ahead_are_not_sent_twice_and_the_plan_still_decides():
     with bgp_lab(1) as lab:
         router = lab.topology.router_ipv4
@@ -92,6 +95,7 @@ def test_routes_announced_ahead_are_not_sent_twice_and_the_plan_still_decides():
         assert drv.command_errors() == 0
 
 
+# rule N5
 def test_communities_and_localpref_on_ibgp():
     with bgp_lab(2, RouterConfig(asn=ROUTER_ASN, remote_as="internal")) as lab:
         router = lab.topology.router_ipv4
@@ -106,6 +110,7 @@ def test_communities_and_localpref_on_ibgp():
         assert {p["peer"]["type"] for p in paths} == {"internal"}
 
 
+# rule N5
 def test_aggregated_prefix_is_installed():
     with bgp_lab(2) as lab:
         router = lab.topology.router_ipv4
@@ -117,6 +122,7 @@ def test_aggregated_prefix_is_installed():
         assert lab.router.routes("203.0.113.0/24")[0]["community"]["string"] == "64513:100"
 
 
+# rule N7
 def test_ipv6_host_route_over_ipv6_unicast():
     with bgp_lab(3) as lab:
         router6 = lab.topology.router_ipv6
@@ -149,6 +155,7 @@ def test_md5_right_password_establishes_wrong_one_does_not(caplog):
         assert f"peer={router}" in line and "md5=yes" in line and "password" in line
 
 
+# rules N9 and N13
 def test_peer_added_later_gets_routes_set_before_and_old_session_survives():
     with bgp_lab(1) as lab:
         node = lab.nodes[0]
@@ -166,6 +173,7 @@ def test_peer_added_later_gets_routes_set_before_and_old_session_survives():
         assert lab.nexthops(VIP) == [node.ipv4]
 
 
+# rule N9
 def test_exabgp_killed_is_restarted_and_routes_return():
     with bgp_lab(1) as lab:
         node = lab.nodes[0]
@@ -184,6 +192,7 @@ def test_exabgp_killed_is_restarted_and_routes_return():
         assert any(e.kind == "exabgp_exited" for e in lab.events[node.netns])
 
 
+# rule N9
 def test_frr_restart_sessions_and_routes_return():
     with bgp_lab(2) as lab:
         router = lab.topology.router_ipv4
@@ -197,6 +206,7 @@ def test_frr_restart_sessions_and_routes_return():
         assert wait(lambda: lab.nexthops(VIP) == nodes, "ECMP after restart")
 
 
+# rule D3
 def test_clean_stop_removes_next_hop_before_stop_returns():
     with bgp_lab(2) as lab:
         router = lab.topology.router_ipv4
@@ -225,6 +235,7 @@ def test_node_asn_is_what_the_router_sees():
         assert lab.router.routes(VIP)[0]["aspath"]["string"] == str(NODE_ASN)
 
 
+# rule N13
 def test_peers_and_routes_set_before_start_then_peer_removed():
     with bgp_lab(1) as lab:
         node = lab.nodes[0]
@@ -256,6 +267,7 @@ sys.stdin.read()
 """
 
 
+# rule D7
 def test_speaker_killed_takes_its_exabgp_and_routes_down():
     """An orphaned ExaBGP must not keep announcing for a node nobody manages."""
     import subprocess
@@ -286,6 +298,7 @@ def test_speaker_killed_takes_its_exabgp_and_routes_down():
                 os.kill(exabgp_pid, signal.SIGKILL)
 
 
+# rule N13
 def test_removed_then_readded_peer_gets_exactly_the_desired_routes():
     """ExaBGP caches a neighbor's API routes by name across reloads; the driver must not
     let a re-added peer resurrect a route that is no longer desired."""
@@ -308,6 +321,7 @@ def test_removed_then_readded_peer_gets_exactly_the_desired_routes():
         assert lab.router.routes(other) == []
 
 
+# rule N13
 def test_changed_hold_time_resets_the_session_and_routes_return():
     with bgp_lab(1) as lab:
         node = lab.nodes[0]

@@ -33,6 +33,7 @@ def hops(cluster: SpeakerCluster, prefix: str, expected: list[str]) -> None:
                what=f"{prefix} next hops == {want}")
 
 
+# rules N1 and N3
 def test_cluster_policy_ecmp_over_every_node_then_withdrawn(cluster):
     nodes = cluster.lab.nodes
     cluster.service("web", ["198.51.100.10"])
@@ -46,6 +47,7 @@ def test_cluster_policy_ecmp_over_every_node_then_withdrawn(cluster):
     hops(cluster, "198.51.100.10/32", [])
 
 
+# rule N3
 def test_local_policy_follows_the_endpoint(cluster):
     nodes = cluster.lab.nodes
     cluster.service("local", ["198.51.100.20"], etp="Local")
@@ -57,6 +59,7 @@ def test_local_policy_follows_the_endpoint(cluster):
     hops(cluster, "198.51.100.20/32", [])
 
 
+# rule N2
 def test_exclude_label_and_network_unavailable_remove_the_node(cluster):
     nodes = cluster.lab.nodes
     cluster.service("edge", ["198.51.100.30"])
@@ -78,6 +81,7 @@ def test_exclude_label_and_network_unavailable_remove_the_node(cluster):
     cluster.delete_service("edge")
 
 
+# rules N5 and N7
 def test_aggregation_communities_and_ipv6(cluster):
     nodes = cluster.lab.nodes
     cluster.service("agg", ["203.0.113.9"])
@@ -86,9 +90,10 @@ def test_aggregation_communities_and_ipv6(cluster):
     hops(cluster, "203.0.113.9/32", cluster.node_v4)
     router = cluster.lab.router
     paths = router.routes("203.0.113.0/24")
-    assert all("64512:7" in p.get("community", {}).get("string", "") for p in paths)
+    assert paths and all("64512:7" in p.get("community", {}).get("string", "") for p in paths)
     paths32 = router.routes("203.0.113.9/32")
-    assert all("64512:8" in p.get("community", {}).get("string", "") for p in paths32)
+    assert paths32 and all("64512:8" in p.get("community", {}).get("string", "")
+                           for p in paths32)
 
     cluster.service("six", ["2001:db8:1::9"])
     cluster.endpoints("six", [nodes[0]])
@@ -101,6 +106,7 @@ def test_aggregation_communities_and_ipv6(cluster):
     hops(cluster, "203.0.113.0/24", [])
 
 
+# rule N12
 def test_metrics_match_what_frr_sees(cluster):
     nodes = cluster.lab.nodes
     cluster.service("metrics", ["198.51.100.40"])
@@ -131,13 +137,15 @@ def test_metrics_match_what_frr_sees(cluster):
                what="announced series removed after the service is gone")
 
 
+# rules C4 and N10
 def test_bad_config_keeps_sessions_and_routes(cluster, caplog):
     nodes = cluster.lab.nodes
     cluster.service("steady", ["198.51.100.50"])
     cluster.endpoints("steady", [nodes[0]])
     hops(cluster, "198.51.100.50/32", cluster.node_v4)
     cluster.set_config("address-pools: [{name: broken}]\n")
-    poll_until(lambda: all(s.config_source.stale for s in cluster.speakers.values()),
+    poll_until(lambda: cluster.speakers and all(s.config_source.stale
+                                                for s in cluster.speakers.values()),
                TIMEOUT, what="every speaker marks its config stale")
     assert cluster.lab.nexthops("198.51.100.50/32") == cluster.node_v4
     # Other changes while stale do not repeat the error: one line per speaker.
@@ -155,6 +163,7 @@ def test_bad_config_keeps_sessions_and_routes(cluster, caplog):
     hops(cluster, "198.51.100.50/32", [])
 
 
+# rule N9
 def test_exabgp_killed_is_restarted_and_routes_return(cluster):
     nodes = cluster.lab.nodes
     cluster.service("phoenix", ["198.51.100.60"])
@@ -170,6 +179,7 @@ def test_exabgp_killed_is_restarted_and_routes_return(cluster):
     hops(cluster, "198.51.100.60/32", [])
 
 
+# rule N9
 def test_router_restart_sessions_and_routes_return(cluster):
     nodes = cluster.lab.nodes
     cluster.service("survivor", ["198.51.100.70"])

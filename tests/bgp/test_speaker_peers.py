@@ -87,6 +87,7 @@ def annotate(cluster, node, values: dict[str, str | None]) -> None:
                                                            for k, v in values.items()}}})
 
 
+# rules N4, C7 and C18
 def test_selectors_and_comma_separated_peer_ip(cluster):
     node0, node1 = cluster.lab.nodes
     router1 = cluster.lab.router
@@ -111,6 +112,7 @@ def test_selectors_and_comma_separated_peer_ip(cluster):
                    what="node1's session closed when its label goes")
 
 
+# rule D5
 def test_md5_password_from_numbered_annotations(cluster, caplog):
     _, node1 = cluster.lab.nodes
     caplog.set_level(logging.INFO)
@@ -130,6 +132,7 @@ def test_md5_password_from_numbered_annotations(cluster, caplog):
         annotate(cluster, node1, dict.fromkeys(values))
 
 
+# rules N10 and C17
 def test_invalid_annotation_is_logged_and_other_sessions_stay(cluster, caplog):
     node0, node1 = cluster.lab.nodes
     caplog.set_level(logging.INFO)

@@ -12,6 +12,7 @@ from metallb.wait import poll_until
 from tests.bgp.speaker_cluster import speaker_cluster
 
 
+# rule D3
 def test_sigterm_withdraws_before_the_process_exits(tmp_path):
     with speaker_cluster(1, start_speakers=False) as cluster:
         node = cluster.lab.nodes[0]

@@ -79,7 +79,7 @@ operations = st.lists(
 
 
 def may_share(a, b) -> bool:
-    """SEMANTICS.md rule 7, written independently of the allocator's own check."""
+    """Rule A8 (docs/rules.md), written independently of the allocator's own check."""
     return (
         bool(a.sharing_key)
         and a.sharing_key == b.sharing_key

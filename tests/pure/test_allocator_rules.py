@@ -1,4 +1,4 @@
-"""One test (or table) per allocation rule of SEMANTICS.md "Allocation (controller)",
+"""One test (or table) per allocation rule of docs/rules.md, section A (rules A1 to A15),
 run through the allocator and the reconcile decision."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def reasons(decision):
     return [(e.type, e.reason) for e in decision.events]
 
 
-# -- rule 5: inside a pool -----------------------------------------------------------------
+# -- rule A6: inside a pool -------------------------------------------------------------------
 
 
 def test_lowest_address_first_and_slash24_dot0_usable():
@@ -66,7 +66,7 @@ def test_released_address_is_reused_lowest_first():
     assert ips_of(reconcile(alloc, svc("d"))) == ["198.51.100.0"]
 
 
-# -- rule 4: which pool ----------------------------------------------------------------------
+# -- rules A4, A5, A10 and D1: which pool, refused requests, failures -------------------------
 
 
 def test_auto_assign_pools_in_config_order_and_skip_non_auto():
@@ -140,7 +140,7 @@ def test_requested_ip_already_held_exclusively():
     assert "already in use by default/a" in d.events[0].message
 
 
-# -- rule 2: bad requests ---------------------------------------------------------------------
+# -- rule A2: bad requests --------------------------------------------------------------------
 
 
 def test_bad_request_is_load_balancer_failed_and_releases():
@@ -152,7 +152,7 @@ def test_bad_request_is_load_balancer_failed_and_releases():
     assert alloc.assignment("default/a") is None
 
 
-# -- rule 1: not ours -------------------------------------------------------------------------
+# -- rule A1: not ours ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("spec", [{"type": "ClusterIP"}, {"type": "NodePort"},
@@ -166,7 +166,7 @@ def test_not_ours_is_released_and_cleared(spec):
     assert alloc.stats()["p"].addresses_in_use == 0
 
 
-# -- rule 3: existing assignments -------------------------------------------------------------
+# -- rule A3: existing assignments ------------------------------------------------------------
 
 
 def test_existing_assignment_kept_without_event_even_if_not_lowest():
@@ -215,7 +215,7 @@ def test_allocation_reuses_what_the_allocator_already_holds():
     assert ips_of(d) == ["198.51.100.1"]
 
 
-# -- rule 6: dual-stack -------------------------------------------------------------------------
+# -- rule A7: dual-stack ----------------------------------------------------------------------
 
 
 def test_dual_stack_one_of_each_family_from_same_pool_ipv4_first():
@@ -233,7 +233,7 @@ def test_dual_stack_fails_when_no_pool_has_both():
     assert ips_of(d) == [] and "no available IPs" in d.events[0].message
 
 
-# -- rule 7: sharing ------------------------------------------------------------------------------
+# -- rules A8 and A9: sharing -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -295,7 +295,7 @@ def test_requested_shared_address():
     assert alloc.holders(ipaddress.ip_address("198.51.100.9")) == {"default/a", "default/b"}
 
 
-# -- ours: config changes never take an address away -------------------------------------------
+# -- rules A15 and D2: config changes never take an address away ------------------------------
 
 
 def test_set_config_refuses_to_take_addresses_and_names_services():

@@ -15,6 +15,7 @@ def node(annotations: dict[str, str], name: str = "n1") -> NodeInfo:
     return NodeInfo(name, labels={}, annotations=annotations)
 
 
+# rules C18 and N4
 def test_comma_separated_peer_ip_gives_one_peer_each():
     peers, issues = node_peers(CONFIG, node({
         EQX + "node-asn": "65000", EQX + "peer-asn": "65530",
@@ -27,6 +28,7 @@ def test_comma_separated_peer_ip_gives_one_peer_each():
         65000, 65530, "192.0.2.11", 90.0)
 
 
+# rules C18 and D5
 def test_numbered_bgp_peers_with_password():
     peers, issues = node_peers(CONFIG, node({
         EQX + "bgp-peers-0-node-asn": "65000", EQX + "bgp-peers-0-peer-asn": "65530",
@@ -41,10 +43,12 @@ def test_numbered_bgp_peers_with_password():
     assert peers["192.0.2.1"].password == "s3cret"
 
 
+# rule C17
 def test_node_without_annotations_has_no_peer_and_no_issue():
     assert node_peers(CONFIG, node({})) == ({}, [])
 
 
+# rule C17
 def test_invalid_value_names_node_and_annotation_without_password():
     peers, issues = node_peers(CONFIG, node({
         EQX + "bgp-peers-0-node-asn": "not-a-number", EQX + "bgp-peers-0-peer-asn": "65530",
@@ -57,6 +61,7 @@ def test_invalid_value_names_node_and_annotation_without_password():
     assert "not-a-number" in text and "s3cret" not in text
 
 
+# rule C17
 def test_missing_annotation_is_reported():
     peers, issues = node_peers(CONFIG, node({
         EQX + "node-asn": "65000", EQX + "peer-ip": "192.0.2.1",

@@ -25,6 +25,7 @@ def issues_of(text: str) -> list[str]:
     return [str(i) for i in info.value.issues]
 
 
+# rule C15
 def test_packet_style_autodiscovery():
     config = parse_config_text(
         textwrap.dedent("""
@@ -58,6 +59,7 @@ def test_packet_style_autodiscovery():
     )
 
 
+# rule C15
 def test_single_mapping_form_is_accepted():
     config = parse_config_text(
         "peer-autodiscovery:\n  from-annotations: {my-asn: a/b, peer-asn: a/c, peer-address: a/d}\n"
@@ -65,6 +67,7 @@ def test_single_mapping_form_is_accepted():
     assert len(config.peer_autodiscovery.from_annotations) == 1
 
 
+# rule C16
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -114,6 +117,7 @@ def test_autodiscovery_errors(body, expected):
     assert any(line.startswith(expected) for line in lines), lines
 
 
+# rules C3 and C16
 def test_password_default_is_never_shown():
     lines = issues_of(
         "peer-autodiscovery: {from-annotations: [{peer-address: a}], "
@@ -134,6 +138,7 @@ NODE_VALUES = {
 }
 
 
+# rule C17
 def test_peer_from_fields_accepts_annotation_strings():
     peer, issues = peer_from_fields(NODE_VALUES, "node worker1")
     assert issues == []
@@ -147,11 +152,13 @@ def test_peer_from_fields_accepts_annotation_strings():
     )
 
 
+# rule C17
 def test_peer_from_fields_bare_seconds_in_text():
     peer, _ = peer_from_fields({**NODE_VALUES, "hold-time": "30"}, "n")
     assert peer is not None and peer.hold_time == 30
 
 
+# rule C17
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -185,6 +192,7 @@ def test_peer_from_fields_never_raises_on_garbage():
         assert peer is None and issues
 
 
+# rule C18
 def test_peers_from_fields_splits_comma_separated_peer_ips():
     peers, issues = peers_from_fields({**NODE_VALUES, "peer-address": "10.99.0.1, 10.99.0.3"}, "n")
     assert issues == []
@@ -193,6 +201,7 @@ def test_peers_from_fields_splits_comma_separated_peer_ips():
     assert bad == () and [i.value for i in issues] == ["nope"]
 
 
+# rule C17
 def test_node_peer_fields_overlays_node_values_on_defaults():
     mapping = AutodiscoveryMapping(fields=tuple(PACKET.items()))
     fields, missing = node_peer_fields(

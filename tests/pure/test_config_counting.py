@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,6 +23,7 @@ def brute_force(pool: Pool) -> int:
     )
 
 
+# rule A14
 def test_semantics_examples():
     def count(addresses: str, avoid: bool) -> int:
         text = (
@@ -70,9 +69,8 @@ def test_huge_ranges_are_arithmetic():
         source="2001:db8::/64",
         prefix_length=64,
     )
-    started = time.perf_counter()
+    # No speed target and no clock: these counts are the proof of no enumeration, since
+    # enumerating 2**64 addresses would never end (pytest-timeout then fails the test).
     assert usable_address_count(pool_of(slash8, avoid=False)) == 2**24
     assert usable_address_count(pool_of(slash8, avoid=True)) == 2**24 - 2 * 2**16
     assert usable_address_count(pool_of(slash64, avoid=True)) == 2**64
-    # Not a speed target, a proof of no enumeration: enumerating 2**64 would never end.
-    assert time.perf_counter() - started < 5

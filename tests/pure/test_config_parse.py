@@ -1,5 +1,6 @@
-"""Table tests for the config parser: every rule accepts what it should and rejects what
-it should with the path and the offending value in the message."""
+"""Table tests for the config parser (docs/rules.md, section C: rules C1 to C14): every
+rule accepts what it should and rejects what it should with the path and the offending
+value in the message."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ PEER = "{peer-address: 10.0.0.1, peer-asn: 65001, my-asn: 65000}"
 # --- documents ---------------------------------------------------------------------------
 
 
+# rule C1
 @pytest.mark.parametrize("text", ["", "\n", "# only a comment\n", "---\n", "{}\n"])
 def test_empty_document_is_valid(text):
     assert parse(text) == Config()
@@ -60,6 +62,7 @@ def configmap(body: str, name: str = "metallb") -> str:
     )
 
 
+# rule C1
 def test_configmap_and_bare_document_give_the_same_config():
     bare = parse(BARE)
     assert parse(configmap(BARE)) == bare
@@ -67,6 +70,7 @@ def test_configmap_and_bare_document_give_the_same_config():
     assert bare.peers[0] == Peer(peer_address="10.0.0.1", peer_asn=65001, my_asn=65000)
 
 
+# rule C1
 def test_configmap_in_a_multi_document_file():
     text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: metallb-system}\n---\n"
     assert parse(text + configmap(BARE)) == parse(BARE)
@@ -135,6 +139,7 @@ def test_error_carries_source():
 # --- unknown keys --------------------------------------------------------------------------
 
 
+# rule C2
 @pytest.mark.parametrize(
     ("text", "path", "key"),
     [
@@ -183,6 +188,7 @@ def test_unknown_keys_are_errors(text, path, key):
 # --- peers ---------------------------------------------------------------------------------
 
 
+# rules C5 and C6
 def test_peer_all_fields():
     config = parse(
         """
@@ -227,6 +233,7 @@ def test_peer_all_fields():
     )
 
 
+# rules C5 and C6
 def test_peer_defaults():
     (peer,) = parse(f"peers: [{PEER}]\n").peers
     assert (peer.peer_port, peer.hold_time, peer.keepalive_time, peer.password) == (
@@ -238,6 +245,7 @@ def test_peer_defaults():
     assert peer.node_selectors == ()
 
 
+# rule C6
 @pytest.mark.parametrize(
     ("value", "seconds"),
     [
@@ -268,6 +276,7 @@ def peer_with(field: str, value: str) -> str:
     return "peers:\n- {" + ", ".join(f"{k}: {v}" for k, v in base.items()) + "}\n"
 
 
+# rules C2, C3, C5 and C6
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -310,6 +319,7 @@ def test_peer_field_errors(field, value, message):
         assert shown.lower() in matching[0].lower(), f"value {shown!r} not in {matching[0]!r}"
 
 
+# rule C6
 def test_keepalive_checked_against_explicit_hold_time():
     lines = issues_of(
         "peers:\n- {peer-address: 10.0.0.1, peer-asn: 1, my-asn: 2, hold-time: 9s, "
@@ -318,12 +328,14 @@ def test_keepalive_checked_against_explicit_hold_time():
     assert lines == ["peers[0].keepalive-time: must not exceed hold-time (9s) (value: '10s')"]
 
 
+# rule C6
 def test_zero_hold_time_allows_only_zero_keepalive():
     ok = "peers:\n- {peer-address: 10.0.0.1, peer-asn: 1, my-asn: 2, hold-time: 0, "
     assert parse(ok + "keepalive-time: 0}\n").peers[0].hold_time == 0
     assert issues_of(ok + "keepalive-time: 1s}\n")
 
 
+# rule C3
 def test_password_is_never_shown():
     lines = issues_of(peer_with("password", "123456789"))
     assert lines == ["peers[0].password: must be a string, not integer"]
@@ -331,11 +343,13 @@ def test_password_is_never_shown():
     assert "hunter2" not in repr(peer)
 
 
+# rule C8
 def test_identical_peers_are_an_error_naming_both():
     lines = issues_of(f"peers: [{PEER}, {PEER}]\n")
     assert lines == ["peers[1]: is identical to peers[0]; remove one of them (value: '10.0.0.1')"]
 
 
+# rule C8
 def test_peers_differing_only_in_port_are_fine():
     text = f"peers: [{PEER}, {{peer-address: 10.0.0.1, peer-asn: 65001, my-asn: 65000, "
     assert len(parse(text + "peer-port: 1179}]\n").peers) == 2
@@ -358,6 +372,7 @@ def selector_issue(selector: str) -> list[str]:
     )
 
 
+# rule C7
 @pytest.mark.parametrize(
     ("selector", "path", "message"),
     [
@@ -417,6 +432,7 @@ def test_node_selector_errors(selector, path, message):
     assert any(line.startswith(full) and message in line for line in lines), lines
 
 
+# rule C7
 def test_empty_selector_entry_matches_every_node():
     text = "peers:\n- {peer-address: 10.0.0.1, peer-asn: 1, my-asn: 2, node-selectors: [{}]}\n"
     (peer,) = parse(text).peers
@@ -427,6 +443,7 @@ def test_empty_selector_entry_matches_every_node():
 # --- address pools -----------------------------------------------------------------------------
 
 
+# rule C10
 def test_pool_defaults():
     (pool,) = parse(single_pool("[192.0.2.0/24]")).pools
     assert (pool.name, pool.protocol, pool.auto_assign, pool.avoid_buggy_ips) == (
@@ -440,6 +457,7 @@ def test_pool_defaults():
     assert (entry.family, entry.prefix_length, entry.size) == (4, 24, 256)
 
 
+# rule C11
 @pytest.mark.parametrize(
     ("entry", "first", "last", "family"),
     [
@@ -463,6 +481,7 @@ def test_address_entries(entry, first, last, family):
     assert parsed.source == entry
 
 
+# rules C11 and D4
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
@@ -490,6 +509,7 @@ def test_address_entry_must_be_string():
     )
 
 
+# rules C10 and C14
 @pytest.mark.parametrize(
     ("pool", "path", "message"),
     [
@@ -525,6 +545,7 @@ def test_pool_field_errors(pool, path, message):
     ), lines
 
 
+# rule C10
 def test_layer2_pool_is_parsed():
     (pool,) = parse(
         "address-pools:\n- {name: l2, protocol: layer2, addresses: [192.0.2.0/24]}\n"
@@ -532,6 +553,7 @@ def test_layer2_pool_is_parsed():
     assert pool.protocol == "layer2"
 
 
+# rule C10
 def test_duplicate_pool_names():
     text = (
         "address-pools:\n- {name: p, protocol: bgp, addresses: [192.0.2.0/25]}\n"
@@ -542,6 +564,7 @@ def test_duplicate_pool_names():
     ]
 
 
+# rule C12
 def test_overlap_across_pools_names_both_places():
     text = (
         "address-pools:\n- {name: a, protocol: bgp, addresses: [192.0.2.0/24]}\n"
@@ -553,6 +576,7 @@ def test_overlap_across_pools_names_both_places():
     ]
 
 
+# rule C12
 def test_overlap_within_pool_and_ipv6():
     lines = issues_of(single_pool("['2001:db8::/120', '2001:db8::ff-2001:db8::1ff']"))
     assert len(lines) == 1
@@ -569,6 +593,7 @@ def test_same_numbers_in_different_families_do_not_overlap():
     assert parse(single_pool("[192.0.2.0/24, '::c000:200/120']")).pools
 
 
+# rule C12
 def test_every_overlap_is_reported():
     lines = issues_of(single_pool("[192.0.2.0/24, 192.0.2.0/25, 192.0.2.128/25, 192.0.2.5/32]"))
     assert len(lines) == 3
@@ -577,6 +602,7 @@ def test_every_overlap_is_reported():
 # --- advertisements and communities --------------------------------------------------------------
 
 
+# rules C9 and C13
 def test_advertisements_resolve_communities():
     config = parse(
         """
@@ -601,11 +627,13 @@ def test_advertisements_resolve_communities():
     )
 
 
+# rule C14
 def test_empty_advertisement_list_means_default():
     (pool,) = parse(single_pool("[192.0.2.0/24]", ", bgp-advertisements: []")).pools
     assert pool.advertisements == (Advertisement(),)
 
 
+# rule C13
 @pytest.mark.parametrize(
     ("addresses", "advertisement", "path", "message"),
     [
@@ -663,6 +691,7 @@ def test_advertisement_errors(addresses, advertisement, path, message):
     assert any(line.startswith(full) and message in line for line in lines), lines
 
 
+# rule C13
 def test_aggregation_at_shortest_prefix_of_a_split_range_is_accepted():
     # 192.0.2.10-20 splits into /31, /30, /30, /32 (MetalLB's rule): /30 is the floor.
     (pool,) = parse(
@@ -678,6 +707,7 @@ def test_aggregation_v4_ignores_v6_entries():
     assert pool.advertisements[0].aggregation_length == 0
 
 
+# rule C9
 @pytest.mark.parametrize(
     ("communities", "path", "message"),
     [
@@ -695,6 +725,7 @@ def test_community_errors(communities, path, message):
 # --- all errors at once --------------------------------------------------------------------------
 
 
+# rule C3
 def test_all_errors_are_reported_not_only_the_first():
     text = """
     bogus: 1

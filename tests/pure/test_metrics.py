@@ -15,6 +15,7 @@ def _scrape(port: int, path: str = "/metrics") -> tuple[int, str]:
         return err.code, err.read().decode()
 
 
+# rules A14 and C4
 def test_metric_names_match_metallb_and_pool_series_are_removed():
     reg = CollectorRegistry()
     k8s = K8sClientMetrics(reg)
@@ -44,6 +45,7 @@ def test_metric_names_match_metallb_and_pool_series_are_removed():
         server.stop()
 
 
+# rule N12
 def test_speaker_series_follow_the_announced_set():
     reg = CollectorRegistry()
     speaker = SpeakerMetrics(reg)

@@ -8,10 +8,12 @@ from metallb.config.model import (
 )
 
 
+# rule C7
 def test_empty_selector_list_selects_every_node():
     assert selectors_match((), {"a": "b"})
 
 
+# rule C7
 def test_selectors_are_ored_and_each_is_anded():
     web = NodeSelector(match_labels=(("role", "web"),))
     edge = NodeSelector(
@@ -23,6 +25,7 @@ def test_selectors_are_ored_and_each_is_anded():
     assert not selectors_match((web, edge), {"zone": "a"})
 
 
+# rule C7
 def test_requirement_operators():
     labels = {"k": "v"}
     assert SelectorRequirement("k", "In", ("v", "w")).matches(labels)

@@ -1,4 +1,4 @@
-"""Table tests for the announcement rules of SEMANTICS.md ("Announcement (speaker)")."""
+"""Table tests for the announcement rules of docs/rules.md, section N (rules N1 to N7)."""
 
 from __future__ import annotations
 
@@ -67,12 +67,14 @@ def routes_to(p, peer=PEER):
     return p.routes[peer.peer_address]
 
 
+# rules N1, N3 and C14 (a pool without advertisements: a bare /32)
 def test_cluster_policy_announces_with_an_endpoint_anywhere():
     p = plan(CONFIG, NODE, [svc()], [eps(node="node2")])
     assert routes_to(p) == {"198.51.100.5/32": RouteAttrs()}
     assert p.announced == {("default/web", "198.51.100.5")}
 
 
+# rule N3
 @pytest.mark.parametrize(
     "slices, expected",
     [
@@ -88,12 +90,14 @@ def test_endpoint_readiness(slices, expected):
     assert bool(routes_to(p)) is expected
 
 
+# rule N3
 def test_local_policy_needs_an_endpoint_on_this_node():
     local = svc(etp="Local")
     assert routes_to(plan(CONFIG, NODE, [local], [eps(node="node2")])) == {}
     assert routes_to(plan(CONFIG, NODE, [local], [eps(node="node1")])) != {}
 
 
+# rule N2
 @pytest.mark.parametrize(
     "node",
     [
@@ -106,6 +110,7 @@ def test_excluded_or_unavailable_node_announces_nothing(node):
     assert routes_to(p) == {} and not p.announced
 
 
+# rule N2
 def test_node_info_reads_network_unavailable_condition():
     node = NodeInfo.from_object({
         "metadata": {"name": "n", "labels": {"a": "b"}},
@@ -117,6 +122,7 @@ def test_node_info_reads_network_unavailable_condition():
     assert not ok.network_unavailable
 
 
+# rule N1
 @pytest.mark.parametrize(
     "service",
     [
@@ -134,6 +140,7 @@ def test_services_not_announced(service):
     assert routes_to(p) == {} and not p.announced
 
 
+# rule N5
 def test_aggregation_communities_and_localpref_only_for_ibgp():
     service = svc(ips=("203.0.113.7",))
     p = plan(CONFIG, NODE, [service], [eps()])
@@ -145,12 +152,14 @@ def test_aggregation_communities_and_localpref_only_for_ibgp():
     assert routes_to(p, IBGP)["203.0.113.0/24"] == expected
 
 
+# rule N7
 def test_ipv6_goes_to_ipv6_peers_only():
     p = plan(CONFIG, NODE, [svc(ips=("2001:db8:1::5",))], [eps()])
     assert routes_to(p, PEER6) == {"2001:db8:1::5/128": RouteAttrs()}
     assert routes_to(p) == {}
 
 
+# rule N7
 def test_prefixes_are_canonical_whatever_the_status_text():
     """The daemon hands plan() prefixes to the driver as canonical (no second parse):
     upper case, zero-padded or uncompressed IPv6 in a status must not leak through."""
@@ -164,6 +173,7 @@ def test_prefixes_are_canonical_whatever_the_status_text():
     assert ("default/a", "2001:db8:1::5") in p.announced
 
 
+# rule N9 (announce-ahead: the plan still decides the whole set)
 def test_host_routes_are_handed_ahead_in_chunks_with_their_final_attributes():
     """`ahead` gets the host routes every N announceable services; never an aggregated
     prefix (a later service may still add communities to it); what it got is exactly
@@ -179,13 +189,14 @@ def test_host_routes_are_handed_ahead_in_chunks_with_their_final_attributes():
     assert plan(CONFIG, NODE, services, slices) == p  # streaming changes nothing
     sent = [(peer, prefix, attrs) for chunk in chunks for peer, table in chunk.items()
             for prefix, attrs in table.items()]
-    assert all(p.routes[peer][prefix] == attrs for peer, prefix, attrs in sent)
+    assert sent and all(p.routes[peer][prefix] == attrs for peer, prefix, attrs in sent)
     prefixes = {prefix for _peer, prefix, _attrs in sent}
     assert "203.0.113.0/24" not in prefixes and "203.0.113.7/32" in prefixes
     assert "2001:db8:1::5/128" in prefixes
     assert {prefix for prefix in routes_to(p) if prefix.endswith("/32")} <= prefixes
 
 
+# rules N4 and C7
 def test_peer_node_selectors():
     only_web = Peer("192.0.2.9", 64512, 64600,
                     node_selectors=(NodeSelector(match_labels=(("role", "web"),)),))

@@ -32,12 +32,14 @@ def test_decision_for_new_service():
     )
 
 
+# rules A3 and A10
 def test_decision_for_kept_service_needs_no_write():
     alloc = Allocator(EXAMPLE)
     d = reconcile(alloc, intent_from_service(svc("web", status_ips=("198.51.100.20",))))
     assert (d.ips, d.events, d.status_changed) == (("198.51.100.20",), (), False)
 
 
+# rule A1
 def test_decision_with_other_load_balancer_class():
     alloc = Allocator(EXAMPLE)
     intent = intent_from_service(svc("web", loadBalancerClass="example.com/other"))
@@ -72,6 +74,7 @@ def test_plan_example_structure():
     }
 
 
+# rule A13
 def test_plan_places_existing_assignments_before_new_ones():
     # "new" comes first in the file but must not take the address "old" already holds.
     result = plan(EXAMPLE, [svc("new"), svc("old", status_ips=("198.51.100.20",))])
@@ -80,6 +83,7 @@ def test_plan_places_existing_assignments_before_new_ones():
     assert list(result["services"]) == ["default/new", "default/old"]  # file order
 
 
+# rule A12
 def test_plan_retries_pending_services_when_an_address_is_freed():
     cfg = config(pool("only", "198.51.100.20/32"))
     result = plan(cfg, [
@@ -103,6 +107,7 @@ def test_plan_retries_pending_services_when_an_address_is_freed():
     assert list(result["services"]) == ["default/waiting", "default/holder"]
 
 
+# rule A3
 def test_plan_clears_invalid_existing_assignment():
     cfg = config(pool("only", "198.51.100.20/32"))
     result = plan(cfg, [svc("stale", status_ips=("198.51.100.20",), annotations={
@@ -127,6 +132,7 @@ def test_plan_on_empty_config_and_garbage_services():
     assert result["services"]["default/b"]["events"][0]["reason"] == "LoadBalancerFailed"
 
 
+# rule A13
 def test_plan_never_moves_an_address_a_later_status_holds():
     # "broken" comes first and must be re-allocated; it may not take .20, which "later"
     # still holds in its status (preload loads every valid status first).

@@ -48,6 +48,7 @@ def test_type_defaults_to_cluster_ip():
     assert intent_from_service(obj).type == "ClusterIP"
 
 
+# rule A11
 @pytest.mark.parametrize("prefix", ["metallb.universe.tf/", "metallb.io/"])
 def test_annotations_under_both_prefixes(prefix):
     intent = intent_from_service(svc(annotations={
@@ -76,6 +77,7 @@ def test_selector_policy_namespace_and_status():
     assert intent.existing_ips == ("198.51.100.7",)
 
 
+# rule A7
 @pytest.mark.parametrize(
     ("spec", "families"),
     [
@@ -97,6 +99,7 @@ def test_load_balancer_ip_from_spec():
     )
 
 
+# rules A2 and D8
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [

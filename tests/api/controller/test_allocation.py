@@ -1,5 +1,5 @@
-"""The allocation rules of SEMANTICS.md, live: official client -> emulator -> controller,
-and the final statuses equal what `metallb plan` computes for the same manifests."""
+"""The allocation rules (docs/rules.md, section A), live: official client -> emulator ->
+controller, and the final statuses equal what `metallb plan` computes for the same manifests."""
 
 from __future__ import annotations
 
@@ -63,6 +63,7 @@ def _create_all(core, manifests):
         core.create_namespaced_service(body["metadata"]["namespace"], body)
 
 
+# rules A2, A4, A7, A8, A10, A11, A14 and D1
 def test_rules_live_match_expectations_and_plan(core, start_controller):
     put_config(core, RULES_CONFIG)
     daemon = start_controller()
@@ -93,6 +94,7 @@ def test_rules_live_match_expectations_and_plan(core, start_controller):
     assert metric_value(port, 'metallb_allocator_addresses_total{pool="manual"}') == 16
 
 
+# rules A1 and D6
 def test_our_lb_class_only(core, start_controller):
     put_config(core, RULES_CONFIG)
     daemon = start_controller(load_balancer_class="metallb.io/ours")
@@ -112,6 +114,7 @@ def test_our_lb_class_only(core, start_controller):
     assert statuses(core)["demo/unclassed"] == ["203.0.113.200"]
 
 
+# rule A12
 def test_pending_service_gets_address_freed_by_delete_and_type_change(core, start_controller):
     put_config(core, "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.7/32]}\n")
     daemon = start_controller()
@@ -133,6 +136,7 @@ def test_pending_service_gets_address_freed_by_delete_and_type_change(core, star
     assert POOL_ANNOTATION not in (waiting.metadata.annotations or {})
 
 
+# rule A3
 def test_invalid_status_is_cleared_and_reallocated(core, start_controller):
     put_config(core, "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.0/30]}\n")
     core.create_namespaced_service("demo", service("stray"))
@@ -145,6 +149,7 @@ def test_invalid_status_is_cleared_and_reallocated(core, start_controller):
                what="ClearAssignment and IPAllocated events on demo/stray")
 
 
+# rule A10
 def test_status_written_only_on_change(core, start_controller, apiserver):
     put_config(core, "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.0/30]}\n")
     daemon = start_controller()
@@ -169,6 +174,7 @@ def test_status_written_only_on_change(core, start_controller, apiserver):
     assert poll_until(allocated_counts, what="the IPAllocated event") == [1]
 
 
+# rule A13
 def test_restart_over_existing_statuses_matches_plan(core, start_controller, api_client):
     """Statuses written before the controller starts (an invalid one first): it loads
     the valid ones before handing anything out, exactly as `metallb plan` does."""

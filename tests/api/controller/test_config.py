@@ -25,6 +25,7 @@ def _gauge(port: int, name: str):
     return lambda: metric_value(port, f"metallb_k8s_client_{name}_bool")
 
 
+# rules C4, A15 and D2
 def test_config_lifecycle(core, start_controller, caplog):
     daemon = start_controller()
     port = daemon.metrics_server.port
@@ -79,6 +80,7 @@ def test_config_lifecycle(core, start_controller, caplog):
                               "demo/pending": ["198.51.100.0"]}
 
 
+# rule A14
 def test_removed_pool_series_disappear(core, start_controller):
     put_config(core, ONE_AND_TWO)
     daemon = start_controller()

@@ -67,6 +67,7 @@ def _holder(coordination: client.CoordinationV1Api) -> str:
         raise
 
 
+# rule A13
 def test_kill9_mid_burst_then_restart_keeps_every_address(core, spawn_controller):
     put_config(core, CONFIG)
     first = spawn_controller("first", "--disable-leader-election")

@@ -24,8 +24,8 @@ def test_resource_version_is_global_and_increasing(core):
         versions.append(int(core.create_namespaced_service(
             "default", service(f"s{i}")).metadata.resource_version))
     assert versions == sorted(versions) and len(set(versions)) == len(versions)
-    assert all(isinstance(v.metadata.resource_version, str)
-               for v in core.list_namespaced_config_map("default").items)
+    items = core.list_namespaced_config_map("default").items
+    assert items and all(isinstance(v.metadata.resource_version, str) for v in items)
 
 
 def test_stale_update_is_conflict_like_the_real_server(core):
