@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from . import (
     batched_attributes,
+    driver_options,
     grouped_updates,
     lean_remove_self,
     no_sleep_while_busy,
@@ -18,4 +19,5 @@ FIXES: tuple[Fix, ...] = (
     no_sleep_while_busy.FIX,
     routes_per_turn.FIX,
     *batched_attributes.FIXES,
+    driver_options.FIX,
 )

@@ -18,6 +18,7 @@ from exabgp.reactor.api.command.command import Command
 from exabgp.reactor.asynchronous import ASYNC
 from exabgp.reactor.loop import Reactor
 from exabgp.rib.outgoing import OutgoingRIB
+from exabgp.vendoring import docopt
 
 from speaker.exabgp_launcher.install import apply_fixes
 
@@ -26,6 +27,7 @@ ORIGINAL_UPDATES = OutgoingRIB.updates
 ORIGINAL_WAIT_FOR_IO = Reactor._wait_for_io
 ORIGINAL_ASYNC_LIMIT = ASYNC.LIMIT
 ORIGINAL_HANDLERS = dict(Command.callback["text"])
+ORIGINAL_DOCOPT = docopt.docopt
 PATCHED_HANDLERS = ("announce attributes", "withdraw attributes")
 
 ROUTER_ASN, NODE_ASN = 64512, 64513
@@ -34,7 +36,7 @@ ROUTER_ASN, NODE_ASN = 64512, 64513
 def stock_state() -> tuple[Any, ...]:
     """Every place a fix goes, as it stands now (equal to STOCK when unpatched)."""
     return (Neighbor.remove_self, OutgoingRIB.updates, Reactor._wait_for_io, ASYNC.LIMIT,
-            *(Command.callback["text"][name] for name in PATCHED_HANDLERS))
+            *(Command.callback["text"][name] for name in PATCHED_HANDLERS), docopt.docopt)
 
 
 STOCK = stock_state()
@@ -47,6 +49,7 @@ def stock_exabgp(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(OutgoingRIB, "updates", ORIGINAL_UPDATES)
     monkeypatch.setattr(Reactor, "_wait_for_io", ORIGINAL_WAIT_FOR_IO)
     monkeypatch.setattr(ASYNC, "LIMIT", ORIGINAL_ASYNC_LIMIT)
+    monkeypatch.setattr(docopt, "docopt", ORIGINAL_DOCOPT)
     monkeypatch.setattr(Command, "callback", {**Command.callback,
                                               "text": dict(ORIGINAL_HANDLERS)})
 

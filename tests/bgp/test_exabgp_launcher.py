@@ -11,22 +11,26 @@ import sys
 
 import pytest
 from exabgp.bgp.neighbor import Neighbor
+from exabgp.configuration.usage import usage
 from exabgp.reactor.api import API
 from exabgp.reactor.api.command.command import Command
 from exabgp.reactor.asynchronous import ASYNC
 from exabgp.reactor.loop import Reactor
 from exabgp.rib.outgoing import OutgoingRIB
+from exabgp.vendoring import docopt
 
 from speaker.exabgp import default_exabgp_cmd
 from speaker.exabgp_config import DEFAULT_BATCH, exabgp_env
 from speaker.exabgp_launcher import guard
 from speaker.exabgp_launcher.batched_attributes import batched_attributes
+from speaker.exabgp_launcher.driver_options import docopt_for_the_driver, driver_options
 from speaker.exabgp_launcher.fixes import FIXES
 from speaker.exabgp_launcher.grouped_updates import grouped_updates
 from speaker.exabgp_launcher.install import apply_fixes
 from speaker.exabgp_launcher.lean_remove_self import lean_remove_self
 from speaker.exabgp_launcher.routes_per_turn import ASYNC_ROUTES_PER_TURN
 from tests.bgp.exabgp_internals import (
+    ORIGINAL_DOCOPT,
     ORIGINAL_HANDLERS,
     ORIGINAL_WAIT_FOR_IO,
     PATCHED_HANDLERS,
@@ -60,6 +64,7 @@ def test_verified_release_gets_every_fix(patched_exabgp: None,
     assert OutgoingRIB.updates is grouped_updates
     assert Reactor._wait_for_io.__wrapped__ is ORIGINAL_WAIT_FOR_IO
     assert ASYNC.LIMIT == ASYNC_ROUTES_PER_TURN == DEFAULT_BATCH
+    assert docopt.docopt.__wrapped__ is ORIGINAL_DOCOPT
     for name in PATCHED_HANDLERS:
         handler = Command.callback["text"][name]
         assert handler is not ORIGINAL_HANDLERS[name]
@@ -166,6 +171,45 @@ def test_failure_while_checking_runs_unpatched(capsys: pytest.CaptureFixture[str
 
     assert guard.apply(lambda: [], no_version, sys.stderr) is False
     assert "ImportError: no exabgp.version" in one_warning(capsys.readouterr().err)
+
+
+# -- fix 6: the driver's command line without docopt -----------------------------------
+
+DRIVER_COMMAND_LINES = [["/var/lib/metallb/exabgp/exabgp.conf"], ["exabgp.conf"],
+                        ["one.conf", "two.conf"]]
+OTHER_COMMAND_LINES = [[], ["--version"], ["-d", "exabgp.conf"], ["exabgp.conf", "--once"],
+                       ["--env=/etc/exabgp.env", "exabgp.conf"], ["-"]]
+
+
+@pytest.mark.parametrize("argv", DRIVER_COMMAND_LINES)
+def test_driver_options_are_docopts_parse(argv: list[str]) -> None:
+    assert driver_options(argv) == ORIGINAL_DOCOPT(usage, argv=argv, help=False)
+
+
+@pytest.mark.parametrize("argv", DRIVER_COMMAND_LINES + OTHER_COMMAND_LINES)
+def test_docopt_runs_only_for_other_command_lines(argv: list[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """ExaBGP's call (`docopt.docopt(usage, help=False)`, command line from sys.argv) is
+    answered with the driver's options, or handed to docopt for any other line."""
+    parsed: list[list[str]] = []
+
+    def docopt_spy(doc, argv=None, help=True, version=None, options_first=False):
+        parsed.append(sys.argv[1:] if argv is None else argv)
+        return "docopt's result"
+
+    monkeypatch.setattr(sys, "argv", ["exabgp", *argv])
+    got = docopt_for_the_driver(docopt_spy)(usage, help=False)
+    if argv in DRIVER_COMMAND_LINES:
+        assert (got, parsed) == (driver_options(argv), [])
+    else:
+        assert (got, parsed) == ("docopt's result", [argv])
+
+
+def test_other_usage_texts_go_to_docopt() -> None:
+    parsed = []
+    docopt_for_the_driver(lambda *args: parsed.append(args))("usage: other [<file>]",
+                                                             ["x.conf"], False)
+    assert parsed == [("usage: other [<file>]", ["x.conf"], False, None, False)]
 
 
 # -- the launcher as the driver runs it --------------------------------------------------
