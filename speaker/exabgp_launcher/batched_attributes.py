@@ -119,15 +119,12 @@ def _fix(action: str, name: str, function: str, sha256: str) -> Fix:
 
 
 RELIES_ON = (
-    Verified("exabgp.reactor.api.API.api_attributes",
-             "10baed125e5efb99f9c7ffa064d07e7cc55a45ef91f579cef66da20b3fe33f4d",
-             lambda: API.api_attributes),
-    Verified("exabgp.reactor.api.command.limit.extract_neighbors",
-             "bf861945a45413211006b179373f508c90ae81b651f13f4ee142c3138dc12781",
-             lambda: limit.extract_neighbors),
-    Verified("exabgp.reactor.api.command.limit.match_neighbors",
-             "fb09040781fd15ba8036c18e2a7a4e85f7a58f2ddbea629720229a1df0483244",
-             lambda: limit.match_neighbors),
+    Verified.attribute(API, "api_attributes",
+                       "10baed125e5efb99f9c7ffa064d07e7cc55a45ef91f579cef66da20b3fe33f4d"),
+    Verified.attribute(limit, "extract_neighbors",
+                       "bf861945a45413211006b179373f508c90ae81b651f13f4ee142c3138dc12781"),
+    Verified.attribute(limit, "match_neighbors",
+                       "fb09040781fd15ba8036c18e2a7a4e85f7a58f2ddbea629720229a1df0483244"),
 )
 
 FIXES = (

@@ -21,10 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 from exabgp.application import bgp
+from exabgp.configuration import usage as usage_text
 from exabgp.configuration.usage import usage
 from exabgp.vendoring import docopt
 
-from .guard import Fix, Verified
+from .guard import Verified, attribute_fix
 
 # docopt's result for `exabgp FILE...` with ExaBGP 4.2.25's usage text
 _NOTHING_SET: dict[str, Any] = {
@@ -61,22 +62,13 @@ def docopt_for_the_driver(original: Callable[..., Any]) -> Callable[..., Any]:
     return parse
 
 
-def _write(replacement: Any) -> None:
-    docopt.docopt = replacement
-
-
-FIX = Fix(
-    replaces=Verified("exabgp.vendoring.docopt.docopt",
-                      "722dc83ab9cd2b945f8ceb3f4a4e836876c00282736005247f07645d281051b3",
-                      lambda: docopt.docopt),
-    write=_write,
+FIX = attribute_fix(
+    docopt, "docopt", "722dc83ab9cd2b945f8ceb3f4a4e836876c00282736005247f07645d281051b3",
     make=docopt_for_the_driver,
     relies_on=(
-        Verified("exabgp.configuration.usage.usage",
-                 "a87e997eddd8a359a883b66e99d063269e7b4a12f1d61a1d1e515937fe359a5a",
-                 lambda: usage),
-        Verified("exabgp.application.bgp.main",
-                 "7b05eb3d0efafe3ef3424cd6cf53b945fb0f54ab9d7b86040424abc189cd88fd",
-                 lambda: bgp.main),
+        Verified.attribute(usage_text, "usage",
+                           "a87e997eddd8a359a883b66e99d063269e7b4a12f1d61a1d1e515937fe359a5a"),
+        Verified.attribute(bgp, "main",
+                           "7b05eb3d0efafe3ef3424cd6cf53b945fb0f54ab9d7b86040424abc189cd88fd"),
     ),
 )

@@ -19,9 +19,10 @@ from exabgp.bgp.message import Update
 from exabgp.bgp.message.refresh import RouteRefresh
 from exabgp.bgp.message.update.attribute import Attributes
 from exabgp.protocol.family import SAFI
+from exabgp.rib import outgoing
 from exabgp.rib.outgoing import OutgoingRIB
 
-from .guard import Fix, Verified
+from .guard import Verified, attribute_fix
 
 
 def grouped_updates(rib: Any, grouped: bool) -> Iterator[Any]:
@@ -52,17 +53,9 @@ def grouped_updates(rib: Any, grouped: bool) -> Iterator[Any]:
         yield from grouped_updates(rib, grouped)
 
 
-def _write(replacement: Any) -> None:
-    OutgoingRIB.updates = replacement
-
-
-FIX = Fix(
-    replaces=Verified("exabgp.rib.outgoing.OutgoingRIB.updates",
-                      "04b8b8b14014a3038cb7b95ac5ed39c41b201affcc4b6e83ee8b09b39c0a13cb",
-                      lambda: OutgoingRIB.updates),
-    write=_write,
+FIX = attribute_fix(
+    OutgoingRIB, "updates", "04b8b8b14014a3038cb7b95ac5ed39c41b201affcc4b6e83ee8b09b39c0a13cb",
     make=lambda _original: grouped_updates,
-    relies_on=(Verified("exabgp.rib.outgoing.OutgoingRIB",
-                        "4905865525f4d959210458dca84799c759a622580c26881b051c8e5b4114a7ba",
-                        lambda: OutgoingRIB),),
+    relies_on=(Verified.attribute(outgoing, "OutgoingRIB",
+                                  "4905865525f4d959210458dca84799c759a622580c26881b051c8e5b4114a7ba"),),
 )

@@ -39,6 +39,13 @@ class Verified:
     sha256: str
     find: Callable[[], Any]
 
+    @classmethod
+    def attribute(cls, owner: Any, attribute: str, sha256: str) -> Verified:
+        """`owner.attribute` (owner a module or a class), looked up when checked."""
+        where = owner.__name__ if inspect.ismodule(owner) else \
+            f"{owner.__module__}.{owner.__qualname__}"
+        return cls(f"{where}.{attribute}", sha256, lambda: getattr(owner, attribute))
+
 
 @dataclass(frozen=True)
 class Fix:
@@ -50,6 +57,14 @@ class Fix:
     write: Callable[[Any], None]
     make: Callable[[Any], Any]
     relies_on: tuple[Verified, ...] = field(default=())
+
+
+def attribute_fix(owner: Any, attribute: str, sha256: str, make: Callable[[Any], Any],
+                  relies_on: tuple[Verified, ...] = ()) -> Fix:
+    """A fix that replaces `owner.attribute` (a method, function or constant)."""
+    return Fix(replaces=Verified.attribute(owner, attribute, sha256),
+               write=lambda replacement: setattr(owner, attribute, replacement),
+               make=make, relies_on=relies_on)
 
 
 # replacement we installed -> the original it replaced, by fix name: a second `apply`

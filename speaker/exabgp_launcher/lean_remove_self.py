@@ -17,9 +17,10 @@ from typing import Any
 
 from exabgp.bgp.message.update.attribute import Attribute, NextHop
 from exabgp.bgp.neighbor import Neighbor
+from exabgp.rib import change
 from exabgp.rib.change import Change
 
-from .guard import Fix, Verified
+from .guard import Verified, attribute_fix
 
 
 def lean_remove_self(neighbor: Any, change: Any) -> Any:
@@ -56,22 +57,13 @@ def _with_next_hop(attributes: Any, own: Any) -> Any:
     return rewritten
 
 
-def _write(replacement: Any) -> None:
-    Neighbor.remove_self = replacement
-
-
-FIX = Fix(
-    replaces=Verified("exabgp.bgp.neighbor.Neighbor.remove_self",
-                      "ba1182559bc274a14ef036d9d90519397409083d126f0a309cdfb355b379daa9",
-                      lambda: Neighbor.remove_self),
-    write=_write,
+FIX = attribute_fix(
+    Neighbor, "remove_self", "ba1182559bc274a14ef036d9d90519397409083d126f0a309cdfb355b379daa9",
     make=lambda _original: lean_remove_self,
     relies_on=(
-        Verified("exabgp.bgp.neighbor.Neighbor.ip_self",
-                 "d9d074cfefee4149c74baaa57972ccf32f64c9ed01c784b7cac7457d0c2bec04",
-                 lambda: Neighbor.ip_self),
-        Verified("exabgp.rib.change.Change",
-                 "60d95427441b4e379d1c2d840ec778ca41fcd1021e52dc3bc1e68215e33bf6a0",
-                 lambda: Change),
+        Verified.attribute(Neighbor, "ip_self",
+                           "d9d074cfefee4149c74baaa57972ccf32f64c9ed01c784b7cac7457d0c2bec04"),
+        Verified.attribute(change, "Change",
+                           "60d95427441b4e379d1c2d840ec778ca41fcd1021e52dc3bc1e68215e33bf6a0"),
     ),
 )

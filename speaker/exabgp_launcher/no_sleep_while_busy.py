@@ -19,7 +19,7 @@ from typing import Any
 from exabgp.reactor.asynchronous import ASYNC
 from exabgp.reactor.loop import Reactor
 
-from .guard import Fix, Verified
+from .guard import Verified, attribute_fix
 
 
 def no_sleep_while_busy(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -35,23 +35,14 @@ def no_sleep_while_busy(original: Callable[..., Any]) -> Callable[..., Any]:
     return wait_for_io
 
 
-def _write(replacement: Any) -> None:
-    Reactor._wait_for_io = replacement
-
-
-FIX = Fix(
-    replaces=Verified("exabgp.reactor.loop.Reactor._wait_for_io",
-                      "abe9694fbe6f86868b188a247915e0165ad2df344e953270c6a7fec50ea63e15",
-                      lambda: Reactor._wait_for_io),
-    write=_write,
+FIX = attribute_fix(
+    Reactor, "_wait_for_io", "abe9694fbe6f86868b188a247915e0165ad2df344e953270c6a7fec50ea63e15",
     make=no_sleep_while_busy,
     relies_on=(
         # how `run` calls it: with the sleep computed each turn, after `asynchronous.run()`
-        Verified("exabgp.reactor.loop.Reactor.run",
-                 "4d1632ca3dfd16da284300889bf608fe1078da79c3bef9c0430631ff55245870",
-                 lambda: Reactor.run),
-        Verified("exabgp.reactor.asynchronous.ASYNC.ready",
-                 "dfc08b1bf055f377881a1b07e8b469365e83b42f4f381b1d437ae7f1025e4a1d",
-                 lambda: ASYNC.ready),
+        Verified.attribute(Reactor, "run",
+                           "4d1632ca3dfd16da284300889bf608fe1078da79c3bef9c0430631ff55245870"),
+        Verified.attribute(ASYNC, "ready",
+                           "dfc08b1bf055f377881a1b07e8b469365e83b42f4f381b1d437ae7f1025e4a1d"),
     ),
 )

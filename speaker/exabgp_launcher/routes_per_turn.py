@@ -12,26 +12,16 @@ Contract test: tests/bgp/test_exabgp_launcher_reactor.py (one turn of ExaBGP's o
 
 from __future__ import annotations
 
-from typing import Any
-
 from exabgp.reactor.asynchronous import ASYNC
 
-from .guard import Fix, Verified
+from .guard import Verified, attribute_fix
 
 ASYNC_ROUTES_PER_TURN = 1000  # = speaker.exabgp_config.DEFAULT_BATCH
 
 
-def _write(value: Any) -> None:
-    ASYNC.LIMIT = value
-
-
-FIX = Fix(
-    replaces=Verified("exabgp.reactor.asynchronous.ASYNC.LIMIT",
-                      "1a6562590ef19d1045d06c4055742d38288e9e6dcd71ccde5cee80f1d5a774eb",  # 50
-                      lambda: ASYNC.LIMIT),
-    write=_write,
+FIX = attribute_fix(
+    ASYNC, "LIMIT", "1a6562590ef19d1045d06c4055742d38288e9e6dcd71ccde5cee80f1d5a774eb",  # 50
     make=lambda _original: ASYNC_ROUTES_PER_TURN,
-    relies_on=(Verified("exabgp.reactor.asynchronous.ASYNC.run",
-                        "d282a3060c1c7b33afe2bc94756a0326e53963b4d42b70c2dc81833e13205f92",
-                        lambda: ASYNC.run),),
+    relies_on=(Verified.attribute(ASYNC, "run",
+                                  "d282a3060c1c7b33afe2bc94756a0326e53963b4d42b70c2dc81833e13205f92"),),
 )
