@@ -49,9 +49,9 @@ class Verified:
 
 @dataclass(frozen=True)
 class Fix:
-    """One fix: the slot it goes into (`read`/`write`), what stood there when it was
-    verified (`replaces`, with `read()` giving what stands there now), what it relies on,
-    and `make(original) -> replacement`."""
+    """One fix: what it replaces as verified (`replaces.find()` gives what stands there
+    now), what it relies on, `make(original) -> replacement`, and `write`, which puts a
+    replacement (or, undoing, the original) in place."""
 
     replaces: Verified
     write: Callable[[Any], None]
@@ -123,6 +123,7 @@ def apply(fixes: Callable[[], Sequence[Fix]], version: Callable[[], str],
         for fix, before in reversed(installed):
             fix.write(before)
         problems = [f"the launcher failed ({type(exc).__name__}: {exc})"]
-    print(f"metallb: ExaBGP runs unpatched (the launcher's fixes were verified against "
-          f"ExaBGP {VERIFIED_VERSION}; differs: {'; '.join(problems)})", file=stderr)
+    warning = (f"metallb: ExaBGP runs unpatched (the launcher's fixes were verified "
+               f"against ExaBGP {VERIFIED_VERSION}; differs: {'; '.join(problems)})")
+    print(" ".join(warning.split()), file=stderr)  # one line, whatever the exceptions say
     return False

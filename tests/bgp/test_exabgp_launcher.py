@@ -167,10 +167,11 @@ def test_failure_while_installing_undoes_what_was_installed(
 
 def test_failure_while_checking_runs_unpatched(capsys: pytest.CaptureFixture[str]) -> None:
     def no_version() -> str:
-        raise ImportError("no exabgp.version")
+        raise ImportError("no exabgp.version\n(a second line)")
 
     assert guard.apply(lambda: [], no_version, sys.stderr) is False
-    assert "ImportError: no exabgp.version" in one_warning(capsys.readouterr().err)
+    assert "ImportError: no exabgp.version (a second line)" in \
+        one_warning(capsys.readouterr().err)
 
 
 # -- fix 6: the driver's command line without docopt -----------------------------------
