@@ -8,6 +8,10 @@ When something raises while its routes are injected, it logs and answers `error`
 ExaBGP's handlers do for their parse errors (for any exception, not only those: the
 driver waits for an answer to every command).
 
+Replaces the `announce attributes` and `withdraw attributes` command handlers
+(`exabgp.reactor.api.command.announce`), verified against ExaBGP 4.2.25
+(guard.VERIFIED_VERSION); the fingerprints are in FIXES below.
+
 Contract test: tests/bgp/test_exabgp_launcher_fixes.py (injects what ExaBGP's handler
 injects, answers what it answers, also when injecting raises).
 """

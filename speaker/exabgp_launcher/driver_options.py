@@ -9,6 +9,9 @@ usage text and such a command line, and calls docopt for anything else (`--versi
 `--debug`, ...). Fingerprinted with it: the usage text the result was derived from, and
 `main`, which calls docopt.
 
+Replaces `exabgp.vendoring.docopt.docopt`, verified against ExaBGP 4.2.25
+(guard.VERIFIED_VERSION); the fingerprints are in FIX below.
+
 Contract test: tests/bgp/test_exabgp_launcher.py (the options equal docopt's own for the
 driver's command lines; other command lines still go through docopt).
 """

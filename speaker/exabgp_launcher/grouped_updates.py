@@ -6,6 +6,9 @@ unicast family (the MP_REACH_NLRI packing of `Update.messages` already splits by
 hop and message size). It reads and resets the RIB's pending state exactly as the
 original does, which is why the whole `OutgoingRIB` class is fingerprinted.
 
+Replaces `exabgp.rib.outgoing.OutgoingRIB.updates`, verified against ExaBGP 4.2.25
+(guard.VERIFIED_VERSION); the fingerprints are in FIX below.
+
 Contract test: tests/bgp/test_exabgp_launcher_fixes.py (same routes as ExaBGP sends;
 grouped IPv6 UPDATEs byte for byte what ExaBGP's encoder makes of those routes).
 """

@@ -6,6 +6,9 @@ next hop changes, so `lean_remove_self` copies just the NLRI, and the attribute 
 per command and next hop when it carries a NEXT_HOP to rewrite; the routes of a command
 keep sharing one set, as ExaBGP shares the original.
 
+Replaces `exabgp.bgp.neighbor.Neighbor.remove_self`, verified against ExaBGP 4.2.25
+(guard.VERIFIED_VERSION); the fingerprints are in FIX below.
+
 Contract test: tests/bgp/test_exabgp_launcher_fixes.py (`lean_remove_self` gives what
 the original gives, without touching its input).
 """

@@ -6,6 +6,9 @@ command waited ~2 s in total once routes were grouped. The wrapper polls without
 timeout while the asynchronous queue holds work (`ASYNC.ready()` is False); an idle
 ExaBGP still sleeps as before.
 
+Replaces `exabgp.reactor.loop.Reactor._wait_for_io`, verified against ExaBGP 4.2.25
+(guard.VERIFIED_VERSION); the fingerprints are in FIX below.
+
 Contract test: tests/bgp/test_exabgp_launcher_reactor.py (the real reactor's poll gets
 timeout 0 while a command is pending, its own timeout when idle).
 """

@@ -6,6 +6,9 @@ lets every peer send what is pending: a burst leaves as UPDATEs of ~50 routes.
 `ASYNC_ROUTES_PER_TURN` (1000, the driver's batch) fills UPDATEs instead. The meaning
 of the constant is in `ASYNC.run`, which is therefore fingerprinted with it.
 
+Replaces `exabgp.reactor.asynchronous.ASYNC.LIMIT`, verified against ExaBGP 4.2.25
+(guard.VERIFIED_VERSION); the fingerprints are in FIX below.
+
 Contract test: tests/bgp/test_exabgp_launcher_reactor.py (one turn of ExaBGP's own
 `ASYNC.run` puts 1000 routes of a 1200-route command into the RIB, and the next the rest).
 """
