@@ -1,12 +1,14 @@
 """Raw ExaBGP throughput into FRR: how long from the first command until FRR counts all
 N /32s, per ExaBGP version, command form and `group-updates` setting, plus the same
-through ExaBGPDriver (to show the driver adds nothing on top of the fast form).
+through ExaBGPDriver (to show the driver adds nothing on top of the fast form); and
+first ExaBGP's start-up, stock and through the launcher.
 
     sudo python3 bench/exabgp_raw.py [--routes 10000] [--versions 4.2.25,4.2.25-lean,5.0.15]
+    python3 bench/exabgp_raw.py --startup-only [--starts 10]
 
 ExaBGP 4.2.25 is the project's pinned version (this interpreter's `python -m exabgp`);
 "4.2.25-lean" is the same ExaBGP started the way the speaker starts it, through
-speaker/exabgp_launcher.py (which removes a deep copy per route); other versions are
+speaker/exabgp_launcher/ (which removes a deep copy per route, ...); other versions are
 installed into throwaway venvs under /tmp (skipped with a message if that fails). One
 ExaBGP in a node namespace talks to FRR in a router namespace; ratios are against the
 first row, measured in the same run.
@@ -299,10 +301,74 @@ def not_root(bench: str) -> bool:
     return False
 
 
+def startup_seconds(cmd: list[str], workdir: Path, timeout: float = 60) -> float:
+    """Seconds from starting ExaBGP with the driver's command line (one configuration
+    file) until it runs its API process, the moment the driver's relay would start. The
+    API process is a shell script that writes to a FIFO the bench waits on."""
+    fifo = workdir / "started"
+    os.mkfifo(fifo)
+    script = workdir / "api.sh"
+    script.write_text(f"#!/bin/sh\nexec echo started > {fifo}\n")
+    script.chmod(0o700)
+    conf = workdir / "exabgp.conf"
+    conf.write_text(render_config([], [str(script)]))
+    seen = threading.Event()
+
+    def wait_for_api_process() -> None:
+        with open(fifo) as reader:  # blocks until the script opens it for writing
+            reader.read()
+        seen.set()
+
+    waiter = threading.Thread(target=wait_for_api_process, daemon=True)
+    start = time.monotonic()
+    proc = subprocess.Popen([*cmd, str(conf)], env={**os.environ, **exabgp_env("WARNING")},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    waiter.start()
+    try:
+        if not seen.wait(timeout):
+            raise RuntimeError(f"ExaBGP ({' '.join(cmd)}) did not start in {timeout} s")
+        return time.monotonic() - start
+    finally:
+        terminate(proc, 15)
+        if not seen.is_set():  # unblock the waiting reader
+            with open(fifo, "w"):
+                pass
+
+
+def startup_table(starts: int) -> None:
+    """Min/median/max of `starts` ExaBGP starts, stock and through the launcher; the two
+    alternate so that load on the machine hits both alike."""
+    rows = {PINNED: (stock_exabgp_cmd(), []), LEAN: (default_exabgp_cmd(), [])}
+    with tempfile.TemporaryDirectory(prefix="exabgp-startup-") as tmp:
+        for i in range(starts):
+            for name, (cmd, times) in rows.items():
+                workdir = Path(tmp) / f"{name}-{i}"
+                workdir.mkdir()
+                times.append(startup_seconds(cmd, workdir))
+    base = statistics.median(rows[PINNED][1])
+    print(f"\nExaBGP start-up, {starts} starts each: from exec until it runs its API "
+          "process (driver's command line: one configuration file, no peer)")
+    header = ("ExaBGP", "min s", "median s", "max s", "x stock (median)")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for name, (_cmd, times) in rows.items():
+        median = statistics.median(times)
+        print(f"| {name} | {min(times):.3f} | {median:.3f} | {max(times):.3f} | "
+              f"{median / base:.2f} |")
+
+
 def main() -> int:
     parser = raw_bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--versions", default=f"{PINNED},{LEAN},5.0.15")
+    parser.add_argument("--starts", type=int, default=10,
+                        help="ExaBGP starts per row of the start-up table (0: no table)")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="only the start-up table (needs neither root nor FRR)")
     args = parser.parse_args()
+    if args.starts:
+        startup_table(args.starts)
+    if args.startup_only:
+        return 0
     if not_root("bench/exabgp_raw.py"):
         return 2
     routes = prefixes(args.routes, args.family)

@@ -1,5 +1,7 @@
-"""The launcher's replacement for ExaBGP's `Neighbor.remove_self` must give exactly what
-the original gives, for the route forms the driver sends, without touching its input."""
+"""The launcher installs its fixes only into exactly the ExaBGP they were verified against
+(version and the fingerprint of everything they replace or rely on); anything else runs
+as released, with one warning line on stderr, and never stops ExaBGP from starting.
+The fixes' own contracts: test_exabgp_launcher_fixes.py and _reactor.py."""
 
 from __future__ import annotations
 
@@ -8,172 +10,217 @@ import subprocess
 import sys
 
 import pytest
-from exabgp.bgp.message.update.attribute import Attribute
 from exabgp.bgp.neighbor import Neighbor
-from exabgp.configuration.setup import environment
-from exabgp.protocol.family import AFI, SAFI
-from exabgp.protocol.ip import IP
+from exabgp.configuration.usage import usage
 from exabgp.reactor.api import API
 from exabgp.reactor.api.command.command import Command
 from exabgp.reactor.asynchronous import ASYNC
 from exabgp.reactor.loop import Reactor
 from exabgp.rib.outgoing import OutgoingRIB
+from exabgp.vendoring import docopt
 
-from speaker import exabgp_launcher
 from speaker.exabgp import default_exabgp_cmd
 from speaker.exabgp_config import DEFAULT_BATCH, exabgp_env
+from speaker.exabgp_launcher import guard
+from speaker.exabgp_launcher.batched_attributes import batched_attributes
+from speaker.exabgp_launcher.driver_options import docopt_for_the_driver, driver_options
+from speaker.exabgp_launcher.fixes import FIXES
+from speaker.exabgp_launcher.grouped_updates import grouped_updates
+from speaker.exabgp_launcher.install import apply_fixes
+from speaker.exabgp_launcher.lean_remove_self import lean_remove_self
+from speaker.exabgp_launcher.routes_per_turn import ASYNC_ROUTES_PER_TURN
+from tests.bgp.exabgp_internals import (
+    ORIGINAL_DOCOPT,
+    ORIGINAL_HANDLERS,
+    ORIGINAL_WAIT_FOR_IO,
+    PATCHED_HANDLERS,
+    STOCK,
+    patched_exabgp,
+    stock_exabgp,
+    stock_state,
+)
 
-ORIGINAL_REMOVE_SELF = Neighbor.remove_self
-ORIGINAL_UPDATES = OutgoingRIB.updates
-ORIGINAL_WAIT_FOR_IO = Reactor._wait_for_io
-ORIGINAL_ASYNC_LIMIT = ASYNC.LIMIT
-ORIGINAL_HANDLERS = dict(Command.callback["text"])
-
-
-def neighbor(local: str, router_id: str = "192.0.2.11") -> Neighbor:
-    n = Neighbor()
-    n.local_address = IP.create(local)
-    n.router_id = IP.create(router_id)
-    return n
-
-
-def changes(command: str) -> list:
-    environment.setup("")  # what ExaBGP's main() does before it parses anything
-    parsed = API(None).api_attributes(command, ["peer"])
-    assert parsed, f"ExaBGP did not parse {command!r}"
-    return parsed
-
-
-def rendered(change) -> tuple:
-    """Everything the NLRI holds (its slots, by value) plus ExaBGP's own rendering."""
-    slots = sorted({s for cls in type(change.nlri).__mro__ for s in getattr(cls, "__slots__", ())
-                    if hasattr(change.nlri, s)})
-    fields = tuple((s, repr(getattr(change.nlri, s))) for s in slots)
-    attributes = sorted((code, repr(attr)) for code, attr in change.attributes.items())
-    return change.extensive(), change.index(), repr(change.nlri.nexthop), fields, attributes
+__all__ = ["patched_exabgp", "stock_exabgp"]  # fixtures
 
 
-@pytest.mark.parametrize("local,command", [
-    ("2001:db8:ffff::11", "announce attributes next-hop self nlri 2001:db8:1::1/128 "
-                          "2001:db8:1::2/128"),
-    ("192.0.2.11", "announce attributes next-hop self community [64512:100 64512:200] "
-                   "local-preference 150 nlri 198.51.100.1/32 198.51.100.2/32"),
-    ("192.0.2.11", "announce attributes next-hop self nlri 198.51.100.0/24"),
-    ("192.0.2.11", "announce attributes next-hop 192.0.2.99 nlri 198.51.100.7/32"),
-    ("192.0.2.11", "withdraw attributes next-hop self nlri 198.51.100.1/32"),
-])
-def test_lean_remove_self_equals_original(local: str, command: str) -> None:
-    peer = neighbor(local)
-    for change in changes(command):
-        before = rendered(change)
-        expected = ORIGINAL_REMOVE_SELF(peer, change)
-        got = exabgp_launcher.lean_remove_self(peer, change)
-        assert rendered(got) == rendered(expected)
-        assert got.attributes == expected.attributes
-        assert rendered(change) == before, "the input change was modified"
+def one_warning(err: str) -> str:
+    assert err.count("\n") == 1, f"want exactly one line on stderr, got {err!r}"
+    assert err.startswith("metallb: ExaBGP runs unpatched"), err
+    return err
 
 
-# rule N7
-def test_next_hop_self_becomes_the_neighbors_address() -> None:
-    peer = neighbor("2001:db8:ffff::11")
-    (change, *_) = changes("announce attributes next-hop self nlri 2001:db8:1::1/128")
-    assert str(exabgp_launcher.lean_remove_self(peer, change).nlri.nexthop) == \
-        "2001:db8:ffff::11"
+# -- the verified release ----------------------------------------------------------------
+
+def test_recorded_fingerprints_are_those_of_the_installed_exabgp() -> None:
+    from exabgp.version import version
+
+    assert version == guard.VERIFIED_VERSION
+    assert guard.unverified(FIXES) == []
 
 
-def test_routes_of_one_command_share_one_rewritten_attribute_set() -> None:
-    first, second = neighbor("192.0.2.11"), neighbor("192.0.2.12", "192.0.2.12")
-    routes = changes("announce attributes next-hop self community [64512:7] nlri "
-                     "198.51.100.1/32 198.51.100.2/32 198.51.100.3/32")
-    mine = [exabgp_launcher.lean_remove_self(first, c) for c in routes]
-    theirs = [exabgp_launcher.lean_remove_self(second, c) for c in routes]
-    assert len({id(c.attributes) for c in mine}) == 1
-    assert mine[0].attributes is not theirs[0].attributes
-    next_hop = Attribute.CODE.NEXT_HOP
-    assert str(mine[0].attributes[next_hop]) == "192.0.2.11"
-    assert str(theirs[0].attributes[next_hop]) == "192.0.2.12"
-    assert all(c.attributes is not routes[0].attributes for c in mine)
-
-
-def test_other_releases_run_unpatched(monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("exabgp.version.version", "9.9.9")
-    monkeypatch.setattr(Neighbor, "remove_self", ORIGINAL_REMOVE_SELF)
-    assert exabgp_launcher.apply_fixes() is False
-    assert Neighbor.remove_self is ORIGINAL_REMOVE_SELF
-    assert "ExaBGP 9.9.9 runs unpatched" in capsys.readouterr().err
-
-
-def test_pinned_release_is_patched(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Neighbor, "remove_self", ORIGINAL_REMOVE_SELF)
-    monkeypatch.setattr(OutgoingRIB, "updates", ORIGINAL_UPDATES)
-    monkeypatch.setattr(Reactor, "_wait_for_io", ORIGINAL_WAIT_FOR_IO)
-    monkeypatch.setattr(ASYNC, "LIMIT", ORIGINAL_ASYNC_LIMIT)
-    monkeypatch.setattr(Command, "callback", {**Command.callback,
-                                              "text": dict(ORIGINAL_HANDLERS)})
-    assert exabgp_launcher.apply_fixes() is True
-    assert exabgp_launcher.apply_fixes() is True  # twice: still one wrapper
-    assert Neighbor.remove_self is exabgp_launcher.lean_remove_self
-    assert OutgoingRIB.updates is exabgp_launcher.grouped_updates
+def test_verified_release_gets_every_fix(patched_exabgp: None,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert Neighbor.remove_self is lean_remove_self
+    assert OutgoingRIB.updates is grouped_updates
     assert Reactor._wait_for_io.__wrapped__ is ORIGINAL_WAIT_FOR_IO
-    assert ASYNC.LIMIT == exabgp_launcher.ASYNC_ROUTES_PER_TURN == DEFAULT_BATCH
-    for name in ("announce attributes", "withdraw attributes"):
-        assert Command.callback["text"][name].metallb_patched
+    assert ASYNC.LIMIT == ASYNC_ROUTES_PER_TURN == DEFAULT_BATCH
+    assert docopt.docopt.__wrapped__ is ORIGINAL_DOCOPT
+    for name in PATCHED_HANDLERS:
+        handler = Command.callback["text"][name]
+        assert handler is not ORIGINAL_HANDLERS[name]
+        assert handler.__qualname__.startswith(batched_attributes.__name__ + ".")
+    assert capsys.readouterr().err == ""
 
 
-def rib_with(local: str, commands: list[str]) -> OutgoingRIB:
-    """An outgoing RIB holding what `commands` announce, as ExaBGP fills it."""
-    peer = neighbor(local)
-    rib = OutgoingRIB(False, [(AFI.ipv4, SAFI.unicast), (AFI.ipv6, SAFI.unicast)])
-    for command in commands:
-        for change in changes(command):
-            rib.add_to_rib(exabgp_launcher.lean_remove_self(peer, change))
-    return rib
+def test_applying_twice_wraps_the_originals_once(patched_exabgp: None) -> None:
+    wait_for_io = Reactor._wait_for_io
+    assert apply_fixes() is True
+    assert Reactor._wait_for_io is not wait_for_io
+    assert Reactor._wait_for_io.__wrapped__ is ORIGINAL_WAIT_FOR_IO
 
 
-def routes_in(updates) -> list[tuple[str, str]]:
-    return sorted((str(nlri), repr(update.attributes)) for update in updates
-                  for nlri in update.nlris)
+# -- anything else runs unpatched --------------------------------------------------------
+
+@pytest.mark.parametrize("version", ["4.2.24", "4.2.26", "4.2.25.post1", "5.0.15"])
+def test_other_version_runs_unpatched_with_one_warning(
+        version: str, stock_exabgp: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("exabgp.version.version", version)
+    assert apply_fixes() is False
+    assert stock_state() == STOCK
+    assert f"differs: version {version})" in one_warning(capsys.readouterr().err)
 
 
-COMMANDS = {
-    "2001:db8:ffff::11": [
-        "announce attributes next-hop self nlri 2001:db8:1::1/128 2001:db8:1::2/128 "
-        "2001:db8:1::3/128",
-        "announce attributes next-hop self community [64512:1] nlri 2001:db8:1::4/128",
-        "withdraw attributes next-hop self nlri 2001:db8:1::9/128 2001:db8:1::8/128",
-    ],
-    "192.0.2.11": [
-        "announce attributes next-hop self nlri 198.51.100.1/32 198.51.100.2/32",
-        "announce attributes next-hop self local-preference 150 nlri 198.51.100.3/32",
-        "withdraw attributes next-hop self nlri 198.51.100.9/32",
-    ],
+def _changed_remove_self(self, change):  # same signature, other source
+    return change
+
+
+def _changed_api_attributes(self, command, peers):
+    return []
+
+
+CHANGED = {  # what changed in ExaBGP -> the name the warning must give
+    "replaced method": (Neighbor, "remove_self", _changed_remove_self,
+                        "exabgp.bgp.neighbor.Neighbor.remove_self (source differs)"),
+    "relied-on method": (API, "api_attributes", _changed_api_attributes,
+                         "exabgp.reactor.api.API.api_attributes (source differs)"),
+    "replaced constant": (ASYNC, "LIMIT", 64,
+                          "exabgp.reactor.asynchronous.ASYNC.LIMIT (source differs)"),
+    "removed method": (Neighbor, "ip_self", None,
+                       "exabgp.bgp.neighbor.Neighbor.ip_self (AttributeError"),
 }
 
 
-@pytest.mark.parametrize("local", sorted(COMMANDS))
-@pytest.mark.parametrize("grouped", [True, False])
-def test_grouped_updates_carry_the_same_routes(local: str, grouped: bool) -> None:
-    """Every route and its attributes go out exactly as ExaBGP's own `updates` sends them;
-    with grouping, one Update per attribute set, IPv6 included."""
-    ours = list(exabgp_launcher.grouped_updates(rib_with(local, COMMANDS[local]), grouped))
-    theirs = list(ORIGINAL_UPDATES(rib_with(local, COMMANDS[local]), grouped))
-    assert routes_in(ours) == routes_in(theirs)
-    if grouped:
-        # one Update per attribute set (the withdraws share the plain set; packing
-        # them apart from the announces is Update.messages()' job)
-        assert len(ours) == len({repr(u.attributes) for u in ours}) == 2
+@pytest.mark.parametrize("case", sorted(CHANGED))
+def test_changed_exabgp_runs_unpatched_naming_what_changed(
+        case: str, stock_exabgp: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    owner, name, value, expected = CHANGED[case]
+    if value is None:
+        monkeypatch.delattr(owner, name)
     else:
-        assert [len(u.nlris) for u in ours] == [1] * 6 if ":" in local else [1] * 4
-    ipv4 = ":" not in local
-    if ipv4 or not grouped:  # where ExaBGP groups itself, ours is the very same
-        assert [routes_in([u]) for u in ours] == [routes_in([u]) for u in theirs]
+        monkeypatch.setattr(owner, name, value)
+    before = stock_state()
+    assert apply_fixes() is False
+    assert stock_state() == before
+    err = one_warning(capsys.readouterr().err)
+    assert expected in err
+    assert err.count("exabgp.") == 1, "only what changed is named"
 
 
-def test_rib_is_emptied_by_grouped_updates() -> None:
-    rib = rib_with("2001:db8:ffff::11", COMMANDS["2001:db8:ffff::11"])
-    assert list(exabgp_launcher.grouped_updates(rib, True))
-    assert list(exabgp_launcher.grouped_updates(rib, True)) == []
+def test_changed_command_handler_runs_unpatched(stock_exabgp: None,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    Command.callback["text"]["withdraw attributes"] = _changed_api_attributes
+    assert apply_fixes() is False
+    assert Neighbor.remove_self is STOCK[0]
+    assert "withdraw_attribute (the 'withdraw attributes' command) (source differs)" in \
+        one_warning(capsys.readouterr().err)
+
+
+class Toy:
+    first = "one"
+    second = "two"
+
+
+def toy_fix(name: str, make) -> guard.Fix:
+    return guard.Fix(replaces=guard.Verified(f"Toy.{name}", guard.fingerprint(getattr(Toy, name)),
+                                             lambda: getattr(Toy, name)),
+                     write=lambda value: setattr(Toy, name, value), make=make)
+
+
+def test_failure_while_installing_undoes_what_was_installed(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(Toy, "first", "one")
+    monkeypatch.setattr(Toy, "second", "two")
+
+    def broken(_original: str) -> str:
+        raise RuntimeError("cannot build")
+
+    fixes = [toy_fix("first", lambda original: original.upper()), toy_fix("second", broken)]
+    assert guard.apply(lambda: fixes, lambda: guard.VERIFIED_VERSION, sys.stderr) is False
+    assert (Toy.first, Toy.second) == ("one", "two")
+    assert "the launcher failed (RuntimeError: cannot build)" in \
+        one_warning(capsys.readouterr().err)
+    assert guard.apply(lambda: fixes[:1], lambda: guard.VERIFIED_VERSION, sys.stderr)
+    assert Toy.first == "ONE"
+
+
+def test_failure_while_checking_runs_unpatched(capsys: pytest.CaptureFixture[str]) -> None:
+    def no_version() -> str:
+        raise ImportError("no exabgp.version\n(a second line)")
+
+    assert guard.apply(lambda: [], no_version, sys.stderr) is False
+    assert "ImportError: no exabgp.version (a second line)" in \
+        one_warning(capsys.readouterr().err)
+
+
+# -- fix 6: the driver's command line without docopt -----------------------------------
+
+DRIVER_COMMAND_LINES = [["/var/lib/metallb/exabgp/exabgp.conf"], ["exabgp.conf"],
+                        ["one.conf", "two.conf"]]
+OTHER_COMMAND_LINES = [[], ["--version"], ["-d", "exabgp.conf"], ["exabgp.conf", "--once"],
+                       ["--env=/etc/exabgp.env", "exabgp.conf"], ["-"]]
+
+
+@pytest.mark.parametrize("argv", DRIVER_COMMAND_LINES)
+def test_driver_options_are_docopts_parse(argv: list[str]) -> None:
+    assert driver_options(argv) == ORIGINAL_DOCOPT(usage, argv=argv, help=False)
+
+
+@pytest.mark.parametrize("argv", DRIVER_COMMAND_LINES + OTHER_COMMAND_LINES)
+def test_docopt_runs_only_for_other_command_lines(argv: list[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """ExaBGP's call (`docopt.docopt(usage, help=False)`, command line from sys.argv) is
+    answered with the driver's options, or handed to docopt for any other line."""
+    parsed: list[list[str]] = []
+
+    def docopt_spy(doc, argv=None, help=True, version=None, options_first=False):
+        parsed.append(sys.argv[1:] if argv is None else argv)
+        return "docopt's result"
+
+    monkeypatch.setattr(sys, "argv", ["exabgp", *argv])
+    got = docopt_for_the_driver(docopt_spy)(usage, help=False)
+    if argv in DRIVER_COMMAND_LINES:
+        assert (got, parsed) == (driver_options(argv), [])
+    else:
+        assert (got, parsed) == ("docopt's result", [argv])
+
+
+def test_other_usage_texts_go_to_docopt() -> None:
+    parsed = []
+    docopt_for_the_driver(lambda *args: parsed.append(args))("usage: other [<file>]",
+                                                             ["x.conf"], False)
+    assert parsed == [("usage: other [<file>]", ["x.conf"], False, None, False)]
+
+
+# -- the launcher as the driver runs it --------------------------------------------------
+
+def run_launcher(*args: str, prelude: str = "", cwd=None, env=None):
+    """`python -m speaker.exabgp_launcher args` after `prelude` (in the same process)."""
+    code = (f"{prelude}\nimport runpy\n"
+            "runpy.run_module('speaker.exabgp_launcher', run_name='__main__')")
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                          text=True, timeout=60, cwd=cwd, env=env)
 
 
 def test_launcher_runs_exabgp() -> None:
@@ -181,7 +228,24 @@ def test_launcher_runs_exabgp() -> None:
     out = subprocess.run([*default_exabgp_cmd(), "--version"], capture_output=True,
                          text=True, timeout=60)
     assert default_exabgp_cmd()[:2] == [sys.executable, "-m"]
-    assert "4.2.25" in out.stdout + out.stderr, out
+    assert "ExaBGP : 4.2.25" in out.stdout + out.stderr, out
+    assert "unpatched" not in out.stderr
+
+
+UNVERIFIED_EXABGP = {  # prelude -> what the warning must name
+    "import exabgp.version as v; v.version = '4.2.99'": "differs: version 4.2.99)",
+    # a function without source (defined in `-c`): not what was verified either
+    "from exabgp.bgp.neighbor import Neighbor; Neighbor.remove_self = lambda s, c: c":
+        "differs: exabgp.bgp.neighbor.Neighbor.remove_self (OSError: could not get source",
+}
+
+
+@pytest.mark.parametrize("prelude", sorted(UNVERIFIED_EXABGP))
+def test_launcher_runs_an_unverified_exabgp_unpatched(prelude: str) -> None:
+    out = run_launcher("--version", prelude=prelude)
+    assert out.returncode == 0, out.stderr
+    assert "ExaBGP : 4.2." in out.stdout
+    assert UNVERIFIED_EXABGP[prelude] in one_warning(out.stderr)
 
 
 def test_launcher_found_from_any_directory(tmp_path) -> None:
@@ -192,87 +256,3 @@ def test_launcher_found_from_any_directory(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-S", "-c", "import speaker.exabgp_launcher"],
                          capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
-
-
-PEER_NAME = ("neighbor 192.0.2.1 local-ip 192.0.2.11 local-as 64513 peer-as 64512 "
-             "router-id 192.0.2.11 family-allowed in-open")
-
-
-class FakeReactor:
-    """What an API command handler touches: peers, the configuration it injects into,
-    the answers, and the asynchronous queue (run at once)."""
-
-    def __init__(self) -> None:
-        self.injected: list[tuple] = []
-        self.answers: list[str] = []
-        self.configuration = self
-        self.processes = self
-        self.asynchronous = self
-
-    def peers(self, _service: str) -> list[str]:
-        return [PEER_NAME]
-
-    def inject_change(self, peers: list[str], change) -> bool:
-        self.injected.append((tuple(peers), rendered(change), int(change.nlri.action)))
-        return True
-
-    def answer_done(self, _service: str) -> None:
-        self.answers.append("done")
-
-    def answer_error(self, _service: str) -> None:
-        self.answers.append("error")
-
-    def schedule(self, _uid: str, _command: str, callback) -> None:
-        try:
-            for _ in callback:
-                pass
-        except Exception as exc:  # ExaBGP's ASYNC.run logs it and drops the job
-            self.answers.append(f"exception {type(exc).__name__}")
-
-
-def run_handler(handler, line: str) -> FakeReactor:
-    environment.setup("")
-    reactor = FakeReactor()
-    handler(API(reactor), reactor, "metallb", line)
-    return reactor
-
-
-BATCHED = [
-    "neighbor 192.0.2.1 announce attributes next-hop self nlri 198.51.100.1/32 "
-    "198.51.100.2/32 198.51.100.0/24",
-    "neighbor 192.0.2.1 announce attributes next-hop self community [64512:1 64512:2] "
-    "local-preference 150 nlri 2001:db8:1::1/128 2001:db8:1::2/128",
-    "neighbor 192.0.2.1 withdraw attributes next-hop self nlri 198.51.100.1/32 "
-    "198.51.100.2/32",
-    # not for the fast path: ExaBGP's own handler must get them, with the same result
-    "neighbor 192.0.2.1 announce attributes next-hop self nlri 198.51.100.1/32",
-    "neighbor 192.0.2.1 announce attributes next-hop self nlri 198.51.100.1/24 "
-    "198.51.100.2/32",
-    "neighbor 192.0.2.1 announce attributes next-hop self nlri 198.51.100.1/32 "
-    "2001:db8:1::1/128",
-    "neighbor 192.0.2.99 announce attributes next-hop self nlri 198.51.100.1/32 "
-    "198.51.100.2/32",
-    "neighbor 192.0.2.1 announce attributes next-hop self bogus-attribute nlri "
-    "198.51.100.1/32 198.51.100.2/32",
-]
-
-
-@pytest.mark.parametrize("index", range(len(BATCHED)))
-def test_batched_attributes_inject_what_exabgp_injects(index: int) -> None:
-    line = BATCHED[index]
-    name = "announce attributes" if " announce " in line else "withdraw attributes"
-    action = name.split()[0]
-    original = ORIGINAL_HANDLERS[name]
-    handed_over = []
-
-    def counting(*args):
-        handed_over.append(args[-1])
-        return original(*args)
-
-    ours = run_handler(exabgp_launcher.batched_attributes(action, counting), line)
-    theirs = run_handler(original, line)
-    assert ours.injected == theirs.injected
-    assert ours.answers == theirs.answers
-    assert bool(handed_over) == (index >= 3), "fast path taken for the first three only"
-    if index < 3:
-        assert len(ours.injected) >= 2 and ours.answers == ["done"]
