@@ -49,7 +49,7 @@ def summarize(config: Config) -> list[str]:
 
 def upstream_differences(config: Config) -> list[str]:
     """Where this config behaves differently from upstream MetalLB, only where it
-    matters for this config (SEMANTICS.md, the rules marked "ours")."""
+    matters for this config (docs/rules.md, rules D1 and C-rules on layer2 pools)."""
     notes = []
     automatic = [pool.name for pool in config.pools if pool.auto_assign]
     if len(automatic) > 1:
