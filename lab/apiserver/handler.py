@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from lab.apiserver import errors, event_conversion, openapi, rbac, review_protobuf
+from lab.apiserver import errors, event_conversion, openapi, protobuf, rbac
 from lab.apiserver.resources import PREFERRED_GROUP_ORDER, ResourceType
 from lab.apiserver.selection import (
     FieldSelector,
@@ -109,7 +109,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _decode(self, raw: bytes, content_type: str) -> Any:
         if not raw:
             return None
-        if "protobuf" in content_type or "cbor" in content_type:
+        if "protobuf" in content_type:
+            return protobuf.request_body(raw)
+        if "cbor" in content_type:
             raise errors.unsupported_media_type(content_type)  # clients then retry in JSON
         try:
             if "yaml" in content_type:
@@ -343,14 +345,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         """(Self)SubjectAccessReview: answered on create, never stored."""
         if verb != "create":
             raise errors.method_not_allowed()
-        content_type = self.headers.get("Content-Type", "application/json")
-        if "protobuf" in content_type:  # what kubectl auth can-i sends
-            try:
-                body = review_protobuf.decode_review(raw)
-            except review_protobuf.ProtobufError as exc:
-                raise errors.bad_request(f"cannot decode the {rt.kind}: {exc}") from None
-        else:
-            body = self._decode(raw, content_type)
+        body = self._decode(raw, self.headers.get("Content-Type", "application/json"))
         if not isinstance(body, dict) or body.get("kind") != rt.kind:
             raise errors.bad_request(f"the body must be a {rt.kind}")
         self._send_json(201, rbac.review(body, identity, self._rbac_objects))
