@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from lab.apiserver import errors, event_conversion, openapi, protobuf, rbac
+from lab.apiserver import errors, event_conversion, openapi, protobuf, rbac, scale
 from lab.apiserver.resources import PREFERRED_GROUP_ORDER, ResourceType
 from lab.apiserver.selection import (
     FieldSelector,
@@ -261,7 +261,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                                   "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
-        if sub and not (sub == "status" and rt.status_subresource):
+        if sub and not (sub == "status" and rt.status_subresource) and not (
+                sub == "scale" and rt.scale_subresource):
             raise errors.ApiError(404, "NotFound",
                                   "the server could not find the requested resource")
         return Target(rt, namespace, name, sub)
@@ -301,6 +302,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         manager = query.get("fieldManager") or self._default_manager()
         dry_run = query.get("dryRun") == "All"
         body = self._decode(raw, self.headers.get("Content-Type", "application/json"))
+        if sub == "scale":  # kubectl scale: the Scale view of spec.replicas (scale.py)
+            code, scaled = scale.serve(store, rt, verb, ns or "", name, body, PATCH_TYPES.get(
+                self.headers.get("Content-Type", "").split(";")[0].strip()), manager, dry_run)
+            self._send_json(code, scaled)
+            return code
         if verb == "get":
             obj = store.get(rt, ns or "", name)
             return self._reply(200, rt, obj)

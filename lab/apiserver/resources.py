@@ -13,6 +13,18 @@ ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "up
 
 
 @dataclass(frozen=True)
+class PrinterColumn:
+    """One `additionalPrinterColumns` entry of a CRD version."""
+
+    name: str
+    type: str
+    json_path: str
+    priority: int = 0
+    format: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """One served resource (a group/version/plural), as discovery describes it."""
 
@@ -23,6 +35,7 @@ class ResourceType:
     namespaced: bool
     short_names: tuple[str, ...] = ()
     status_subresource: bool = False
+    scale_subresource: bool = False  # autoscaling/v1 Scale at .../NAME/scale (scale.py)
     has_generation: bool = True
     custom: bool = False
     # a review kind: answered on create, never stored (SubjectAccessReview ...)
@@ -31,6 +44,7 @@ class ResourceType:
     field_labels: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     singular: str = field(default="")
+    printer_columns: tuple[PrinterColumn, ...] = ()  # custom kinds: their table columns
 
     @property
     def api_version(self) -> str:
@@ -81,6 +95,11 @@ class ResourceType:
                     "verbs": ["get", "patch", "update"],
                 }
             )
+        if self.scale_subresource:
+            entries.append({"name": f"{self.plural}/scale", "singularName": "",
+                            "namespaced": self.namespaced, "group": "autoscaling",
+                            "version": "v1", "kind": "Scale",
+                            "verbs": ["get", "patch", "update"]})
         return entries
 
 
@@ -114,7 +133,7 @@ BUILTIN: tuple[ResourceType, ...] = (
                  field_labels=("reason", "type", "reportingController", "regarding.kind",
                                "regarding.namespace", "regarding.name", "regarding.uid")),
     ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), True,
-                 categories=("all",)),
+                 scale_subresource=True, categories=("all",)),
     ResourceType("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), True,
                  categories=("all",)),
     ResourceType("rbac.authorization.k8s.io", "v1", "Role", "roles", True, (), False, False),
@@ -161,6 +180,12 @@ def resource_types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 custom=True,
                 categories=tuple(names.get("categories") or ()),
                 singular=names.get("singular") or names.get("kind", "").lower(),
+                printer_columns=tuple(
+                    PrinterColumn(str(c.get("name", "")), str(c.get("type", "string")),
+                                  str(c.get("jsonPath", "")), int(c.get("priority") or 0),
+                                  str(c.get("format", "")), str(c.get("description", "")))
+                    for c in version.get("additionalPrinterColumns") or []
+                    if isinstance(c, dict)),
             )
         )
     return out
