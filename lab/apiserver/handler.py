@@ -192,13 +192,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             return 200, None
         if path == "/version":
             return 200, KUBE_VERSION
-        if path == "/openapi/v3":
-            return 200, openapi.root(self.api.store.types())
-        if path.startswith("/openapi/v3/"):
-            rest = path[len("/openapi/v3/"):].split("/")
-            group, version = (rest[1], rest[2]) if rest[0] == "apis" and len(rest) == 3 else (
-                ("", rest[1]) if rest[0] == "api" and len(rest) == 2 else ("", ""))
-            doc = openapi.group_version(self.api.store.types(), group, version)
+        if path.startswith("/openapi/"):  # openapi.py: v2, v3 index, v3 per group/version
+            doc = openapi.serve(path, self.headers.get("Accept", ""), self.api.store.types(),
+                                self.api.store.all_objects("apiextensions.k8s.io",
+                                                           "customresourcedefinitions"))
             if doc is not None:
                 return 200, doc
         if path == "/api":
