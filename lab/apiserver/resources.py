@@ -35,7 +35,6 @@ class ResourceType:
     namespaced: bool
     short_names: tuple[str, ...] = ()
     status_subresource: bool = False
-    scale_subresource: bool = False  # autoscaling/v1 Scale at .../NAME/scale (scale.py)
     has_generation: bool = True
     custom: bool = False
     # a review kind: answered on create, never stored (SubjectAccessReview ...)
@@ -45,6 +44,7 @@ class ResourceType:
     categories: tuple[str, ...] = ()
     singular: str = field(default="")
     printer_columns: tuple[PrinterColumn, ...] = ()  # custom kinds: their table columns
+    scale_subresource: bool = False  # autoscaling/v1 Scale at .../NAME/scale (scale.py)
 
     @property
     def api_version(self) -> str:
