@@ -27,7 +27,7 @@ from lab.apiserver.selection import (
     parse_label_selector,
 )
 from lab.apiserver.store import to_view
-from lab.apiserver.tables import table_for
+from lab.apiserver.tables import WatchTables, table_for
 
 if TYPE_CHECKING:
     from lab.apiserver.server import ApiServer
@@ -425,6 +425,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
         timeout = _number(query, "timeoutSeconds", float) or self.api.watch_timeout
         watcher = store.watch(rt, ns, labels, fields, query.get("resourceVersion"))
+        as_table = WatchTables(rt, self.headers.get("Accept", ""))  # kubectl get -w
         if forced_gone:
             store.stop_watch(watcher)
             watcher.queue = queue.Queue()
@@ -463,7 +464,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 if item[0] == "close":
                     break
                 if item[0] == "event":
-                    line = {"type": item[1], "object": self._served(rt, item[2])}
+                    line = {"type": item[1], "object": as_table(self._served(rt, item[2]))}
                 elif item[0] == "bookmark":
                     if not bookmarks:
                         continue

@@ -206,6 +206,27 @@ def _role_binding(o: Obj) -> list[Any]:
             names("ServiceAccount")]
 
 
+def _pod(o: Obj) -> list[Any]:
+    """printPod, without the restart-time suffix and init-container detail."""
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    reason = status.get("reason") or status.get("phase") or ""
+    for container in statuses:
+        state = container.get("state") or {}
+        waiting, terminated = state.get("waiting") or {}, state.get("terminated") or {}
+        reason = waiting.get("reason") or terminated.get("reason") or reason
+    if _get(o, "metadata", "deletionTimestamp"):
+        reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
+    gates = spec.get("readinessGates") or []
+    true = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
+    return [f"{sum(1 for c in statuses if c.get('ready'))}/{len(spec.get('containers') or [])}",
+            reason, sum(int(c.get("restartCount") or 0) for c in statuses),
+            since(_get(o, "metadata", "creationTimestamp")), status.get("podIP") or "<none>",
+            spec.get("nodeName") or "<none>", status.get("nominatedNodeName") or "<none>",
+            f"{sum(1 for g in gates if g.get('conditionType') in true)}/{len(gates)}"
+            if gates else "<none>"]
+
+
 _AGE: Column = ("Age", "string", 0)
 _CREATED_AT: Column = ("Created At", "date", 0)
 _WIDE_POD_TEMPLATE: list[Column] = [("Containers", "string", 1), ("Images", "string", 1),
@@ -219,6 +240,9 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj], list[Any]]]] = {
               ("Internal-IP", "string", 1), ("External-IP", "string", 1),
               ("OS-Image", "string", 1), ("Kernel-Version", "string", 1),
               ("Container-Runtime", "string", 1)], _node),
+    "Pod": ([("Ready", "string", 0), ("Status", "string", 0), ("Restarts", "integer", 0),
+             _AGE, ("IP", "string", 1), ("Node", "string", 1), ("Nominated Node", "string", 1),
+             ("Readiness Gates", "string", 1)], _pod),
     "ConfigMap": ([("Data", "integer", 0)],
                   lambda o: [len(o.get("data") or {}) + len(o.get("binaryData") or {})]),
     "Secret": ([("Type", "string", 0), ("Data", "integer", 0)],
@@ -353,3 +377,24 @@ def table_for(rt: ResourceType, items: list[Obj], list_meta: dict[str, Any]) -> 
                         "metadata": o["metadata"]}} for o in items]
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
             "columnDefinitions": columns, "rows": rows}
+
+
+class WatchTables:
+    """Watch event objects as Tables when kubectl asked for them (Accept: ...;as=Table):
+    column definitions only in the first, as kube-apiserver sends them (kubectl reuses
+    the last ones it saw). One per watch stream, used by that stream's thread only."""
+
+    def __init__(self, rt: ResourceType, accept: str):
+        self.rt = rt
+        self.enabled = "as=Table" in accept
+        self.first = True
+
+    def __call__(self, obj: Obj) -> Obj:
+        if not self.enabled:
+            return obj
+        table = table_for(self.rt, [obj], {"resourceVersion": obj["metadata"].get(
+            "resourceVersion", "")})
+        if not self.first:
+            del table["columnDefinitions"]
+        self.first = False
+        return table
