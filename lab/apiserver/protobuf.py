@@ -63,33 +63,34 @@ class UnknownKind(ProtobufError):
         self.kind = kind
 
 
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, position after it) of the varint at `pos`."""
+    shift = result = 0
+    while True:
+        if pos >= len(data):
+            raise ProtobufError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
 def fields(data: bytes) -> Wire:
     """(field number, wire type, value) of one message, in wire order."""
     out: Wire = []
     pos = 0
-
-    def varint() -> int:
-        nonlocal pos
-        shift = result = 0
-        while True:
-            if pos >= len(data):
-                raise ProtobufError("truncated varint")
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return result
-            shift += 7
-
     while pos < len(data):
-        key = varint()
+        key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            out.append((number, wire, varint()))
+            value, pos = _varint(data, pos)
+            out.append((number, wire, value))
             continue
         size = {1: 8, 5: 4}.get(wire)
         if size is None and wire == 2:
-            size = varint()
+            size, pos = _varint(data, pos)
         if size is None:
             raise ProtobufError(f"unsupported wire type {wire} in field {number}")
         if pos + size > len(data):
@@ -131,16 +132,11 @@ def _packed(kind: str, wire: int, value: int | bytes) -> list[tuple[int, int | b
         return [(1, value[i:i + 8]) for i in range(0, len(value), 8)]
     if kind in ("float", "fixed32", "sfixed32"):
         return [(5, value[i:i + 4]) for i in range(0, len(value), 4)]
-    return [(0, v) for _n, _w, v in fields(b"".join(_as_varint_fields(value)))]
-
-
-def _as_varint_fields(run: bytes) -> list[bytes]:
-    """Prefix each varint of a packed run with a field-1 varint key so `fields` reads it."""
-    out, start = [], 0
-    for index, byte in enumerate(run):
-        if not byte & 0x80:
-            out.append(b"\x08" + run[start:index + 1])
-            start = index + 1
+    out: list[tuple[int, int | bytes]] = []
+    pos = 0
+    while pos < len(value):
+        number, pos = _varint(value, pos)
+        out.append((0, number))
     return out
 
 

@@ -216,3 +216,12 @@ def test_raw_extension_and_duration_read_as_their_json_forms():
     assert decode_message(duration, num(1, -(2 * 10**9))) == "-2s"
     with pytest.raises(ProtobufError):
         decode_message("k8s.io.apimachinery.pkg.runtime.RawExtension", text(1, b"{"))
+
+
+def test_repeated_numbers_packed_or_not_and_negative_numbers():
+    context = "k8s.io.api.core.v1.PodSecurityContext"
+    unpacked = num(4, 1000) + num(4, 2000) + num(2, -1)
+    packed = msg(4, _varint(1000), _varint(2000)) + num(2, -1)
+    for body in (unpacked, packed):
+        assert decode_message(context, body) == {"supplementalGroups": [1000, 2000],
+                                                 "runAsUser": -1}
