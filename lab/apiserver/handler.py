@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from lab.apiserver import errors, event_conversion, openapi, protobuf, rbac, scale
+from lab.apiserver import errors, event_conversion, openapi, openapi_protobuf, protobuf, rbac, scale
 from lab.apiserver.resources import PREFERRED_GROUP_ORDER, ResourceType
 from lab.apiserver.selection import (
     FieldSelector,
@@ -85,9 +85,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def _send_json(self, code: int, body: Any) -> None:
-        data = json.dumps(body, separators=(",", ":")).encode()
+        self._send_raw(code, "application/json", json.dumps(body, separators=(",", ":")
+                                                            ).encode())
+
+    def _send_raw(self, code: int, content_type: str, data: bytes) -> None:
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -196,6 +199,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             doc = openapi.serve(path, self.headers.get("Accept", ""), self.api.store.types(),
                                 self.api.store.all_objects("apiextensions.k8s.io",
                                                            "customresourcedefinitions"))
+            if isinstance(doc, bytes):  # the v2 document as gnostic protobuf
+                self._send_raw(200, openapi_protobuf.MEDIA_TYPE, doc)
+                return 200, None
             if doc is not None:
                 return 200, doc
         if path == "/api":

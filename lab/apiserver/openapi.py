@@ -15,10 +15,11 @@ schemas and `kubectl explain` fails for them. Custom kinds get their CRD version
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from typing import Any
 
-from lab.apiserver import errors
+from lab.apiserver import openapi_protobuf
 from lab.apiserver.resources import ResourceType
 
 Schemas = dict[str, Any]
@@ -133,11 +134,16 @@ def schemas(types: list[ResourceType], crd_schemas: dict[tuple[str, str, str], A
     return out
 
 
-def root(types: list[ResourceType]) -> dict[str, Any]:
+def root(types: list[ResourceType], crds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The v3 index. Each URL carries a hash of its document, as kube-apiserver's do:
+    kubectl caches documents by URL, so a changed CRD schema must change the URL."""
+    schemas_of_crds = crd_schemas(crds)
     paths = {}
     for group, version in sorted({(rt.group, rt.version) for rt in types}):
         path = _gv_path(group, version)
-        paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash=0"}
+        doc = group_version(types, group, version, schemas_of_crds)
+        digest = hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+        paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest.upper()}"}
     return {"paths": paths}
 
 
@@ -163,12 +169,21 @@ def group_version(types: list[ResourceType], group: str, version: str,
                   crd_schemas: dict[tuple[str, str, str], Any] | None = None
                   ) -> dict[str, Any] | None:
     """The v3 document of one group/version (None when nothing is served there)."""
-    served = [rt for rt in types if rt.group == group and rt.version == version]
+    served = tuple(rt for rt in types if rt.group == group and rt.version == version)
     if not served:
         return None
+    custom = json.dumps(sorted(((k, v) for k, v in (crd_schemas or {}).items()
+                                if k[:2] == (group, version)), key=lambda kv: kv[0]))
+    return _group_version(served, custom)
+
+
+@functools.lru_cache(maxsize=64)
+def _group_version(served: tuple[ResourceType, ...], custom: str) -> dict[str, Any]:
+    """Cached by what it depends on; callers must not change the result."""
+    crd_schemas = {tuple(k): v for k, v in json.loads(custom)}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
-            "paths": _patch_paths(served), "components": {"schemas": schemas(
-                served, crd_schemas or {}, "#/components/schemas/", v3=True)}}
+            "paths": _patch_paths(list(served)), "components": {"schemas": schemas(
+                list(served), crd_schemas, "#/components/schemas/", v3=True)}}
 
 
 def v2(types: list[ResourceType],
@@ -192,18 +207,16 @@ def crd_schemas(crds: list[dict[str, Any]]) -> dict[tuple[str, str, str], Any]:
 
 
 def serve(path: str, accept: str, types: list[ResourceType],
-          crds: list[dict[str, Any]]) -> dict[str, Any] | None:
+          crds: list[dict[str, Any]]) -> dict[str, Any] | bytes | None:
     """The document at `path` (/openapi/v2, /openapi/v3[/api/v1|/apis/G/V]); None: 404.
 
-    v2 is served as JSON only: kubectl asks for the gnostic protobuf form and, on 406,
-    falls back to its compiled-in types, as it does against a server without v2."""
+    v2 comes as JSON, or as gnostic protobuf (bytes) when asked for: kubectl asks for
+    that one only."""
     if path == "/openapi/v2":
-        if "json" not in accept and "*/*" not in accept and accept:
-            raise errors.ApiError(406, "NotAcceptable", "only application/json is "
-                                  "supported for /openapi/v2")
-        return v2(types, crd_schemas(crds))
+        doc = v2(types, crd_schemas(crds))
+        return openapi_protobuf.document(doc) if "protobuf" in accept else doc
     if path == "/openapi/v3":
-        return root(types)
+        return root(types, crds)
     if not path.startswith("/openapi/v3/"):
         return None
     rest = path[len("/openapi/v3/"):].split("/")

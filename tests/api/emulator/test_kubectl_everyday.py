@@ -193,6 +193,23 @@ def test_explain_builtin_and_custom_kinds(kubectl):
     assert "What the widget should be." in out
     assert re.search(r"size\s+<integer>", out)
     assert "How many parts" in kubectl("explain", "widget.spec.size")
+    # a changed CRD schema changes its document's URL, so kubectl's cache is not stale
+    kubectl("patch", "crd", "widgets.example.com", "--type=json", "-p", json.dumps([{
+        "op": "replace", "path": "/spec/versions/0/schema/openAPIV3Schema/properties/spec/"
+        "properties/size/description", "value": "The number of parts."}]))
+    assert "The number of parts." in kubectl("explain", "widget.spec.size")
+
+
+def test_explain_through_openapi_v2(kubectl):
+    """kubectl reads /openapi/v2 only as gnostic protobuf."""
+    out = kubectl("explain", "service.spec.type", "--output=plaintext-openapiv2")
+    assert re.search(r"KIND:\s+Service", out) and "FIELD:    type <string>" in out
+    out = kubectl("explain", "deployment.spec.strategy", "--recursive",
+                  "--output=plaintext-openapiv2")
+    assert re.search(r"^\s+maxSurge\s+<string>$", out, re.M)
+    _apply(kubectl, WIDGET_CRD)
+    out = kubectl("explain", "widgets.spec", "--output=plaintext-openapiv2")
+    assert "What the widget should be." in out and re.search(r"size\s+<integer>", out)
 
 
 # ------------------------------------------------------------ get -o wide, tables
