@@ -276,8 +276,7 @@ def decode_message(message: str, data: bytes) -> Any:
             inline.append(_value(kind, wire, value))
         else:
             decoded = _value(kind, wire, value)
-            if decoded is None or (decoded in ("", 0, False) and "keep" not in flags
-                                   and not isinstance(decoded, dict)):
+            if decoded is None or (decoded in ("", 0, False) and "keep" not in flags):
                 out.pop(name, None)
             else:
                 out[name] = decoded
