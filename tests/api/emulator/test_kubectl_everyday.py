@@ -303,6 +303,8 @@ def test_describe_and_delete(kubectl):
     out = kubectl("describe", "node", "node-a")
     assert re.search(r"^Roles:\s+control-plane$", out, re.M)
     assert re.search(r"InternalIP:\s+192.0.2.10", out)
+    assert kubectl("cordon", "node-a").strip() == "node/node-a cordoned"
+    assert _table(kubectl("get", "nodes"))[1]["node-a"][1] == "Ready,SchedulingDisabled"
     kubectl("create", "namespace", "demo")
     assert kubectl("delete", "svc", "web").strip() == 'service "web" deleted'
     assert kubectl("delete", "namespace", "demo").strip() == 'namespace "demo" deleted'
