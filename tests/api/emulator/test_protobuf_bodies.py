@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from lab.apiserver.protobuf import ProtobufError, decode_message
+from lab.apiserver.protobuf import KIND_PACKAGES, ProtobufError, decode_message, schema
+from lab.apiserver.resources import BUILTIN
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 
@@ -81,6 +82,13 @@ SECONDS = 1767323045
 
 
 # ------------------------------------------------------------------------- kinds
+
+def test_every_served_built_in_kind_has_a_field_table():
+    """A kind added to resources.BUILTIN needs protobuf_schema_build.py run again."""
+    missing = [rt.kind for rt in BUILTIN
+               if f"{KIND_PACKAGES[rt.api_version]}.{rt.kind}" not in schema()]
+    assert missing == []
+
 
 def test_service_int_or_string_ports_and_pointer_booleans(apiserver):
     spec = msg(2, msg(1, text(1, "http"), text(2, "TCP"), num(3, 80), msg(4, num(1, 1),
