@@ -17,22 +17,14 @@ from typing import Any
 
 import yaml
 
+from lab.apiserver.protobuf import encode_varint
+
 MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 Doc = dict[str, Any]
 
 
-def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def _bytes(field: int, payload: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+    return encode_varint(field << 3 | 2) + encode_varint(len(payload)) + payload
 
 
 def _text(field: int, value: str) -> bytes:
@@ -40,11 +32,11 @@ def _text(field: int, value: str) -> bytes:
 
 
 def _number(field: int, value: int | bool) -> bytes:
-    return _varint(field << 3) + _varint(int(value)) if value else b""
+    return encode_varint(field << 3) + encode_varint(int(value)) if value else b""
 
 
 def _double(field: int, value: float) -> bytes:
-    return _varint(field << 3 | 1) + struct.pack("<d", float(value))
+    return encode_varint(field << 3 | 1) + struct.pack("<d", float(value))
 
 
 def _any(field: int, value: Any) -> bytes:
@@ -89,7 +81,7 @@ def schema(node: Doc) -> bytes:
     if isinstance(extra, dict):
         out += _bytes(21, _bytes(1, schema(extra)))
     elif isinstance(extra, bool):
-        out += _bytes(21, _varint(2 << 3) + _varint(int(extra)))
+        out += _bytes(21, encode_varint(2 << 3) + encode_varint(int(extra)))
     kinds = node.get("type")
     if kinds:
         out += _bytes(22, b"".join(_text(1, k) for k in (

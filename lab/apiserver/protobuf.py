@@ -77,6 +77,18 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def encode_varint(value: int) -> bytes:
+    """The writing side (openapi_protobuf.py writes): negative numbers as 64-bit two's
+    complement, as Go writes int32 and int64."""
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
 def fields(data: bytes) -> Wire:
     """(field number, wire type, value) of one message, in wire order."""
     out: Wire = []

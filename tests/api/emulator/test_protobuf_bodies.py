@@ -15,31 +15,27 @@ from typing import Any
 
 import pytest
 
-from lab.apiserver.protobuf import KIND_PACKAGES, ProtobufError, decode_message, schema
+from lab.apiserver.protobuf import (
+    KIND_PACKAGES,
+    ProtobufError,
+    decode_message,
+    encode_varint,
+    schema,
+)
 from lab.apiserver.resources import BUILTIN
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 
 
-# ------------------------------------------------- an encoder, independent of the decoder
-
-def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1  # negative numbers: 64-bit two's complement, as Go writes them
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
+# ---------------------------- an encoder, independent of the decoder (but for varints)
 
 def num(field: int, value: int) -> bytes:
-    return _varint(field << 3) + _varint(value)
+    return encode_varint(field << 3) + encode_varint(value)
 
 
 def msg(field: int, *parts: bytes) -> bytes:
     payload = b"".join(parts)
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+    return encode_varint(field << 3 | 2) + encode_varint(len(payload)) + payload
 
 
 def text(field: int, value: str | bytes) -> bytes:
@@ -47,7 +43,7 @@ def text(field: int, value: str | bytes) -> bytes:
 
 
 def double(field: int, value: float) -> bytes:
-    return _varint(field << 3 | 1) + struct.pack("<d", value)
+    return encode_varint(field << 3 | 1) + struct.pack("<d", value)
 
 
 def entry(field: int, key: str, value: bytes) -> bytes:
@@ -229,7 +225,7 @@ def test_raw_extension_and_duration_read_as_their_json_forms():
 def test_repeated_numbers_packed_or_not_and_negative_numbers():
     context = "k8s.io.api.core.v1.PodSecurityContext"
     unpacked = num(4, 1000) + num(4, 2000) + num(2, -1)
-    packed = msg(4, _varint(1000), _varint(2000)) + num(2, -1)
+    packed = msg(4, encode_varint(1000), encode_varint(2000)) + num(2, -1)
     for body in (unpacked, packed):
         assert decode_message(context, body) == {"supplementalGroups": [1000, 2000],
                                                  "runAsUser": -1}
