@@ -312,7 +312,13 @@ def test_describe_and_delete(kubectl):
     assert re.search(r"InternalIP:\s+192.0.2.10", out)
     assert kubectl("cordon", "node-a").strip() == "node/node-a cordoned"
     assert _table(kubectl("get", "nodes"))[1]["node-a"][1] == "Ready,SchedulingDisabled"
+    kubectl("create", "deployment", "app", "--image=nginx:1.27")
+    out = kubectl("describe", "deployment", "app")  # the server's defaults show
+    assert re.search(r"^StrategyType:\s+RollingUpdate$", out, re.M)
+    assert re.search(r"^RollingUpdateStrategy:\s+25% max unavailable, 25% max surge$", out,
+                     re.M)
     kubectl("create", "namespace", "demo")
+    assert kubectl("delete", "deployment", "app").strip() == 'deployment.apps "app" deleted'
     assert kubectl("delete", "svc", "web").strip() == 'service "web" deleted'
     assert kubectl("delete", "namespace", "demo").strip() == 'namespace "demo" deleted'
     assert kubectl("get", "svc", "-o", "name") == ""
