@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from lab.apiserver import errors, event_conversion, openapi, rbac, review_protobuf
+from lab.apiserver import errors, event_conversion, openapi, openapi_protobuf, protobuf, rbac, scale
 from lab.apiserver.resources import PREFERRED_GROUP_ORDER, ResourceType
 from lab.apiserver.selection import (
     FieldSelector,
@@ -27,7 +27,7 @@ from lab.apiserver.selection import (
     parse_label_selector,
 )
 from lab.apiserver.store import to_view
-from lab.apiserver.tables import table_for
+from lab.apiserver.tables import WatchTables, table_for
 
 if TYPE_CHECKING:
     from lab.apiserver.server import ApiServer
@@ -85,9 +85,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def _send_json(self, code: int, body: Any) -> None:
-        data = json.dumps(body, separators=(",", ":")).encode()
+        self._send_raw(code, "application/json", json.dumps(body, separators=(",", ":")
+                                                            ).encode())
+
+    def _send_raw(self, code: int, content_type: str, data: bytes) -> None:
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -109,7 +112,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _decode(self, raw: bytes, content_type: str) -> Any:
         if not raw:
             return None
-        if "protobuf" in content_type or "cbor" in content_type:
+        if "protobuf" in content_type:
+            return protobuf.request_body(raw)
+        if "cbor" in content_type:
             raise errors.unsupported_media_type(content_type)  # clients then retry in JSON
         try:
             if "yaml" in content_type:
@@ -190,13 +195,13 @@ class RequestHandler(BaseHTTPRequestHandler):
             return 200, None
         if path == "/version":
             return 200, KUBE_VERSION
-        if path == "/openapi/v3":
-            return 200, openapi.root(self.api.store.types())
-        if path.startswith("/openapi/v3/"):
-            rest = path[len("/openapi/v3/"):].split("/")
-            group, version = (rest[1], rest[2]) if rest[0] == "apis" and len(rest) == 3 else (
-                ("", rest[1]) if rest[0] == "api" and len(rest) == 2 else ("", ""))
-            doc = openapi.group_version(self.api.store.types(), group, version)
+        if path.startswith("/openapi/"):  # openapi.py: v2, v3 index, v3 per group/version
+            doc = openapi.serve(path, self.headers.get("Accept", ""), self.api.store.types(),
+                                self.api.store.all_objects("apiextensions.k8s.io",
+                                                           "customresourcedefinitions"))
+            if isinstance(doc, bytes):  # the v2 document as gnostic protobuf
+                self._send_raw(200, openapi_protobuf.MEDIA_TYPE, doc)
+                return 200, None
             if doc is not None:
                 return 200, doc
         if path == "/api":
@@ -259,7 +264,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                                   "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
-        if sub and not (sub == "status" and rt.status_subresource):
+        if sub and not (sub == "status" and rt.status_subresource) and not (
+                sub == "scale" and rt.scale_subresource):
             raise errors.ApiError(404, "NotFound",
                                   "the server could not find the requested resource")
         return Target(rt, namespace, name, sub)
@@ -299,6 +305,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         manager = query.get("fieldManager") or self._default_manager()
         dry_run = query.get("dryRun") == "All"
         body = self._decode(raw, self.headers.get("Content-Type", "application/json"))
+        if sub == "scale":  # kubectl scale: the Scale view of spec.replicas (scale.py)
+            code, scaled = scale.serve(store, rt, verb, ns or "", name, body, PATCH_TYPES.get(
+                self.headers.get("Content-Type", "").split(";")[0].strip()), manager, dry_run)
+            self._send_json(code, scaled)
+            return code
         if verb == "get":
             obj = store.get(rt, ns or "", name)
             return self._reply(200, rt, obj)
@@ -343,14 +354,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         """(Self)SubjectAccessReview: answered on create, never stored."""
         if verb != "create":
             raise errors.method_not_allowed()
-        content_type = self.headers.get("Content-Type", "application/json")
-        if "protobuf" in content_type:  # what kubectl auth can-i sends
-            try:
-                body = review_protobuf.decode_review(raw)
-            except review_protobuf.ProtobufError as exc:
-                raise errors.bad_request(f"cannot decode the {rt.kind}: {exc}") from None
-        else:
-            body = self._decode(raw, content_type)
+        body = self._decode(raw, self.headers.get("Content-Type", "application/json"))
         if not isinstance(body, dict) or body.get("kind") != rt.kind:
             raise errors.bad_request(f"the body must be a {rt.kind}")
         self._send_json(201, rbac.review(body, identity, self._rbac_objects))
@@ -427,6 +431,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
         timeout = _number(query, "timeoutSeconds", float) or self.api.watch_timeout
         watcher = store.watch(rt, ns, labels, fields, query.get("resourceVersion"))
+        as_table = WatchTables(rt, self.headers.get("Accept", ""))  # kubectl get -w
         if forced_gone:
             store.stop_watch(watcher)
             watcher.queue = queue.Queue()
@@ -465,7 +470,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 if item[0] == "close":
                     break
                 if item[0] == "event":
-                    line = {"type": item[1], "object": self._served(rt, item[2])}
+                    line = {"type": item[1], "object": as_table(self._served(rt, item[2]))}
                 elif item[0] == "bookmark":
                     if not bookmarks:
                         continue

@@ -13,6 +13,18 @@ ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "up
 
 
 @dataclass(frozen=True)
+class PrinterColumn:
+    """One `additionalPrinterColumns` entry of a CRD version."""
+
+    name: str
+    type: str
+    json_path: str
+    priority: int = 0
+    format: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """One served resource (a group/version/plural), as discovery describes it."""
 
@@ -31,6 +43,8 @@ class ResourceType:
     field_labels: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     singular: str = field(default="")
+    printer_columns: tuple[PrinterColumn, ...] = ()  # custom kinds: their table columns
+    scale_subresource: bool = False  # autoscaling/v1 Scale at .../NAME/scale (scale.py)
 
     @property
     def api_version(self) -> str:
@@ -81,6 +95,11 @@ class ResourceType:
                     "verbs": ["get", "patch", "update"],
                 }
             )
+        if self.scale_subresource:
+            entries.append({"name": f"{self.plural}/scale", "singularName": "",
+                            "namespaced": self.namespaced, "group": "autoscaling",
+                            "version": "v1", "kind": "Scale",
+                            "verbs": ["get", "patch", "update"]})
         return entries
 
 
@@ -100,6 +119,11 @@ BUILTIN: tuple[ResourceType, ...] = (
                  field_labels=("spec.clusterIP", "spec.type"), categories=("all",)),
     ResourceType("", "v1", "Node", "nodes", False, ("no",), True, False,
                  field_labels=("spec.unschedulable",)),
+    ResourceType("", "v1", "Pod", "pods", True, ("po",), True, False,
+                 field_labels=("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+                               "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
+                               "status.podIP", "status.podIPs", "status.nominatedNodeName"),
+                 categories=("all",)),
     ResourceType("", "v1", "ConfigMap", "configmaps", True, ("cm",), False, False),
     ResourceType("", "v1", "Secret", "secrets", True, (), False, False, field_labels=("type",)),
     ResourceType("", "v1", "Event", "events", True, ("ev",), False, False,
@@ -114,7 +138,7 @@ BUILTIN: tuple[ResourceType, ...] = (
                  field_labels=("reason", "type", "reportingController", "regarding.kind",
                                "regarding.namespace", "regarding.name", "regarding.uid")),
     ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), True,
-                 categories=("all",)),
+                 scale_subresource=True, categories=("all",)),
     ResourceType("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), True,
                  categories=("all",)),
     ResourceType("rbac.authorization.k8s.io", "v1", "Role", "roles", True, (), False, False),
@@ -161,6 +185,12 @@ def resource_types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 custom=True,
                 categories=tuple(names.get("categories") or ()),
                 singular=names.get("singular") or names.get("kind", "").lower(),
+                printer_columns=tuple(
+                    PrinterColumn(str(c.get("name", "")), str(c.get("type", "string")),
+                                  str(c.get("jsonPath", "")), int(c.get("priority") or 0),
+                                  str(c.get("format", "")), str(c.get("description", "")))
+                    for c in version.get("additionalPrinterColumns") or []
+                    if isinstance(c, dict)),
             )
         )
     return out

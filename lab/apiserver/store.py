@@ -24,6 +24,7 @@ from typing import Any
 
 from lab.apiserver import (
     crd_schema,
+    defaults,
     errors,
     event_conversion,
     managed_fields,
@@ -320,6 +321,7 @@ class Store:
 
     def _prepare(self, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
         """Kind-specific defaults and checks (may allocate; released again on failure)."""
+        defaults.apply(rt.group, rt.kind, obj)  # defaults.py: Secret, Pod, workload defaults
         causes = validation.check_metadata(obj["metadata"]) + validation.check_kind(
             rt.kind, rt.group, obj)
         if causes:
