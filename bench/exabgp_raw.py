@@ -34,13 +34,9 @@ from lab.frr import FrrRouter, RouterConfig
 from lab.netns import Topology
 from metallb.childproc import terminate
 from metallb.wait import WaitTimeout, poll_until
+from speaker.bgp import PeerSpec, RouteAttrs
 from speaker.exabgp import RELAY_SCRIPT, ExaBGPDriver, default_exabgp_cmd, stock_exabgp_cmd
-from speaker.exabgp_config import (
-    PeerSpec,
-    RouteAttrs,
-    exabgp_env,
-    render_config,
-)
+from speaker.exabgp_config import exabgp_env, render_config
 from speaker.exabgp_events import Ack, StateChange, parse_line
 
 PINNED = "4.2.25"

@@ -78,8 +78,8 @@ from lab.frr import FrrRouter
 from lab.netns import Topology
 from metallb.childproc import terminate
 from metallb.wait import WaitTimeout, poll_until
+from speaker.bgp import PeerSpec
 from speaker.exabgp import default_exabgp_cmd
-from speaker.exabgp_config import PeerSpec
 
 GRPC_DIR = Path("/tmp/metallb-bench-grpc")
 DEV_PACKAGE = "golang-github-osrg-gobgp-dev"

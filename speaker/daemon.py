@@ -27,9 +27,9 @@ from metallb.kube.informer import Informer
 from metallb.logs import configure_logging
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
+from speaker.backends import make_backend
+from speaker.bgp import BackendError, DriverEvent, PeerSpec, PeerSpecError
 from speaker.cli import SpeakerSettings, parse_settings
-from speaker.exabgp import DriverEvent, ExaBGPDriver, ExaBGPError
-from speaker.exabgp_config import PeerSpec, PeerSpecError
 from speaker.planner import PROTOCOL, NodeInfo, Plan, plan
 
 log = logging.getLogger("metallb.speaker")
@@ -64,11 +64,7 @@ class SpeakerDaemon:
         self.informers = (self.services, self.slices, self.nodes, self.config_maps)
         self.config_source = ConfigSource(settings.namespace, settings.config_name,
                                           settings.config_key, self.k8s_metrics)
-        self.driver = ExaBGPDriver(
-            settings.state_dir, [], exabgp_cmd=[settings.exabgp] if settings.exabgp else None,
-            netns=settings.exabgp_netns, on_event=self._on_driver_event,
-            log_level=settings.log_level.upper().replace("WARN", "WARNING"),
-        )
+        self.driver = make_backend(settings, [], on_event=self._on_driver_event)
         # Routes first: events wait while ExaBGP still has commands to work through, and
         # go out at most at the rate of controller-runtime's default client (QPS 20,
         # burst 30), which upstream's speaker writes its events with.
@@ -280,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         daemon.start()
-    except (ExaBGPError, OSError) as err:
+    except (BackendError, OSError) as err:
         log.error('event=start_failed node=%s error="%s"', settings.node_name, err)
         daemon.stop()
         return 1

@@ -44,14 +44,19 @@ from pathlib import Path
 
 from metallb.childproc import terminate
 from metallb.wait import WaitTimeout, poll_until
-from speaker.exabgp_config import (
-    DEFAULT_BATCH,
+from speaker.bgp import (
+    BackendError,
+    DriverEvent,
     PeerSpec,
     PeerSpecError,
     RouteAttrs,
+    SessionState,
+    normalise_prefix,
+)
+from speaker.exabgp_config import (
+    DEFAULT_BATCH,
     announce_commands,
     exabgp_env,
-    normalise_prefix,
     render_config,
     withdraw_commands,
 )
@@ -64,34 +69,8 @@ SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 LOG_ROTATE_BYTES = 10 * 1024 * 1024  # exabgp.log -> exabgp.log.1 at (re)start beyond this
 
 
-class ExaBGPError(RuntimeError):
+class ExaBGPError(BackendError):
     """ExaBGP could not be started or driven; the message names the log file to read."""
-
-
-@dataclass(frozen=True)
-class SessionState:
-    """Snapshot of one peer, for metrics and status."""
-
-    peer: str
-    state: str  # "idle" (configured, never connected), "connected", "up", "down"
-    up: bool
-    reason: str | None  # of the last "down"
-    since: float  # time.time() of the last state change
-    updates_sent: int  # prefix announces + withdraws sent to this peer
-    announced_prefixes: int  # prefixes ExaBGP holds for the peer while the session is up
-    pending_prefixes: int  # desired prefixes not (yet) sent: session down or not in sync
-
-
-@dataclass(frozen=True)
-class DriverEvent:
-    """Passed to `on_event` (called from the driver's threads: keep it quick, never block).
-    kind: "session" (state change), "exabgp_started", "exabgp_exited", "command_error",
-    "session_not_established"."""
-
-    kind: str
-    peer: str | None = None
-    state: str | None = None
-    detail: str | None = None
 
 
 @dataclass

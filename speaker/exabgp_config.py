@@ -1,129 +1,32 @@
-"""Pure part of the ExaBGP driver: peer specs, route attributes, the ExaBGP configuration
-text, its environment, and the API command lines. No I/O, so every rule here is unit-tested
-without starting anything.
+"""Pure part of the ExaBGP driver: the ExaBGP configuration text for a set of
+`speaker.bgp.PeerSpec`s, its environment, and the API command lines. No I/O, so every
+rule here is unit-tested without starting anything.
 """
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from metallb.config.model import Peer
+from speaker.bgp import PeerSpec, PeerSpecError, RouteAttrs
 
-FAMILY_OF_VERSION = {4: "ipv4 unicast", 6: "ipv6 unicast"}
-KNOWN_FAMILIES = frozenset(FAMILY_OF_VERSION.values())
 # ExaBGP reads one command per line; thousands of prefixes per line parse fine and keep the
 # per-command overhead (the dominant cost, see bench/exabgp_raw.py) low.
 DEFAULT_BATCH = 1000
-_UNSAFE_PASSWORD = re.compile(r"[\s\"'\\;{}]")
 _UNSAFE_PATH = re.compile(r"[\s\"'\\;{}]")
 
 
-class PeerSpecError(ValueError):
-    """A peer cannot be turned into ExaBGP configuration; says which peer, which field."""
-
-
-@dataclass(frozen=True)
-class RouteAttrs:
-    """Attributes of an announced prefix. `next_hop` "self" = our address on the session."""
-
-    next_hop: str = "self"
-    communities: tuple[str, ...] = ()  # "A:B"
-    local_pref: int | None = None  # only meaningful on iBGP sessions
-
-    def render(self) -> str:
-        parts = [f"next-hop {self.next_hop}"]
-        if self.communities:
-            parts.append(f"community [{' '.join(self.communities)}]")
-        if self.local_pref is not None:
-            parts.append(f"local-preference {self.local_pref}")
-        return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class PeerSpec:
-    """One BGP session as ExaBGP runs it (always active: passive false)."""
-
-    peer_address: str
-    peer_asn: int
-    local_asn: int
-    local_address: str
-    router_id: str
-    peer_port: int = 179
-    hold_time: int = 90
-    password: str | None = field(default=None, repr=False)  # never logged
-    families: tuple[str, ...] = ()  # empty = the peer address's own family
-
-    def __post_init__(self) -> None:
-        where = f"peer {self.peer_address}"
-        try:
-            peer = ipaddress.ip_address(self.peer_address)
-            local = ipaddress.ip_address(self.local_address)
-            rid = ipaddress.ip_address(self.router_id)
-        except ValueError as exc:
-            raise PeerSpecError(f"{where}: {exc}") from None
-        if peer.version != local.version:
-            raise PeerSpecError(f"{where}: local-address {self.local_address} is not of the "
-                                "peer's address family; set source-address")
-        if rid.version != 4:
-            raise PeerSpecError(f"{where}: router-id {self.router_id} must be IPv4; set router-id")
-        if self.hold_time != 0 and self.hold_time < 3:
-            raise PeerSpecError(f"{where}: hold-time {self.hold_time} must be 0 or >= 3 seconds")
-        for name, asn in (("peer-asn", self.peer_asn), ("my-asn", self.local_asn)):
-            if not 1 <= asn <= 2**32 - 1:
-                raise PeerSpecError(f"{where}: {name} {asn} is outside 1..4294967295")
-        if not 1 <= self.peer_port <= 65535:
-            raise PeerSpecError(f"{where}: peer-port {self.peer_port} is outside 1..65535")
-        if self.password is not None and (not self.password
-                                          or _UNSAFE_PASSWORD.search(self.password)):
-            raise PeerSpecError(f"{where}: password must be non-empty without whitespace, "
-                                "quotes, backslash, ';', '{' or '}'")
-        unknown = set(self.families) - KNOWN_FAMILIES
-        if unknown:
-            raise PeerSpecError(f"{where}: unknown families {sorted(unknown)}; use "
-                                f"{sorted(KNOWN_FAMILIES)}")
-
-    @property
-    def is_ibgp(self) -> bool:
-        return self.peer_asn == self.local_asn
-
-    @property
-    def address_families(self) -> tuple[str, ...]:
-        if self.families:
-            return self.families
-        return (FAMILY_OF_VERSION[ipaddress.ip_address(self.peer_address).version],)
-
-    @classmethod
-    def from_peer(cls, peer: Peer, node_addresses: Sequence[str],
-                  families: tuple[str, ...] = ()) -> PeerSpec:
-        """Build from a config Peer and this node's addresses (defaults for the session's
-        local address, same family as the peer, and the router id, the first IPv4 one)."""
-        where = f"peer {peer.peer_address}"
-        try:
-            version = ipaddress.ip_address(peer.peer_address).version
-            nodes = [ipaddress.ip_address(a) for a in node_addresses]
-        except ValueError as exc:
-            raise PeerSpecError(f"{where}: {exc}") from None
-        local = peer.source_address or next(
-            (str(a) for a in nodes if a.version == version), None)
-        if local is None:
-            raise PeerSpecError(f"{where}: the node has no IPv{version} address for this "
-                                "session; set source-address")
-        router_id = peer.router_id or next((str(a) for a in nodes if a.version == 4), None)
-        if router_id is None:
-            raise PeerSpecError(f"{where}: the node has no IPv4 address to use as router-id; "
-                                "set router-id")
-        return cls(
-            peer_address=peer.peer_address, peer_asn=peer.peer_asn, local_asn=peer.my_asn,
-            local_address=local, router_id=router_id, peer_port=peer.peer_port,
-            hold_time=int(peer.hold_time), password=peer.password, families=families,
-        )
+def render_attrs(attrs: RouteAttrs) -> str:
+    """The attributes as ExaBGP's `announce attributes ...` syntax writes them."""
+    parts = [f"next-hop {attrs.next_hop}"]
+    if attrs.communities:
+        parts.append(f"community [{' '.join(attrs.communities)}]")
+    if attrs.local_pref is not None:
+        parts.append(f"local-preference {attrs.local_pref}")
+    return " ".join(parts)
 
 
 def render_config(peers: Iterable[PeerSpec], relay_argv: Sequence[str],
@@ -217,7 +120,7 @@ def announce_commands(peer: str, routes: Mapping[str, RouteAttrs],
     for attrs in sorted(groups, key=repr):
         for _version, prefixes in sorted(_split_family(groups[attrs]).items()):
             for chunk in _chunks(sorted(prefixes), batch):
-                out.append(f"neighbor {peer} announce attributes {attrs.render()} "
+                out.append(f"neighbor {peer} announce attributes {render_attrs(attrs)} "
                            f"nlri {' '.join(chunk)}")
     return out
 
@@ -230,9 +133,3 @@ def withdraw_commands(peer: str, prefixes: Iterable[str], batch: int = DEFAULT_B
         for chunk in _chunks(sorted(group), batch):
             out.append(f"neighbor {peer} withdraw attributes next-hop self nlri {' '.join(chunk)}")
     return out
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def normalise_prefix(prefix: str) -> str:
-    """`198.51.100.7` -> `198.51.100.7/32`; host bits set are an error (ValueError)."""
-    return str(ipaddress.ip_network(prefix, strict=True))

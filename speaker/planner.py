@@ -16,7 +16,7 @@ from typing import Any
 from metallb.config.errors import ConfigIssue
 from metallb.config.model import Config, IPAddress, Peer, Pool, selectors_match
 from speaker.autodiscovery import discover_peers
-from speaker.exabgp_config import RouteAttrs
+from speaker.bgp import RouteAttrs, RouteTables
 
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -166,9 +166,6 @@ def has_eligible_endpoint(
         if ready is None or ready is True or conditions.get("serving") is True:
             return True
     return False
-
-
-RouteTables = dict[str, dict[str, RouteAttrs]]  # peer address -> prefix -> attributes
 
 
 def plan(

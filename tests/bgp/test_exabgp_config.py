@@ -5,13 +5,10 @@ from __future__ import annotations
 import pytest
 
 from metallb.config.model import Peer
+from speaker.bgp import PeerSpec, PeerSpecError, RouteAttrs, normalise_prefix
 from speaker.exabgp_config import (
-    PeerSpec,
-    PeerSpecError,
-    RouteAttrs,
     announce_commands,
     exabgp_env,
-    normalise_prefix,
     render_config,
     withdraw_commands,
 )

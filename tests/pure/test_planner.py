@@ -14,8 +14,8 @@ from metallb.config.model import (
     Peer,
     Pool,
 )
-from speaker.exabgp_config import normalise_prefix
-from speaker.planner import EXCLUDE_LABEL, NodeInfo, RouteAttrs, plan
+from speaker.bgp import RouteAttrs, normalise_prefix
+from speaker.planner import EXCLUDE_LABEL, NodeInfo, plan
 
 
 def rng(cidr: str) -> AddressRange:
