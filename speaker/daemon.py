@@ -30,7 +30,8 @@ from metallb.metrics_server import MetricsServer
 from speaker.backends import make_backend
 from speaker.bgp import BackendError, DriverEvent, PeerSpec, PeerSpecError
 from speaker.cli import SpeakerSettings, parse_settings
-from speaker.planner import PROTOCOL, NodeInfo, Plan, plan
+from speaker.node import NodeInfo
+from speaker.planner import PROTOCOL, Plan, plan
 
 log = logging.getLogger("metallb.speaker")
 

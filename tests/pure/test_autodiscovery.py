@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from metallb.config.parse import load_config_file
-from speaker.planner import NodeInfo, node_peers
+from speaker.node import NodeInfo
+from speaker.planner import node_peers
 
 CONFIG = load_config_file(str(Path(__file__).parents[2] / "examples" / "config.yaml"))
 EQX = "metal.equinix.com/"

@@ -15,7 +15,8 @@ from metallb.config.model import (
     Pool,
 )
 from speaker.bgp import RouteAttrs, normalise_prefix
-from speaker.planner import EXCLUDE_LABEL, NodeInfo, plan
+from speaker.node import NodeInfo
+from speaker.planner import EXCLUDE_LABEL, plan
 
 
 def rng(cidr: str) -> AddressRange:
