@@ -36,8 +36,8 @@ from metallb.childproc import terminate
 from metallb.wait import WaitTimeout, poll_until
 from speaker.bgp import PeerSpec, RouteAttrs
 from speaker.exabgp import RELAY_SCRIPT, ExaBGPDriver, default_exabgp_cmd, stock_exabgp_cmd
-from speaker.exabgp_config import exabgp_env, render_config
-from speaker.exabgp_events import Ack, StateChange, parse_line
+from speaker.exabgp.config import exabgp_env, render_config
+from speaker.exabgp.events import Ack, StateChange, parse_line
 
 PINNED = "4.2.25"
 LEAN = f"{PINNED}-lean"

@@ -6,13 +6,13 @@ import pytest
 
 from metallb.config.model import Peer
 from speaker.bgp import PeerSpec, PeerSpecError, RouteAttrs, normalise_prefix
-from speaker.exabgp_config import (
+from speaker.exabgp.config import (
     announce_commands,
     exabgp_env,
     render_config,
     withdraw_commands,
 )
-from speaker.exabgp_events import Ack, Other, Shutdown, StateChange, parse_line
+from speaker.exabgp.events import Ack, Other, Shutdown, StateChange, parse_line
 
 NODE = ["192.0.2.11", "2001:db8:ffff::11"]
 

@@ -21,7 +21,7 @@ from exabgp.rib.outgoing import OutgoingRIB
 
 from speaker import exabgp_launcher
 from speaker.exabgp import default_exabgp_cmd
-from speaker.exabgp_config import DEFAULT_BATCH, exabgp_env
+from speaker.exabgp.config import DEFAULT_BATCH, exabgp_env
 
 ORIGINAL_REMOVE_SELF = Neighbor.remove_self
 ORIGINAL_UPDATES = OutgoingRIB.updates

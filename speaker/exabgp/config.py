@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import speaker
 from speaker.bgp import PeerSpec, PeerSpecError, RouteAttrs
 
 # ExaBGP reads one command per line; thousands of prefixes per line parse fine and keep the
@@ -75,12 +76,12 @@ def exabgp_env(log_level: str = "INFO") -> dict[str, str]:
     no CLI pipes (they need /run/exabgp), no listening socket, acks on, logs to stderr
     (the driver writes them to a file in its state directory). The relay is not
     respawned: it only ends when the driver's socket is gone (the speaker died), and then
-    it stops ExaBGP itself (see exabgp_relay.py) so no orphan keeps announcing routes.
+    it stops ExaBGP itself (see speaker/exabgp/relay.py) so no orphan keeps announcing routes.
     """
     user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
     # The launcher is `python -m speaker.exabgp_launcher`: make it importable from the
     # same place this speaker was imported from, whatever the child's working directory.
-    path = [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+    path = [str(Path(speaker.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
     return {
         "PYTHONPATH": os.pathsep.join(p for p in path if p),
         "exabgp.daemon.user": user,
