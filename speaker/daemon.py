@@ -29,16 +29,14 @@ from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
 from speaker.backends import make_backend
 from speaker.bgp import BackendError, DriverEvent, PeerSpec, PeerSpecError
-from speaker.cli import SpeakerSettings, parse_settings
+from speaker.cli import parse_settings
 from speaker.node import NodeInfo
 from speaker.planner import PROTOCOL, Plan, plan
+from speaker.settings import SpeakerSettings
 
 log = logging.getLogger("metallb.speaker")
 
 COMPONENT = "metallb-speaker"
-METRICS_REFRESH = 1.0  # seconds between session-metric refreshes without any change
-EVENT_QPS, EVENT_BURST = 20.0, 30
-AHEAD_EVERY = 1000  # announceable services planned before their routes are sent ahead
 
 
 class SpeakerDaemon:
@@ -70,8 +68,8 @@ class SpeakerDaemon:
         # go out at most at the rate of controller-runtime's default client (QPS 20,
         # burst 30), which upstream's speaker writes its events with.
         self.events = BackgroundEventRecorder(
-            EventRecorder(api, COMPONENT, settings.node_name), rate=EVENT_QPS,
-            burst=EVENT_BURST, yield_to=self.driver.busy)
+            EventRecorder(api, COMPONENT, settings.node_name), rate=settings.event_qps,
+            burst=settings.event_burst, yield_to=self.driver.busy)
         self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
                                             ready=self.ready)
         self._announced: frozenset[tuple[str, str]] = frozenset()
@@ -100,7 +98,7 @@ class SpeakerDaemon:
         self._stop.set()
         self._dirty.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=self.settings.sync_stop_timeout)
         self.driver.stop(withdraw=True)
         self.events.stop()
         for informer in self.informers:
@@ -125,7 +123,7 @@ class SpeakerDaemon:
     def _loop(self) -> None:
         pending = True
         while not self._stop.is_set():
-            self._dirty.wait(METRICS_REFRESH)
+            self._dirty.wait(self.settings.metrics_refresh)
             if self._stop.is_set():
                 return
             # A change seen before every informer synced must not be lost: the last
@@ -169,7 +167,8 @@ class SpeakerDaemon:
         # Large plans: the first host routes leave while the rest is planned.
         result = plan(config, node, self.services.items(), self.slices.items(),
                       lb_class=self.settings.load_balancer_class,
-                      ahead=self.driver.announce_ahead, ahead_every=AHEAD_EVERY)
+                      ahead=self.driver.announce_ahead,
+                      ahead_every=self.settings.announce_ahead_every)
         self.plans += 1
         specs, problems = peer_specs(result, node_addresses(node_obj))
         self._report_issues([*(str(issue) for issue in result.issues), *problems])
@@ -189,8 +188,9 @@ class SpeakerDaemon:
             if service is not None:
                 self.events.record(service, "Normal", "nodeAssigned",
                                    f'announcing from node "{node}" with protocol "{PROTOCOL}"')
-        _log_services("service_announced", started, node)
-        _log_services("service_withdrawn", stopped, node)
+        limit = self.settings.services_logged_individually
+        _log_services("service_announced", started, node, limit)
+        _log_services("service_withdrawn", stopped, node, limit)
         self._announced = announced
         self.speaker_metrics.publish({(k, PROTOCOL, node, ip) for k, ip in announced})
         gone = self._known_peers - {s.peer_address for s in specs}
@@ -221,13 +221,10 @@ class SpeakerDaemon:
             self._updates_published[peer] = state.updates_sent
 
 
-LOGGED_PER_SERVICE = 20
-
-
-def _log_services(event: str, keys: list[str], node: str) -> None:
-    """One line per service, or one summary line for a burst (10,000 lines would cost
-    the sync loop more than the announcements themselves)."""
-    if len(keys) <= LOGGED_PER_SERVICE:
+def _log_services(event: str, keys: list[str], node: str, limit: int) -> None:
+    """One line per service, or one summary line for more than `limit` (10,000 lines
+    would cost the sync loop more than the announcements themselves)."""
+    if len(keys) <= limit:
         for key in keys:
             log.info("event=%s service=%s node=%s", event, key, node)
     else:

@@ -64,6 +64,10 @@ class SpeakerSettings(DaemonSettings):
     withdraw_timeout: float = 5.0
     """Seconds to wait for ExaBGP's acks of withdraws (at stop, or a peer removed), and
     for ExaBGP to exit after SIGTERM."""
+    exabgp_ack_timeout: float = 10.0
+    """Seconds the driver's `flush` waits for ExaBGP's acks unless told otherwise."""
+    exabgp_poll_interval: float = 0.5
+    """Seconds between checks that ExaBGP still runs and that sessions came up."""
     establish_warn_after: float = 10.0
     """A session not up after this many seconds is logged once, with a hint."""
 

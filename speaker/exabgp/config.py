@@ -13,10 +13,9 @@ from pathlib import Path
 
 import speaker
 from speaker.bgp import PeerSpec, PeerSpecError, RouteAttrs
+from speaker.settings import SpeakerSettings
 
-# ExaBGP reads one command per line; thousands of prefixes per line parse fine and keep the
-# per-command overhead (the dominant cost, see bench/exabgp_raw.py) low.
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = SpeakerSettings.exabgp_batch  # prefixes per command line (see there why)
 _UNSAFE_PATH = re.compile(r"[\s\"'\\;{}]")
 
 

@@ -38,10 +38,11 @@ from speaker.bgp import (
     normalise_prefix,
 )
 from speaker.exabgp.channel import SOCKET_PATH_MAX, Channel
-from speaker.exabgp.config import DEFAULT_BATCH, exabgp_env, render_config
+from speaker.exabgp.config import exabgp_env, render_config
 from speaker.exabgp.events import Ack, Event, Other, Shutdown, StateChange
 from speaker.exabgp.routebook import PeerCommands, RouteBook
 from speaker.exabgp.supervisor import Supervisor, default_exabgp_cmd
+from speaker.settings import SpeakerSettings as DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +101,20 @@ class ExaBGPDriver:
         exabgp_cmd: Sequence[str] | None = None,
         netns: str | None = None,
         on_event: Callable[[DriverEvent], None] | None = None,
-        group_updates: bool = True,
-        batch: int = DEFAULT_BATCH,
-        restart_backoff: tuple[float, float] = (0.2, 10.0),
-        establish_warn_after: float = 10.0,
+        group_updates: bool = DEFAULTS.exabgp_group_updates,
+        batch: int = DEFAULTS.exabgp_batch,
+        restart_backoff: tuple[float, float] = DEFAULTS.exabgp_restart_backoff,
+        establish_warn_after: float = DEFAULTS.establish_warn_after,
         log_level: str = "INFO",
+        stable_after: float = DEFAULTS.exabgp_stable_after,
+        log_rotate_bytes: int = DEFAULTS.exabgp_log_rotate_bytes,
+        start_timeout: float = DEFAULTS.exabgp_start_timeout,
+        withdraw_timeout: float = DEFAULTS.withdraw_timeout,
+        ack_timeout: float = DEFAULTS.exabgp_ack_timeout,
+        poll_interval: float = DEFAULTS.exabgp_poll_interval,
     ):
+        """Keyword tunables default to (and are documented as) the `exabgp_*`,
+        `withdraw_timeout` and `establish_warn_after` fields of `SpeakerSettings`."""
         self.state_dir = Path(state_dir).absolute()
         self.node_addresses = (
             [node_addresses] if isinstance(node_addresses, str) else list(node_addresses))
@@ -117,6 +126,9 @@ class ExaBGPDriver:
         self.restart_backoff = restart_backoff
         self.establish_warn_after = establish_warn_after
         self.log_level = log_level
+        self.start_timeout = start_timeout
+        self.withdraw_timeout = withdraw_timeout
+        self.ack_timeout = ack_timeout
         self.socket_path = self.state_dir / "api.sock"
         self.config_path = self.state_dir / "exabgp.conf"
         self.log_path = self.state_dir / "exabgp.log"
@@ -135,11 +147,14 @@ class ExaBGPDriver:
                                 on_event=self._handle)
         self._supervisor = Supervisor(
             self.exabgp_cmd, self.log_path, {**os.environ, **exabgp_env(log_level)},
-            netns=netns, restart_backoff=restart_backoff)
+            netns=netns, restart_backoff=restart_backoff, stable_after=stable_after,
+            log_rotate_bytes=log_rotate_bytes, poll_interval=poll_interval)
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self, timeout: float = 15.0) -> ExaBGPDriver:
-        """Start ExaBGP and return once its API relay is connected."""
+    def start(self, timeout: float | None = None) -> ExaBGPDriver:
+        """Start ExaBGP and return once its API relay is connected (within `timeout`,
+        default `start_timeout`)."""
+        timeout = self.start_timeout if timeout is None else timeout
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._channel.open()
         try:
@@ -193,12 +208,14 @@ class ExaBGPDriver:
     def log_tail(self, lines: int = 5) -> str:
         return self._supervisor.log_tail(lines)
 
-    def stop(self, withdraw: bool = True, timeout: float = 5.0) -> None:
-        """Withdraw everything (and wait for ExaBGP's acks), then stop ExaBGP by PID.
+    def stop(self, withdraw: bool = True, timeout: float | None = None) -> None:
+        """Withdraw everything (and wait for ExaBGP's acks), then stop ExaBGP by PID;
+        each wait takes at most `timeout` (default `withdraw_timeout`).
 
         Withdraw-then-stop makes the router drop this node at once instead of after the
         hold time. Idempotent; never raises for a process that is already gone.
         """
+        timeout = self.withdraw_timeout if timeout is None else timeout
         self._stopping.set()
         if withdraw:
             with self._lock:
@@ -255,7 +272,7 @@ class ExaBGPDriver:
             self._peers = new
         if withdrawn:
             try:
-                self.flush(5.0)
+                self.flush(self.withdraw_timeout)
             except WaitTimeout as exc:
                 log_event(log, "warn", "exabgp_withdraw_unacked", prefixes=withdrawn,
                           error=str(exc))
@@ -329,9 +346,10 @@ class ExaBGPDriver:
         """Commands sent to the running ExaBGP that it has not acknowledged yet."""
         return self.pid is not None and self._channel.busy()
 
-    def flush(self, timeout: float = 10.0) -> None:
-        """Wait until ExaBGP acked every command sent so far (WaitTimeout otherwise)."""
-        self._channel.flush(timeout)
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until ExaBGP acked every command sent so far (WaitTimeout after
+        `timeout`, default `ack_timeout`)."""
+        self._channel.flush(self.ack_timeout if timeout is None else timeout)
 
     # -- state for metrics -----------------------------------------------------------
     def sessions(self) -> dict[str, SessionState]:

@@ -42,18 +42,16 @@ class Supervisor:
     `poll_interval` seconds while ExaBGP runs.
     """
 
-    def __init__(self, cmd: Sequence[str], log_path: Path, env: Mapping[str, str],
-                 netns: str | None = None,
-                 restart_backoff: tuple[float, float] = (0.2, 10.0),
-                 stable_after: float = 30.0, log_rotate_bytes: int = 10 * 1024 * 1024,
-                 poll_interval: float = 0.5):
+    def __init__(self, cmd: Sequence[str], log_path: Path, env: Mapping[str, str], *,
+                 netns: str | None, restart_backoff: tuple[float, float],
+                 stable_after: float, log_rotate_bytes: int, poll_interval: float):
         self.cmd = list(cmd)
         self.log_path = log_path
         self.env = dict(env)
         self.netns = netns
-        self.restart_backoff = restart_backoff  # (first delay, longest delay) in seconds
-        self.stable_after = stable_after  # a run this long resets the backoff
-        self.log_rotate_bytes = log_rotate_bytes  # log -> log.1 at (re)start beyond this
+        self.restart_backoff = restart_backoff  # the settings' exabgp_* fields say what
+        self.stable_after = stable_after  # each of these four means
+        self.log_rotate_bytes = log_rotate_bytes
         self.poll_interval = poll_interval
         self.restarts = 0  # relaunches after an exit (not the first start)
         self.proc: subprocess.Popen[bytes] | None = None
