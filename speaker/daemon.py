@@ -1,5 +1,6 @@
 """Wiring of the speaker: informers -> one sync loop running the pure planner -> the
-ExaBGP driver; metrics; `nodeAssigned` events; clean withdraw on SIGTERM.
+BGP backend (`speaker.bgp.BGPBackend`, built by `speaker.backends`); metrics;
+`nodeAssigned` events; clean withdraw on SIGTERM.
 
 Every watched change only marks the state dirty; one loop recomputes the whole plan and
 hands it to the driver, which sends only the difference. Recomputing the plan is cheap
@@ -40,6 +41,18 @@ COMPONENT = "metallb-speaker"
 
 
 class SpeakerDaemon:
+    """One node's speaker: what it announces is always a function of the last plan of
+    what its informers hold (the backend is handed the whole plan, never a delta).
+
+    Threads: the owner calls `start` and `stop` (stop withdraws every route, acked,
+    before anything else goes away). Informer threads call `_on_change` and the
+    backend's threads `_on_driver_event`: both only count, log and set the `_dirty`
+    event, so they never block. Everything else (`sync`, the announced set, logged
+    problems, published metrics, the config version) belongs to the one sync thread,
+    so there is no lock; tests may call `sync` themselves only while that thread is
+    not running. `ready` (metrics server thread) reads the informers' synced flags.
+    """
+
     def __init__(self, settings: SpeakerSettings, api_client: client.ApiClient | None = None):
         self.settings = settings
         api = api_client or load_api_client(settings.kubeconfig)

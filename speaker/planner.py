@@ -27,6 +27,9 @@ PROTOCOL = "bgp"
 
 @dataclass(frozen=True)
 class Plan:
+    """What this node announces: its peers, the routes each gets, and which (service,
+    address) pairs that covers (for events and the `metallb_speaker_announced` metric)."""
+
     peers: dict[str, Peer]  # peer address -> peer
     # peer address -> prefix (canonical `ip_network` text) -> attributes
     routes: dict[str, dict[str, RouteAttrs]]

@@ -30,11 +30,12 @@ SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 class Channel:
     """The socket, the command queue and the ack counters of the running ExaBGP.
 
-    Always holds: `acks <= commands` for the current generation once every ack of it
-    arrived; a line is written only to the connection of the generation it was queued
-    for. Threads: `open`, `close`, `new_generation`, `send`, `flush`, `busy` are called
-    by the driver (any of its callers' threads); the accept thread, the writer thread
-    and one reader thread per connection run here. The lock guards the connection, the
+    Always holds: a line is written only while the generation it was queued for is
+    the current one, and only acks read from the current connection are counted, so
+    `flush` never returns early on an older ExaBGP's acks.
+    Threads: `open`, `close`, `new_generation`, `send`, `flush`, `busy` are called by
+    the driver (from any of its callers' threads); the accept thread, the writer
+    thread and one reader thread per connection run here. The lock guards the connection, the
     generation and the counters; it is never held while calling back.
     Callbacks: `on_connected()` from the accept thread, `on_event(event)` from a
     reader thread for every line (acks too, after they were counted); both may take

@@ -55,7 +55,8 @@ class ExaBGPError(BackendError):
 
 @dataclass
 class _Session:
-    """One configured peer's session as ExaBGP last reported it."""
+    """One configured peer's session as ExaBGP last reported it. Lives in the driver's
+    session table and is only read or changed under the driver's lock."""
 
     spec: PeerSpec
     state: str = "idle"
