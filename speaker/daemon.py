@@ -25,7 +25,7 @@ from metallb.config_source import ConfigSource
 from metallb.kube.client import load_api_client
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
-from metallb.logs import configure_logging
+from metallb.logs import configure_logging, format_event, log_event
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
 from speaker.backends import make_backend
@@ -101,9 +101,8 @@ class SpeakerDaemon:
             informer.start()
         self._thread = threading.Thread(target=self._loop, name="speaker-sync", daemon=True)
         self._thread.start()
-        log.info("event=speaker_started node=%s metrics=%s exabgp_netns=%s",
-                 self.settings.node_name, self.metrics_server.address,
-                 self.settings.exabgp_netns or "-")
+        log_event(log, "info", "speaker_started", node=self.settings.node_name,
+                  metrics=self.metrics_server.address, exabgp_netns=self.settings.exabgp_netns)
         return self
 
     def stop(self) -> None:
@@ -117,7 +116,7 @@ class SpeakerDaemon:
         for informer in self.informers:
             informer.stop()
         self.metrics_server.stop()
-        log.info("event=speaker_stopped node=%s", self.settings.node_name)
+        log_event(log, "info", "speaker_stopped", node=self.settings.node_name)
 
     def ready(self) -> bool:
         return all(i.synced.is_set() for i in self.informers)
@@ -128,9 +127,9 @@ class SpeakerDaemon:
 
     def _on_driver_event(self, event: DriverEvent) -> None:
         if event.kind == "session_not_established":
-            log.error("event=bgp_session_not_established node=%s peer=%s detail=%r "
-                      "action=\"check the peer address, ASNs and password on both sides\"",
-                      self.settings.node_name, event.peer, event.detail)
+            log_event(log, "error", "bgp_session_not_established",
+                      node=self.settings.node_name, peer=event.peer, detail=event.detail,
+                      action="check the peer address, ASNs and password on both sides")
         self._dirty.set()
 
     def _loop(self) -> None:
@@ -150,7 +149,8 @@ class SpeakerDaemon:
                 self._publish_sessions()
             except Exception:  # a bug must not stop announcing what is already out
                 self.k8s_metrics.update_errors.inc()
-                log.exception("event=sync_failed node=%s", self.settings.node_name)
+                log.exception("%s", format_event("sync_failed",
+                                                 {"node": self.settings.node_name}))
 
     # -- one sync ------------------------------------------------------------------------
     def current_config(self) -> Config | None:
@@ -172,8 +172,8 @@ class SpeakerDaemon:
         node_obj = self.nodes.get(self.settings.node_name)
         if config is None or node_obj is None:
             if node_obj is None:
-                log.warning("event=node_not_found node=%s action=\"check --node-name\"",
-                            self.settings.node_name)
+                log_event(log, "warn", "node_not_found", node=self.settings.node_name,
+                          action="check --node-name")
             self._apply([], {}, frozenset())
             return None
         node = NodeInfo.from_object(node_obj)
@@ -217,9 +217,9 @@ class SpeakerDaemon:
         current = set(problems)
         node = self.settings.node_name
         for text in sorted(current - self._peer_problems):
-            log.error('event=peer_problem node=%s problem="%s"', node, text)
+            log_event(log, "error", "peer_problem", node=node, problem=text)
         for text in sorted(self._peer_problems - current):
-            log.info('event=peer_problem_resolved node=%s problem="%s"', node, text)
+            log_event(log, "info", "peer_problem_resolved", node=node, problem=text)
         self._peer_problems = current
 
     def _publish_sessions(self) -> None:
@@ -239,10 +239,10 @@ def _log_services(event: str, keys: list[str], node: str, limit: int) -> None:
     would cost the sync loop more than the announcements themselves)."""
     if len(keys) <= limit:
         for key in keys:
-            log.info("event=%s service=%s node=%s", event, key, node)
+            log_event(log, "info", event, service=key, node=node)
     else:
-        log.info("event=%s services=%d node=%s first=%s", event, len(keys), node,
-                 ",".join(keys[:5]))
+        log_event(log, "info", event, services=len(keys), node=node,
+                  first=",".join(keys[:5]))
 
 
 def peer_specs(result: Plan, addresses: list[str]) -> tuple[dict[str, PeerSpec], list[str]]:
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         daemon = SpeakerDaemon(settings)
     except ConfigException as err:
-        log.error('event=no_kubernetes_api error="%s"', err)
+        log_event(log, "error", "no_kubernetes_api", error=err)
         return 2
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -288,11 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         daemon.start()
     except (BackendError, OSError) as err:
-        log.error('event=start_failed node=%s error="%s"', settings.node_name, err)
+        log_event(log, "error", "start_failed", node=settings.node_name, error=err)
         daemon.stop()
         return 1
     stop.wait()
-    log.info("event=shutdown node=%s action=withdraw_all", settings.node_name)
+    log_event(log, "info", "shutdown", node=settings.node_name, action="withdraw_all")
     daemon.stop()
     return 0
 

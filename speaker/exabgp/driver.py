@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from metallb.logs import log_event
+from metallb.logs import format_event, log_event
 from metallb.wait import WaitTimeout, poll_until
 from speaker.bgp import (
     BackendError,
@@ -401,7 +401,7 @@ class ExaBGPDriver:
         try:
             self.on_event(event)
         except Exception:  # a broken callback must not kill the reader thread
-            log.exception("event=exabgp_on_event_failed kind=%s", event.kind)
+            log.exception("%s", format_event("exabgp_on_event_failed", {"kind": event.kind}))
 
     def _on_exabgp_exit(self, rc: int | None) -> None:
         with self._lock:
