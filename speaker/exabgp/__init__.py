@@ -8,6 +8,7 @@ network namespaces) and copies lines both ways.
 
     driver.py      ExaBGPDriver: composes the parts below behind the backend API
     routebook.py   pure: desired / held routes per peer + events -> API commands
+    sessions.py    pure: the session table (fresh per changed peer, stuck-session check)
     channel.py     the API socket: writer and reader threads, ack counting
     supervisor.py  the ExaBGP process: start (in a netns), restart with backoff, stop
     config.py      pure: ExaBGP configuration text, environment, command lines

@@ -1,8 +1,8 @@
 """The ExaBGP driver: owns one ExaBGP child and keeps every peer's announced routes equal
 to the desired state the speaker hands it. It composes the package's parts: the
 supervisor (the process), the channel (the API socket and acks), the route book (what
-to send) and the config renderer; it only adds the session table and the order in
-which the parts are called.
+to send), the session table and the config renderer; it only decides the order in
+which the parts are called, and turns what ExaBGP reports into `DriverEvent`s.
 
 Public API (the speaker daemon uses it as a `speaker.bgp.BGPBackend`):
     driver = ExaBGPDriver(state_dir, ["192.0.2.11", "2001:db8:ffff::11"], netns=None,
@@ -21,9 +21,7 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from metallb.logs import format_event, log_event
@@ -41,6 +39,7 @@ from speaker.exabgp.channel import SOCKET_PATH_MAX, Channel
 from speaker.exabgp.config import exabgp_env, render_config
 from speaker.exabgp.events import Ack, Event, Other, Shutdown, StateChange
 from speaker.exabgp.routebook import PeerCommands, RouteBook
+from speaker.exabgp.sessions import Session, SessionTable
 from speaker.exabgp.supervisor import Supervisor, default_exabgp_cmd
 from speaker.settings import SpeakerSettings as DEFAULTS
 
@@ -51,32 +50,6 @@ RELAY_SCRIPT = Path(__file__).with_name("relay.py")
 
 class ExaBGPError(BackendError):
     """ExaBGP could not be started or driven; the message names the log file to read."""
-
-
-@dataclass
-class _Session:
-    """One configured peer's session as ExaBGP last reported it. Lives in the driver's
-    session table and is only read or changed under the driver's lock."""
-
-    spec: PeerSpec
-    state: str = "idle"
-    reason: str | None = None
-    since: float = field(default_factory=time.time)
-    since_mono: float = field(default_factory=time.monotonic)
-    updates: int = 0
-    warned: bool = False
-
-    @property
-    def up(self) -> bool:
-        return self.state == "up"
-
-    def set_state(self, state: str, reason: str | None = None) -> None:
-        self.state = state
-        self.reason = reason if state == "down" else self.reason
-        self.since = time.time()
-        self.since_mono = time.monotonic()
-        if state == "up":
-            self.warned = False
 
 
 class ExaBGPDriver:
@@ -139,7 +112,7 @@ class ExaBGPDriver:
 
         self._lock = threading.RLock()
         self._peers: dict[str, PeerSpec] = {}
-        self._sessions: dict[str, _Session] = {}
+        self._sessions = SessionTable()
         self._book = RouteBook(batch)
         self._config_serial = 0  # +1 per config write
         self._loaded_serial = 0  # config serial the running ExaBGP has loaded
@@ -221,7 +194,7 @@ class ExaBGPDriver:
         if withdraw:
             with self._lock:
                 withdrawn = 0
-                for addr, sess in self._sessions.items():
+                for addr, sess in self._sessions:
                     if sess.up and self._book.held(addr):
                         withdrawn += self._send(self._book.withdraw_held(addr)).withdrawn
             if withdrawn:
@@ -233,9 +206,7 @@ class ExaBGPDriver:
                               error=str(exc))
         self._supervisor.terminate(timeout)
         with self._lock:
-            for sess in self._sessions.values():
-                if sess.state != "down":
-                    sess.set_state("down", "driver stopped")
+            self._sessions.all_down("driver stopped")
         self._channel.close(timeout)
         self._supervisor.join(timeout)
 
@@ -265,11 +236,7 @@ class ExaBGPDriver:
                 # would resend them if the same neighbor came back: empty it first.
                 for addr in removed:
                     withdrawn += self._send(self._book.withdraw_held(addr)).withdrawn
-            for addr, spec in new.items():
-                if self._peers.get(addr) != spec:
-                    self._sessions[addr] = _Session(spec)
-            for addr in removed:
-                del self._sessions[addr]
+            self._sessions.configure(new)
             self._peers = new
         if withdrawn:
             try:
@@ -312,7 +279,7 @@ class ExaBGPDriver:
             for peer, table in routes.items()
         }
         with self._lock:
-            for commands in self._book.set_desired(desired, self._up_peers()):
+            for commands in self._book.set_desired(desired, self._sessions.up_peers()):
                 self._send_sync(commands)
 
     def announce_ahead(self, routes: Mapping[str, Mapping[str, RouteAttrs]]) -> None:
@@ -320,20 +287,22 @@ class ExaBGPDriver:
         plan they belong to is complete; the next `set_routes` still decides the whole
         set (withdraws included) and does not send them again."""
         with self._lock:
-            for commands in self._book.ahead(routes, set(self._up_peers())):
+            for commands in self._book.ahead(routes, set(self._sessions.up_peers())):
                 self._send(commands)
-                self._sessions[commands.peer].updates += commands.updates
+                self._session(commands.peer).updates += commands.updates
                 log_event(log, "debug", "bgp_routes_ahead", peer=commands.peer,
                           announce=commands.announced)
 
-    def _up_peers(self) -> list[str]:
-        return [addr for addr, sess in self._sessions.items() if sess.up]
+    def _session(self, addr: str) -> Session:
+        sess = self._sessions.get(addr)
+        assert sess is not None, f"commands for {addr}, which has no session"
+        return sess
 
     def _send_sync(self, commands: PeerCommands) -> None:
         """Send a sync's commands, counted as the session's updates (caller holds the
         lock)."""
         self._send(commands)
-        self._sessions[commands.peer].updates += commands.updates
+        self._session(commands.peer).updates += commands.updates
         if commands.updates:
             log_event(log, "info", "bgp_routes_sync", peer=commands.peer,
                       announce=commands.announced, withdraw=commands.withdrawn,
@@ -356,7 +325,7 @@ class ExaBGPDriver:
     def sessions(self) -> dict[str, SessionState]:
         with self._lock:
             out = {}
-            for addr, sess in self._sessions.items():
+            for addr, sess in self._sessions:
                 announced, pending = self._book.counts(addr, sess.up)
                 out[addr] = SessionState(
                     peer=addr, state=sess.state, up=sess.up, reason=sess.reason,
@@ -378,11 +347,9 @@ class ExaBGPDriver:
                 emit = DriverEvent("command_error", detail=self.log_tail(2))
         elif isinstance(event, StateChange):
             with self._lock:
-                sess = self._sessions.get(event.peer)
-                if sess is None:
+                if self._sessions.set_state(event.peer, event.state, event.reason) is None:
                     log_event(log, "debug", "bgp_state_unknown_peer", peer=event.peer)
                     return
-                sess.set_state(event.state, event.reason)
                 log_event(log, "info", f"bgp_session_{event.state}", peer=event.peer,
                           local=event.local, reason=event.reason or "")
                 if event.state == "up":
@@ -406,28 +373,20 @@ class ExaBGPDriver:
     def _on_exabgp_exit(self, rc: int | None) -> None:
         with self._lock:
             self._book.forget_held()  # nothing survives an ExaBGP restart
-            for sess in self._sessions.values():
-                if sess.state != "down":
-                    sess.set_state("down", f"exabgp exited rc={rc}")
+            self._sessions.all_down(f"exabgp exited rc={rc}")
         self._emit(DriverEvent("exabgp_exited", detail=f"rc={rc}"))
 
     def _warn_stuck_sessions(self) -> None:
         """Warn once about each session that stays down (wrong password, ASN or address
         look the same from here)."""
-        now = time.monotonic()
-        stuck = []
         with self._lock:
-            for addr, sess in self._sessions.items():
-                if (not sess.up and not sess.warned
-                        and now - sess.since_mono > self.establish_warn_after):
-                    sess.warned = True
-                    stuck.append((addr, sess))
-        for addr, sess in stuck:
+            stuck = self._sessions.newly_stuck(self.establish_warn_after)
+        for addr, sess, down_for in stuck:
             hint = ("check the MD5 password matches the router's, and the ASNs and addresses"
                     if sess.spec.password else "check the router accepts this node's address "
                     "and ASN (and whether it expects an MD5 password)")
             log_event(log, "warn", "bgp_session_not_established", peer=addr,
                       local=sess.spec.local_address, state=sess.state,
-                      for_s=round(now - sess.since_mono), md5="yes" if sess.spec.password else "no",
+                      for_s=round(down_for), md5="yes" if sess.spec.password else "no",
                       hint=hint, exabgp_log=self.log_path)
             self._emit(DriverEvent("session_not_established", addr, sess.state, hint))
