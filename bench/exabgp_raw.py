@@ -8,7 +8,7 @@ first ExaBGP's start-up, stock and through the launcher.
 
 ExaBGP 4.2.25 is the project's pinned version (this interpreter's `python -m exabgp`);
 "4.2.25-lean" is the same ExaBGP started the way the speaker starts it, through
-speaker/exabgp_launcher/ (which removes a deep copy per route, ...); other versions are
+speaker/exabgp/launcher/ (which removes a deep copy per route, ...); other versions are
 installed into throwaway venvs under /tmp (skipped with a message if that fails). One
 ExaBGP in a node namespace talks to FRR in a router namespace; ratios are against the
 first row, measured in the same run.
@@ -36,14 +36,11 @@ from lab.frr import FrrRouter, RouterConfig
 from lab.netns import Topology
 from metallb.childproc import terminate
 from metallb.wait import WaitTimeout, poll_until
-from speaker.exabgp import RELAY_SCRIPT, ExaBGPDriver, default_exabgp_cmd, stock_exabgp_cmd
-from speaker.exabgp_config import (
-    PeerSpec,
-    RouteAttrs,
-    exabgp_env,
-    render_config,
-)
-from speaker.exabgp_events import Ack, StateChange, parse_line
+from speaker.bgp import PeerSpec, RouteAttrs
+from speaker.exabgp.config import exabgp_env, render_config
+from speaker.exabgp.driver import RELAY_SCRIPT, ExaBGPDriver
+from speaker.exabgp.events import Ack, StateChange, parse_line
+from speaker.exabgp.supervisor import default_exabgp_cmd, stock_exabgp_cmd
 
 PINNED = "4.2.25"
 LEAN = f"{PINNED}-lean"

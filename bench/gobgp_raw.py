@@ -21,7 +21,7 @@ address. Modes:
 As for ExaBGP's command lines, the client builds its protobuf messages before the clock
 starts; the clock starts when it is told to send and stops when FRR counts all routes.
 The baseline row is ExaBGP as the speaker runs it (`default_exabgp_cmd()`: the pinned
-4.2.25 through speaker/exabgp_launcher.py, group-updates on) in the driver's command form.
+4.2.25 through speaker/exabgp/launcher/, group-updates on) in the driver's command form.
 
 Not a mode: `gobgp mrt inject global FILE` (feeding an MRT TABLE_DUMP_V2 file through the
 Go CLI). In gobgp 3.10 it returns after its last stream.Send without closing the stream,
@@ -78,8 +78,8 @@ from lab.frr import FrrRouter
 from lab.netns import Topology
 from metallb.childproc import terminate
 from metallb.wait import WaitTimeout, poll_until
-from speaker.exabgp import default_exabgp_cmd
-from speaker.exabgp_config import PeerSpec
+from speaker.bgp import PeerSpec
+from speaker.exabgp.supervisor import default_exabgp_cmd
 
 GRPC_DIR = Path("/tmp/metallb-bench-grpc")
 DEV_PACKAGE = "golang-github-osrg-gobgp-dev"

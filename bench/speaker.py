@@ -1,7 +1,7 @@
 """Speaker end to end against real FRR: from the moment N services become announceable to
 FRR (and the router's kernel) holding every prefix, and back for withdraw; beside it, in
 the same run and into the same FRR, the same prefixes injected raw by ExaBGP as released,
-by ExaBGP as the speaker runs it (speaker/exabgp_launcher.py, group-updates on) and by
+by ExaBGP as the speaker runs it (speaker/exabgp/launcher/, group-updates on) and by
 GoBGP (gobgpd fed over gRPC, bench/gobgp_raw.py; skipped if gobgpd is not installed);
 failover times; RSS of the speaker process and of its ExaBGP.
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.exabgp_raw import rss_mb, run_raw
 from bench.gobgp_raw import compile_protos, gobgpd_version, run_gobgp
 from metallb.wait import poll_until
-from speaker.exabgp import default_exabgp_cmd, stock_exabgp_cmd
+from speaker.exabgp.supervisor import default_exabgp_cmd, stock_exabgp_cmd
 from tests.bgp.speaker_cluster import SpeakerCluster, speaker_cluster
 from tests.support.bgplab import NODE_ASN, ROUTER_ASN
 

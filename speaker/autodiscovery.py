@@ -13,16 +13,13 @@ values gets no peer from that mapping, and an issue naming the node and the key.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
 
 from metallb.config.autodiscovery import NUMBER_PLACEHOLDER as PLACEHOLDER
 from metallb.config.autodiscovery import node_peer_fields
 from metallb.config.errors import ConfigIssue
 from metallb.config.model import AutodiscoveryMapping, Peer, PeerAutodiscovery, selectors_match
 from metallb.config.peers import peers_from_fields
-
-if TYPE_CHECKING:
-    from speaker.planner import NodeInfo
+from speaker.node import NodeInfo
 
 MAX_NUMBERED_PEERS = 64
 

@@ -1,20 +1,15 @@
-"""Command-line flags of `metallb-speaker`, named as upstream MetalLB names them."""
+"""Command-line flags of `metallb-speaker`, named as upstream MetalLB names them; their
+defaults are read from `SpeakerSettings` (speaker/settings.py), where each is written."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
 
-from metallb.daemon_cli import DaemonSettings, add_common_flags, common_settings
+from metallb.daemon_cli import add_common_flags, common_settings
+from speaker.settings import SpeakerSettings
 
-
-@dataclass(frozen=True, kw_only=True)
-class SpeakerSettings(DaemonSettings):
-    node_name: str
-    exabgp: str | None = None  # executable; None = the ExaBGP of this interpreter
-    exabgp_netns: str | None = None
-    state_dir: str = "/var/run/metallb-speaker"
+__all__ = ["SpeakerSettings", "build_parser", "parse_settings"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,14 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--node-name", default=env.get("METALLB_NODE_NAME"),
                    help="name of the Node this speaker runs on (default: METALLB_NODE_NAME)")
     add_common_flags(p)
-    p.add_argument("--exabgp", default=None,
+    p.add_argument("--exabgp", default=SpeakerSettings.exabgp,
                    help="ExaBGP executable, run as it is (default: the exabgp package of "
-                   "this Python, started through speaker/exabgp_launcher.py)")
-    p.add_argument("--exabgp-netns", default=None, metavar="NAME",
+                   "this Python, started through speaker/exabgp/launcher/)")
+    p.add_argument("--exabgp-netns", default=SpeakerSettings.exabgp_netns, metavar="NAME",
                    help="start ExaBGP inside this network namespace (tests and the lab)")
-    p.add_argument("--state-dir", default=None,
+    p.add_argument("--state-dir", default=SpeakerSettings.state_dir,
                    help="directory for ExaBGP's config, socket and log "
-                   "(default: /var/run/metallb-speaker/NODE)")
+                   f"(default: {SpeakerSettings.STATE_ROOT}/NODE)")
     return p
 
 
@@ -49,5 +44,5 @@ def parse_settings(argv: list[str] | None = None) -> SpeakerSettings:
         **common_settings(args),
         exabgp=args.exabgp,
         exabgp_netns=args.exabgp_netns,
-        state_dir=args.state_dir or f"/var/run/metallb-speaker/{args.node_name}",
+        state_dir=args.state_dir,
     )

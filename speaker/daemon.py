@@ -1,5 +1,6 @@
 """Wiring of the speaker: informers -> one sync loop running the pure planner -> the
-ExaBGP driver; metrics; `nodeAssigned` events; clean withdraw on SIGTERM.
+BGP backend (`speaker.bgp.BGPBackend`, built by `speaker.backends`); metrics;
+`nodeAssigned` events; clean withdraw on SIGTERM.
 
 Every watched change only marks the state dirty; one loop recomputes the whole plan and
 hands it to the driver, which sends only the difference. Recomputing the plan is cheap
@@ -24,23 +25,34 @@ from metallb.config_source import ConfigSource
 from metallb.kube.client import load_api_client
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
-from metallb.logs import configure_logging
+from metallb.logs import configure_logging, format_event, log_event
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
-from speaker.cli import SpeakerSettings, parse_settings
-from speaker.exabgp import DriverEvent, ExaBGPDriver, ExaBGPError
-from speaker.exabgp_config import PeerSpec, PeerSpecError
-from speaker.planner import PROTOCOL, NodeInfo, Plan, plan
+from speaker.backends import make_backend
+from speaker.bgp import BackendError, DriverEvent, PeerSpec, PeerSpecError
+from speaker.cli import parse_settings
+from speaker.node import NodeInfo
+from speaker.planner import PROTOCOL, Plan, plan
+from speaker.settings import SpeakerSettings
 
 log = logging.getLogger("metallb.speaker")
 
 COMPONENT = "metallb-speaker"
-METRICS_REFRESH = 1.0  # seconds between session-metric refreshes without any change
-EVENT_QPS, EVENT_BURST = 20.0, 30
-AHEAD_EVERY = 1000  # announceable services planned before their routes are sent ahead
 
 
 class SpeakerDaemon:
+    """One node's speaker: what it announces is always a function of the last plan of
+    what its informers hold (the backend is handed the whole plan, never a delta).
+
+    Threads: the owner calls `start` and `stop` (stop withdraws every route, acked,
+    before anything else goes away). Informer threads call `_on_change` and the
+    backend's threads `_on_driver_event`: both only count, log and set the `_dirty`
+    event, so they never block. Everything else (`sync`, the announced set, logged
+    problems, published metrics, the config version) belongs to the one sync thread,
+    so there is no lock; tests may call `sync` themselves only while that thread is
+    not running. `ready` (metrics server thread) reads the informers' synced flags.
+    """
+
     def __init__(self, settings: SpeakerSettings, api_client: client.ApiClient | None = None):
         self.settings = settings
         api = api_client or load_api_client(settings.kubeconfig)
@@ -64,17 +76,13 @@ class SpeakerDaemon:
         self.informers = (self.services, self.slices, self.nodes, self.config_maps)
         self.config_source = ConfigSource(settings.namespace, settings.config_name,
                                           settings.config_key, self.k8s_metrics)
-        self.driver = ExaBGPDriver(
-            settings.state_dir, [], exabgp_cmd=[settings.exabgp] if settings.exabgp else None,
-            netns=settings.exabgp_netns, on_event=self._on_driver_event,
-            log_level=settings.log_level.upper().replace("WARN", "WARNING"),
-        )
+        self.driver = make_backend(settings, [], on_event=self._on_driver_event)
         # Routes first: events wait while ExaBGP still has commands to work through, and
         # go out at most at the rate of controller-runtime's default client (QPS 20,
         # burst 30), which upstream's speaker writes its events with.
         self.events = BackgroundEventRecorder(
-            EventRecorder(api, COMPONENT, settings.node_name), rate=EVENT_QPS,
-            burst=EVENT_BURST, yield_to=self.driver.busy)
+            EventRecorder(api, COMPONENT, settings.node_name), rate=settings.event_qps,
+            burst=settings.event_burst, yield_to=self.driver.busy)
         self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
                                             ready=self.ready)
         self._announced: frozenset[tuple[str, str]] = frozenset()
@@ -93,9 +101,8 @@ class SpeakerDaemon:
             informer.start()
         self._thread = threading.Thread(target=self._loop, name="speaker-sync", daemon=True)
         self._thread.start()
-        log.info("event=speaker_started node=%s metrics=%s exabgp_netns=%s",
-                 self.settings.node_name, self.metrics_server.address,
-                 self.settings.exabgp_netns or "-")
+        log_event(log, "info", "speaker_started", node=self.settings.node_name,
+                  metrics=self.metrics_server.address, exabgp_netns=self.settings.exabgp_netns)
         return self
 
     def stop(self) -> None:
@@ -103,13 +110,13 @@ class SpeakerDaemon:
         self._stop.set()
         self._dirty.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=self.settings.sync_stop_timeout)
         self.driver.stop(withdraw=True)
         self.events.stop()
         for informer in self.informers:
             informer.stop()
         self.metrics_server.stop()
-        log.info("event=speaker_stopped node=%s", self.settings.node_name)
+        log_event(log, "info", "speaker_stopped", node=self.settings.node_name)
 
     def ready(self) -> bool:
         return all(i.synced.is_set() for i in self.informers)
@@ -120,15 +127,15 @@ class SpeakerDaemon:
 
     def _on_driver_event(self, event: DriverEvent) -> None:
         if event.kind == "session_not_established":
-            log.error("event=bgp_session_not_established node=%s peer=%s detail=%r "
-                      "action=\"check the peer address, ASNs and password on both sides\"",
-                      self.settings.node_name, event.peer, event.detail)
+            log_event(log, "error", "bgp_session_not_established",
+                      node=self.settings.node_name, peer=event.peer, detail=event.detail,
+                      action="check the peer address, ASNs and password on both sides")
         self._dirty.set()
 
     def _loop(self) -> None:
         pending = True
         while not self._stop.is_set():
-            self._dirty.wait(METRICS_REFRESH)
+            self._dirty.wait(self.settings.metrics_refresh)
             if self._stop.is_set():
                 return
             # A change seen before every informer synced must not be lost: the last
@@ -142,7 +149,8 @@ class SpeakerDaemon:
                 self._publish_sessions()
             except Exception:  # a bug must not stop announcing what is already out
                 self.k8s_metrics.update_errors.inc()
-                log.exception("event=sync_failed node=%s", self.settings.node_name)
+                log.exception("%s", format_event("sync_failed",
+                                                 {"node": self.settings.node_name}))
 
     # -- one sync ------------------------------------------------------------------------
     def current_config(self) -> Config | None:
@@ -164,15 +172,16 @@ class SpeakerDaemon:
         node_obj = self.nodes.get(self.settings.node_name)
         if config is None or node_obj is None:
             if node_obj is None:
-                log.warning("event=node_not_found node=%s action=\"check --node-name\"",
-                            self.settings.node_name)
+                log_event(log, "warn", "node_not_found", node=self.settings.node_name,
+                          action="check --node-name")
             self._apply([], {}, frozenset())
             return None
         node = NodeInfo.from_object(node_obj)
         # Large plans: the first host routes leave while the rest is planned.
         result = plan(config, node, self.services.items(), self.slices.items(),
                       lb_class=self.settings.load_balancer_class,
-                      ahead=self.driver.announce_ahead, ahead_every=AHEAD_EVERY)
+                      ahead=self.driver.announce_ahead,
+                      ahead_every=self.settings.announce_ahead_every)
         self.plans += 1
         specs, problems = peer_specs(result, node_addresses(node_obj))
         self._report_issues([*(str(issue) for issue in result.issues), *problems])
@@ -192,8 +201,9 @@ class SpeakerDaemon:
             if service is not None:
                 self.events.record(service, "Normal", "nodeAssigned",
                                    f'announcing from node "{node}" with protocol "{PROTOCOL}"')
-        _log_services("service_announced", started, node)
-        _log_services("service_withdrawn", stopped, node)
+        limit = self.settings.services_logged_individually
+        _log_services("service_announced", started, node, limit)
+        _log_services("service_withdrawn", stopped, node, limit)
         self._announced = announced
         self.speaker_metrics.publish({(k, PROTOCOL, node, ip) for k, ip in announced})
         gone = self._known_peers - {s.peer_address for s in specs}
@@ -207,9 +217,9 @@ class SpeakerDaemon:
         current = set(problems)
         node = self.settings.node_name
         for text in sorted(current - self._peer_problems):
-            log.error('event=peer_problem node=%s problem="%s"', node, text)
+            log_event(log, "error", "peer_problem", node=node, problem=text)
         for text in sorted(self._peer_problems - current):
-            log.info('event=peer_problem_resolved node=%s problem="%s"', node, text)
+            log_event(log, "info", "peer_problem_resolved", node=node, problem=text)
         self._peer_problems = current
 
     def _publish_sessions(self) -> None:
@@ -224,18 +234,15 @@ class SpeakerDaemon:
             self._updates_published[peer] = state.updates_sent
 
 
-LOGGED_PER_SERVICE = 20
-
-
-def _log_services(event: str, keys: list[str], node: str) -> None:
-    """One line per service, or one summary line for a burst (10,000 lines would cost
-    the sync loop more than the announcements themselves)."""
-    if len(keys) <= LOGGED_PER_SERVICE:
+def _log_services(event: str, keys: list[str], node: str, limit: int) -> None:
+    """One line per service, or one summary line for more than `limit` (10,000 lines
+    would cost the sync loop more than the announcements themselves)."""
+    if len(keys) <= limit:
         for key in keys:
-            log.info("event=%s service=%s node=%s", event, key, node)
+            log_event(log, "info", event, service=key, node=node)
     else:
-        log.info("event=%s services=%d node=%s first=%s", event, len(keys), node,
-                 ",".join(keys[:5]))
+        log_event(log, "info", event, services=len(keys), node=node,
+                  first=",".join(keys[:5]))
 
 
 def peer_specs(result: Plan, addresses: list[str]) -> tuple[dict[str, PeerSpec], list[str]]:
@@ -273,19 +280,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         daemon = SpeakerDaemon(settings)
     except ConfigException as err:
-        log.error('event=no_kubernetes_api error="%s"', err)
+        log_event(log, "error", "no_kubernetes_api", error=err)
         return 2
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
         daemon.start()
-    except (ExaBGPError, OSError) as err:
-        log.error('event=start_failed node=%s error="%s"', settings.node_name, err)
+    except (BackendError, OSError) as err:
+        log_event(log, "error", "start_failed", node=settings.node_name, error=err)
         daemon.stop()
         return 1
     stop.wait()
-    log.info("event=shutdown node=%s action=withdraw_all", settings.node_name)
+    log_event(log, "info", "shutdown", node=settings.node_name, action="withdraw_all")
     daemon.stop()
     return 0
 

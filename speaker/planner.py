@@ -10,13 +10,15 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from metallb.config.errors import ConfigIssue
 from metallb.config.model import Config, IPAddress, Peer, Pool, selectors_match
 from speaker.autodiscovery import discover_peers
-from speaker.exabgp_config import RouteAttrs
+from speaker.bgp import RouteAttrs, RouteTables
+from speaker.node import NodeInfo
+from speaker.objects import is_mapping, mapping
 
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -24,31 +26,10 @@ PROTOCOL = "bgp"
 
 
 @dataclass(frozen=True)
-class NodeInfo:
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    network_unavailable: bool = False
-
-    @classmethod
-    def from_object(cls, node: Mapping[str, Any]) -> NodeInfo:
-        meta = _mapping(node.get("metadata"))
-        conditions = _mapping(node.get("status")).get("conditions")
-        unavailable = any(
-            _mapping(c).get("type") == "NetworkUnavailable"
-            and _mapping(c).get("status") == "True"
-            for c in (conditions if isinstance(conditions, list) else [])
-        )
-        return cls(
-            name=str(meta.get("name", "")),
-            labels=_str_map(meta.get("labels")),
-            annotations=_str_map(meta.get("annotations")),
-            network_unavailable=unavailable,
-        )
-
-
-@dataclass(frozen=True)
 class Plan:
+    """What this node announces: its peers, the routes each gets, and which (service,
+    address) pairs that covers (for events and the `metallb_speaker_announced` metric)."""
+
     peers: dict[str, Peer]  # peer address -> peer
     # peer address -> prefix (canonical `ip_network` text) -> attributes
     routes: dict[str, dict[str, RouteAttrs]]
@@ -85,7 +66,7 @@ def node_may_announce(node: NodeInfo) -> bool:
 
 
 def service_key(service: Mapping[str, Any]) -> str:
-    meta = _mapping(service.get("metadata"))
+    meta = mapping(service.get("metadata"))
     return f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
 
 
@@ -95,10 +76,10 @@ def assigned_ips(service: Mapping[str, Any]) -> list[str]:
 
 
 def _assigned_addresses(service: Mapping[str, Any]) -> list[IPAddress]:
-    ingress = _mapping(_mapping(service.get("status")).get("loadBalancer")).get("ingress")
+    ingress = mapping(mapping(service.get("status")).get("loadBalancer")).get("ingress")
     ips: list[IPAddress] = []
     for entry in ingress if isinstance(ingress, list) else []:
-        ip = _parse_ip(_mapping(entry).get("ip"))
+        ip = _parse_ip(mapping(entry).get("ip"))
         if ip is not None:
             ips.append(ip)
     return ips
@@ -136,15 +117,15 @@ def index_endpoints(slices: Iterable[Mapping[str, Any]]) -> EndpointIndex:
     service keeps a plan linear in services + endpoints, not their product."""
     index: EndpointIndex = {}
     for slc in slices:
-        smeta = _mapping(slc.get("metadata"))
-        service = _mapping(smeta.get("labels")).get(SERVICE_NAME_LABEL)
+        smeta = mapping(slc.get("metadata"))
+        service = mapping(smeta.get("labels")).get(SERVICE_NAME_LABEL)
         endpoints = slc.get("endpoints")
         if not isinstance(service, str) or not isinstance(endpoints, list):
             continue
         key = (str(smeta.get("namespace") or "default"), service)
         found = index.setdefault(key, [])
         for endpoint in endpoints:  # a loop: a generator per slice costs more here
-            if _is_mapping(endpoint):
+            if is_mapping(endpoint):
                 found.append(endpoint)
     return index
 
@@ -153,22 +134,19 @@ def has_eligible_endpoint(
     service: Mapping[str, Any], endpoints: EndpointIndex, node_name: str
 ) -> bool:
     """Cluster policy: a ready (or serving) endpoint anywhere; Local: one on this node."""
-    spec = _mapping(service.get("spec"))
+    spec = mapping(service.get("spec"))
     local = spec.get("externalTrafficPolicy") == "Local"
-    meta = _mapping(service.get("metadata"))
+    meta = mapping(service.get("metadata"))
     key = (str(meta.get("namespace") or "default"), str(meta.get("name", "")))
     for endpoint in endpoints.get(key, ()):
         if local and endpoint.get("nodeName") != node_name:
             continue
-        conditions = _mapping(endpoint.get("conditions"))
+        conditions = mapping(endpoint.get("conditions"))
         ready = conditions.get("ready")
         # A nil `ready` means ready (discovery.k8s.io/v1); `serving` covers terminating pods.
         if ready is None or ready is True or conditions.get("serving") is True:
             return True
     return False
-
-
-RouteTables = dict[str, dict[str, RouteAttrs]]  # peer address -> prefix -> attributes
 
 
 def plan(
@@ -222,7 +200,7 @@ def _announceable(
     node_name: str,
     lb_class: str | None,
 ) -> tuple[list[IPAddress], Pool | None]:
-    spec = _mapping(service.get("spec"))
+    spec = mapping(service.get("spec"))
     if spec.get("type") != "LoadBalancer" or spec.get("loadBalancerClass") != lb_class:
         return [], None
     ips = _assigned_addresses(service)
@@ -265,20 +243,6 @@ def _merge(old: RouteAttrs | None, new: RouteAttrs) -> RouteAttrs:
         communities=tuple(sorted(set(old.communities) | set(new.communities))),
         local_pref=max(prefs) if prefs else None,
     )
-
-
-def _is_mapping(value: Any) -> bool:
-    # `type(...) is dict` first: objects from the API are dicts, and the ABC check costs
-    # more than the rest of a plan's per-service work.
-    return type(value) is dict or isinstance(value, Mapping)
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if _is_mapping(value) else {}
-
-
-def _str_map(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _mapping(value).items() if v is not None}
 
 
 __all__ = [

@@ -20,7 +20,7 @@ from exabgp.reactor.loop import Reactor
 from exabgp.rib.outgoing import OutgoingRIB
 from exabgp.vendoring import docopt
 
-from speaker.exabgp_launcher.install import apply_fixes
+from speaker.exabgp.launcher.install import apply_fixes
 
 ORIGINAL_REMOVE_SELF = Neighbor.remove_self
 ORIGINAL_UPDATES = OutgoingRIB.updates

@@ -17,8 +17,8 @@ from kubernetes.client.exceptions import ApiException
 
 from lab.apiserver import ApiServer
 from lab.netns import Node
-from speaker.cli import SpeakerSettings
 from speaker.daemon import SpeakerDaemon
+from speaker.settings import SpeakerSettings
 from tests.support.apiserver import api_client_for
 from tests.support.bgplab import NODE_ASN, ROUTER_ASN, BgpLab, bgp_lab
 

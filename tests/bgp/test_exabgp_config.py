@@ -5,17 +5,14 @@ from __future__ import annotations
 import pytest
 
 from metallb.config.model import Peer
-from speaker.exabgp_config import (
-    PeerSpec,
-    PeerSpecError,
-    RouteAttrs,
+from speaker.bgp import PeerSpec, PeerSpecError, RouteAttrs, normalise_prefix
+from speaker.exabgp.config import (
     announce_commands,
     exabgp_env,
-    normalise_prefix,
     render_config,
     withdraw_commands,
 )
-from speaker.exabgp_events import Ack, Other, Shutdown, StateChange, parse_line
+from speaker.exabgp.events import Ack, Other, Shutdown, StateChange, parse_line
 
 NODE = ["192.0.2.11", "2001:db8:ffff::11"]
 

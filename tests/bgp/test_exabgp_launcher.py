@@ -19,16 +19,16 @@ from exabgp.reactor.loop import Reactor
 from exabgp.rib.outgoing import OutgoingRIB
 from exabgp.vendoring import docopt
 
-from speaker.exabgp import default_exabgp_cmd
-from speaker.exabgp_config import DEFAULT_BATCH, exabgp_env
-from speaker.exabgp_launcher import guard
-from speaker.exabgp_launcher.batched_attributes import batched_attributes
-from speaker.exabgp_launcher.driver_options import docopt_for_the_driver, driver_options
-from speaker.exabgp_launcher.fixes import FIXES
-from speaker.exabgp_launcher.grouped_updates import grouped_updates
-from speaker.exabgp_launcher.install import apply_fixes
-from speaker.exabgp_launcher.lean_remove_self import lean_remove_self
-from speaker.exabgp_launcher.routes_per_turn import ASYNC_ROUTES_PER_TURN
+from speaker.exabgp.config import DEFAULT_BATCH, exabgp_env
+from speaker.exabgp.launcher import guard
+from speaker.exabgp.launcher.batched_attributes import batched_attributes
+from speaker.exabgp.launcher.driver_options import docopt_for_the_driver, driver_options
+from speaker.exabgp.launcher.fixes import FIXES
+from speaker.exabgp.launcher.grouped_updates import grouped_updates
+from speaker.exabgp.launcher.install import apply_fixes
+from speaker.exabgp.launcher.lean_remove_self import lean_remove_self
+from speaker.exabgp.launcher.routes_per_turn import ASYNC_ROUTES_PER_TURN
+from speaker.exabgp.supervisor import default_exabgp_cmd
 from tests.bgp.exabgp_internals import (
     ORIGINAL_DOCOPT,
     ORIGINAL_HANDLERS,
@@ -216,9 +216,9 @@ def test_other_usage_texts_go_to_docopt() -> None:
 # -- the launcher as the driver runs it --------------------------------------------------
 
 def run_launcher(*args: str, prelude: str = "", cwd=None, env=None):
-    """`python -m speaker.exabgp_launcher args` after `prelude` (in the same process)."""
+    """`python -m speaker.exabgp.launcher args` after `prelude` (in the same process)."""
     code = (f"{prelude}\nimport runpy\n"
-            "runpy.run_module('speaker.exabgp_launcher', run_name='__main__')")
+            "runpy.run_module('speaker.exabgp.launcher', run_name='__main__')")
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
                           text=True, timeout=60, cwd=cwd, env=env)
 
@@ -253,6 +253,6 @@ def test_launcher_found_from_any_directory(tmp_path) -> None:
     environment the driver gives it must make the launcher importable there by itself
     (`-S`: no site-packages, so no editable-install finder helps)."""
     env = {"PATH": os.environ.get("PATH", ""), **exabgp_env("WARNING")}
-    out = subprocess.run([sys.executable, "-S", "-c", "import speaker.exabgp_launcher"],
+    out = subprocess.run([sys.executable, "-S", "-c", "import speaker.exabgp.launcher"],
                          capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr

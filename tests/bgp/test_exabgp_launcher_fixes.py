@@ -13,10 +13,10 @@ from exabgp.protocol.family import AFI, SAFI
 from exabgp.reactor.api import API
 from exabgp.rib.outgoing import OutgoingRIB
 
-from speaker.exabgp_launcher.batched_attributes import PARSE_FAILURE, batched_attributes
-from speaker.exabgp_launcher.grouped_updates import grouped_updates
-from speaker.exabgp_launcher.install import apply_fixes
-from speaker.exabgp_launcher.lean_remove_self import lean_remove_self
+from speaker.exabgp.launcher.batched_attributes import PARSE_FAILURE, batched_attributes
+from speaker.exabgp.launcher.grouped_updates import grouped_updates
+from speaker.exabgp.launcher.install import apply_fixes
+from speaker.exabgp.launcher.lean_remove_self import lean_remove_self
 from tests.bgp.exabgp_internals import (
     ORIGINAL_HANDLERS,
     ORIGINAL_REMOVE_SELF,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from speaker.exabgp_launcher.install import apply_fixes
-from speaker.exabgp_launcher.routes_per_turn import ASYNC_ROUTES_PER_TURN
+from speaker.exabgp.launcher.install import apply_fixes
+from speaker.exabgp.launcher.routes_per_turn import ASYNC_ROUTES_PER_TURN
 from tests.bgp.exabgp_internals import (
     ORIGINAL_ASYNC_LIMIT,
     SERVICE,

@@ -14,7 +14,7 @@ import pytest
 
 from lab.frr import RouterConfig
 from metallb.wait import poll_until
-from speaker.exabgp_config import RouteAttrs
+from speaker.bgp import RouteAttrs
 from tests.support.bgplab import NODE_ASN, ROUTER_ASN, bgp_lab
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(120)]
@@ -254,8 +254,8 @@ def test_peers_and_routes_set_before_start_then_peer_removed():
 
 SPEAKER_SCRIPT = """
 import sys
-from speaker.exabgp import ExaBGPDriver
-from speaker.exabgp_config import PeerSpec, RouteAttrs
+from speaker.exabgp.driver import ExaBGPDriver
+from speaker.bgp import PeerSpec, RouteAttrs
 from metallb.wait import poll_until
 state_dir, netns, node, router = sys.argv[1:5]
 drv = ExaBGPDriver(state_dir, [node], netns=netns).start()

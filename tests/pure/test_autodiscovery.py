@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from metallb.commands.input_files import read_config
-from speaker.planner import NodeInfo, node_peers
+from speaker.node import NodeInfo
+from speaker.planner import node_peers
 
 CONFIG = read_config(str(Path(__file__).parents[2] / "examples" / "config.yaml"))
 EQX = "metal.equinix.com/"

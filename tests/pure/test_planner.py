@@ -14,8 +14,9 @@ from metallb.config.model import (
     Peer,
     Pool,
 )
-from speaker.exabgp_config import normalise_prefix
-from speaker.planner import EXCLUDE_LABEL, NodeInfo, RouteAttrs, plan
+from speaker.bgp import RouteAttrs, normalise_prefix
+from speaker.node import NodeInfo
+from speaker.planner import EXCLUDE_LABEL, plan
 
 
 def rng(cidr: str) -> AddressRange:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from lab.frr import FrrRouter, RouterConfig
 from lab.netns import Node, Topology
-from speaker.exabgp import DriverEvent, ExaBGPDriver
-from speaker.exabgp_config import PeerSpec
+from speaker.bgp import DriverEvent, PeerSpec
+from speaker.exabgp.driver import ExaBGPDriver
 from tests.support.requires import require_frr, require_program
 
 ROUTER_ASN = 64512

@@ -7,7 +7,7 @@ when ExaBGP runs in another network namespace) and copies lines both ways. It im
 nothing from the project, so it runs with whatever Python ExaBGP starts it with.
 
 Usage (written into the ExaBGP configuration by the driver):
-    python3 exabgp_relay.py /path/to/api.sock
+    python3 speaker/exabgp/relay.py /path/to/api.sock
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _stdin_to_socket(sock: socket.socket) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        sys.stderr.write("usage: exabgp_relay.py SOCKET_PATH\n")
+        sys.stderr.write("usage: relay.py SOCKET_PATH\n")
         return 2
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

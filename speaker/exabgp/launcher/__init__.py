@@ -1,6 +1,6 @@
 """Run ExaBGP 4.2.25 with five costs removed from its route path, one from its start.
 
-    python -m speaker.exabgp_launcher <exabgp arguments>
+    python -m speaker.exabgp.launcher <exabgp arguments>
 
 Profiling the speaker's 10k-route burst (bench/exabgp_raw.py, cProfile on ExaBGP) showed
 five things in ExaBGP 4.2.25 that cost more than the work itself, and its start-up is

@@ -1,4 +1,4 @@
-"""`python -m speaker.exabgp_launcher <exabgp arguments>`: ExaBGP with the fixes."""
+"""`python -m speaker.exabgp.launcher <exabgp arguments>`: ExaBGP with the fixes."""
 
 from __future__ import annotations
 

@@ -1,0 +1,114 @@
+"""Per peer: the routes the speaker wants out and the routes ExaBGP may hold, and the
+API commands that bring the second to the first. Pure (no threads, no I/O, no clock):
+every rule of "what is sent when" is a table test in tests/pure/test_routebook.py.
+
+Why "held" and not "announced": ExaBGP keeps a peer's API routes across session flaps
+and config reloads (cached by the neighbor's name) and loses them only when it
+restarts. So a session that comes up needs its full desired set plus withdraws for
+whatever is held but no longer desired; later changes go out as differences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from speaker.bgp import RouteAttrs
+from speaker.exabgp.config import DEFAULT_BATCH, announce_commands, withdraw_commands
+
+
+@dataclass(frozen=True)
+class PeerCommands:
+    """The command lines for one peer, and how many prefixes they announce / withdraw."""
+
+    peer: str
+    lines: tuple[str, ...]
+    announced: int = 0
+    withdrawn: int = 0
+    full: bool = False  # a whole-set sync (a session came up), not a difference
+
+    @property
+    def updates(self) -> int:
+        """Prefix announces + withdraws: what `SessionState.updates_sent` counts."""
+        return self.announced + self.withdrawn
+
+
+class RouteBook:
+    """Desired and held routes per peer address.
+
+    Always holds: `held(peer)` is exactly what the commands returned so far leave in
+    ExaBGP for that peer (announces minus withdraws), until `forget_held` says ExaBGP
+    restarted with nothing. Which sessions are up is the caller's knowledge; it passes
+    the up peers in, and only those are sent anything (a session that comes up later
+    gets its full set from `sync(peer, full=True)`).
+
+    Not thread-safe: the driver calls it under its own lock.
+    """
+
+    def __init__(self, batch: int = DEFAULT_BATCH):
+        self.batch = batch  # prefixes per command line
+        self._desired: dict[str, dict[str, RouteAttrs]] = {}
+        self._held: dict[str, dict[str, RouteAttrs]] = {}
+
+    def desired(self, peer: str) -> Mapping[str, RouteAttrs]:
+        return self._desired.get(peer, {})
+
+    def held(self, peer: str) -> Mapping[str, RouteAttrs]:
+        return self._held.get(peer, {})
+
+    def set_desired(self, desired: dict[str, dict[str, RouteAttrs]],
+                    up: Iterable[str]) -> list[PeerCommands]:
+        """Replace the desired routes (the book keeps `desired`, it does not copy it);
+        the differences for every peer in `up`, in that order."""
+        self._desired = desired
+        return [self.sync(peer, full=False) for peer in up]
+
+    def sync(self, peer: str, full: bool) -> PeerCommands:
+        """Withdraws for held-but-not-desired prefixes, then announces: all desired ones
+        when `full` (the session just came up), else only new or changed ones."""
+        desired = self._desired.get(peer, {})
+        held = self._held.get(peer, {})
+        withdraw = [p for p in held if p not in desired]
+        announce = desired if full else {
+            p: a for p, a in desired.items() if held.get(p) != a}
+        lines = [*withdraw_commands(peer, withdraw, self.batch),
+                 *announce_commands(peer, announce, self.batch)]
+        self._held[peer] = dict(desired)
+        return PeerCommands(peer, tuple(lines), len(announce), len(withdraw), full)
+
+    def ahead(self, routes: Mapping[str, Mapping[str, RouteAttrs]],
+              up: Collection[str]) -> list[PeerCommands]:
+        """Announce these routes now to peers in `up` (only what is not held as is); the
+        next `set_desired` decides the whole set and does not send them again."""
+        out = []
+        for peer, table in routes.items():
+            if peer not in up or not table:
+                continue
+            held = self._held.setdefault(peer, {})
+            new = {p: a for p, a in table.items() if held.get(p) != a}
+            if not new:
+                continue
+            out.append(PeerCommands(peer, tuple(announce_commands(peer, new, self.batch)),
+                                    announced=len(new)))
+            held.update(new)
+        return out
+
+    def withdraw_held(self, peer: str) -> PeerCommands:
+        """Withdraw everything held for `peer` (the driver stops, or the peer is removed:
+        ExaBGP would resend a removed neighbor's cached routes if it came back)."""
+        held = self._held.pop(peer, {})
+        return PeerCommands(peer, tuple(withdraw_commands(peer, held, self.batch)),
+                            withdrawn=len(held))
+
+    def forget_held(self) -> None:
+        """ExaBGP restarted: it holds nothing any more."""
+        self._held.clear()
+
+    def counts(self, peer: str, up: bool) -> tuple[int, int]:
+        """(announced, pending) prefixes of `peer` for metrics: with the session down
+        nothing counts as announced and every desired prefix is pending."""
+        desired = self._desired.get(peer, {})
+        if not up:
+            return 0, len(desired)
+        held = self._held.get(peer, {})
+        return len(held), sum(1 for p, a in desired.items() if held.get(p) != a)

@@ -1,0 +1,129 @@
+"""The ExaBGP route book: which commands each change produces, without ExaBGP.
+
+A section per rule; each test is one step from a known book to the lines it returns."""
+
+from __future__ import annotations
+
+import pytest
+
+from speaker.bgp import RouteAttrs
+from speaker.exabgp.routebook import PeerCommands, RouteBook
+
+PEER, OTHER = "192.0.2.1", "192.0.2.2"
+A, B, C = "198.51.100.1/32", "198.51.100.2/32", "198.51.100.3/32"
+PLAIN = RouteAttrs()
+TAGGED = RouteAttrs(communities=("64512:1",))
+
+
+def announce(peer: str, *prefixes: str, attrs: str = "next-hop self") -> str:
+    return f"neighbor {peer} announce attributes {attrs} nlri {' '.join(prefixes)}"
+
+
+def withdraw(peer: str, *prefixes: str) -> str:
+    return f"neighbor {peer} withdraw attributes next-hop self nlri {' '.join(prefixes)}"
+
+
+def book_holding(routes: dict[str, RouteAttrs], peer: str = PEER) -> RouteBook:
+    """A book whose peer is up and holds exactly `routes`."""
+    book = RouteBook()
+    book.set_desired({peer: dict(routes)}, up=[peer])
+    return book
+
+
+# -- desired routes go only to sessions that are up ------------------------------------
+
+def test_new_desired_routes_are_announced_to_up_peers():
+    book = RouteBook()
+    (cmds,) = book.set_desired({PEER: {A: PLAIN, B: PLAIN}}, up=[PEER])
+    assert cmds == PeerCommands(PEER, (announce(PEER, A, B),), announced=2)
+    assert book.held(PEER) == {A: PLAIN, B: PLAIN}
+
+
+def test_peers_that_are_down_get_nothing_and_hold_nothing():
+    book = RouteBook()
+    assert book.set_desired({PEER: {A: PLAIN}}, up=[]) == []
+    assert book.held(PEER) == {}
+
+
+@pytest.mark.parametrize("held, desired, lines, counts", [
+    ({A: PLAIN}, {A: PLAIN}, (), (0, 0)),
+    ({A: PLAIN}, {A: PLAIN, B: PLAIN}, (announce(PEER, B),), (1, 0)),
+    ({A: PLAIN, B: PLAIN}, {A: PLAIN}, (withdraw(PEER, B),), (0, 1)),
+    ({A: PLAIN}, {A: TAGGED},
+     (announce(PEER, A, attrs="next-hop self community [64512:1]"),), (1, 0)),
+    ({A: PLAIN}, {B: PLAIN}, (withdraw(PEER, A), announce(PEER, B)), (1, 1)),
+], ids=["unchanged", "added", "removed", "attributes changed", "replaced"])
+def test_a_change_sends_only_the_difference_withdraws_first(held, desired, lines, counts):
+    book = book_holding(held)
+    (cmds,) = book.set_desired({PEER: desired}, up=[PEER])
+    assert (cmds.lines, (cmds.announced, cmds.withdrawn)) == (lines, counts)
+    assert book.held(PEER) == desired
+
+
+def test_a_peer_missing_from_the_desired_tables_has_its_held_routes_withdrawn():
+    book = book_holding({A: PLAIN})
+    (cmds,) = book.set_desired({}, up=[PEER])
+    assert cmds.lines == (withdraw(PEER, A),)
+
+
+# -- a session that comes up gets its full set -----------------------------------------
+
+def test_session_up_announces_everything_desired_even_what_is_held():
+    book = book_holding({A: PLAIN})
+    cmds = book.sync(PEER, full=True)
+    assert cmds.lines == (announce(PEER, A),) and cmds.full and cmds.announced == 1
+
+
+def test_session_up_withdraws_what_is_held_but_no_longer_desired():
+    book = book_holding({A: PLAIN, B: PLAIN})
+    book.set_desired({PEER: {A: PLAIN}}, up=[])  # changed while the session was down
+    cmds = book.sync(PEER, full=True)
+    assert cmds.lines == (withdraw(PEER, B), announce(PEER, A))
+
+
+# -- announce ahead --------------------------------------------------------------------
+
+def test_ahead_announces_only_new_routes_to_up_peers_and_set_desired_skips_them():
+    book = book_holding({A: PLAIN})
+    out = book.ahead({PEER: {A: PLAIN, B: PLAIN}, OTHER: {C: PLAIN}}, up={PEER})
+    assert out == [PeerCommands(PEER, (announce(PEER, B),), announced=1)]
+    (cmds,) = book.set_desired({PEER: {A: PLAIN, B: PLAIN}}, up=[PEER])
+    assert cmds.lines == ()
+
+
+def test_ahead_with_nothing_new_sends_nothing():
+    book = book_holding({A: PLAIN})
+    assert book.ahead({PEER: {A: PLAIN}}, up={PEER}) == []
+    assert book.ahead({PEER: {}}, up={PEER}) == []
+
+
+# -- withdrawing and forgetting --------------------------------------------------------
+
+def test_withdraw_held_empties_the_peer():
+    book = book_holding({A: PLAIN, B: PLAIN})
+    assert book.withdraw_held(PEER) == PeerCommands(PEER, (withdraw(PEER, A, B),),
+                                                    withdrawn=2)
+    assert book.held(PEER) == {}
+    assert book.withdraw_held(PEER).lines == ()
+
+
+def test_after_an_exabgp_restart_nothing_is_held_and_session_up_resends_all():
+    book = book_holding({A: PLAIN})
+    book.forget_held()
+    assert book.held(PEER) == {}
+    assert book.sync(PEER, full=True).lines == (announce(PEER, A),)
+
+
+def test_commands_are_batched_by_the_books_batch_size():
+    book = RouteBook(batch=2)
+    (cmds,) = book.set_desired({PEER: {A: PLAIN, B: PLAIN, C: PLAIN}}, up=[PEER])
+    assert cmds.lines == (announce(PEER, A, B), announce(PEER, C))
+
+
+# -- counts for metrics ----------------------------------------------------------------
+
+@pytest.mark.parametrize("up, expected", [(True, (1, 1)), (False, (0, 2))])
+def test_counts_are_announced_and_pending_prefixes(up, expected):
+    book = book_holding({A: PLAIN})
+    book.set_desired({PEER: {A: PLAIN, B: PLAIN}}, up=[])
+    assert book.counts(PEER, up) == expected
