@@ -22,9 +22,9 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
+from metallb.keys import object_key
 from metallb.kube.backoff import Backoff
 from metallb.kube.errors import is_gone
-from metallb.keys import object_key
 from metallb.logs import format_event, log_event
 
 log = logging.getLogger("metallb.kube.informer")

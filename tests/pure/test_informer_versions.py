@@ -51,7 +51,7 @@ def test_a_version_the_watch_already_delivered_never_replaces_a_newer_one():
 
 
 def test_a_deleted_object_never_comes_back_through_a_local_write():
-    inf, seen = informer(cm("x", "b", "listed"))
+    inf, _ = informer(cm("x", "b", "listed"))
     inf.apply_event(event("DELETED", cm("x", "a", "listed")))
     inf.update_local(cm("x", "c", "written before the delete"))
     assert inf.get("ns/x") is None

@@ -1,9 +1,10 @@
-"""The per-service Decision and `plan()`'s output structure and ordering."""
+"""The per-service Decision and `plan_allocations()`'s output structure and ordering."""
 
 from __future__ import annotations
 
 from metallb.allocator.allocator import Allocator
-from metallb.allocator.reconcile import Decision, Event, plan, reconcile
+from metallb.allocator.decision import Decision, Event, decide
+from metallb.allocator.dry_run import plan_allocations
 from metallb.allocator.service import intent_from_service
 from tests.support.pools import config, pool
 
@@ -24,7 +25,7 @@ EXAMPLE = config(pool("pool1", "198.51.100.20/32"),
 
 def test_decision_for_new_service():
     alloc = Allocator(EXAMPLE)
-    d = reconcile(alloc, intent_from_service(svc("web")))
+    d = decide(alloc, intent_from_service(svc("web")))
     assert d == Decision(
         key="default/web", ours=True, ips=("198.51.100.20",), pool="pool1",
         events=(Event("Normal", "IPAllocated", "Assigned IP 198.51.100.20"),),
@@ -34,23 +35,23 @@ def test_decision_for_new_service():
 
 def test_decision_for_kept_service_needs_no_write():
     alloc = Allocator(EXAMPLE)
-    d = reconcile(alloc, intent_from_service(svc("web", status_ips=("198.51.100.20",))))
+    d = decide(alloc, intent_from_service(svc("web", status_ips=("198.51.100.20",))))
     assert (d.ips, d.events, d.status_changed) == (("198.51.100.20",), (), False)
 
 
 def test_decision_with_other_load_balancer_class():
     alloc = Allocator(EXAMPLE)
     intent = intent_from_service(svc("web", loadBalancerClass="example.com/other"))
-    assert not reconcile(alloc, intent).ours
+    assert not decide(alloc, intent).ours
     mine = intent_from_service(svc("web", loadBalancerClass="metallb.io/metallb"))
-    assert reconcile(alloc, mine, load_balancer_class="metallb.io/metallb").ours
+    assert decide(alloc, mine, load_balancer_class="metallb.io/metallb").ours
     unclassed = intent_from_service(svc("web"))
-    assert reconcile(alloc, unclassed).ours
-    assert not reconcile(alloc, unclassed, load_balancer_class="metallb.io/metallb").ours
+    assert decide(alloc, unclassed).ours
+    assert not decide(alloc, unclassed, load_balancer_class="metallb.io/metallb").ours
 
 
 def test_plan_example_structure():
-    result = plan(EXAMPLE, [
+    result = plan_allocations(EXAMPLE, [
         svc("web"),
         svc("nginx", annotations={"metallb.universe.tf/address-pool": "pool2"}),
         svc("internal", type="ClusterIP"),
@@ -74,7 +75,7 @@ def test_plan_example_structure():
 
 def test_plan_places_existing_assignments_before_new_ones():
     # "new" comes first in the file but must not take the address "old" already holds.
-    result = plan(EXAMPLE, [svc("new"), svc("old", status_ips=("198.51.100.20",))])
+    result = plan_allocations(EXAMPLE, [svc("new"), svc("old", status_ips=("198.51.100.20",))])
     assert result["services"]["default/old"]["ips"] == ["198.51.100.20"]
     assert result["services"]["default/new"]["ips"] == ["203.0.113.16"]
     assert list(result["services"]) == ["default/new", "default/old"]  # file order
@@ -82,7 +83,7 @@ def test_plan_places_existing_assignments_before_new_ones():
 
 def test_plan_retries_pending_services_when_an_address_is_freed():
     cfg = config(pool("only", "198.51.100.20/32"))
-    result = plan(cfg, [
+    result = plan_allocations(cfg, [
         svc("holder", status_ips=("198.51.100.20",), type="NodePort"),  # no longer LB
         svc("waiting"),
     ])
@@ -91,7 +92,7 @@ def test_plan_retries_pending_services_when_an_address_is_freed():
 
     # The same service listed twice is an update: the second copy (no longer a
     # LoadBalancer) frees the address, and the pending service is retried at once.
-    result = plan(cfg, [
+    result = plan_allocations(cfg, [
         svc("waiting"),
         svc("holder", status_ips=("198.51.100.20",)),
         svc("holder", type="ClusterIP"),
@@ -105,7 +106,7 @@ def test_plan_retries_pending_services_when_an_address_is_freed():
 
 def test_plan_clears_invalid_existing_assignment():
     cfg = config(pool("only", "198.51.100.20/32"))
-    result = plan(cfg, [svc("stale", status_ips=("198.51.100.20",), annotations={
+    result = plan_allocations(cfg, [svc("stale", status_ips=("198.51.100.20",), annotations={
         "metallb.universe.tf/address-pool": "gone"})])
     stale = result["services"]["default/stale"]
     assert [e["reason"] for e in stale["events"]] == ["ClearAssignment", "AllocationFailed"]
@@ -115,13 +116,13 @@ def test_plan_clears_invalid_existing_assignment():
 
 def test_plan_namespaces_and_dual_stack_order():
     cfg = config(pool("dual", "2001:db8::/64", "198.51.100.0/24"))
-    result = plan(cfg, [svc("a", namespace="shop", ipFamilies=["IPv6", "IPv4"])])
+    result = plan_allocations(cfg, [svc("a", namespace="shop", ipFamilies=["IPv6", "IPv4"])])
     assert result["services"]["shop/a"]["ips"] == ["198.51.100.0", "2001:db8::"]
     assert result["pools"]["dual"] == {"addresses_total": 2**64 + 256, "addresses_in_use": 2}
 
 
 def test_plan_on_empty_config_and_garbage_services():
-    result = plan(config(), [svc("a"), {"metadata": {"name": "b"}, "spec": 5}])
+    result = plan_allocations(config(), [svc("a"), {"metadata": {"name": "b"}, "spec": 5}])
     assert result["pools"] == {}
     assert result["services"]["default/a"]["events"][0]["reason"] == "AllocationFailed"
     assert result["services"]["default/b"]["events"][0]["reason"] == "LoadBalancerFailed"
@@ -131,7 +132,7 @@ def test_plan_never_moves_an_address_a_later_status_holds():
     # "broken" comes first and must be re-allocated; it may not take .20, which "later"
     # still holds in its status (preload loads every valid status first).
     cfg = config(pool("p", "198.51.100.20/31"))
-    result = plan(cfg, [
+    result = plan_allocations(cfg, [
         svc("broken", status_ips=("garbage",)),
         svc("later", status_ips=("198.51.100.20",)),
     ])
@@ -142,7 +143,7 @@ def test_plan_never_moves_an_address_a_later_status_holds():
 
 def test_plan_failed_service_gets_one_event_when_nothing_is_freed():
     cfg = config(pool("only", "198.51.100.20/32"))
-    result = plan(cfg, [svc("holder", status_ips=("198.51.100.20",)), svc("late")])
+    result = plan_allocations(cfg, [svc("holder", status_ips=("198.51.100.20",)), svc("late")])
     assert [e["reason"] for e in result["services"]["default/late"]["events"]] == [
         "AllocationFailed"]
 
@@ -150,14 +151,14 @@ def test_plan_failed_service_gets_one_event_when_nothing_is_freed():
 def test_release_counter_only_moves_when_an_address_becomes_free():
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
     intent = intent_from_service(svc("a", status_ips=("198.51.100.9",)))
-    reconcile(alloc, intent)
-    reconcile(alloc, intent)  # re-assigning its own address frees nothing
+    decide(alloc, intent)
+    decide(alloc, intent)  # re-assigning its own address frees nothing
     assert alloc.releases == 0
     shared = {"metallb.universe.tf/allow-shared-ip": "k"}
     one = intent_from_service(svc("s1", annotations=shared, ports=[{"port": 1}]))
     two = intent_from_service(svc("s2", annotations=shared, ports=[{"port": 2}]))
-    reconcile(alloc, one)
-    reconcile(alloc, two)
+    decide(alloc, one)
+    decide(alloc, two)
     alloc.release("default/s1")
     assert alloc.releases == 0  # s2 still holds the shared address
     alloc.release("default/s2")

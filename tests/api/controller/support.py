@@ -20,7 +20,7 @@ from tests.support.http import daemon_ready, fetch
 
 NAMESPACE = "metallb-system"
 CONFIG_NAME = "metallb"
-POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
+ALLOCATED_FROM_POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
 
 
 def service(name: str, namespace: str = "demo", *, port: int = 80, annotations=None,
