@@ -62,6 +62,10 @@ class Informer:
         tombstones: int = 10000,
         **list_kwargs: Any,
     ):
+        if watch_timeout < 1:
+            raise ValueError(f"watch_timeout must be at least 1 second, got {watch_timeout}")
+        if tombstones < 0:
+            raise ValueError(f"tombstones must be >= 0, got {tombstones}")
         self.name = name
         self._list = list_func
         self._kwargs = list_kwargs

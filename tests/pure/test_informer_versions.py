@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import pytest
+
 from metallb.kube.informer import HISTORY, Informer
 
 
@@ -75,3 +77,8 @@ def test_relist_reports_a_change_when_the_version_text_differs():
         "metadata": {"resourceVersion": "r"}, "items": [cm("x", "A", "two")]}).encode())
     inf._relist()
     assert seen == [("ADDED", "B"), ("MODIFIED", "A")]
+
+
+def test_impossible_informer_settings_are_refused():
+    with pytest.raises(ValueError, match="watch_timeout"):
+        Informer("cm", lambda **_: None, lambda *_: None, watch_timeout=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from metallb.allocator.allocator import Allocator
+from metallb.allocator.core import APPLIED, REFUSED, UNCHANGED, ControllerCore, observe
 from metallb.allocator.decision import Decision, Event, decide
 from metallb.allocator.dry_run import plan_allocations
 from metallb.allocator.service import intent_from_service
@@ -165,3 +166,72 @@ def test_release_counter_only_moves_when_an_address_becomes_free():
     assert alloc.releases == 1
     alloc.release("default/a")
     assert alloc.releases == 2
+
+
+# -- the one order: creation time, then namespace/name (metallb/allocator/core.py) -----
+
+
+def stamped(obj, created):
+    obj["metadata"]["creationTimestamp"] = created
+    return obj
+
+
+def test_plan_without_timestamps_does_not_depend_on_the_file_order():
+    cfg = config(pool("p", "198.51.100.20/31"))
+    names = ["c", "a", "b"]
+    results = [plan_allocations(cfg, [svc(n) for n in order])["services"]
+               for order in (names, names[::-1], sorted(names))]
+    assert results[0] == results[1] == results[2]
+    assert {k: v["ips"] for k, v in results[0].items()} == {
+        "default/a": ["198.51.100.20"], "default/b": ["198.51.100.21"], "default/c": []}
+
+
+def test_plan_orders_by_creation_time_before_name_and_untimed_last():
+    cfg = config(pool("p", "198.51.100.20/31"))
+    result = plan_allocations(cfg, [
+        svc("a-untimed"),
+        stamped(svc("z-new"), "2026-01-01T00:00:02Z"),
+        stamped(svc("y-old", namespace="zz"), "2026-01-01T00:00:01Z"),
+    ])["services"]
+    assert result["zz/y-old"]["ips"] == ["198.51.100.20"]
+    assert result["default/z-new"]["ips"] == ["198.51.100.21"]
+    assert result["default/a-untimed"]["ips"] == []
+
+
+def test_waiting_services_are_retried_in_the_one_order_not_the_order_they_failed():
+    core = ControllerCore()
+    cfg = config(pool("only", "198.51.100.20/32"))
+    holder = observe(svc("holder", status_ips=("198.51.100.20",)))
+    later = observe(stamped(svc("a-later"), "2026-01-01T00:00:09Z"))
+    older = observe(stamped(svc("z-older"), "2026-01-01T00:00:01Z"))
+    for service in core.start(cfg, [holder]):
+        core.decide(service)
+    assert core.decide(later).decision.failed and core.decide(older).decision.failed
+    assert core.pending == ["default/z-older", "default/a-later"]
+    step = core.delete("default/holder")
+    assert step.retry == ("default/z-older", "default/a-later")
+    assert step.released is not None and step.stats_changed
+
+
+def test_nothing_is_retried_when_no_address_becomes_free():
+    core = ControllerCore()
+    shared = {"metallb.universe.tf/allow-shared-ip": "k"}
+    one = observe(svc("s1", annotations=shared, ports=[{"port": 1}]))
+    two = observe(svc("s2", annotations=shared, ports=[{"port": 2}]))
+    waiting = observe(svc("w"))
+    for service in core.start(config(pool("only", "198.51.100.20/32")), [one, two, waiting]):
+        core.decide(service)
+    assert core.pending == ["default/w"]
+    assert core.delete("default/s1").retry == ()  # s2 still holds the shared address
+    assert core.delete("default/s2").retry == ("default/w",)
+
+
+def test_a_new_config_is_applied_unchanged_or_refused():
+    core = ControllerCore()
+    small = config(pool("p", "198.51.100.20/32"))
+    for service in core.start(small, [observe(svc("a"))]):
+        core.decide(service)
+    assert core.change_config(small).outcome == UNCHANGED
+    assert core.change_config(config(pool("p", "198.51.100.20/31"))).outcome == APPLIED
+    refused = core.change_config(config(pool("q", "203.0.113.0/24")))
+    assert refused.outcome == REFUSED and refused.blocked[0].key == "default/a"
