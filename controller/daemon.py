@@ -23,7 +23,7 @@ from kubernetes import client
 from kubernetes.config.config_exception import ConfigException
 from prometheus_client import CollectorRegistry
 
-from controller.cli import Settings, parse_settings
+from controller.cli import Settings, default_identity, parse_settings
 from controller.reconciler import Reconciler
 from controller.work_items import CONFIG, ServiceKey, WorkItem
 from metallb.config_source import ConfigSource
@@ -98,7 +98,8 @@ class ControllerDaemon:
         if settings.leader_election:
             duration = settings.lease_duration
             self.elector = LeaderElector(
-                api, settings.namespace, settings.lease_name, settings.identity,
+                api, settings.namespace, settings.lease_name,
+                settings.identity or default_identity(),
                 lease_duration=duration,
                 renew_deadline=duration * 2 / 3,
                 retry_period=max(0.2, duration / 7.5),  # client-go's 15 s / 2 s ratio
