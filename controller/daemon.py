@@ -5,6 +5,10 @@ Threads: two informers (Services in all namespaces, the config ConfigMap) only c
 queue keys, so a standby replica stays warm; one worker owns the allocator and does every
 write, and runs only while this replica leads. Losing the lease ends the process (the
 Deployment restarts it) rather than risking two writers.
+
+Shutdown (SIGTERM) hands over at once: stop writing, release the lease (a standby takes
+over within its retry period, not after a lease duration), then drain the worker and
+the Events still queued.
 """
 
 from __future__ import annotations
@@ -19,16 +23,18 @@ from kubernetes import client
 from kubernetes.config.config_exception import ConfigException
 from prometheus_client import CollectorRegistry
 
-from controller.cli import Settings, parse_settings
-from controller.reconciler import CONFIG_KEY, Reconciler
+from controller.cli import Settings, default_identity, parse_settings
+from controller.reconciler import Reconciler
+from controller.work_items import CONFIG, ServiceKey, WorkItem
 from metallb.config_source import ConfigSource
+from metallb.keys import object_key
 from metallb.kube.backoff import Backoff
-from metallb.kube.client import load_api_client, object_key
+from metallb.kube.client import load_api_client
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.leader import LeaderElector
 from metallb.kube.workqueue import ShutDown, WorkQueue
-from metallb.logs import configure_logging, one_line
+from metallb.logs import configure_logging, log_event
 from metallb.metrics import AllocatorMetrics, K8sClientMetrics
 from metallb.metrics_server import MetricsServer
 
@@ -36,16 +42,30 @@ log = logging.getLogger("metallb.controller")
 
 COMPONENT = "metallb-controller"
 EXIT_LOST_LEASE = 1
+_GATE_POLL = 0.2  # seconds between looks at the stop flag while waiting to lead / sync
+_QUEUE_POLL = 0.5  # seconds the worker blocks on the queue before re-checking the lease
 
 
 class ControllerDaemon:
+    """The controller process: informers, worker, elector, metrics server.
+
+    Always holds: the worker writes only while `is_leader` (checked before every write);
+    once stopping, nothing is written and readiness is False.
+
+    Threads: start() / run() / stop() from the main thread (run() installs the signal
+    handlers); request_stop() from any thread or a signal handler (it only sets flags).
+    Informer callbacks (_on_service, _on_config) run on the informer threads and only
+    queue a work item; elector callbacks run on the election thread and only set flags.
+    The `_leading` and `_stop_requested` Events are the only shared state.
+    """
+
     def __init__(self, settings: Settings, api_client: client.ApiClient | None = None):
         self.settings = settings
         api = api_client or load_api_client(settings.kubeconfig)
         core = client.CoreV1Api(api)
         self.registry = CollectorRegistry()
         self.k8s_metrics = K8sClientMetrics(self.registry)
-        self.queue = WorkQueue()
+        self.queue: WorkQueue[WorkItem] = WorkQueue()
         self.services = Informer("services", core.list_service_for_all_namespaces,
                                  self._on_service)
         self.config_maps = Informer(
@@ -54,7 +74,10 @@ class ControllerDaemon:
             field_selector=f"metadata.name={settings.config_name}",
         )
         self.events = BackgroundEventRecorder(
-            EventRecorder(api, COMPONENT, settings.identity or None))
+            EventRecorder(api, COMPONENT, settings.identity or None,
+                          request_timeout=settings.event_timeout),
+            max_pending=settings.event_queue_size, rate=settings.event_rate,
+            burst=settings.event_burst)
         self.reconciler = Reconciler(
             core=core,
             services=self.services,
@@ -67,6 +90,7 @@ class ControllerDaemon:
             allocator_metrics=AllocatorMetrics(self.registry),
             load_balancer_class=settings.load_balancer_class,
             may_write=lambda: self._leading.is_set(),
+            write_timeout=settings.write_timeout,
         )
         self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
                                             ready=self.ready)
@@ -74,7 +98,8 @@ class ControllerDaemon:
         if settings.leader_election:
             duration = settings.lease_duration
             self.elector = LeaderElector(
-                api, settings.namespace, settings.lease_name, settings.identity,
+                api, settings.namespace, settings.lease_name,
+                settings.identity or default_identity(),
                 lease_duration=duration,
                 renew_deadline=duration * 2 / 3,
                 retry_period=max(0.2, duration / 7.5),  # client-go's 15 s / 2 s ratio
@@ -99,9 +124,9 @@ class ControllerDaemon:
             self.elector.start()
         else:
             self._leading.set()
-        log.info("event=started identity=%s metrics=%s leader_election=%s namespace=%s "
-                 "config=%s", self.settings.identity, self.metrics_server.address,
-                 self.elector is not None, self.settings.namespace, self.settings.config_name)
+        log_event(log, "info", "started", identity=self.settings.identity,
+                  metrics=self.metrics_server.address, leader_election=self.elector is not None,
+                  namespace=self.settings.namespace, config=self.settings.config_name)
         return self
 
     def request_stop(self, code: int = 0) -> None:
@@ -114,22 +139,27 @@ class ControllerDaemon:
         return self._stop_requested.wait(timeout)
 
     def stop(self) -> None:
-        """Stop writing first, then hand the lease over at once, then the rest."""
+        """Stop writing, release the lease at once, then drain the worker and Events.
+
+        The worker checks the lease before every write, so clearing it stops the writes
+        (one already on the wire finishes; it carries a resourceVersion, so it cannot
+        overwrite what the next leader writes after reading afresh). Only then the
+        slow parts: the worker's current item and the queued Events."""
         if self._stopped:
             return
         self._stopped = True
         self._stop_requested.set()
         self._leading.clear()
         self.queue.shut_down()
-        self._worker.join(timeout=35)
-        self.events.stop()
         if self.elector is not None:
             self.elector.stop(release=True)
+        self._worker.join(timeout=self.settings.write_timeout + 5)
+        self.events.stop(timeout=self.settings.event_drain_timeout)
         self.services.stop()
         self.config_maps.stop()
         self.metrics_server.stop()
-        log.info("event=stopped identity=%s exit_code=%d", self.settings.identity,
-                 self.exit_code)
+        log_event(log, "info", "stopped", identity=self.settings.identity,
+                  exit_code=self.exit_code)
 
     def run(self) -> int:
         """start(), stop on SIGTERM / SIGINT or a lost lease; returns the exit code."""
@@ -154,19 +184,15 @@ class ControllerDaemon:
         if self._stop_requested.is_set():
             return False
         synced = self.services.synced.is_set() and self.config_maps.synced.is_set()
-        return synced and (self.elector is None or self.is_leader or self._elector_alive())
-
-    def _elector_alive(self) -> bool:
-        thread = self.elector._thread if self.elector is not None else None
-        return thread is not None and thread.is_alive()
+        return synced and (self.elector is None or self.is_leader or self.elector.running)
 
     # -- callbacks ----------------------------------------------------------------------
 
     def _on_service(self, kind: str, obj: dict[str, Any]) -> None:
-        self.queue.add(object_key(obj))
+        self.queue.add(ServiceKey(object_key(obj)))
 
     def _on_config(self, kind: str, obj: dict[str, Any]) -> None:
-        self.queue.add(CONFIG_KEY)
+        self.queue.add(CONFIG)
 
     def _started_leading(self) -> None:
         self._leading.set()
@@ -174,7 +200,8 @@ class ControllerDaemon:
     def _stopped_leading(self) -> None:
         if self._stop_requested.is_set():
             return
-        log.error("event=leadership_lost identity=%s action=exit", self.settings.identity)
+        log_event(log, "error", "leadership_lost", identity=self.settings.identity,
+                  action="exit")
         self._leading.clear()
         self.request_stop(EXIT_LOST_LEASE)
 
@@ -182,39 +209,38 @@ class ControllerDaemon:
 
     def _work(self) -> None:
         for gate in (self._leading, self.services.synced, self.config_maps.synced):
-            while not gate.wait(0.2):
+            while not gate.wait(_GATE_POLL):
                 if self._stop_requested.is_set():
                     return
         if not self._begin():
             return
         while self._leading.is_set():
             try:
-                key = self.queue.get(timeout=0.5)
+                item = self.queue.get(timeout=_QUEUE_POLL)
             except ShutDown:
                 return
-            if key is None:
+            if item is None:
                 continue
             try:
                 if not self._leading.is_set():
                     return  # never write after the lease was lost
-                self.reconciler.process(key)
+                self.reconciler.process(item)
             finally:
-                self.queue.done(key)
+                self.queue.done(item)
 
     def _begin(self) -> bool:
         """The start of leadership: fresh read of every Service, then the config; retried
         with backoff while the API fails."""
-        backoff = Backoff(maximum=5.0)
+        backoff = Backoff(maximum=self.settings.begin_retry_max)
         while not self._stop_requested.is_set():
             try:
                 self.reconciler.begin()
-                log.info("event=leading identity=%s services=%d", self.settings.identity,
-                         len(self.services.keys()))
+                log_event(log, "info", "leading", identity=self.settings.identity,
+                          services=len(self.services.keys()))
                 return True
             except Exception as err:
                 delay = backoff.next()
-                log.warning("event=begin_failed error=%s retry_in=%.2fs", one_line(err),
-                            delay)
+                log_event(log, "warn", "begin_failed", error=err, retry_in=f"{delay:.2f}s")
                 self._stop_requested.wait(delay)
         return False
 
@@ -225,14 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         api = load_api_client(settings.kubeconfig)
     except (ConfigException, yaml.YAMLError, ValueError, OSError) as err:
-        log.error('event=no_cluster kubeconfig=%s problem="%s" action="pass --kubeconfig '
-                  'FILE or run in a cluster"', settings.kubeconfig or "-",
-                  one_line(err).replace('"', "'"))
+        log_event(log, "error", "no_cluster", kubeconfig=settings.kubeconfig, problem=err,
+                  action="pass --kubeconfig FILE or run in a cluster")
         return 2
     try:
         daemon = ControllerDaemon(settings, api)
     except OSError as err:
-        log.error('event=cannot_listen host=%s port=%d problem="%s" action="choose another '
-                  '--host/--port"', settings.host, settings.port, one_line(err))
+        log_event(log, "error", "cannot_listen", host=settings.host, port=settings.port,
+                  problem=err, action="choose another --host/--port")
         return 2
     return daemon.run()

@@ -1,9 +1,10 @@
-"""The queue worker's logic: turn the allocator's Decision for one key into API writes.
+"""The controller's I/O: feed the core what the informers cache, carry out its Steps.
 
-All deciding happens in `metallb.allocator.reconcile` (the code `metallb plan` runs);
-this module only feeds it the cached Service and carries out the result: the status
-write (status subresource, with the object's resourceVersion), the pool annotation,
-the Events, and the metrics. One worker thread owns the allocator, so it needs no lock.
+Everything is decided in `metallb.allocator.core` (the code `metallb plan` drives too):
+config, allocator, pending Services, their order and retries. This module reads the
+cached objects, and carries out each Step: the status write (status subresource, with
+the object's resourceVersion), the pool annotation, the Events, the metrics, and the
+keys to queue again.
 """
 
 from __future__ import annotations
@@ -15,27 +16,38 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
 
-from metallb.allocator.allocator import Allocator
-from metallb.allocator.reconcile import Decision, preload, reconcile
-from metallb.allocator.service import intent_from_service
+from controller.work_items import CONFIG, ConfigKey, ServiceKey, WorkItem
+from metallb.allocator.core import APPLIED, REFUSED, ControllerCore, ObservedService, observe
+from metallb.allocator.decision import WARNING, Decision
 from metallb.config_source import ConfigSource
-from metallb.kube.client import object_key
+from metallb.keys import object_key
+from metallb.kube.errors import is_api_error, is_conflict, is_not_found
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.workqueue import WorkQueue
-from metallb.logs import one_line
+from metallb.logs import format_event, log_event
 from metallb.metrics import AllocatorMetrics, K8sClientMetrics
 
 log = logging.getLogger("metallb.controller")
 
-CONFIG_KEY = "@config"  # queue key of the ConfigMap; service keys always contain "/"
-POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
-WRITE_TIMEOUT = 30  # seconds; a hung API server must not hang the worker forever
+ALLOCATED_FROM_POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
+"""Written by the controller: the pool a Service's address came from (upstream's name).
+Not to be confused with the `address-pool` annotation a user sets to ask for a pool."""
 
 
 class Reconciler:
+    """Turns work items into API writes through the ControllerCore.
+
+    Always holds: nothing is written while `may_write()` is False (the lease is lost or
+    the daemon stops), checked before every write; without a config nothing is allocated.
+
+    Threads: one worker thread calls begin() and process(); nothing else touches the
+    core, so there is no lock. Informer reads and queue adds are thread-safe. Every API
+    call is bounded by `write_timeout` seconds: a hung API server must not hang the
+    worker forever.
+    """
+
     def __init__(
         self,
         *,
@@ -44,13 +56,14 @@ class Reconciler:
         config_maps: Informer,
         config_source: ConfigSource,
         events: EventRecorder | BackgroundEventRecorder,
-        queue: WorkQueue,
+        queue: WorkQueue[WorkItem],
         k8s_metrics: K8sClientMetrics,
         allocator_metrics: AllocatorMetrics,
         load_balancer_class: str | None = None,
         may_write: Callable[[], bool] = lambda: True,
+        write_timeout: float = 30.0,
     ):
-        self._core = core
+        self._api = core
         self._services = services
         self._config_maps = config_maps
         self._source = config_source
@@ -58,11 +71,9 @@ class Reconciler:
         self._queue = queue
         self._k8s_metrics = k8s_metrics
         self._alloc_metrics = allocator_metrics
-        self._lb_class = load_balancer_class
         self._may_write = may_write  # False once the lease is lost: stop at once
-        self.allocator: Allocator | None = None  # None until a config was loaded
-        # Services that failed to allocate, in the order they failed (retried in it).
-        self.pending: dict[str, None] = {}
+        self._timeout = write_timeout
+        self.core = ControllerCore(load_balancer_class)
 
     # -- entry points -------------------------------------------------------------------
 
@@ -70,33 +81,33 @@ class Reconciler:
         """Called when this replica starts to lead: read every Service fresh (the cache
         may lag behind the previous leader's last writes), then queue the config, whose
         first load rebuilds the allocator from the statuses before anything else runs."""
-        resp = self._core.list_service_for_all_namespaces(
-            _preload_content=False, _request_timeout=WRITE_TIMEOUT
+        resp = self._api.list_service_for_all_namespaces(
+            _preload_content=False, _request_timeout=self._timeout
         )
         for obj in json.loads(resp.data).get("items") or []:
             self._services.update_local(obj)
-        self.allocator = None
-        self.pending.clear()
-        self._queue.add(CONFIG_KEY)
+        self.core.reset()
+        self._queue.add(CONFIG)
 
-    def process(self, key: str) -> None:
-        """sync(key); a failure is counted, logged, and the key retried with backoff."""
+    def process(self, item: WorkItem) -> None:
+        """sync(item); a failure is counted, logged, and the item retried with backoff."""
         try:
-            self.sync(key)
-            self._queue.forget(key)
+            self.sync(item)
+            self._queue.forget(item)
         except Exception as err:
             self._k8s_metrics.update_errors.inc()
-            delay = self._queue.retry(key)
-            log.warning("event=sync_failed key=%s error=%s retry_in=%.2fs", key,
-                        one_line(err), delay, exc_info=not is_api_error(err))
+            delay = self._queue.retry(item)
+            log.warning("%s", format_event("sync_failed", {
+                "key": str(item), "error": err, "retry_in": f"{delay:.2f}s"}),
+                exc_info=not is_api_error(err))
 
-    def sync(self, key: str) -> None:
-        """Bring one key to its desired state; API errors propagate (the worker retries
-        the key with backoff)."""
-        if key == CONFIG_KEY:
+    def sync(self, item: WorkItem) -> None:
+        """Bring one item to its desired state; API errors propagate (the worker retries
+        the item with backoff)."""
+        if isinstance(item, ConfigKey):
             self._sync_config()
-        elif self.allocator is not None:  # without a config nothing is allocated
-            self._sync_service(key)
+        elif self.core.allocator is not None:  # without a config nothing is allocated
+            self._sync_service(item.key)
             self._k8s_metrics.updates.inc()
 
     # -- config -------------------------------------------------------------------------
@@ -106,123 +117,103 @@ class Reconciler:
         config = self._source.candidate(configmap)
         if config is None:
             return
-        if self.allocator is None:
-            self.allocator = Allocator(config)
-            loaded = preload(self.allocator, self._start_order(), self._lb_class)
-            log.info("event=assignments_loaded count=%d", len(loaded))
+        if self.core.allocator is None:
+            first_pass = self.core.start(config, self._observed())
+            log_event(log, "info", "assignments_loaded",
+                      count=len(self.core.allocator.assignments()))
             self._source.applied(config)
-            self._first_pass()
-        elif config == self.allocator.config:
-            if self._source.stale:  # the good config is back: nothing to redo
-                self._source.applied(config)
+            self._first_pass(first_pass)
+            self._publish()
             return
-        else:
-            blocked = self.allocator.set_config(config)
-            if blocked:
-                self._source.refused(blocked)
-                return
+        change = self.core.change_config(config)
+        if change.outcome == REFUSED:
+            self._source.refused(change.blocked)
+        elif change.outcome == APPLIED:
             self._source.applied(config)
-            self._queue_services()
-        self._publish()
+            for service in sorted(self._observed(), key=lambda s: s.order):
+                self._queue.add(ServiceKey(service.key))
+            self._publish()
+        elif self._source.stale:  # the good config is back: nothing to redo
+            self._source.applied(config)
 
-    def _start_order(self) -> list:
-        """Cached services, oldest first: if two statuses claim one address incompatibly,
-        the older service keeps it."""
-        objs = self._services.items()
-        objs.sort(key=lambda o: (o.get("metadata") or {}).get("creationTimestamp") or "")
-        return [intent_from_service(o) for o in objs]
+    def _observed(self) -> list[ObservedService]:
+        return [observe(obj) for obj in self._services.items()]
 
-    def _first_pass(self) -> None:
-        """Right after the first config: every service in a fixed order, services that
-        hold an assignment first, here and now rather than through the queue (which may
-        already hold keys in watch-arrival order); the same order `metallb plan` uses."""
-        intents = self._start_order()
-        intents.sort(key=lambda i: not i.existing_ips)  # stable: holders first
-        for intent in intents:
+    def _first_pass(self, services: list[ObservedService]) -> None:
+        """Right after the first config: every service in the core's first-pass order,
+        here and now rather than through the queue (which may already hold keys in
+        watch-arrival order); the same order `metallb plan` uses."""
+        for service in services:
             if not self._may_write():
                 return
-            self.process(intent.key)
-
-    def _queue_services(self) -> None:
-        for intent in self._start_order():
-            self._queue.add(intent.key)
+            self.process(ServiceKey(service.key))
 
     # -- services -----------------------------------------------------------------------
 
     def _sync_service(self, key: str) -> None:
-        allocator = self.allocator
-        assert allocator is not None
         obj = self._services.get(key)
         if obj is None:
-            self.pending.pop(key, None)
-            held = allocator.release(key)
-            if held is not None:
-                log.info("event=service_deleted service=%s pool=%s ips=%s released=yes",
-                         key, held.pool, ",".join(held.ip_strings))
-                self._retry_pending()
-                self._publish()
-            return
-        intent = intent_from_service(obj)
-        before = allocator.assignment(key)
-        decision = reconcile(allocator, intent, self._lb_class)
-        after = allocator.assignment(key)
-        if decision.failed:
-            self.pending.setdefault(key, None)
+            step = self.core.delete(key)
+            if step.released is not None:
+                log_event(log, "info", "service_deleted", service=key,
+                          pool=step.released.pool, ips=",".join(step.released.ip_strings),
+                          released="yes")
         else:
-            self.pending.pop(key, None)
-        # Another implementation's LoadBalancer (another class; or, under --lb-class, no
-        # class at all): its status is none of our business, never cleared.
-        foreign = (intent.type == "LoadBalancer"
-                   and intent.load_balancer_class != self._lb_class)
-        if not foreign and not self._apply(obj, decision):
-            return  # conflict: the key is queued again with the fresh object
-        freed = before is not None and (after is None or set(before.ips) - set(after.ips))
-        if freed:
-            self._retry_pending()
-        if before != after:
+            step = self.core.decide(observe(obj))
+            assert step.decision is not None
+            self._apply(obj, step.decision)
+        for retry in step.retry:  # addresses were freed: the waiting services try now
+            self._queue.add(ServiceKey(retry))
+        if step.stats_changed:
             self._publish()
 
-    def _apply(self, obj: dict[str, Any], decision: Decision) -> bool:
-        """Write status, annotation and events; False when the object was stale."""
+    def _apply(self, obj: dict[str, Any], decision: Decision) -> None:
+        """Write status, annotation and events (nothing for another implementation's
+        Service). A stale object (conflict) is re-read and its key queued again."""
+        if decision.foreign:
+            return
         key = decision.key
-        if decision.status_changed:
+        if decision.writes_status:
             written = self._write_status(obj, decision.ips)
             if written is None:
-                return False
+                return
             obj = written
-            log.info("event=status_written service=%s pool=%s ips=%s", key,
-                     decision.pool or "-", ",".join(decision.ips) or "-")
+            log_event(log, "info", "status_written", service=key, pool=decision.pool,
+                      ips=",".join(decision.ips) or None)
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        if annotations.get(POOL_ANNOTATION) != decision.pool and (
-            decision.pool is not None or POOL_ANNOTATION in annotations
+        pool_annotation = ALLOCATED_FROM_POOL_ANNOTATION
+        if annotations.get(pool_annotation) != decision.pool and (
+            decision.pool is not None or pool_annotation in annotations
         ):
             self._annotate(obj, decision.pool)
         for event in decision.events:
             self._events.record(obj, event.type, event.reason, event.message)
-            level = logging.WARNING if event.type == "Warning" else logging.INFO
-            log.log(level, 'event=%s service=%s pool=%s message="%s"', event.reason, key,
-                    decision.pool or "-", event.message.replace('"', "'"))
-        return True
+            log_event(log, "warn" if event.type == WARNING else "info", event.reason,
+                      service=key, pool=decision.pool, message=event.message)
 
     def _write_status(self, obj: dict[str, Any], ips: tuple[str, ...]) -> dict | None:
         """Replace status.loadBalancer through the status subresource, carrying the
-        object's resourceVersion; on a conflict re-read the object and queue the key."""
+        object's resourceVersion; on a conflict re-read the object and queue the key.
+        None when nothing was written."""
+        if not self._may_write():
+            return None
         meta = obj.get("metadata") or {}
         body = dict(obj)
         status = dict(obj.get("status") or {})
         status["loadBalancer"] = {"ingress": [{"ip": ip} for ip in ips]} if ips else {}
         body["status"] = status
         try:
-            resp = self._core.replace_namespaced_service_status(
+            resp = self._api.replace_namespaced_service_status(
                 meta.get("name"), meta.get("namespace"), body,
-                _preload_content=False, _request_timeout=WRITE_TIMEOUT,
+                _preload_content=False, _request_timeout=self._timeout,
             )
         except ApiException as err:
-            if err.status == 409:
-                log.info("event=status_conflict service=%s action=reread", object_key(obj))
+            if is_conflict(err):
+                log_event(log, "info", "status_conflict", service=object_key(obj),
+                          action="reread")
                 self._refresh(obj)
                 return None
-            if err.status == 404:  # deleted meanwhile: its DELETED event releases it
+            if is_not_found(err):  # deleted meanwhile: its DELETED event releases it
                 return None
             raise
         written = json.loads(resp.data)
@@ -230,15 +221,17 @@ class Reconciler:
         return written
 
     def _annotate(self, obj: dict[str, Any], pool: str | None) -> None:
+        if not self._may_write():
+            return
         meta = obj.get("metadata") or {}
-        patch = {"metadata": {"annotations": {POOL_ANNOTATION: pool}}}
+        patch = {"metadata": {"annotations": {ALLOCATED_FROM_POOL_ANNOTATION: pool}}}
         try:
-            resp = self._core.patch_namespaced_service(
+            resp = self._api.patch_namespaced_service(
                 meta.get("name"), meta.get("namespace"), patch,
-                _preload_content=False, _request_timeout=WRITE_TIMEOUT,
+                _preload_content=False, _request_timeout=self._timeout,
             )
         except ApiException as err:
-            if err.status == 404:
+            if is_not_found(err):
                 return
             raise
         self._services.update_local(json.loads(resp.data))
@@ -246,30 +239,20 @@ class Reconciler:
     def _refresh(self, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         try:
-            resp = self._core.read_namespaced_service(
+            resp = self._api.read_namespaced_service(
                 meta.get("name"), meta.get("namespace"),
-                _preload_content=False, _request_timeout=WRITE_TIMEOUT,
+                _preload_content=False, _request_timeout=self._timeout,
             )
         except ApiException as err:
-            if err.status == 404:
+            if is_not_found(err):
                 return
             raise
         self._services.update_local(json.loads(resp.data))
-        self._queue.add(object_key(obj))
-
-    def _retry_pending(self) -> None:
-        """Addresses were freed: every service waiting for one tries again now."""
-        for key in list(self.pending):
-            self._queue.add(key)
+        self._queue.add(ServiceKey(object_key(obj)))
 
     def _publish(self) -> None:
-        assert self.allocator is not None
+        assert self.core.allocator is not None
         self._alloc_metrics.publish(
             {pool: (s.addresses_total, s.addresses_in_use)
-             for pool, s in self.allocator.stats().items()}
+             for pool, s in self.core.allocator.stats().items()}
         )
-
-
-def is_api_error(err: Exception) -> bool:
-    """An API or connection error (expected, retried) rather than a bug (traceback)."""
-    return isinstance(err, ApiException | HTTPError | OSError)

@@ -22,7 +22,12 @@ log = logging.getLogger("metallb.config")
 
 
 class ConfigSource:
-    """Turns ConfigMap objects into configs to apply; owns the config_* metrics."""
+    """Turns ConfigMap objects into configs to apply; owns the config_* metrics.
+
+    Always holds: `stale` is True exactly when the last ConfigMap seen was not applied
+    while a config runs (or none could be loaded); the metrics say the same. Called by
+    one thread (the daemon's worker); no lock.
+    """
 
     def __init__(self, namespace: str, name: str, key: str, metrics: K8sClientMetrics):
         self.namespace, self.name, self.key = namespace, name, key
@@ -41,8 +46,9 @@ class ConfigSource:
         apply: missing, without the key, or invalid."""
         if configmap is None:
             if self.current is None:
-                log.error("event=config_missing configmap=%s/%s action=\"create it; no "
-                          "service gets an address until then\"", self.namespace, self.name)
+                log_event(log, "error", "config_missing",
+                          configmap=f"{self.namespace}/{self.name}",
+                          action="create it; no service gets an address until then")
                 return None
             return self._keep("config_missing", "the ConfigMap was deleted; "
                               "recreate it")
@@ -64,8 +70,9 @@ class ConfigSource:
         self.stale = False
         self._metrics.config_loaded.set(1)
         self._metrics.config_stale.set(0)
-        log.info("event=config_loaded configmap=%s/%s pools=%s first=%s", self.namespace,
-                 self.name, ",".join(p.name for p in config.pools) or "-", first)
+        log_event(log, "info", "config_loaded", configmap=f"{self.namespace}/{self.name}",
+                  pools=",".join(p.name for p in config.pools) or None,
+                  first=str(first))
         for warning in config.warnings:  # valid, but probably not what was meant
             log_event(log, "warning", "config_warning", configmap=f"{self.namespace}/{self.name}",
                       path=warning.path, problem=warning.message, value=warning.value)
@@ -81,10 +88,6 @@ class ConfigSource:
         self.stale = True
         self._metrics.config_stale.set(1)
         kept = "last good config" if self.current is not None else "no config (none loaded yet)"
-        log.error('event=%s configmap=%s/%s problem="%s" running_on="%s"', event,
-                  self.namespace, self.name, _quote(problem), kept)
+        log_event(log, "error", event, configmap=f"{self.namespace}/{self.name}",
+                  problem=problem, running_on=kept)
         return None
-
-
-def _quote(text: str) -> str:
-    return " ".join(text.split()).replace('"', "'")

@@ -13,7 +13,9 @@ from metallb.logs import LOG_LEVELS
 
 @dataclass(frozen=True, kw_only=True)
 class DaemonSettings:
-    """The settings add_common_flags() gives both daemons; each extends it."""
+    """The settings add_common_flags() gives both daemons; each extends it.
+
+    The only place their defaults are written: the flags read them from here."""
 
     kubeconfig: str | None = None
     namespace: str = "metallb-system"
@@ -34,25 +36,27 @@ def port(text: str) -> int:
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
     """--kubeconfig, --namespace, --config, --host, --port, --lb-class, --log-level."""
     env = os.environ
-    parser.add_argument("--kubeconfig", default=None,
+    d = DaemonSettings
+    parser.add_argument("--kubeconfig", default=d.kubeconfig,
                         help="kubeconfig file (default: in-cluster, then KUBECONFIG, "
                         "then ~/.kube/config)")
     parser.add_argument("--namespace",
-                        default=env.get("METALLB_NAMESPACE") or "metallb-system",
+                        default=env.get("METALLB_NAMESPACE") or d.namespace,
                         help="namespace of the config (and the controller's lease) "
-                        "(default: METALLB_NAMESPACE or metallb-system)")
-    parser.add_argument("--config", dest="config_name", default="metallb",
-                        help="name of the ConfigMap holding the config under key 'config' "
-                        "(default: metallb)")
-    parser.add_argument("--host", default=env.get("METALLB_HOST") or "0.0.0.0",
+                        f"(default: METALLB_NAMESPACE or {d.namespace})")
+    parser.add_argument("--config", dest="config_name", default=d.config_name,
+                        help=f"name of the ConfigMap holding the config under key "
+                        f"{d.config_key!r} (default: {d.config_name})")
+    parser.add_argument("--host", default=env.get("METALLB_HOST") or d.host,
                         help="address the metrics server binds "
-                        "(default: METALLB_HOST or 0.0.0.0)")
-    parser.add_argument("--port", type=port, default=7472,
-                        help="metrics port (default: 7472; 0 picks a free one)")
-    parser.add_argument("--lb-class", dest="load_balancer_class", default=None,
+                        f"(default: METALLB_HOST or {d.host})")
+    parser.add_argument("--port", type=port, default=d.port,
+                        help=f"metrics port (default: {d.port}; 0 picks a free one)")
+    parser.add_argument("--lb-class", dest="load_balancer_class",
+                        default=d.load_balancer_class,
                         help="serve only services with this spec.loadBalancerClass "
                         "(default: only services without one)")
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default=d.log_level)
 
 
 def common_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from metallb.keys import DEFAULT_NAMESPACE, object_key
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ANNOTATION_PREFIXES = ("metallb.universe.tf/", "metallb.io/")
-POOL_ANNOTATION = "address-pool"
+POOL_REQUEST_ANNOTATION = "address-pool"  # under each of ANNOTATION_PREFIXES
 IPS_ANNOTATION = "loadBalancerIPs"
 SHARING_ANNOTATION = "allow-shared-ip"
 
@@ -53,18 +55,9 @@ class _Invalid(ValueError):
     """A malformed field; its message ends up in the LoadBalancerFailed event."""
 
 
-def service_key(obj: Any) -> str:
-    """`namespace/name` of a Service object (namespace defaults to `default`)."""
-    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
-    meta = meta if isinstance(meta, Mapping) else {}
-    namespace = meta.get("namespace") or "default"
-    name = meta.get("name") or "?"
-    return f"{namespace}/{name}"
-
-
 def intent_from_service(obj: Any) -> ServiceIntent:
     """Read a Service (a dict as returned by the API) into a ServiceIntent; never raises."""
-    key = service_key(obj)
+    key = object_key(obj, DEFAULT_NAMESPACE)
     if not isinstance(obj, Mapping):
         return ServiceIntent(key=key, error="service is not an object")
     spec = obj.get("spec") if obj.get("spec") is not None else {}
@@ -85,7 +78,7 @@ def intent_from_service(obj: Any) -> ServiceIntent:
                 spec.get("loadBalancerClass"), "spec.loadBalancerClass"
             ),
             requested_ips=_requested_ips(spec, annotations),
-            pool=_annotation(annotations, POOL_ANNOTATION),
+            pool=_annotation(annotations, POOL_REQUEST_ANNOTATION),
             sharing_key=_annotation(annotations, SHARING_ANNOTATION),
             ports=_ports(spec.get("ports")),
             traffic_policy=_traffic_policy(spec.get("externalTrafficPolicy")),

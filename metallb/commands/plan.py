@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from metallb.allocator.reconcile import plan
+from metallb.allocator.dry_run import plan_allocations
 from metallb.commands.config_check import print_warnings
 from metallb.commands.input_files import STDIN, Unreadable, display_name, read_config, read_text
 from metallb.config.errors import ConfigError, ConfigIssue, ConfigSyntaxError
@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Dry-run the controller: read a MetalLB config and Service manifests, "
         "print the addresses, pool and events each Service would get, and per-pool "
         "address counts, as JSON. Services that already hold an address "
-        "(status.loadBalancer.ingress) are placed first, as a restarted controller does. "
+        "(status.loadBalancer.ingress) are placed first, as a restarted controller does; "
+        "within each group, oldest creationTimestamp first, then namespace/name (a "
+        "manifest without creationTimestamp counts as created after all others). "
         "Exit 0 config valid, 1 config invalid, 2 unreadable input.",
     )
     parser.add_argument(
@@ -74,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{config_name}: {len(issues)} error(s); config is invalid", file=sys.stderr)
         return EXIT_INVALID
     print_warnings(config_name, config)
-    json.dump(plan(config, services), sys.stdout, indent=2)
+    json.dump(plan_allocations(config, services), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return EXIT_OK
 

@@ -26,9 +26,3 @@ def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
         )
     return config.new_client_from_config(config_file=path)
 
-
-def object_key(obj: dict) -> str:
-    """`namespace/name` for namespaced objects, `name` for cluster-scoped ones."""
-    meta = obj.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))

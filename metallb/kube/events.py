@@ -1,6 +1,7 @@
 """Recording core/v1 Events on objects, aggregated like client-go's EventCorrelator:
 the same (object, type, reason, message) again bumps `count` and `lastTimestamp` on the
-existing Event instead of creating a new object for every retry."""
+existing Event instead of creating a new object for every retry. Events are information
+for users, never state: recording is best effort and never raises into the caller."""
 
 from __future__ import annotations
 
@@ -17,17 +18,33 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from metallb.kube.clock import REAL_CLOCK, Clock
+from metallb.kube.errors import is_not_found
+from metallb.kube.ratelimit import TokenBucket
+from metallb.logs import log_event
+
 log = logging.getLogger("metallb.kube.events")
 
-_CACHE_SIZE = 4096
-_TIMEOUT = 10  # seconds: a hung API server must not hang the caller's worker
 YIELD_CHECK = 0.02  # seconds between looks at whether the daemon's work is done
 
 
 class EventRecorder:
-    def __init__(self, api_client: client.ApiClient, component: str, host: str | None = None):
+    """Writes (or bumps) one Event per record() call, synchronously.
+
+    Always holds: `_seen` maps an aggregation key to the last Event written for it, at
+    most `cache_size` entries (oldest forgotten first). record() may be called from any
+    thread; the lock guards only `_seen`, never an API call. Each API call is bounded by
+    `request_timeout` seconds: a hung API server must not hang the caller's worker.
+    """
+
+    def __init__(self, api_client: client.ApiClient, component: str, host: str | None = None,
+                 *, request_timeout: float = 10.0, cache_size: int = 4096):
+        if request_timeout <= 0 or cache_size < 1:
+            raise ValueError(f"request_timeout ({request_timeout}) must be > 0 and "
+                             f"cache_size ({cache_size}) at least 1")
         self._core = client.CoreV1Api(api_client)
         self._source = {"component": component, **({"host": host} if host else {})}
+        self._timeout, self._cache_size = request_timeout, cache_size
         self._lock = threading.Lock()
         # aggregation key -> (event namespace, event name, count)
         self._seen: OrderedDict[tuple, tuple[str, str, int]] = OrderedDict()
@@ -69,24 +86,25 @@ class EventRecorder:
                 "count": 1,
             }
             self._core.create_namespaced_event(namespace, body, _preload_content=False,
-                                               _request_timeout=_TIMEOUT)
+                                               _request_timeout=self._timeout)
             self._remember(key, (namespace, name, 1))
         except ApiException as err:
-            log.warning("event=record_event_failed object=%s/%s reason=%s status=%s",
-                        namespace, meta.get("name"), reason, err.status)
+            log_event(log, "warn", "record_event_failed",
+                      object=f"{namespace}/{meta.get('name')}", reason=reason,
+                      status=err.status)
         except Exception as err:  # connection errors
-            log.warning("event=record_event_failed object=%s/%s reason=%s error=%s",
-                        namespace, meta.get("name"), reason, err)
+            log_event(log, "warn", "record_event_failed",
+                      object=f"{namespace}/{meta.get('name')}", reason=reason, error=err)
 
     def _bump(self, previous: tuple[str, str, int], now: str, key: tuple) -> bool:
         namespace, name, count = previous
         try:
             self._core.patch_namespaced_event(
                 name, namespace, {"count": count + 1, "lastTimestamp": now},
-                _preload_content=False, _request_timeout=_TIMEOUT,
+                _preload_content=False, _request_timeout=self._timeout,
             )
         except ApiException as err:
-            if err.status == 404:  # expired or deleted: start a new one
+            if is_not_found(err):  # expired or deleted: start a new one
                 return False
             raise
         self._remember(key, (namespace, name, count + 1))
@@ -96,7 +114,7 @@ class EventRecorder:
         with self._lock:
             self._seen[key] = value
             self._seen.move_to_end(key)
-            while len(self._seen) > _CACHE_SIZE:
+            while len(self._seen) > self._cache_size:
                 self._seen.popitem(last=False)
 
 
@@ -113,21 +131,28 @@ class BackgroundEventRecorder:
     `yield_to` says when the daemon's own work is in flight (the speaker: routes ExaBGP
     has not acknowledged yet); events wait for it, at most `max_yield` seconds each, so
     a burst of events never takes the CPU a burst of routes needs on the same node.
+
+    Threads: record() from any thread, never blocks (queue.Full -> dropped); one thread
+    of its own calls the EventRecorder; stop() from the owner's shutdown path, once.
+    `yield_to` is called on the recorder's thread and must not block. `dropped`,
+    `yields` and `throttled` are counters written by one thread at a time (plain ints).
+    The rate limit is a TokenBucket on `clock` (real by default).
     """
 
     def __init__(self, recorder: EventRecorder, max_pending: int = 10000,
                  rate: float = 100.0, burst: int = 200,
-                 yield_to: Callable[[], bool] | None = None, max_yield: float = 5.0):
+                 yield_to: Callable[[], bool] | None = None, max_yield: float = 5.0,
+                 clock: Clock = REAL_CLOCK):
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be at least 1, got {max_pending}")
+        self._bucket = TokenBucket(rate, burst, clock)
         self._recorder = recorder
         self._yield_to, self._max_yield = yield_to, max_yield
         self.yields = 0  # times an event waited for the daemon's work
         self._queue: queue.Queue[tuple | None] = queue.Queue(maxsize=max_pending)
         self.dropped = 0
         self._deadline: float | None = None  # set by stop(): record until then
-        # A token bucket, like a real client's QPS limit: a burst of 10,000 events must
-        # not flood the API server (nor take the CPU the routes need right then).
-        self._rate, self._burst = rate, float(burst)
-        self._tokens, self._refilled = float(burst), time.monotonic()
+        self.throttled = 0  # times an event waited for the rate limit
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="event-recorder", daemon=True)
         self._thread.start()
@@ -138,7 +163,8 @@ class BackgroundEventRecorder:
         except queue.Full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning("event=events_dropped count=%d reason=queue_full", self.dropped)
+                log_event(log, "warn", "events_dropped", count=self.dropped,
+                          reason="queue_full")
 
     def stop(self, timeout: float = 5.0) -> None:
         """Record what is queued for up to `timeout`, then drop the rest (counted) and end
@@ -156,7 +182,7 @@ class BackgroundEventRecorder:
                 break
         if left:
             self.dropped += left
-            log.warning("event=events_dropped count=%d reason=shutdown", left)
+            log_event(log, "warn", "events_dropped", count=left, reason="shutdown")
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -177,12 +203,8 @@ class BackgroundEventRecorder:
                 return
 
     def _take_token(self) -> None:
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._refilled) * self._rate)
-        self._refilled = now
-        if self._tokens < 1:
+        delay = self._bucket.reserve()
+        if delay > 0:
             # Rate limiting is waiting for time itself; stop() cuts it short.
-            self._stopping.wait((1 - self._tokens) / self._rate)
-            self._tokens = 1.0
-            self._refilled = time.monotonic()
-        self._tokens -= 1
+            self.throttled += 1
+            self._stopping.wait(delay)

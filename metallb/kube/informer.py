@@ -4,6 +4,10 @@ The informer lists, then watches from the list's resourceVersion; a cut stream r
 from the last version seen (bookmarks included); a 410 Gone (history expired) relists and
 turns the difference into ADDED / MODIFIED / DELETED, so handlers never miss a change and
 never see one twice out of order. API errors are retried with backoff, never raised.
+
+resourceVersions are opaque (the API conventions): they are only ever compared for
+equality, never ordered. What orders versions is the watch itself: it delivers every
+version of an object in order.
 """
 
 from __future__ import annotations
@@ -18,18 +22,35 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
+from metallb.keys import object_key
 from metallb.kube.backoff import Backoff
-from metallb.kube.client import object_key
+from metallb.kube.errors import is_gone
+from metallb.logs import format_event, log_event
 
 log = logging.getLogger("metallb.kube.informer")
 
-# Deletions remembered (only the race of an in-flight write with a delete needs them).
-_TOMBSTONES = 10000
+HISTORY = 4
+"""Versions of each object the watch delivered that are remembered: a local write whose
+version is among them is older than the cache and ignored (see update_local)."""
 
 Handler = Callable[[str, dict[str, Any]], None]  # (event type, object)
 
 
 class Informer:
+    """A cache of one resource kept by list+watch, plus a handler told of every change.
+
+    Always holds: the cache reflects the watch stream in order, except that a version
+    written by this process (update_local) may be ahead of it until the watch delivers
+    that same version; a deleted object never comes back through update_local.
+
+    Threads: start() runs list+watch on a thread of its own, which also calls the
+    handler (in stream order; the handler must not block: queue a key and return; an
+    exception from it is logged). get / items / keys / update_local / stop are safe from
+    any thread; the lock guards the cache, the delivered-version history, the pending
+    local versions and the tombstones, and is never held during an API call or the
+    handler.
+    """
+
     def __init__(
         self,
         name: str,
@@ -38,8 +59,13 @@ class Informer:
         *,
         watch_timeout: int = 300,
         backoff: Backoff | None = None,
+        tombstones: int = 10000,
         **list_kwargs: Any,
     ):
+        if watch_timeout < 1:
+            raise ValueError(f"watch_timeout must be at least 1 second, got {watch_timeout}")
+        if tombstones < 0:
+            raise ValueError(f"tombstones must be >= 0, got {tombstones}")
         self.name = name
         self._list = list_func
         self._kwargs = list_kwargs
@@ -48,8 +74,14 @@ class Informer:
         self._backoff = backoff or Backoff()
         self._lock = threading.Lock()
         self._store: dict[str, dict[str, Any]] = {}
-        # key -> resourceVersion of its deletion, until the next list (see update_local)
-        self._deleted: dict[str, int] = {}
+        # key -> the last HISTORY resourceVersions the watch (or list) delivered for it
+        self._history: dict[str, tuple[str, ...]] = {}
+        # key -> [version written locally and not yet delivered, events seen since]
+        self._pending: dict[str, list] = {}
+        # keys deleted since the last list, oldest first (at most `tombstones` of them):
+        # only the race of an in-flight write with a delete needs them
+        self._deleted: dict[str, None] = {}
+        self._tombstones = tombstones
         self._rv: str | None = None
         self._response: Any = None  # the open watch response, closed by stop()
         self._stop = threading.Event()
@@ -71,17 +103,17 @@ class Informer:
             return list(self._store)
 
     def update_local(self, obj: dict[str, Any]) -> None:
-        """Record an object we just wrote, so a reconcile before its watch event sees it."""
-        key = object_key(obj)
+        """Record an object we just wrote (or read), so a reconcile before its watch
+        event sees it. Callers pass the results of their own writes and reads in the
+        order they got them; a version the watch already delivered is older than (or
+        the same as) what the cache holds and is ignored, and so is an object deleted
+        since (a write that raced with the deletion must not bring it back)."""
+        key, rv = object_key(obj), _rv(obj)
         with self._lock:
-            old = self._store.get(key)
-            if old is None:
-                # A write that raced with the object's deletion must not bring it back.
-                if _rv(obj) <= self._deleted.get(key, -1):
-                    return
-                self._store[key] = obj
-            elif _rv(obj) >= _rv(old):
-                self._store[key] = obj
+            if key in self._deleted or rv in self._history.get(key, ()):
+                return
+            self._store[key] = obj
+            self._pending[key] = [rv, 0]
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> Informer:
@@ -108,20 +140,21 @@ class Informer:
             except ApiException as err:
                 if self._stop.is_set():
                     return
-                if err.status == 410:
-                    log.info("event=watch_expired informer=%s rv=%s action=relist",
-                             self.name, self._rv)
+                if is_gone(err):
+                    log_event(log, "info", "watch_expired", informer=self.name,
+                              rv=self._rv, action="relist")
                     need_list = True
                     continue
-                self._pause(f"status={err.status} reason={_one_line(err.reason)}")
+                self._pause(status=err.status, reason=err.reason)
             except Exception as err:  # connection reset, timeouts, bad JSON ...
                 if self._stop.is_set():
                     return  # stop() cut the stream: not an error
-                self._pause(f"error={_one_line(err)}")
+                self._pause(error=err)
 
-    def _pause(self, why: str) -> None:
+    def _pause(self, **why: object) -> None:
         delay = self._backoff.next()
-        log.warning("event=api_error informer=%s %s retry_in=%.2fs", self.name, why, delay)
+        log_event(log, "warn", "api_error", informer=self.name, **why,
+                  retry_in=f"{delay:.2f}s")
         self._stop.wait(delay)
 
     def _relist(self) -> None:
@@ -131,7 +164,9 @@ class Informer:
         with self._lock:
             old = self._store
             self._store = dict(fresh)
-            self._deleted.clear()  # a list is the whole truth
+            self._history = {key: (_rv(obj),) for key, obj in fresh.items()}
+            self._pending.clear()  # a list is the whole truth
+            self._deleted.clear()
             self._rv = (body.get("metadata") or {}).get("resourceVersion")
         self.relists += 1
         for key, obj in old.items():
@@ -144,7 +179,7 @@ class Informer:
             elif _rv(prev) != _rv(obj):
                 self._emit("MODIFIED", obj)
         self.synced.set()
-        log.debug("event=listed informer=%s count=%d rv=%s", self.name, len(fresh), self._rv)
+        log_event(log, "debug", "listed", informer=self.name, count=len(fresh), rv=self._rv)
 
     def _watch_once(self) -> None:
         """One watch request from the last version seen, until the server ends it.
@@ -170,12 +205,14 @@ class Informer:
                 if self._stop.is_set():
                     return
                 if line.strip():
-                    self._apply(json.loads(line))
+                    self.apply_event(json.loads(line))
         finally:
             self._response = None
             resp.release_conn()
 
-    def _apply(self, event: dict[str, Any]) -> None:
+    def apply_event(self, event: dict[str, Any]) -> None:
+        """One watch event into the cache and the handler. Called by the watch thread
+        (tests call it directly to play a stream); an ERROR event raises ApiException."""
         kind, obj = event.get("type"), event.get("object")
         if not isinstance(obj, dict):
             return
@@ -188,38 +225,50 @@ class Informer:
             return
         key = object_key(obj)
         with self._lock:
+            self._rv = rv or self._rv
             if kind == "DELETED":
                 self._store.pop(key, None)
-                self._deleted[key] = _rv(obj)
-                if len(self._deleted) > _TOMBSTONES:
+                self._history.pop(key, None)
+                self._pending.pop(key, None)
+                self._deleted[key] = None
+                if len(self._deleted) > self._tombstones:
                     del self._deleted[next(iter(self._deleted))]
             else:
                 self._deleted.pop(key, None)
-                old = self._store.get(key)
-                # update_local() may already hold a newer version we wrote ourselves.
-                if old is not None and _rv(old) > _rv(obj):
-                    self._rv = rv or self._rv
+                self._history[key] = (*self._history.get(key, ())[-(HISTORY - 1):], _rv(obj))
+                if self._older_than_local(key, _rv(obj)):
                     return
                 self._store[key] = obj
-            self._rv = rv or self._rv
         self._emit(kind, obj)
+
+    def _older_than_local(self, key: str, rv: str) -> bool:
+        """While a local version waits for its watch event, every other event for the
+        key comes from before it (the watch is in order). After HISTORY such events the
+        local version cannot have been a new one (it was older than the history kept):
+        the watch wins again."""
+        pending = self._pending.get(key)
+        if pending is None:
+            return False
+        if pending[0] == rv:
+            del self._pending[key]
+            return False
+        pending[1] += 1
+        if pending[1] > HISTORY:
+            del self._pending[key]
+            return False
+        return True
 
     def _emit(self, kind: str, obj: dict[str, Any]) -> None:
         try:
             self._handler(kind, obj)
         except Exception:
-            log.exception("event=handler_failed informer=%s key=%s", self.name, object_key(obj))
+            log.error("%s", format_event("handler_failed", {
+                "informer": self.name, "key": object_key(obj)}), exc_info=True)
 
 
-def _rv(obj: dict[str, Any]) -> int:
-    try:
-        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _one_line(value: object) -> str:
-    return " ".join(str(value).split())[:300]
+def _rv(obj: dict[str, Any]) -> str:
+    """The object's resourceVersion: opaque text, compared for equality only."""
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _shut_down(resp: Any) -> None:

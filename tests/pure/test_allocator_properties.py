@@ -11,8 +11,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from metallb.allocator.allocator import Allocator
+from metallb.allocator.decision import decide
+from metallb.allocator.dry_run import plan_allocations
 from metallb.allocator.intervals import is_buggy_ipv4
-from metallb.allocator.reconcile import plan, reconcile
 from metallb.allocator.service import intent_from_service
 from tests.support.pools import config, pool
 
@@ -122,7 +123,7 @@ def test_random_operations_keep_invariants(first_config, ops):
     for op, arg in ops:
         if op == "reconcile":
             intent = intent_from_service(arg)
-            decision = reconcile(alloc, intent)
+            decision = decide(alloc, intent)
             held = alloc.assignment(intent.key)
             # The decision and the allocator agree on what the service holds.
             assert list(decision.ips) == (list(held.ip_strings) if held else [])
@@ -169,8 +170,8 @@ def unique_names(objs: list[dict]) -> list[dict]:
 @given(st.integers(0, len(CONFIGS) - 1), st.lists(services(), max_size=8).map(unique_names))
 def test_planning_again_over_the_written_result_changes_nothing(cfg_index, objs):
     cfg = CONFIGS[cfg_index]
-    first = plan(cfg, objs)
-    second = plan(cfg, written(first, objs))
+    first = plan_allocations(cfg, objs)
+    second = plan_allocations(cfg, written(first, objs))
     for key, entry in first["services"].items():
         assert second["services"][key]["ips"] == entry["ips"], key
         assert second["services"][key]["pool"] == entry["pool"], key
@@ -192,7 +193,7 @@ def test_a_valid_unclaimed_status_address_never_changes_hands(cfg_index, objs):
     """A service whose status address is valid on its own, and claimed by no other
     status, keeps it whatever the other services are and wherever it is in the file."""
     cfg = CONFIGS[cfg_index]
-    result = plan(cfg, objs)
+    result = plan_allocations(cfg, objs)
     claims: dict[str, int] = defaultdict(int)
     for obj in objs:
         for entry in (obj.get("status") or {}).get("loadBalancer", {}).get("ingress", []):
@@ -202,7 +203,7 @@ def test_a_valid_unclaimed_status_address_never_changes_hands(cfg_index, objs):
                   .get("ingress", [])]
         if not status or any(claims[ip] > 1 for ip in status):
             continue
-        alone = plan(cfg, [obj])
+        alone = plan_allocations(cfg, [obj])
         key = next(iter(alone["services"]))
         if alone["services"][key]["events"] or not alone["services"][key]["ips"]:
             continue  # not valid on its own

@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 
 from metallb.allocator.allocator import AllocationError, Allocator, PoolStats
-from metallb.allocator.reconcile import reconcile
+from metallb.allocator.decision import decide
 from metallb.allocator.service import intent_from_service
 from tests.support.pools import config, pool
 
@@ -41,19 +41,19 @@ def reasons(decision):
 
 def test_lowest_address_first_and_slash24_dot0_usable():
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    assert ips_of(reconcile(alloc, svc("a"))) == ["198.51.100.0"]
-    assert ips_of(reconcile(alloc, svc("b"))) == ["198.51.100.1"]
+    assert ips_of(decide(alloc, svc("a"))) == ["198.51.100.0"]
+    assert ips_of(decide(alloc, svc("b"))) == ["198.51.100.1"]
 
 
 def test_entries_in_config_order_not_numeric_order():
     alloc = Allocator(config(pool("p", "203.0.113.24/31", "198.51.100.0/31")))
-    got = [ips_of(reconcile(alloc, svc(n)))[0] for n in "abcd"]
+    got = [ips_of(decide(alloc, svc(n)))[0] for n in "abcd"]
     assert got == ["203.0.113.24", "203.0.113.25", "198.51.100.0", "198.51.100.1"]
 
 
 def test_avoid_buggy_ips_skips_dot0_and_dot255():
     alloc = Allocator(config(pool("p", "198.51.100.254-198.51.101.1", avoid_buggy_ips=True)))
-    got = [ips_of(reconcile(alloc, svc(n))) for n in "abc"]
+    got = [ips_of(decide(alloc, svc(n))) for n in "abc"]
     assert got == [["198.51.100.254"], ["198.51.101.1"], []]
     assert alloc.stats()["p"] == PoolStats(addresses_total=2, addresses_in_use=2)
 
@@ -61,9 +61,9 @@ def test_avoid_buggy_ips_skips_dot0_and_dot255():
 def test_released_address_is_reused_lowest_first():
     alloc = Allocator(config(pool("p", "198.51.100.0/29")))
     for n in "abc":
-        reconcile(alloc, svc(n))
+        decide(alloc, svc(n))
     alloc.release("default/a")
-    assert ips_of(reconcile(alloc, svc("d"))) == ["198.51.100.0"]
+    assert ips_of(decide(alloc, svc("d"))) == ["198.51.100.0"]
 
 
 # -- rules A4, A5, A10 and D1: which pool, refused requests, failures -------------------------
@@ -76,20 +76,20 @@ def test_auto_assign_pools_in_config_order_and_skip_non_auto():
         pool("second", "203.0.113.0/31"),
     )
     alloc = Allocator(cfg)
-    got = [(reconcile(alloc, svc(n)).pool) for n in "abc"]
+    got = [(decide(alloc, svc(n)).pool) for n in "abc"]
     assert got == ["first", "first", "second"]
 
 
 def test_pool_annotation_uses_that_pool_even_if_not_auto_assign():
     alloc = Allocator(config(pool("a", "198.51.100.0/30"),
                              pool("b", "203.0.113.0/30", auto_assign=False)))
-    d = reconcile(alloc, svc("x", annotations={"metallb.universe.tf/address-pool": "b"}))
+    d = decide(alloc, svc("x", annotations={"metallb.universe.tf/address-pool": "b"}))
     assert (d.pool, ips_of(d)) == ("b", ["203.0.113.0"])
 
 
 def test_unknown_pool():
     alloc = Allocator(config(pool("a", "198.51.100.0/30")))
-    d = reconcile(alloc, svc("x", annotations={"metallb.io/address-pool": "nope"}))
+    d = decide(alloc, svc("x", annotations={"metallb.io/address-pool": "nope"}))
     assert ips_of(d) == [] and d.pool is None
     assert reasons(d) == [("Warning", "AllocationFailed")]
     assert 'unknown pool "nope"' in d.events[0].message
@@ -97,8 +97,8 @@ def test_unknown_pool():
 
 def test_no_available_ips():
     alloc = Allocator(config(pool("a", "198.51.100.7/32")))
-    reconcile(alloc, svc("x"))
-    d = reconcile(alloc, svc("y"))
+    decide(alloc, svc("x"))
+    d = decide(alloc, svc("y"))
     assert reasons(d) == [("Warning", "AllocationFailed")]
     assert d.events[0].message == 'Failed to allocate IP for "default/y": no available IPs'
 
@@ -106,7 +106,7 @@ def test_no_available_ips():
 def test_requested_ip_from_any_pool_including_manual():
     alloc = Allocator(config(pool("a", "198.51.100.0/30"),
                              pool("m", "203.0.113.0/30", auto_assign=False)))
-    d = reconcile(alloc, svc("x", loadBalancerIP="203.0.113.2"))
+    d = decide(alloc, svc("x", loadBalancerIP="203.0.113.2"))
     assert (d.pool, ips_of(d)) == ("m", ["203.0.113.2"])
     assert reasons(d) == [("Normal", "IPAllocated")]
 
@@ -126,7 +126,7 @@ def test_requested_ip_from_any_pool_including_manual():
 def test_requested_ip_refused(kwargs, fragment):
     alloc = Allocator(config(pool("p", "198.51.100.0/24", avoid_buggy_ips=True),
                              pool("other", "203.0.113.0/24"), pool("v6", "2001:db8::/64")))
-    d = reconcile(alloc, svc("x", **kwargs))
+    d = decide(alloc, svc("x", **kwargs))
     assert ips_of(d) == []
     assert reasons(d) == [("Warning", "AllocationFailed")]
     assert fragment in d.events[0].message
@@ -134,8 +134,8 @@ def test_requested_ip_refused(kwargs, fragment):
 
 def test_requested_ip_already_held_exclusively():
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    reconcile(alloc, svc("a", loadBalancerIP="198.51.100.5"))
-    d = reconcile(alloc, svc("b", loadBalancerIP="198.51.100.5"))
+    decide(alloc, svc("a", loadBalancerIP="198.51.100.5"))
+    d = decide(alloc, svc("b", loadBalancerIP="198.51.100.5"))
     assert ips_of(d) == []
     assert "already in use by default/a" in d.events[0].message
 
@@ -145,8 +145,8 @@ def test_requested_ip_already_held_exclusively():
 
 def test_bad_request_is_load_balancer_failed_and_releases():
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    reconcile(alloc, svc("a"))
-    d = reconcile(alloc, svc("a", loadBalancerIP="nonsense"))
+    decide(alloc, svc("a"))
+    d = decide(alloc, svc("a", loadBalancerIP="nonsense"))
     assert reasons(d) == [("Warning", "LoadBalancerFailed")]
     assert ips_of(d) == []
     assert alloc.assignment("default/a") is None
@@ -159,8 +159,8 @@ def test_bad_request_is_load_balancer_failed_and_releases():
                                   {"loadBalancerClass": "other.io/lb"}])
 def test_not_ours_is_released_and_cleared(spec):
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    reconcile(alloc, svc("a"))
-    d = reconcile(alloc, svc("a", status_ips=("198.51.100.0",), **spec))
+    decide(alloc, svc("a"))
+    d = decide(alloc, svc("a", status_ips=("198.51.100.0",), **spec))
     assert not d.ours and ips_of(d) == [] and d.pool is None and d.events == ()
     assert d.status_changed
     assert alloc.stats()["p"].addresses_in_use == 0
@@ -171,7 +171,7 @@ def test_not_ours_is_released_and_cleared(spec):
 
 def test_existing_assignment_kept_without_event_even_if_not_lowest():
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    d = reconcile(alloc, svc("a", status_ips=("198.51.100.77",)))
+    d = decide(alloc, svc("a", status_ips=("198.51.100.77",)))
     assert ips_of(d) == ["198.51.100.77"] and d.events == () and not d.status_changed
 
 
@@ -190,7 +190,7 @@ def test_existing_assignment_kept_without_event_even_if_not_lowest():
 def test_invalid_existing_assignment_cleared_then_reallocated(kwargs, fragment):
     alloc = Allocator(config(pool("p", "198.51.100.0/24", "2001:db8::/120", avoid_buggy_ips=True),
                              pool("q", "203.0.113.0/24")))
-    d = reconcile(alloc, svc("a", **kwargs))
+    d = decide(alloc, svc("a", **kwargs))
     assert reasons(d)[0] == ("Normal", "ClearAssignment")
     assert fragment in d.events[0].message
     assert reasons(d)[1:] == [("Normal", "IPAllocated")]
@@ -199,8 +199,8 @@ def test_invalid_existing_assignment_cleared_then_reallocated(kwargs, fragment):
 
 def test_existing_assignment_with_incompatible_sharing_is_cleared():
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    reconcile(alloc, shared("a", status_ips=("198.51.100.5",)))
-    d = reconcile(alloc, shared("b", ports=((80, "TCP"),), status_ips=("198.51.100.5",)))
+    decide(alloc, shared("a", status_ips=("198.51.100.5",)))
+    d = decide(alloc, shared("b", ports=((80, "TCP"),), status_ips=("198.51.100.5",)))
     assert reasons(d) == [("Normal", "ClearAssignment"), ("Normal", "IPAllocated")]
     assert ips_of(d) == ["198.51.100.0"]
 
@@ -208,10 +208,10 @@ def test_existing_assignment_with_incompatible_sharing_is_cleared():
 def test_allocation_reuses_what_the_allocator_already_holds():
     # e.g. the status write failed: the next pass must not renumber the service.
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    reconcile(alloc, svc("a"))
-    reconcile(alloc, svc("b"))
+    decide(alloc, svc("a"))
+    decide(alloc, svc("b"))
     alloc.release("default/a")
-    d = reconcile(alloc, svc("b"))
+    d = decide(alloc, svc("b"))
     assert ips_of(d) == ["198.51.100.1"]
 
 
@@ -221,15 +221,15 @@ def test_allocation_reuses_what_the_allocator_already_holds():
 def test_dual_stack_one_of_each_family_from_same_pool_ipv4_first():
     alloc = Allocator(config(pool("v4only", "192.0.2.0/30"),
                              pool("dual", "2001:db8::/126", "198.51.100.0/30")))
-    d = reconcile(alloc, svc("a", ipFamilies=["IPv6", "IPv4"]))
+    d = decide(alloc, svc("a", ipFamilies=["IPv6", "IPv4"]))
     assert (d.pool, ips_of(d)) == ("dual", ["198.51.100.0", "2001:db8::"])
-    d6 = reconcile(alloc, svc("b", ipFamilies=["IPv6"]))
+    d6 = decide(alloc, svc("b", ipFamilies=["IPv6"]))
     assert (d6.pool, ips_of(d6)) == ("dual", ["2001:db8::1"])
 
 
 def test_dual_stack_fails_when_no_pool_has_both():
     alloc = Allocator(config(pool("v4", "192.0.2.0/30"), pool("v6", "2001:db8::/126")))
-    d = reconcile(alloc, svc("a", clusterIPs=["10.0.0.1", "fd00::1"]))
+    d = decide(alloc, svc("a", clusterIPs=["10.0.0.1", "fd00::1"]))
     assert ips_of(d) == [] and "no available IPs" in d.events[0].message
 
 
@@ -257,8 +257,8 @@ def test_dual_stack_fails_when_no_pool_has_both():
 )
 def test_sharing_compatibility(first, second, same):
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    a = reconcile(alloc, first)
-    b = reconcile(alloc, second)
+    a = decide(alloc, first)
+    b = decide(alloc, second)
     assert (ips_of(a) == ips_of(b)) is same
     expected_in_use = 1 if same else 2
     assert alloc.stats()["p"].addresses_in_use == expected_in_use
@@ -266,12 +266,12 @@ def test_sharing_compatibility(first, second, same):
 
 def test_shared_key_placed_on_lowest_compatible_shared_address_before_free_one():
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    reconcile(alloc, svc("plain"))  # .0, exclusive
-    reconcile(alloc, shared("a"))  # .1 under key k
-    reconcile(alloc, shared("b"))  # port clash with a -> .2 under k
-    reconcile(alloc, svc("plain2"))  # .3
-    c = reconcile(alloc, shared("c", ports=((443, "TCP"),)))
-    d = reconcile(alloc, shared("d", ports=((443, "TCP"),)))
+    decide(alloc, svc("plain"))  # .0, exclusive
+    decide(alloc, shared("a"))  # .1 under key k
+    decide(alloc, shared("b"))  # port clash with a -> .2 under k
+    decide(alloc, svc("plain2"))  # .3
+    c = decide(alloc, shared("c", ports=((443, "TCP"),)))
+    d = decide(alloc, shared("d", ports=((443, "TCP"),)))
     assert ips_of(c) == ["198.51.100.1"]  # lowest shared under k, compatible with a
     assert ips_of(d) == ["198.51.100.2"]  # .1 now clashes on 443, .2 does not
     assert alloc.stats()["p"] == PoolStats(256, 4)
@@ -279,18 +279,18 @@ def test_shared_key_placed_on_lowest_compatible_shared_address_before_free_one()
 
 def test_shared_address_stays_until_last_holder_leaves():
     alloc = Allocator(config(pool("p", "198.51.100.0/31")))
-    reconcile(alloc, shared("a"))
-    reconcile(alloc, shared("b", ports=((443, "TCP"),)))
+    decide(alloc, shared("a"))
+    decide(alloc, shared("b", ports=((443, "TCP"),)))
     alloc.release("default/a")
-    assert ips_of(reconcile(alloc, svc("x"))) == ["198.51.100.1"]
+    assert ips_of(decide(alloc, svc("x"))) == ["198.51.100.1"]
     alloc.release("default/b")
-    assert ips_of(reconcile(alloc, svc("y"))) == ["198.51.100.0"]
+    assert ips_of(decide(alloc, svc("y"))) == ["198.51.100.0"]
 
 
 def test_requested_shared_address():
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    a = reconcile(alloc, shared("a", loadBalancerIP="198.51.100.9"))
-    b = reconcile(alloc, shared("b", ports=((443, "TCP"),), loadBalancerIP="198.51.100.9"))
+    a = decide(alloc, shared("a", loadBalancerIP="198.51.100.9"))
+    b = decide(alloc, shared("b", ports=((443, "TCP"),), loadBalancerIP="198.51.100.9"))
     assert ips_of(a) == ips_of(b) == ["198.51.100.9"]
     assert alloc.holders(ipaddress.ip_address("198.51.100.9")) == {"default/a", "default/b"}
 
@@ -300,8 +300,8 @@ def test_requested_shared_address():
 
 def test_set_config_refuses_to_take_addresses_and_names_services():
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    reconcile(alloc, svc("a"))
-    reconcile(alloc, svc("b", loadBalancerIP="198.51.100.200"))
+    decide(alloc, svc("a"))
+    decide(alloc, svc("b", loadBalancerIP="198.51.100.200"))
     blocked = alloc.set_config(config(pool("p", "198.51.100.0/25")))
     assert [(b.key, b.ips) for b in blocked] == [("default/b", ("198.51.100.200",))]
     assert "not allowed in config" in blocked[0].reason
@@ -310,30 +310,30 @@ def test_set_config_refuses_to_take_addresses_and_names_services():
 
 def test_set_config_refuses_avoid_buggy_ips_on_a_held_dot0():
     alloc = Allocator(config(pool("p", "198.51.100.0/24")))
-    reconcile(alloc, svc("a"))
+    decide(alloc, svc("a"))
     blocked = alloc.set_config(config(pool("p", "198.51.100.0/24", avoid_buggy_ips=True)))
     assert [b.key for b in blocked] == ["default/a"]
 
 
 def test_set_config_applies_rename_and_growth():
     alloc = Allocator(config(pool("p", "198.51.100.0/30")))
-    reconcile(alloc, svc("a"))
+    decide(alloc, svc("a"))
     assert alloc.set_config(config(pool("renamed", "198.51.100.0/24"))) == []
     assert alloc.assignment("default/a").pool == "renamed"
     assert alloc.stats() == {"renamed": PoolStats(256, 1)}
-    assert ips_of(reconcile(alloc, svc("b"))) == ["198.51.100.1"]
+    assert ips_of(decide(alloc, svc("b"))) == ["198.51.100.1"]
 
 
 def test_set_config_refuses_rename_away_from_annotated_pool():
     alloc = Allocator(config(pool("p", "198.51.100.0/30")))
-    reconcile(alloc, svc("a", annotations={"metallb.universe.tf/address-pool": "p"}))
+    decide(alloc, svc("a", annotations={"metallb.universe.tf/address-pool": "p"}))
     blocked = alloc.set_config(config(pool("q", "198.51.100.0/30")))
     assert [b.key for b in blocked] == ["default/a"]
 
 
 def test_allocation_error_leaves_nothing_held():
     alloc = Allocator(config(pool("p", "198.51.100.0/32")))
-    reconcile(alloc, svc("a"))
+    decide(alloc, svc("a"))
     with pytest.raises(AllocationError):
         alloc.allocate(svc("b"))
     assert alloc.assignment("default/b") is None

@@ -1,8 +1,8 @@
 import threading
-import time
 
 import pytest
 
+from metallb.kube.clock import ManualClock
 from metallb.kube.workqueue import ShutDown, WorkQueue
 
 
@@ -26,22 +26,55 @@ def test_key_added_while_processing_comes_back_after_done():
     assert q.idle()
 
 
-def test_retry_backs_off_and_forget_resets():
-    q = WorkQueue(initial_backoff=0.05, max_backoff=1.0)
+def test_a_retried_key_waits_out_its_backoff_on_the_clock():
+    clock = ManualClock()
+    q = WorkQueue(initial_backoff=0.05, max_backoff=1.0, clock=clock)
     q.add("a")
     assert q.get(0) == "a"
     q.done("a")
     first = q.retry("a")
-    start = time.monotonic()
-    assert q.get(timeout=5) == "a"
-    assert time.monotonic() - start >= first * 0.9
+    clock.advance(first * 0.99)
+    assert q.get(0) is None
+    clock.advance(first * 0.02)
+    assert q.get(0) == "a"
     q.done("a")
+
+
+def test_retry_backs_off_and_forget_resets():
+    clock = ManualClock()
+    q = WorkQueue(initial_backoff=0.05, max_backoff=1.0, clock=clock)
+    first = q.retry("a")
     second = q.retry("a")
     assert second > first
-    assert q.get(timeout=5) == "a"
-    q.done("a")
+    delays = [q.retry("a") for _ in range(10)]
+    assert max(delays) <= 1.0 * 1.2  # capped (plus jitter)
     q.forget("a")
     assert q.retry("a") <= first * 1.5
+
+
+def test_a_key_delayed_while_processing_comes_back_after_done():
+    clock = ManualClock()
+    q = WorkQueue(clock=clock)
+    q.add("a")
+    assert q.get(0) == "a"
+    q.add_after("a", 1.0)
+    clock.advance(1.0)
+    assert q.get(0) is None
+    q.done("a")
+    assert q.get(0) == "a"
+
+
+@pytest.mark.parametrize(("initial", "maximum"), [(0, 1.0), (-1, 1.0), (2.0, 1.0)])
+def test_impossible_backoff_settings_are_refused(initial, maximum):
+    with pytest.raises(ValueError, match="backoff"):
+        WorkQueue(initial_backoff=initial, max_backoff=maximum)
+
+
+def test_keys_of_distinct_types_never_collide():
+    q = WorkQueue()
+    q.add(("config",))
+    q.add("config")
+    assert {q.get(0), q.get(0)} == {("config",), "config"}
 
 
 def test_shutdown_wakes_a_blocked_worker():

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from metallb.keys import object_key
+
 SHARE_KEYS = ("metallb.universe.tf/allow-shared-ip", "metallb.io/allow-shared-ip")
 POOL_KEYS = ("metallb.universe.tf/address-pool", "metallb.io/address-pool")
 
@@ -93,7 +95,7 @@ class InvariantChecker:
         holders: dict[str, list[dict[str, Any]]] = {}
         expected: dict[str, set[str]] = {}
         for svc in lbs:
-            key, ips = _key(svc), ingress_ips(svc)
+            key, ips = object_key(svc), ingress_ips(svc)
             if not ips:
                 unassigned.append(key)
                 continue
@@ -109,7 +111,7 @@ class InvariantChecker:
                 hops = self._announcers(svc, snap.slices, live)
                 if hops and ipaddress.ip_address(ip).version == 4:
                     expected.setdefault(f"{ip}/32", set()).update(hops)
-        duplicates = [f"{ip}: {', '.join(_key(s) for s in svcs)}"
+        duplicates = [f"{ip}: {', '.join(object_key(s) for s in svcs)}"
                       for ip, svcs in holders.items() if len(svcs) > 1
                       and not validly_shared(svcs)]
         self.duplicates_total.update(duplicates)
@@ -202,10 +204,6 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj.get("spec") or {}
-
-
-def _key(obj: Mapping[str, Any]) -> str:
-    return f"{_meta(obj).get('namespace')}/{_meta(obj).get('name')}"
 
 
 def _annotation(obj: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:

@@ -15,12 +15,13 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from metallb import childproc
+from metallb.kube.errors import is_conflict, is_not_found
 from metallb.wait import poll_until
 from tests.support.http import daemon_ready, fetch
 
 NAMESPACE = "metallb-system"
 CONFIG_NAME = "metallb"
-POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
+ALLOCATED_FROM_POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
 
 
 def service(name: str, namespace: str = "demo", *, port: int = 80, annotations=None,
@@ -39,7 +40,7 @@ def ensure_namespace(core: client.CoreV1Api, name: str) -> None:
     try:
         core.create_namespace({"metadata": {"name": name}})
     except ApiException as err:
-        if err.status != 409:
+        if not is_conflict(err):
             raise
 
 
@@ -50,7 +51,7 @@ def put_config(core: client.CoreV1Api, text: str, name: str = CONFIG_NAME) -> No
     try:
         core.replace_namespaced_config_map(name, NAMESPACE, body)
     except ApiException as err:
-        if err.status != 404:
+        if not is_not_found(err):
             raise
         core.create_namespaced_config_map(NAMESPACE, body)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-from metallb.allocator.reconcile import plan
+from metallb.allocator.dry_run import plan_allocations
 from metallb.config.parse import parse_config_text
 from metallb.wait import poll_until
 from tests.api.controller.support import (
-    POOL_ANNOTATION,
+    ALLOCATED_FROM_POOL_ANNOTATION,
     event_reasons,
     metric_value,
     put_config,
@@ -63,6 +63,17 @@ def _create_all(core, manifests):
         core.create_namespaced_service(body["metadata"]["namespace"], body)
 
 
+def _stamped(manifests):
+    """The manifests with creationTimestamps in list order, a second apart: `metallb
+    plan` orders by creation time (then name), so this makes it replay the order in
+    which a running controller saw them arrive."""
+    stamped = []
+    for second, body in enumerate(manifests):
+        meta = {**body["metadata"], "creationTimestamp": f"2026-01-01T00:00:{second:02d}Z"}
+        stamped.append({**body, "metadata": meta})
+    return stamped
+
+
 # rules A2, A4, A7, A8, A10, A11, A14 and D1
 def test_rules_live_match_expectations_and_plan(core, start_controller):
     put_config(core, RULES_CONFIG)
@@ -75,11 +86,11 @@ def test_rules_live_match_expectations_and_plan(core, start_controller):
     poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
     assert statuses(core) == live
 
-    planned = plan(parse_config_text(RULES_CONFIG), manifests)["services"]
+    planned = plan_allocations(parse_config_text(RULES_CONFIG), _stamped(manifests))["services"]
     assert {k: v["ips"] for k, v in planned.items()} == {k: live[k] for k in planned}
 
     svc = core.read_namespaced_service("dual", "demo")
-    assert svc.metadata.annotations[POOL_ANNOTATION] == "second"
+    assert svc.metadata.annotations[ALLOCATED_FROM_POOL_ANNOTATION] == "second"
     # Events go out from the controller's event thread, after the statuses.
     poll_until(lambda: all(event_reasons(core, "demo", name) for name in
                            ("plain", "unknown-pool", "both-requests")),
@@ -118,22 +129,24 @@ def test_our_lb_class_only(core, start_controller):
 def test_pending_service_gets_address_freed_by_delete_and_type_change(core, start_controller):
     put_config(core, "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.7/32]}\n")
     daemon = start_controller()
-    _create_all(core, [service("holder"), service("waiting"), service("third")])
-    wait_statuses(core, {"demo/holder": ["192.0.2.7"], "demo/waiting": [], "demo/third": []})
+    # Waiting services are retried in the one order (creation time, then namespace/name):
+    # created within a second or not, "waiting" comes before "waiting-too".
+    _create_all(core, [service("holder"), service("waiting"), service("waiting-too")])
+    wait_statuses(core, {"demo/holder": ["192.0.2.7"], "demo/waiting": [], "demo/waiting-too": []})
     poll_until(lambda: "AllocationFailed" in event_reasons(core, "demo", "waiting"),
                what="AllocationFailed event on demo/waiting")
     port = daemon.metrics_server.port
     assert metric_value(port, 'metallb_allocator_addresses_in_use_total{pool="one"}') == 1
 
     core.delete_namespaced_service("holder", "demo")
-    wait_statuses(core, {"demo/waiting": ["192.0.2.7"], "demo/third": []})
+    wait_statuses(core, {"demo/waiting": ["192.0.2.7"], "demo/waiting-too": []})
     poll_until(lambda: "IPAllocated" in event_reasons(core, "demo", "waiting"),
                what="IPAllocated event on demo/waiting")
 
     core.patch_namespaced_service("waiting", "demo", {"spec": {"type": "ClusterIP"}})
-    wait_statuses(core, {"demo/waiting": [], "demo/third": ["192.0.2.7"]})
+    wait_statuses(core, {"demo/waiting": [], "demo/waiting-too": ["192.0.2.7"]})
     waiting = core.read_namespaced_service("waiting", "demo")
-    assert POOL_ANNOTATION not in (waiting.metadata.annotations or {})
+    assert ALLOCATED_FROM_POOL_ANNOTATION not in (waiting.metadata.annotations or {})
 
 
 # rule A3
@@ -187,11 +200,48 @@ def test_restart_over_existing_statuses_matches_plan(core, start_controller, api
             core.patch_namespaced_service_status(name, "demo", {"status": {"loadBalancer": {
                 "ingress": [{"ip": written[name]}]}}})
     manifests = json.loads(core.list_namespaced_service("demo", _preload_content=False).data)
-    manifests = sorted(manifests["items"], key=lambda o: o["metadata"]["name"])
-    planned = {k: v["ips"] for k, v in plan(parse_config_text(text), manifests)["services"].items()}
+    result = plan_allocations(parse_config_text(text), manifests["items"])
+    planned = {k: v["ips"] for k, v in result["services"].items()}
     assert planned["demo/b-holder"] == ["192.0.2.0"] and planned["demo/c-holder"] == ["192.0.2.2"]
 
     daemon = start_controller()
     wait_statuses(core, planned)
     poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
     assert statuses(core, "demo") == planned
+
+
+def test_daemon_and_plan_pick_the_same_services_in_the_same_order(core, start_controller):
+    """Six services want four addresses. They exist before the config does (created in
+    reverse name order), so the controller's first pass decides them all at once; then
+    a holder goes away and the waiting service first in the one order (creation time,
+    then namespace/name) gets its address. `metallb plan` over the same objects, read
+    back from the API, agrees at each step."""
+    text = "address-pools:\n- {name: small, protocol: bgp, addresses: [192.0.2.0/30]}\n"
+    names = [f"svc-{n}" for n in "fedcba"]
+    _create_all(core, [service(name) for name in names])
+    daemon = start_controller()
+    put_config(core, text)
+
+    def read_back():
+        return json.loads(core.list_namespaced_service(
+            "demo", _preload_content=False).data)["items"]
+
+    def planned():
+        result = plan_allocations(parse_config_text(text), read_back())["services"]
+        return {k: v["ips"] for k, v in result.items()}
+
+    first = planned()
+    assert sorted(ips for ips in first.values() if ips) == [
+        ["192.0.2.0"], ["192.0.2.1"], ["192.0.2.2"], ["192.0.2.3"]]
+    wait_statuses(core, first)
+    poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
+    assert statuses(core, "demo") == first
+
+    holder = next(k for k, ips in first.items() if ips)
+    core.delete_namespaced_service(holder.split("/")[1], "demo")
+    poll_until(lambda: holder not in statuses(core, "demo"), what=f"{holder} deleted")
+    after = planned()  # a restarted controller's view of what is left
+    assert sum(bool(ips) for ips in after.values()) == 4
+    wait_statuses(core, after)
+    poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
+    assert statuses(core, "demo") == after

@@ -64,7 +64,7 @@ def test_config_lifecycle(core, start_controller, caplog):
 
     # A compatible one that grows the pools: applied, and a pending service gets an address.
     core.create_namespaced_service("demo", service("pending"))
-    poll_until(lambda: "demo/pending" in daemon.reconciler.pending, what="pending service")
+    poll_until(lambda: "demo/pending" in daemon.reconciler.core.pending, what="pending service")
     put_config(core, ONE_AND_TWO)
     wait_statuses(core, {"demo/pending": ["198.51.100.0"]})
     assert stale() == 0

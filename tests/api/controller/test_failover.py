@@ -9,6 +9,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from metallb.kube.errors import is_not_found
 from metallb.wait import poll_until
 from tests.api.controller.support import (
     NAMESPACE,
@@ -62,7 +63,7 @@ def _holder(coordination: client.CoordinationV1Api) -> str:
     try:
         return coordination.read_namespaced_lease(LEASE, NAMESPACE).spec.holder_identity or ""
     except ApiException as err:
-        if err.status == 404:
+        if is_not_found(err):
             return ""
         raise
 

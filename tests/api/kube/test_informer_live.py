@@ -106,10 +106,11 @@ def test_update_local_never_regresses_or_resurrects(core, informer):
     import json
 
     old = json.loads(first.data)
+    poll_until(lambda: informer.recorder.seen(("ADDED", "x")), what="ADDED x")
     newer = json.loads(core.patch_namespaced_config_map(
         "x", NS, {"data": {"v": "2"}}, _preload_content=False).data)
     informer.update_local(newer)
-    informer.update_local(old)  # stale: ignored
+    informer.update_local(old)  # the watch showed it already: stale, ignored
     assert informer.get(f"{NS}/x")["data"] == {"v": "2"}
     core.delete_namespaced_config_map("x", NS)
     poll_until(lambda: informer.recorder.seen(("DELETED", "x")), what="DELETED x")

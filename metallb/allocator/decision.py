@@ -1,18 +1,17 @@
 """The decision for one Service: which addresses its status should hold, and which events
-to record. Pure: the controller applies the Decision (status write, Events, metrics), and
-`metallb plan` prints it, so both always agree.
+to record. Pure: `metallb.allocator.core` calls it for the controller (which applies the
+Decision: status write, Events, metrics) and for `metallb plan` (which prints it), so
+both always agree.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from metallb.allocator.allocator import AllocationError, Allocator
-from metallb.allocator.service import LOAD_BALANCER, ServiceIntent, intent_from_service
-from metallb.config.model import Config
+from metallb.allocator.service import LOAD_BALANCER, ServiceIntent
 
 NORMAL = "Normal"
 WARNING = "Warning"
@@ -39,7 +38,8 @@ class Decision:
     `ips` is what status.loadBalancer.ingress must hold (IPv4 first; empty = cleared);
     `status_changed` tells the controller whether a write is needed at all. `ours` is
     False for services this controller does not handle (not LoadBalancer, or another
-    loadBalancerClass).
+    loadBalancerClass); `foreign` marks another implementation's LoadBalancer, whose
+    status and annotations are never touched.
     """
 
     key: str
@@ -49,6 +49,12 @@ class Decision:
     events: tuple[Event, ...] = ()
     status_changed: bool = False
     failed: bool = False  # AllocationFailed: worth retrying when an address is freed
+    foreign: bool = False
+
+    @property
+    def writes_status(self) -> bool:
+        """The controller writes status.loadBalancer: it differs, and is ours to write."""
+        return self.status_changed and not self.foreign
 
 
 def is_ours(intent: ServiceIntent, load_balancer_class: str | None = None) -> bool:
@@ -58,7 +64,7 @@ def is_ours(intent: ServiceIntent, load_balancer_class: str | None = None) -> bo
     return intent.type == LOAD_BALANCER and intent.load_balancer_class == load_balancer_class
 
 
-def reconcile(
+def decide(
     allocator: Allocator, intent: ServiceIntent, load_balancer_class: str | None = None
 ) -> Decision:
     """Run the allocation rules for one service against (and updating) the allocator."""
@@ -66,6 +72,10 @@ def reconcile(
     cleared = bool(intent.existing_ips)
     if not is_ours(intent, load_balancer_class):
         allocator.release(key)
+        if intent.type == LOAD_BALANCER:
+            # Another implementation's LoadBalancer (another class; or, under --lb-class,
+            # no class at all): its status is none of our business, never cleared.
+            return Decision(key, ours=False, status_changed=cleared, foreign=True)
         return Decision(key, ours=False, status_changed=cleared)
     if intent.error:
         allocator.release(key)
@@ -105,13 +115,6 @@ def _parse_ips(texts: Iterable[str]) -> tuple:
         raise AllocationError(str(exc)) from None
 
 
-def assignments_first(intents: Iterable[ServiceIntent]) -> list[ServiceIntent]:
-    """Startup order: services that already hold addresses (status) before the others,
-    each group in its given order, so no address changes hands across a restart."""
-    intents = list(intents)
-    return [i for i in intents if i.existing_ips] + [i for i in intents if not i.existing_ips]
-
-
 def preload(
     allocator: Allocator,
     intents: Iterable[ServiceIntent],
@@ -133,51 +136,3 @@ def preload(
             continue  # judged (and cleared) by its own reconcile
         loaded.append(intent.key)
     return loaded
-
-
-def plan(config: Config, services: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Dry-run the controller over `services` as a restarted controller would: first
-    every service holding an assignment (file order), then the others (file order).
-    A service listed twice is an update of the first copy; when that frees an address,
-    services that failed earlier are retried, as the controller retries pending
-    services as soon as an address is released.
-
-    Returns {"services": {key: {"ips", "pool", "events"}}, "pools": {name: {...}}}, every
-    input service present, in input order."""
-    allocator = Allocator(config)
-    intents = [intent_from_service(obj) for obj in services]
-    order = assignments_first(intents)
-    preload(allocator, order)
-
-    decisions: dict[str, Decision] = {}
-    events: dict[str, list[Event]] = {}
-    pending = order
-    while pending:
-        releases_before = allocator.releases
-        for intent in pending:
-            decision = reconcile(allocator, intent)
-            decisions[intent.key] = decision
-            events.setdefault(intent.key, []).extend(decision.events)
-        failed_keys = {key for key, d in decisions.items() if d.failed}
-        # A release during the pass may let a service that failed earlier succeed now,
-        # as the controller retries pending services at once when addresses free up.
-        if allocator.releases == releases_before:
-            break
-        # Their status was cleared by the failed attempt, so they retry from scratch.
-        pending = [replace(i, existing_ips=()) for i in order if i.key in failed_keys]
-        if not pending:
-            break
-
-    result_services: dict[str, Any] = {}
-    for intent in intents:
-        decision = decisions[intent.key]
-        result_services[intent.key] = {
-            "ips": list(decision.ips),
-            "pool": decision.pool,
-            "events": [e.as_dict() for e in events[intent.key]],
-        }
-    pools = {
-        name: {"addresses_total": s.addresses_total, "addresses_in_use": s.addresses_in_use}
-        for name, s in allocator.stats().items()
-    }
-    return {"services": result_services, "pools": pools}
