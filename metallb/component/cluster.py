@@ -18,6 +18,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from metallb.component.labels import COMPONENT_SELECTOR, FIELD_MANAGER, NAMESPACE
+from metallb.kube.errors import is_not_found
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class ComponentCluster:
         try:
             return self._call("GET", _object_path(kind, name, namespace))
         except HttpError as err:
-            if err.status == 404:
+            if is_not_found(err):
                 return None
             raise ClusterError(f"reading {kind} {name}: {_describe(err)}") from None
 
@@ -150,7 +151,7 @@ class ComponentCluster:
                 content_type="application/apply-patch+yaml",
             )
         except HttpError as err:
-            if err.status == 404 and kind in CUSTOM_KINDS:
+            if is_not_found(err) and kind in CUSTOM_KINDS:
                 raise ClusterError(
                     f"the cluster does not serve {obj['apiVersion']} {kind}: install the "
                     "Prometheus Operator (its CRDs) first, or set service_monitor = false"
@@ -196,7 +197,7 @@ class ComponentCluster:
                 listing = self._call("GET", _object_path(kind),
                                      query=[("labelSelector", COMPONENT_SELECTOR)])
             except HttpError as err:
-                if err.status == 404:  # kind not served (no CRD) or namespace absent
+                if is_not_found(err):  # kind not served (no CRD) or namespace absent
                     continue
                 raise ClusterError(f"listing {kind}: {_describe(err)}") from None
             for item in listing.get("items") or []:
@@ -212,7 +213,7 @@ class ComponentCluster:
             self._call("DELETE", _object_path(kind, name, namespace), body=body,
                        content_type="application/json")
         except HttpError as err:
-            if err.status == 404:
+            if is_not_found(err):
                 return Action("absent", kind, name, namespace)
             raise ClusterError(f"deleting {kind} {name}: {_describe(err)}") from None
         return Action("deleted", kind, name, namespace)

@@ -1,7 +1,8 @@
 """Named checks for the API errors the daemons handle, instead of bare status numbers.
 
-Each takes any exception, so a call site reads `except ApiException as err: if
-is_conflict(err): ...` and a connection error (no status) is simply "not a conflict".
+Each takes any exception (the client's ApiException, or any error with an int `status`),
+so a call site reads `except ApiException as err: if is_conflict(err): ...` and a
+connection error (no status) is simply "not a conflict".
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ NOT_FOUND, CONFLICT, GONE = 404, 409, 410
 
 
 def _status(err: BaseException) -> int | None:
-    return err.status if isinstance(err, ApiException) else None
+    """The HTTP status of the client's ApiException, or of any error carrying an int
+    `status` (the component's raw-HTTP HttpError); None for everything else."""
+    status = getattr(err, "status", None)
+    return status if isinstance(status, int) else None
 
 
 def is_not_found(err: BaseException) -> bool:
