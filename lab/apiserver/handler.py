@@ -285,8 +285,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         everyone = rt.kind == "SelfSubjectAccessReview"  # system:basic-user grants it
         if (self.api.enforce_rbac and not everyone
                 and not rbac.allowed(identity, request, self._rbac_objects)):
-            message = rbac.forbidden_message(identity, request)
-            self.api.denials.append(message)
+            message = self.api.denial_log.record(identity, request)
             raise errors.forbidden(message, rt.plural, name, rt.group)
         if rt.review:
             return self._review(rt, verb, raw, identity)
@@ -514,14 +513,19 @@ class RequestHandler(BaseHTTPRequestHandler):
                 token = self.api.service_account_token(namespace, name)
             return 200, {"token": token,
                          "user": rbac.Identity.service_account(namespace, name).user}
+        if what == "denials" and method == "GET":
+            return 200, {"denials": [d.to_dict() for d in self.api.denial_log.all()]}
+        if what == "denials" and method == "DELETE":
+            self.api.denial_log.clear()
+            return 200, {"denials": []}
         if what == "state" and method == "GET":
             store = self.api.store
             return 200, {"resourceVersion": str(store.rv), "openWatches":
                          store.open_watch_count(), "compactedResourceVersion":
                          str(store.compacted_rv)}
         raise errors.ApiError(404, "NotFound", f"no emulator control endpoint {path!r}: use "
-                              "GET/POST/DELETE /_emulator/faults, POST /_emulator/tokens or "
-                              "GET /_emulator/state")
+                              "GET/POST/DELETE /_emulator/faults, POST /_emulator/tokens, "
+                              "GET/DELETE /_emulator/denials or GET /_emulator/state")
 
 
 def _number(query: dict[str, str], name: str, kind: type) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 from lab.apiserver.faults import Faults
 from lab.apiserver.handler import RequestHandler
 from lab.apiserver.kubeconfig import kubeconfig_text
-from lab.apiserver.rbac import ADMIN, Identity
+from lab.apiserver.rbac import ADMIN, Denial, DenialLog, Identity
 from lab.apiserver.store import Store
 from lab.apiserver.tls import Certificate, self_signed
 
@@ -75,9 +75,7 @@ class ApiServer:
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
         self.enforce_rbac = enforce_rbac
-        # Every request RBAC refused (its message), so fault tests can assert the
-        # daemons stayed within their rendered RBAC: list.append is atomic.
-        self.denials: list[str] = []
+        self.denial_log = DenialLog()
         self.stopping = threading.Event()
         self._tokens: dict[str, Identity] = {}
         if token:
@@ -153,6 +151,17 @@ class ApiServer:
     def ca_cert_path(self) -> Path | None:
         """The certificate to trust for HTTPS (None for plain HTTP)."""
         return self.certificate.cert if self.certificate else None
+
+    # -------------------------------------------------------------- RBAC record
+
+    @property
+    def denials(self) -> list[Denial]:
+        """Every request RBAC refused so far, oldest first (also GET /_emulator/denials)."""
+        return self.denial_log.all()
+
+    def denials_of(self, user: str) -> list[Denial]:
+        """The refusals of one user, e.g. `Identity.service_account(ns, name).user`."""
+        return self.denial_log.all(user)
 
     # -------------------------------------------------------------- identities
 

@@ -16,11 +16,11 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from lab.apiserver import ApiServer
+from lab.harness.bgplab import NODE_ASN, ROUTER_ASN, BgpLab, bgp_lab
+from lab.harness.kube import api_client_for
 from lab.netns import Node
 from speaker.cli import SpeakerSettings
 from speaker.daemon import SpeakerDaemon
-from tests.support.apiserver import api_client_for
-from tests.support.bgplab import NODE_ASN, ROUTER_ASN, BgpLab, bgp_lab
 
 NAMESPACE = "metallb-system"
 
