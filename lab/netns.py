@@ -136,10 +136,6 @@ class Topology:
     def link_v4(self) -> str:
         return str(LINK_V4)
 
-    @property
-    def link_v6(self) -> str:
-        return str(LINK_V6)
-
     def namespaces(self) -> list[str]:
         return [self.router, *(n.netns for n in self.nodes)]
 

@@ -147,13 +147,6 @@ class Store:
         with self.lock:
             return self._types.get((group, version, plural))
 
-    def find_type(self, kind: str, api_version: str) -> ResourceType | None:
-        group, _, version = api_version.rpartition("/")
-        with self.lock:
-            return next((rt for rt in self._types.values()
-                         if rt.kind == kind and rt.group == group and rt.version == version),
-                        None)
-
     # ------------------------------------------------------------------------ reading
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
