@@ -14,11 +14,12 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from lab.apiserver import errors, event_conversion, openapi, rbac, review_protobuf
+from lab.apiserver.context import ServerContext
 from lab.apiserver.resources import PREFERRED_GROUP_ORDER, ResourceType
 from lab.apiserver.selection import (
     FieldSelector,
@@ -26,11 +27,9 @@ from lab.apiserver.selection import (
     parse_field_selector,
     parse_label_selector,
 )
-from lab.apiserver.store import to_view
+from lab.apiserver.storage import to_view
 from lab.apiserver.tables import table_for
-
-if TYPE_CHECKING:
-    from lab.apiserver.server import ApiServer
+from lab.apiserver.verbs import verb_for
 
 log = logging.getLogger("lab.apiserver")
 
@@ -58,11 +57,34 @@ class Target:
     subresource: str
 
 
+@dataclass(frozen=True)
+class Call:
+    """One resource request, decoded: what the verb's method needs."""
+
+    target: Target
+    query: dict[str, str]
+    body: Any
+    manager: str  # fieldManager, or the client's name from its User-Agent
+    dry_run: bool
+    forced_gone: bool  # a watch the faults answer with 410
+
+    @property
+    def namespace(self) -> str:
+        return self.target.namespace or ""
+
+
+OPERATIONS = {  # verb -> the RequestHandler method that serves it
+    "get": "_get", "list": "_list", "watch": "_watch_call",
+    "deletecollection": "_delete_collection", "create": "_create", "update": "_update",
+    "patch": "_patch", "delete": "_delete",
+}
+
+
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as separate writes
     server_version = "metallb-lab-apiserver"
-    api: ApiServer  # set on the subclass the server builds
+    api: ServerContext  # set on the subclass the server builds
 
     # ----------------------------------------------------------------- plumbing
 
@@ -272,14 +294,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if rt.namespaced and name and ns is None:
             raise errors.ApiError(404, "NotFound",
                                   "the server could not find the requested resource")
-        watching = query.get("watch") in ("true", "1")
-        verb = {
-            "GET": "get" if name else ("watch" if watching else "list"),
-            "POST": "create", "PUT": "update", "PATCH": "patch",
-            "DELETE": "delete" if name else "deletecollection",
-        }[method]
-        if verb == "create" and name:
-            raise errors.method_not_allowed()
+        verb = verb_for(method, name, query)
         resource = f"{rt.plural}/{sub}" if sub else rt.plural
         request = rbac.Request(verb, rt.group, rt.plural, sub, ns or "", name)
         everyone = rt.kind == "SelfSubjectAccessReview"  # system:basic-user grants it
@@ -294,47 +309,69 @@ class RequestHandler(BaseHTTPRequestHandler):
             time.sleep(decision.latency)  # injected latency, not a wait for a condition
         if decision.code is not None and not (verb == "watch" and decision.code == 410):
             raise self._fault_error(decision.code, rt, name)
-        store = self.api.store
-        manager = query.get("fieldManager") or self._default_manager()
-        dry_run = query.get("dryRun") == "All"
         body = self._decode(raw, self.headers.get("Content-Type", "application/json"))
-        if verb == "get":
-            obj = store.get(rt, ns or "", name)
-            return self._reply(200, rt, obj)
-        if verb in ("list", "watch", "deletecollection"):
-            labels, fields = self._selectors(rt, query)
-            if verb == "watch":
-                self._watch(rt, ns, labels, fields, query, forced_gone=decision.code == 410)
-                return 200
-            if verb == "deletecollection":
-                items = store.delete_collection(rt, ns, labels, fields)
-                return self._reply_list(rt, items, str(store.rv), "")
-            limit = _number(query, "limit", int)
-            items, rv, token = store.list(rt, ns, labels, fields, limit,
-                                          query.get("continue", ""))
-            return self._reply_list(rt, items, rv, token)
-        if verb == "create":
-            obj = store.create(rt, ns or "", body, manager, dry_run)
-            return self._reply(201, rt, obj)
-        if verb == "update":
-            obj = store.update(rt, ns or "", name, body, manager, sub, dry_run)
-            return self._reply(200, rt, obj)
-        if verb == "patch":
-            content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
-            patch_type = PATCH_TYPES.get(content_type)
-            if patch_type is None:
-                raise errors.unsupported_media_type(content_type)
-            force = query.get("force") == "true"
-            if patch_type == "apply":
-                # apply, unlike other writes, has no default manager
-                obj, created = store.apply(rt, ns or "", name, body,
-                                           query.get("fieldManager", ""), sub, force, dry_run)
-                return self._reply(201 if created else 200, rt, obj)
-            obj = store.patch(rt, ns or "", name, patch_type, body, manager, sub, dry_run)
-            return self._reply(200, rt, obj)
-        # delete
-        options = body if isinstance(body, dict) else {}
-        obj = store.delete(rt, ns or "", name, options.get("preconditions"), dry_run)
+        call = Call(target, query, body, query.get("fieldManager") or self._default_manager(),
+                    query.get("dryRun") == "All", forced_gone=decision.code == 410)
+        return getattr(self, OPERATIONS[verb])(call)
+
+    # One method per verb, each: a store call and its reply.
+
+    def _get(self, call: Call) -> int:
+        rt = call.target.rt
+        return self._reply(200, rt, self.api.store.get(rt, call.namespace, call.target.name))
+
+    def _list(self, call: Call) -> int:
+        rt = call.target.rt
+        labels, fields = self._selectors(rt, call.query)
+        items, rv, token = self.api.store.list(rt, call.target.namespace, labels, fields,
+                                               _number(call.query, "limit", int),
+                                               call.query.get("continue", ""))
+        return self._reply_list(rt, items, rv, token)
+
+    def _watch_call(self, call: Call) -> int:
+        labels, fields = self._selectors(call.target.rt, call.query)
+        self._watch(call.target.rt, call.target.namespace, labels, fields, call.query,
+                    forced_gone=call.forced_gone)
+        return 200
+
+    def _delete_collection(self, call: Call) -> int:
+        rt, store = call.target.rt, self.api.store
+        labels, fields = self._selectors(rt, call.query)
+        items = store.delete_collection(rt, call.target.namespace, labels, fields)
+        return self._reply_list(rt, items, str(store.rv), "")
+
+    def _create(self, call: Call) -> int:
+        rt = call.target.rt
+        obj = self.api.store.create(rt, call.namespace, call.body, call.manager, call.dry_run)
+        return self._reply(201, rt, obj)
+
+    def _update(self, call: Call) -> int:
+        rt, target = call.target.rt, call.target
+        obj = self.api.store.update(rt, call.namespace, target.name, call.body, call.manager,
+                                    target.subresource, call.dry_run)
+        return self._reply(200, rt, obj)
+
+    def _patch(self, call: Call) -> int:
+        rt, target, store = call.target.rt, call.target, self.api.store
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
+        patch_type = PATCH_TYPES.get(content_type)
+        if patch_type is None:
+            raise errors.unsupported_media_type(content_type)
+        if patch_type == "apply":
+            # apply, unlike other writes, has no default manager
+            obj, created = store.apply(rt, call.namespace, target.name, call.body,
+                                       call.query.get("fieldManager", ""), target.subresource,
+                                       call.query.get("force") == "true", call.dry_run)
+            return self._reply(201 if created else 200, rt, obj)
+        obj = store.patch(rt, call.namespace, target.name, patch_type, call.body, call.manager,
+                          target.subresource, call.dry_run)
+        return self._reply(200, rt, obj)
+
+    def _delete(self, call: Call) -> int:
+        rt = call.target.rt
+        options = call.body if isinstance(call.body, dict) else {}
+        obj = self.api.store.delete(rt, call.namespace, call.target.name,
+                                    options.get("preconditions"), call.dry_run)
         return self._reply(200, rt, obj)
 
     def _review(self, rt: ResourceType, verb: str, raw: bytes,
