@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lab.routes import kernel_routes
+from metallb.logs import log_event
 from metallb.wait import poll_until
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,8 @@ class FrrRouter:
         except BaseException:
             self.stop()
             raise
-        log.info("event=frr_started netns=%s asn=%d remote_as=%s", self.netns, self.config.asn,
-                 self.config.remote_as)
+        log_event(log, "info", "frr_started", netns=self.netns, asn=self.config.asn,
+                  remote_as=self.config.remote_as)
         return self
 
     def _start_daemon(self, daemon: str, timeout: float) -> None:
@@ -186,7 +187,7 @@ class FrrRouter:
             _terminate(pid, timeout)
             with contextlib.suppress(FileNotFoundError):
                 self._pidfile(daemon).unlink()
-        log.info("event=frr_stopped netns=%s", self.netns)
+        log_event(log, "info", "frr_stopped", netns=self.netns)
 
     def restart(self, timeout: float = 10.0) -> FrrRouter:
         self.stop(timeout)

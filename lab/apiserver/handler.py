@@ -30,6 +30,7 @@ from lab.apiserver.selection import (
 from lab.apiserver.storage import to_view
 from lab.apiserver.tables import table_for
 from lab.apiserver.verbs import verb_for
+from metallb.logs import format_event, log_event
 
 log = logging.getLogger("lab.apiserver")
 
@@ -89,7 +90,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     # ----------------------------------------------------------------- plumbing
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("event=http " + format, *args)
+        log_event(log, "debug", "http", message=format % args)
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -171,11 +172,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             code = 499
         except Exception as exc:  # a bug in the emulator must not kill the connection thread
-            log.exception("event=internal_error method=%s path=%s", method, path)
+            log.error("%s", format_event("internal_error", {"method": method, "path": path}),
+                      exc_info=True)
             code = 500
             self._send_json(500, errors.internal(repr(exc)).status())
-        log.debug("event=request method=%s path=%s code=%s ms=%.1f", method, path, code,
-                  (time.monotonic() - started) * 1000)
+        log_event(log, "debug", "request", method=method, path=path, code=code,
+                  ms=(time.monotonic() - started) * 1000)
 
     def _authenticate(self) -> rbac.Identity:
         header = self.headers.get("Authorization", "")

@@ -17,6 +17,7 @@ from lab.apiserver.context import ServerContext
 from lab.apiserver.handler import RequestHandler
 from lab.apiserver.kubeconfig import kubeconfig_text
 from lab.apiserver.tls import Certificate, self_signed
+from metallb.logs import format_event, log_event
 
 log = logging.getLogger("lab.apiserver")
 
@@ -32,9 +33,10 @@ class _HTTPServer(ThreadingHTTPServer):
         routine: one log line, not socketserver's traceback on stderr."""
         exc = sys.exc_info()[1]
         if isinstance(exc, ConnectionError | ssl.SSLError | TimeoutError):
-            log.debug("event=connection_dropped client=%s error=%r", client_address, exc)
+            log_event(log, "debug", "connection_dropped", client=client_address, error=repr(exc))
             return
-        log.exception("event=request_failed client=%s", client_address)
+        log.error("%s", format_event("request_failed", {"client": client_address}),
+                  exc_info=True)
 
     def finish_request(self, request: socket.socket, client_address: tuple) -> None:
         """Runs in the connection's thread, so a slow TLS handshake blocks only itself."""
@@ -42,7 +44,8 @@ class _HTTPServer(ThreadingHTTPServer):
             try:
                 request = self.tls_context.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError) as exc:
-                log.debug("event=tls_handshake_failed client=%s error=%s", client_address, exc)
+                log_event(log, "debug", "tls_handshake_failed", client=client_address,
+                          error=exc)
                 return
         super().finish_request(request, client_address)
 
@@ -91,7 +94,7 @@ class ApiServer(ServerContext):
                                         kwargs={"poll_interval": 0.1},
                                         name=f"apiserver-{self.port}", daemon=True)
         self._thread.start()
-        log.info("event=apiserver_started url=%s", self.url)
+        log_event(log, "info", "apiserver_started", url=self.url)
         return self
 
     def stop(self) -> None:
@@ -106,7 +109,7 @@ class ApiServer(ServerContext):
         self._httpd = None
         if self.certificate is not None:
             self.certificate.remove()
-        log.info("event=apiserver_stopped")
+        log_event(log, "info", "apiserver_stopped")
 
     def __enter__(self) -> ApiServer:
         return self.start()
