@@ -1,5 +1,5 @@
-"""Helpers for the controller's live tests: manifests, reading statuses, metrics, and
-controller subprocesses (killed by PID only)."""
+"""Helpers for the controller's live tests: manifests, reading statuses and metrics.
+Controller subprocesses: `lab.harness.daemons.ControllerProcess`."""
 
 from __future__ import annotations
 
