@@ -1,7 +1,7 @@
 """A small cluster for speaker tests and bench/speaker.py: the API emulator, a router
 namespace with FRR, node namespaces with their Node objects, and one real SpeakerDaemon
-per node (ExaBGP inside the node's namespace). Services get their status written directly, as the controller
-would, so these runs exercise the speaker alone.
+per node (ExaBGP inside the node's namespace). Services get their status written
+directly, as the controller would, so these runs exercise the speaker alone.
 """
 
 from __future__ import annotations
