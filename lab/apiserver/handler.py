@@ -90,7 +90,8 @@ class RequestHandler(BaseHTTPRequestHandler):
     # ----------------------------------------------------------------- plumbing
 
     def log_message(self, format: str, *args: Any) -> None:
-        log_event(log, "debug", "http", message=format % args)
+        if log.isEnabledFor(logging.DEBUG):  # once per request: format only when wanted
+            log_event(log, "debug", "http", message=format % args)
 
     def do_GET(self) -> None:
         self._dispatch("GET")
