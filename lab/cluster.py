@@ -46,6 +46,7 @@ NAMESPACE = "metallb-system"
 MAX_NODES = 8  # the router installs at most 8 ECMP paths (maximum-paths 8)
 MARKER = ".metallb-lab"  # only a directory carrying it is ever deleted by `down`
 FRR_INSTALL_HINT = "apt-get install -y frr (or run scripts/setup.sh)"
+
 Progress = Callable[[str], None]
 
 
