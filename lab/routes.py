@@ -23,9 +23,14 @@ def kernel_routes(netns: str, *selector: str, version: int = 4) -> dict[str, tup
                           capture_output=True, text=True, check=False, timeout=30)
     if proc.returncode != 0:
         raise LabError(f"ip route show {' '.join(selector)} in {netns}: {proc.stderr.strip()}")
+    return parse_routes(proc.stdout, version)
+
+
+def parse_routes(text: str, version: int = 4) -> dict[str, tuple[str, ...]]:
+    """`ip -j route show` output -> {destination with its length: sorted gateways}."""
     host = "/32" if version == 4 else "/128"
     routes: dict[str, tuple[str, ...]] = {}
-    for route in json.loads(proc.stdout or "[]"):
+    for route in json.loads(text or "[]"):
         hops = [route["gateway"]] if "gateway" in route else []
         hops += [h["gateway"] for h in route.get("nexthops", []) if "gateway" in h]
         dst = route["dst"]
