@@ -26,9 +26,7 @@ Addresses come from 2001:db8::/112 (documentation range); nothing is announced.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,10 +39,9 @@ sys.path.insert(0, str(ROOT))
 from kubernetes import client, config  # noqa: E402
 
 from lab.apiserver import ApiServerProcess  # noqa: E402
-from metallb.childproc import terminate  # noqa: E402
-from metallb.kube.informer import Informer  # noqa: E402
+from lab.harness.daemons import DaemonProcess  # noqa: E402
+from lab.harness.status_watch import StatusWatch  # noqa: E402
 from metallb.wait import poll_until  # noqa: E402
-from tests.support.http import daemon_ready  # noqa: E402
 
 CONFIG = "address-pools:\n- {name: v6, protocol: bgp, addresses: [2001:db8::/112]}\n"
 THREADS = 4
@@ -84,30 +81,6 @@ def measure_floor(core: client.CoreV1Api, count: int) -> float:
     return (time.perf_counter() - start) / count
 
 
-class StatusWatch:
-    """Records when each service of a namespace is first seen with an address (an
-    Informer of the project, so the watch is read exactly as the daemons read it)."""
-
-    def __init__(self, core: client.CoreV1Api, namespace: str):
-        self.seen: dict[str, float] = {}
-        self._informer = Informer("bench", core.list_namespaced_service, self._event,
-                                  namespace=namespace)
-
-    def start(self) -> StatusWatch:
-        self._informer.start()
-        poll_until(self._informer.synced.is_set, what="bench watch synced")
-        return self
-
-    def _event(self, kind: str, obj: dict) -> None:
-        ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")
-        name = (obj.get("metadata") or {}).get("name")
-        if ingress and name not in self.seen:
-            self.seen[name] = time.perf_counter()
-
-    def stop(self) -> None:
-        self._informer.stop()
-
-
 def _rss_mib(pid: int) -> tuple[float, float]:
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -120,7 +93,6 @@ def run_size(count: int, workdir: Path) -> dict:
     kubeconfig = workdir / f"kubeconfig-{count}"
     server = ApiServerProcess(kubeconfig, extra_args=("--history-limit", "100000")).start()
     controller = None
-    log = open(workdir / f"controller-{count}.log", "wb")  # noqa: SIM115
     try:
         api = config.new_client_from_config(config_file=str(kubeconfig))
         core = client.CoreV1Api(api)
@@ -129,13 +101,10 @@ def run_size(count: int, workdir: Path) -> dict:
             core.create_namespace({"metadata": {"name": ns}})
         core.create_namespaced_config_map("metallb-system", {
             "metadata": {"name": "metallb"}, "data": {"config": CONFIG}})
-        port = _free_port()
-        controller = subprocess.Popen(
-            [sys.executable, "-m", "controller", "--kubeconfig", str(kubeconfig),
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warn"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
-        poll_until(lambda: daemon_ready(port), timeout=30, what="controller ready")
+        # At its default log level: the start line names the port it bound.
+        controller = DaemonProcess("controller", ["--kubeconfig", str(kubeconfig)],
+                                   workdir / f"controller-{count}.log")
+        poll_until(controller.ready, timeout=30, what="controller ready")
         watch = StatusWatch(core, "bench").start()
         created: dict[str, float] = {}
 
@@ -149,10 +118,10 @@ def run_size(count: int, workdir: Path) -> dict:
         _parallel(create, names)
         poll_until(lambda: len(watch.seen) >= count, timeout=max(120, count / 10),
                    interval=0.05, what=f"{count} services assigned")
-        total = max(watch.seen.values()) - start
+        total = max(seen for seen, _ip in watch.seen.values()) - start
         watch.stop()
-        latencies = sorted((watch.seen[n] - created[n]) * 1000 for n in names)
-        rss, peak = _rss_mib(controller.pid)
+        latencies = sorted((watch.seen[n][0] - created[n]) * 1000 for n in names)
+        rss, peak = _rss_mib(controller.proc.pid)
         return {
             "count": count, "total": total, "p50": statistics.median(latencies),
             "p99": latencies[int(len(latencies) * 0.99) - 1], "rss": rss, "peak": peak,
@@ -160,17 +129,8 @@ def run_size(count: int, workdir: Path) -> dict:
         }
     finally:
         if controller is not None:
-            terminate(controller, 20, kill_timeout=10)
-        log.close()
+            controller.stop()
         server.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main() -> int:

@@ -23,7 +23,6 @@ import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lab.cluster import UpOptions, restart_speaker, teardown, up
 from lab.errors import LabError
+from lab.harness.status_watch import StatusWatch
 from lab.netns import ip
 from lab.running import RunningLab
 from lab.state import load
@@ -50,44 +50,6 @@ NAMESPACE = "default"
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-class StatusWatch:
-    """Records when each service's status.loadBalancer first shows an address."""
-
-    def __init__(self, lab: RunningLab):
-        self.lab = lab
-        self.seen: dict[str, tuple[float, str]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> StatusWatch:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        from kubernetes import watch
-
-        while not self._stop.is_set():
-            w = watch.Watch()
-            try:
-                for event in w.stream(self.lab.core.list_namespaced_service, NAMESPACE,
-                                      timeout_seconds=5):
-                    svc = event["object"]
-                    ingress = (svc.status.load_balancer.ingress
-                               if svc.status and svc.status.load_balancer else None)
-                    name = svc.metadata.name
-                    if ingress and name not in self.seen:
-                        self.seen[name] = (time.monotonic(), ingress[0].ip)
-                    if self._stop.is_set():
-                        break
-            except Exception:  # a cut watch stream: start a new one
-                continue
-            finally:
-                w.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 def measure_batch(lab: RunningLab, watcher: StatusWatch, count: int, tag: str,
@@ -184,7 +146,7 @@ def main() -> int:
     failovers: dict[str, list[float]] = {}
     try:
         with RunningLab(state) as lab:
-            watcher = StatusWatch(lab).start()
+            watcher = StatusWatch(lab.core, NAMESPACE, clock=time.monotonic).start()
             try:
                 for count in batches:
                     print(f"measuring {count} service(s)...", file=sys.stderr)

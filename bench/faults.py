@@ -1,9 +1,10 @@
-"""Fault suite figures: every scenario of tests/reliability for more rounds, one table.
+"""Fault suite figures: every scenario of tests/system/test_fault_scenarios.py for more
+rounds, one table.
 
 Each scenario gets a fresh system (API emulator enforcing the rendered RBAC, FRR router
 namespace, node namespaces, controller and speaker processes) and runs seeded rounds of
 service bursts with faults injected at random points; after every round the invariants
-(tests/system/invariants.py) must hold. The seed is printed: rerun with --seed to
+(lab/harness/invariants.py) must hold. The seed is printed: rerun with --seed to
 repeat a run. Needs root and FRR (like the tests).
 
     python bench/faults.py [--rounds 10] [--seed N] [--only "API faults"]
@@ -19,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.system.scenarios import HEADER, SCENARIOS, run_scenario
-from tests.system.stack import system_stack
+from lab.harness.scenarios import HEADER, SCENARIOS, run_scenario
+from lab.harness.stack import system_stack
 
 
 def table(rows: list[list[str]]) -> str:

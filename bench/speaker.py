@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.exabgp_raw import rss_mb, run_raw
 from bench.gobgp_raw import compile_protos, gobgpd_version, run_gobgp
+from lab.harness.bgplab import NODE_ASN, ROUTER_ASN
+from lab.harness.speaker_cluster import SpeakerCluster, speaker_cluster
+from lab.routes import kernel_routes
 from metallb.wait import poll_until
 from speaker.exabgp.supervisor import default_exabgp_cmd, stock_exabgp_cmd
-from tests.bgp.speaker_cluster import SpeakerCluster, speaker_cluster
-from tests.support.bgplab import NODE_ASN, ROUTER_ASN
 
 POOL = "2001:db8:1::/112"
 
@@ -52,10 +53,10 @@ def address(i: int) -> str:
     return f"2001:db8:1::{i + 1:x}"
 
 
-def kernel_routes(cluster: SpeakerCluster) -> int:
-    out = subprocess.run(["ip", "-6", "-n", cluster.lab.topology.router, "route", "show",
-                          "proto", "bgp"], capture_output=True, text=True, check=True).stdout
-    return sum(1 for line in out.splitlines() if line.startswith("2001:db8:1::"))
+def kernel_route_count(cluster: SpeakerCluster) -> int:
+    """BGP routes to the benchmark's service addresses in the router's kernel table."""
+    routes = kernel_routes(cluster.lab.topology.router, "proto", "bgp", version=6)
+    return sum(1 for dst in routes if dst.startswith("2001:db8:1::"))
 
 
 def populate(cluster: SpeakerCluster, n: int) -> None:
@@ -103,7 +104,7 @@ def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]
                 poll_until(lambda: router.prefixes_received("ipv6") == n, 600, interval=0.02,
                            max_interval=0.05, what=f"FRR holding {n} prefixes")
                 runs["announce_bgp"].append(time.monotonic() - start)
-                poll_until(lambda: kernel_routes(cluster) == n, 600, interval=0.05,
+                poll_until(lambda: kernel_route_count(cluster) == n, 600, interval=0.05,
                            what="kernel routes")
                 runs["announce_kernel"].append(time.monotonic() - start)
                 for key, pid in (("rss_speaker", proc.pid),
@@ -115,7 +116,7 @@ def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]
                 poll_until(lambda: router.prefixes_received("ipv6") == 0, 600, interval=0.02,
                            max_interval=0.05, what="FRR empty")
                 runs["withdraw_bgp"].append(time.monotonic() - start)
-                poll_until(lambda: kernel_routes(cluster) == 0, 600, interval=0.05,
+                poll_until(lambda: kernel_route_count(cluster) == 0, 600, interval=0.05,
                            what="kernel routes gone")
             finally:
                 proc.terminate()

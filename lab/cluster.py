@@ -27,6 +27,7 @@ from lab.errors import LabError
 from lab.frr import FRR_LIBDIR, FrrError, FrrRouter, RouterConfig
 from lab.netns import NetnsError, Topology, list_netns
 from lab.objects import ROUTER_ASN, node_object, node_status
+from lab.ports import DAEMON_METRICS, PROMETHEUS_LISTENING, logged_address
 from lab.processes import (
     LabProcess,
     alive,
@@ -45,7 +46,6 @@ NAMESPACE = "metallb-system"
 MAX_NODES = 8  # the router installs at most 8 ECMP paths (maximum-paths 8)
 MARKER = ".metallb-lab"  # only a directory carrying it is ever deleted by `down`
 FRR_INSTALL_HINT = "apt-get install -y frr (or run scripts/setup.sh)"
-METRICS_RE = re.compile(r"metrics=(127\.0\.0\.1:\d+)")
 
 Progress = Callable[[str], None]
 
@@ -244,7 +244,7 @@ class _Starter:
         speakers = [self._add(spawn_speaker(self.state, node)) for node in self.state.nodes]
         metrics = {}
         for process in (controller, *speakers):
-            metrics[process.name] = self._wait_log(process, METRICS_RE)
+            metrics[process.name] = self._wait_log(process, DAEMON_METRICS)
         self._record(metrics=metrics)
         self.progress(f"controller: pid {controller.pid}, metrics {metrics['controller']}")
         for process in speakers:
@@ -252,9 +252,9 @@ class _Starter:
                           f"{metrics[process.name]}")
 
     def _prometheus(self) -> None:
-        process, url = prometheus.start_prometheus(self.dir / "prometheus",
-                                                   self.state.metrics)
+        process = prometheus.start_prometheus(self.dir / "prometheus", self.state.metrics)
         self._add(process)
+        url = "http://" + self._wait_log(process, PROMETHEUS_LISTENING)
         self._record(prometheus_url=url)
         self._poll(lambda: prometheus.ready(url), f"Prometheus ready at {url}")
         self.progress(f"Prometheus: pid {process.pid}, {url} (scraping every 1s)")
@@ -284,11 +284,8 @@ class _Starter:
             raise LabError(f"{err}; logs are in {self.dir}") from None
 
     def _wait_log(self, process: LabProcess, pattern: re.Pattern[str]) -> str:
-        def found() -> str | None:
-            match = pattern.search(Path(process.log).read_text(errors="replace"))
-            return match.group(1) if match else None
-
-        return str(self._poll(found, f"{process.name} to log {pattern.pattern!r}"))
+        return str(self._poll(lambda: logged_address(process.log, pattern),
+                              f"{process.name} to log {pattern.pattern!r}"))
 
 
 def spawn_speaker(state: LabState, node: LabNode) -> LabProcess:

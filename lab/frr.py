@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lab.routes import kernel_routes
+from metallb.logs import log_event
 from metallb.wait import poll_until
 
 log = logging.getLogger(__name__)
@@ -139,8 +141,8 @@ class FrrRouter:
         except BaseException:
             self.stop()
             raise
-        log.info("event=frr_started netns=%s asn=%d remote_as=%s", self.netns, self.config.asn,
-                 self.config.remote_as)
+        log_event(log, "info", "frr_started", netns=self.netns, asn=self.config.asn,
+                  remote_as=self.config.remote_as)
         return self
 
     def _start_daemon(self, daemon: str, timeout: float) -> None:
@@ -185,7 +187,7 @@ class FrrRouter:
             _terminate(pid, timeout)
             with contextlib.suppress(FileNotFoundError):
                 self._pidfile(daemon).unlink()
-        log.info("event=frr_stopped netns=%s", self.netns)
+        log_event(log, "info", "frr_stopped", netns=self.netns)
 
     def restart(self, timeout: float = 10.0) -> FrrRouter:
         self.stop(timeout)
@@ -260,18 +262,8 @@ class FrrRouter:
     def kernel_nexthops(self, prefix: str) -> list[str]:
         """Gateways zebra installed for `prefix` in the router namespace's kernel table."""
         version = ipaddress.ip_network(prefix).version
-        proc = subprocess.run(
-            ["ip", f"-{version}", "-n", self.netns, "-j", "route", "show", prefix],
-            capture_output=True, text=True, check=False, timeout=30,
-        )
-        if proc.returncode != 0:
-            raise FrrError(f"ip route show {prefix} in {self.netns}: {proc.stderr.strip()}")
-        gateways: list[str] = []
-        for route in json.loads(proc.stdout or "[]"):
-            if "gateway" in route:
-                gateways.append(route["gateway"])
-            gateways += [hop["gateway"] for hop in route.get("nexthops", []) if "gateway" in hop]
-        return sorted(gateways)
+        routes = kernel_routes(self.netns, prefix, version=version)
+        return sorted(hop for hops in routes.values() for hop in hops)
 
     def wait_for(self, condition: Callable[[], T], timeout: float = 10.0,
                  what: str | None = None) -> T:

@@ -17,6 +17,8 @@ import signal
 import subprocess
 from dataclasses import dataclass
 
+from metallb.logs import log_event
+
 log = logging.getLogger(__name__)
 
 LINK_V4 = ipaddress.ip_network("192.0.2.0/24")
@@ -69,7 +71,7 @@ def delete_netns(name: str) -> None:
     for pid in netns_pids(name):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-            log.warning("event=netns_leftover_killed netns=%s pid=%d", name, pid)
+            log_event(log, "warn", "netns_leftover_killed", netns=name, pid=pid)
     proc = ip("netns", "del", name, check=False)
     if proc.returncode != 0 and name in list_netns(name):
         raise NetnsError(f"ip netns del {name} failed: {proc.stderr.strip()}")
@@ -136,10 +138,6 @@ class Topology:
     def link_v4(self) -> str:
         return str(LINK_V4)
 
-    @property
-    def link_v6(self) -> str:
-        return str(LINK_V6)
-
     def namespaces(self) -> list[str]:
         return [self.router, *(n.netns for n in self.nodes)]
 
@@ -154,8 +152,8 @@ class Topology:
             self.down()
             raise
         self._up = True
-        log.info("event=topology_up prefix=%s router=%s nodes=%d", self.prefix, self.router,
-                 len(self.nodes))
+        log_event(log, "info", "topology_up", prefix=self.prefix, router=self.router,
+                  nodes=len(self.nodes))
         return self
 
     def _build(self) -> None:

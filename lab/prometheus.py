@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -47,25 +46,17 @@ def scrape_config(targets: dict[str, str]) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def free_port() -> int:
-    """A port free on 127.0.0.1 right now (Prometheus needs it on its command line)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_prometheus(workdir: Path, targets: dict[str, str]) -> tuple[LabProcess, str]:
-    """Write the config, start Prometheus detached; returns the process and its URL."""
+def start_prometheus(workdir: Path, targets: dict[str, str]) -> LabProcess:
+    """Write the config, start Prometheus detached on port 0; its log names the port it
+    bound (`lab.ports.PROMETHEUS_LISTENING`, logged at level info)."""
     binary = require_prometheus()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
     config.write_text(scrape_config(targets))
-    port = free_port()
-    process = spawn("prometheus", [
+    return spawn("prometheus", [
         binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
+        "--web.listen-address=127.0.0.1:0", "--log.level=info",
     ], workdir / "prometheus.log")
-    return process, f"http://127.0.0.1:{port}"
 
 
 def _get(url: str, timeout: float = 5.0) -> Any:
@@ -87,8 +78,3 @@ def query(url: str, promql: str) -> list[tuple[dict[str, str], float]]:
     if data.get("status") != "success":
         raise LabError(f"Prometheus query {promql!r} failed: {data.get('error')}")
     return [(dict(r["metric"]), float(r["value"][1])) for r in data["data"]["result"]]
-
-
-def targets_up(url: str) -> int:
-    """How many scrape targets Prometheus saw healthy at its last scrape."""
-    return int(sum(value for _labels, value in query(url, "up") if value == 1))

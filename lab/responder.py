@@ -20,6 +20,8 @@ import urllib.request
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from metallb.logs import format_event
+
 
 def serve(name: str, host: str, port: int) -> None:
     body = f"{name}\n".encode()
@@ -38,7 +40,8 @@ def serve(name: str, host: str, port: int) -> None:
 
     httpd = ThreadingHTTPServer((host, port), Handler)
     httpd.daemon_threads = True
-    print(f"event=responder_listening node={name} address={host}:{port}", flush=True)
+    print(format_event("responder_listening", {"node": name, "address": f"{host}:{port}"}),
+          flush=True)
     httpd.serve_forever()
 
 

@@ -16,6 +16,7 @@ from lab.frr import FrrRouter
 from lab.netns import ip
 from lab.objects import endpoint_slice, service_object
 from lab.processes import LabProcess, spawn
+from lab.routes import kernel_routes
 from lab.state import LabState, load, save
 
 
@@ -132,18 +133,8 @@ class RunningLab:
     def kernel_routes(self) -> dict[str, list[str]]:
         """Every BGP route in the router's kernel table: destination -> sorted gateways
         (one `ip -j route show proto bgp`, cheap enough to poll with hundreds of routes)."""
-        proc = subprocess.run(
-            ["ip", "-4", "-n", self.state.router_namespace, "-j", "route", "show",
-             "proto", "bgp"], capture_output=True, text=True, check=False, timeout=30)
-        if proc.returncode != 0:
-            raise LabError(f"ip route show in {self.state.router_namespace}: "
-                           f"{proc.stderr.strip()}")
-        routes: dict[str, list[str]] = {}
-        for route in json.loads(proc.stdout or "[]"):
-            hops = [route["gateway"]] if "gateway" in route else []
-            hops += [h["gateway"] for h in route.get("nexthops", []) if "gateway" in h]
-            routes[route["dst"].removesuffix("/32")] = sorted(hops)
-        return routes
+        return {dst.removesuffix("/32"): list(hops) for dst, hops in
+                kernel_routes(self.state.router_namespace, "proto", "bgp").items()}
 
     def vtysh_route(self, address: str) -> dict[str, Any]:
         """FRR's RIB entry for the service address (`show ip route A/32 json`)."""

@@ -8,6 +8,10 @@ or ExaBGP:
   collection error, and the other modules still run (continue-on-collection-errors);
 - an xfail (expected failure) or an xpass (an xfail-marked test that passed).
 `tests/pure/test_strict_mode.py` runs small suites with and without the switch.
+
+The harness (lab/harness) does not import pytest: a missing prerequisite raises
+`lab.harness.requires.Missing`, reported here as a skip with its reason (so, in strict
+mode, as a failure).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import os
 
 import pytest
+
+from lab.harness.requires import Missing
 
 STRICT = os.environ.get("METALLB_TEST_STRICT") == "1"
 _PREFIX = "under METALLB_TEST_STRICT=1 (CI must run it and see it pass)"
@@ -44,6 +50,10 @@ def pytest_make_collect_report(collector):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    if call.excinfo is not None and call.excinfo.errisinstance(Missing):
+        path, line, _ = item.location
+        report.outcome = "skipped"
+        report.longrepr = (path, (line or 0) + 1, f"Skipped: {call.excinfo.value}")
     if not STRICT:
         return
     if hasattr(report, "wasxfail"):

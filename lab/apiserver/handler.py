@@ -14,11 +14,20 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from lab.apiserver import errors, event_conversion, openapi, openapi_protobuf, protobuf, rbac, scale
+from lab.apiserver import (
+    errors,
+    event_conversion,
+    openapi,
+    openapi_protobuf,
+    protobuf,
+    rbac,
+    scale,
+)
+from lab.apiserver.context import ServerContext
 from lab.apiserver.resources import PREFERRED_GROUP_ORDER, ResourceType
 from lab.apiserver.selection import (
     FieldSelector,
@@ -26,11 +35,10 @@ from lab.apiserver.selection import (
     parse_field_selector,
     parse_label_selector,
 )
-from lab.apiserver.store import to_view
+from lab.apiserver.storage import to_view
 from lab.apiserver.tables import WatchTables, table_for
-
-if TYPE_CHECKING:
-    from lab.apiserver.server import ApiServer
+from lab.apiserver.verbs import verb_for
+from metallb.logs import format_event, log_event
 
 log = logging.getLogger("lab.apiserver")
 
@@ -58,16 +66,40 @@ class Target:
     subresource: str
 
 
+@dataclass(frozen=True)
+class Call:
+    """One resource request, decoded: what the verb's method needs."""
+
+    target: Target
+    query: dict[str, str]
+    body: Any
+    manager: str  # fieldManager, or the client's name from its User-Agent
+    dry_run: bool
+    forced_gone: bool  # a watch the faults answer with 410
+
+    @property
+    def namespace(self) -> str:
+        return self.target.namespace or ""
+
+
+OPERATIONS = {  # verb -> the RequestHandler method that serves it
+    "get": "_get", "list": "_list", "watch": "_watch_call",
+    "deletecollection": "_delete_collection", "create": "_create", "update": "_update",
+    "patch": "_patch", "delete": "_delete",
+}
+
+
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as separate writes
     server_version = "metallb-lab-apiserver"
-    api: ApiServer  # set on the subclass the server builds
+    api: ServerContext  # set on the subclass the server builds
 
     # ----------------------------------------------------------------- plumbing
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("event=http " + format, *args)
+        if log.isEnabledFor(logging.DEBUG):  # once per request: format only when wanted
+            log_event(log, "debug", "http", message=format % args)
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -154,11 +186,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             code = 499
         except Exception as exc:  # a bug in the emulator must not kill the connection thread
-            log.exception("event=internal_error method=%s path=%s", method, path)
+            log.error("%s", format_event("internal_error", {"method": method, "path": path}),
+                      exc_info=True)
             code = 500
             self._send_json(500, errors.internal(repr(exc)).status())
-        log.debug("event=request method=%s path=%s code=%s ms=%.1f", method, path, code,
-                  (time.monotonic() - started) * 1000)
+        log_event(log, "debug", "request", method=method, path=path, code=code,
+                  ms=(time.monotonic() - started) * 1000)
 
     def _authenticate(self) -> rbac.Identity:
         header = self.headers.get("Authorization", "")
@@ -278,21 +311,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         if rt.namespaced and name and ns is None:
             raise errors.ApiError(404, "NotFound",
                                   "the server could not find the requested resource")
-        watching = query.get("watch") in ("true", "1")
-        verb = {
-            "GET": "get" if name else ("watch" if watching else "list"),
-            "POST": "create", "PUT": "update", "PATCH": "patch",
-            "DELETE": "delete" if name else "deletecollection",
-        }[method]
-        if verb == "create" and name:
-            raise errors.method_not_allowed()
+        verb = verb_for(method, name, query)
         resource = f"{rt.plural}/{sub}" if sub else rt.plural
         request = rbac.Request(verb, rt.group, rt.plural, sub, ns or "", name)
         everyone = rt.kind == "SelfSubjectAccessReview"  # system:basic-user grants it
         if (self.api.enforce_rbac and not everyone
                 and not rbac.allowed(identity, request, self._rbac_objects)):
-            message = rbac.forbidden_message(identity, request)
-            self.api.denials.append(message)
+            message = self.api.denial_log.record(identity, request)
             raise errors.forbidden(message, rt.plural, name, rt.group)
         if rt.review:
             return self._review(rt, verb, raw, identity)
@@ -301,52 +326,80 @@ class RequestHandler(BaseHTTPRequestHandler):
             time.sleep(decision.latency)  # injected latency, not a wait for a condition
         if decision.code is not None and not (verb == "watch" and decision.code == 410):
             raise self._fault_error(decision.code, rt, name)
-        store = self.api.store
-        manager = query.get("fieldManager") or self._default_manager()
-        dry_run = query.get("dryRun") == "All"
         body = self._decode(raw, self.headers.get("Content-Type", "application/json"))
-        if sub == "scale":  # kubectl scale: the Scale view of spec.replicas (scale.py)
-            code, scaled = scale.serve(store, rt, verb, ns or "", name, body, PATCH_TYPES.get(
-                self.headers.get("Content-Type", "").split(";")[0].strip()), manager, dry_run)
-            self._send_json(code, scaled)
-            return code
-        if verb == "get":
-            obj = store.get(rt, ns or "", name)
-            return self._reply(200, rt, obj)
-        if verb in ("list", "watch", "deletecollection"):
-            labels, fields = self._selectors(rt, query)
-            if verb == "watch":
-                self._watch(rt, ns, labels, fields, query, forced_gone=decision.code == 410)
-                return 200
-            if verb == "deletecollection":
-                items = store.delete_collection(rt, ns, labels, fields)
-                return self._reply_list(rt, items, str(store.rv), "")
-            limit = _number(query, "limit", int)
-            items, rv, token = store.list(rt, ns, labels, fields, limit,
-                                          query.get("continue", ""))
-            return self._reply_list(rt, items, rv, token)
-        if verb == "create":
-            obj = store.create(rt, ns or "", body, manager, dry_run)
-            return self._reply(201, rt, obj)
-        if verb == "update":
-            obj = store.update(rt, ns or "", name, body, manager, sub, dry_run)
-            return self._reply(200, rt, obj)
-        if verb == "patch":
-            content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
-            patch_type = PATCH_TYPES.get(content_type)
-            if patch_type is None:
-                raise errors.unsupported_media_type(content_type)
-            force = query.get("force") == "true"
-            if patch_type == "apply":
-                # apply, unlike other writes, has no default manager
-                obj, created = store.apply(rt, ns or "", name, body,
-                                           query.get("fieldManager", ""), sub, force, dry_run)
-                return self._reply(201 if created else 200, rt, obj)
-            obj = store.patch(rt, ns or "", name, patch_type, body, manager, sub, dry_run)
-            return self._reply(200, rt, obj)
-        # delete
-        options = body if isinstance(body, dict) else {}
-        obj = store.delete(rt, ns or "", name, options.get("preconditions"), dry_run)
+        call = Call(target, query, body, query.get("fieldManager") or self._default_manager(),
+                    query.get("dryRun") == "All", forced_gone=decision.code == 410)
+        if target.subresource == "scale":
+            return self._scale(verb, call)
+        return getattr(self, OPERATIONS[verb])(call)
+
+    def _scale(self, verb: str, call: Call) -> int:
+        """kubectl scale: the Scale view of spec.replicas (scale.py)."""
+        patch_type = PATCH_TYPES.get(self.headers.get("Content-Type", "").split(";")[0].strip())
+        code, scaled = scale.serve(self.api.store, call.target.rt, verb, call.namespace,
+                                   call.target.name, call.body, patch_type, call.manager,
+                                   call.dry_run)
+        self._send_json(code, scaled)
+        return code
+
+    # One method per verb, each: a store call and its reply.
+
+    def _get(self, call: Call) -> int:
+        rt = call.target.rt
+        return self._reply(200, rt, self.api.store.get(rt, call.namespace, call.target.name))
+
+    def _list(self, call: Call) -> int:
+        rt = call.target.rt
+        labels, fields = self._selectors(rt, call.query)
+        items, rv, token = self.api.store.list(rt, call.target.namespace, labels, fields,
+                                               _number(call.query, "limit", int),
+                                               call.query.get("continue", ""))
+        return self._reply_list(rt, items, rv, token)
+
+    def _watch_call(self, call: Call) -> int:
+        labels, fields = self._selectors(call.target.rt, call.query)
+        self._watch(call.target.rt, call.target.namespace, labels, fields, call.query,
+                    forced_gone=call.forced_gone)
+        return 200
+
+    def _delete_collection(self, call: Call) -> int:
+        rt, store = call.target.rt, self.api.store
+        labels, fields = self._selectors(rt, call.query)
+        items = store.delete_collection(rt, call.target.namespace, labels, fields)
+        return self._reply_list(rt, items, str(store.rv), "")
+
+    def _create(self, call: Call) -> int:
+        rt = call.target.rt
+        obj = self.api.store.create(rt, call.namespace, call.body, call.manager, call.dry_run)
+        return self._reply(201, rt, obj)
+
+    def _update(self, call: Call) -> int:
+        rt, target = call.target.rt, call.target
+        obj = self.api.store.update(rt, call.namespace, target.name, call.body, call.manager,
+                                    target.subresource, call.dry_run)
+        return self._reply(200, rt, obj)
+
+    def _patch(self, call: Call) -> int:
+        rt, target, store = call.target.rt, call.target, self.api.store
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
+        patch_type = PATCH_TYPES.get(content_type)
+        if patch_type is None:
+            raise errors.unsupported_media_type(content_type)
+        if patch_type == "apply":
+            # apply, unlike other writes, has no default manager
+            obj, created = store.apply(rt, call.namespace, target.name, call.body,
+                                       call.query.get("fieldManager", ""), target.subresource,
+                                       call.query.get("force") == "true", call.dry_run)
+            return self._reply(201 if created else 200, rt, obj)
+        obj = store.patch(rt, call.namespace, target.name, patch_type, call.body, call.manager,
+                          target.subresource, call.dry_run)
+        return self._reply(200, rt, obj)
+
+    def _delete(self, call: Call) -> int:
+        rt = call.target.rt
+        options = call.body if isinstance(call.body, dict) else {}
+        obj = self.api.store.delete(rt, call.namespace, call.target.name,
+                                    options.get("preconditions"), call.dry_run)
         return self._reply(200, rt, obj)
 
     def _review(self, rt: ResourceType, verb: str, raw: bytes,
@@ -519,14 +572,19 @@ class RequestHandler(BaseHTTPRequestHandler):
                 token = self.api.service_account_token(namespace, name)
             return 200, {"token": token,
                          "user": rbac.Identity.service_account(namespace, name).user}
+        if what == "denials" and method == "GET":
+            return 200, {"denials": [d.to_dict() for d in self.api.denial_log.all()]}
+        if what == "denials" and method == "DELETE":
+            self.api.denial_log.clear()
+            return 200, {"denials": []}
         if what == "state" and method == "GET":
             store = self.api.store
             return 200, {"resourceVersion": str(store.rv), "openWatches":
                          store.open_watch_count(), "compactedResourceVersion":
                          str(store.compacted_rv)}
         raise errors.ApiError(404, "NotFound", f"no emulator control endpoint {path!r}: use "
-                              "GET/POST/DELETE /_emulator/faults, POST /_emulator/tokens or "
-                              "GET /_emulator/state")
+                              "GET/POST/DELETE /_emulator/faults, POST /_emulator/tokens, "
+                              "GET/DELETE /_emulator/denials or GET /_emulator/state")
 
 
 def _number(query: dict[str, str], name: str, kind: type) -> Any:

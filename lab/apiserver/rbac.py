@@ -5,7 +5,8 @@ manifests we ship can be tested for least privilege.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import asdict, dataclass
 from typing import Any
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -116,6 +117,53 @@ def forbidden_message(identity: Identity, req: Request) -> str:
     where = f' in the namespace "{req.namespace}"' if req.namespace else " at the cluster scope"
     return (f'{what} is forbidden: User "{identity.user}" cannot {req.verb} resource '
             f'"{resource}" in API group "{req.group}"{where}')
+
+
+@dataclass(frozen=True)
+class Denial:
+    """One request RBAC refused: who, what, where, and the message the client got."""
+
+    user: str
+    verb: str
+    group: str
+    resource: str  # "services" or "services/status"
+    namespace: str
+    name: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class DenialLog:
+    """Every request RBAC refused, in the order refused: how tests prove a daemon stayed
+    within its rendered RBAC (rather than searching its log for "403").
+
+    `record` is called from the request threads, the readers from any thread; the lock
+    guards the list. Nothing here blocks beyond the lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._denials: list[Denial] = []
+
+    def record(self, identity: Identity, req: Request) -> str:
+        """Remember the refusal; returns the Forbidden message for the response."""
+        message = forbidden_message(identity, req)
+        resource = f"{req.resource}/{req.subresource}" if req.subresource else req.resource
+        with self._lock:
+            self._denials.append(Denial(identity.user, req.verb, req.group, resource,
+                                        req.namespace, req.name, message))
+        return message
+
+    def all(self, user: str | None = None) -> list[Denial]:
+        """Every denial so far (only `user`'s, when given)."""
+        with self._lock:
+            return [d for d in self._denials if user is None or d.user == user]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._denials.clear()
 
 
 def review(body: dict[str, Any], identity: Identity, objects: Any) -> dict[str, Any]:

@@ -122,6 +122,11 @@ class ApiServerProcess:
                                 {"namespace": namespace, "name": name}, self.token,
                                 self.ca_cert or None)["token"])
 
+    def denials(self) -> list[dict[str, str]]:
+        """Every request the server's RBAC refused (GET /_emulator/denials)."""
+        return list(control_call(self.url, "denials", "GET", None, self.token,
+                                 self.ca_cert or None)["denials"])
+
     @property
     def faults(self) -> RemoteFaults:
         return RemoteFaults(self.url, self.token, self.ca_cert or None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import secrets
 import socket
 import ssl
 import sys
@@ -14,12 +13,11 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from lab.apiserver.faults import Faults
+from lab.apiserver.context import ServerContext
 from lab.apiserver.handler import RequestHandler
 from lab.apiserver.kubeconfig import kubeconfig_text
-from lab.apiserver.rbac import ADMIN, Identity
-from lab.apiserver.store import Store
 from lab.apiserver.tls import Certificate, self_signed
+from metallb.logs import format_event, log_event
 
 log = logging.getLogger("lab.apiserver")
 
@@ -35,9 +33,10 @@ class _HTTPServer(ThreadingHTTPServer):
         routine: one log line, not socketserver's traceback on stderr."""
         exc = sys.exc_info()[1]
         if isinstance(exc, ConnectionError | ssl.SSLError | TimeoutError):
-            log.debug("event=connection_dropped client=%s error=%r", client_address, exc)
+            log_event(log, "debug", "connection_dropped", client=client_address, error=repr(exc))
             return
-        log.exception("event=request_failed client=%s", client_address)
+        log.error("%s", format_event("request_failed", {"client": client_address}),
+                  exc_info=True)
 
     def finish_request(self, request: socket.socket, client_address: tuple) -> None:
         """Runs in the connection's thread, so a slow TLS handshake blocks only itself."""
@@ -45,43 +44,32 @@ class _HTTPServer(ThreadingHTTPServer):
             try:
                 request = self.tls_context.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError) as exc:
-                log.debug("event=tls_handshake_failed client=%s error=%s", client_address, exc)
+                log_event(log, "debug", "tls_handshake_failed", client=client_address,
+                          error=exc)
                 return
         super().finish_request(request, client_address)
 
 
-class ApiServer:
-    """A Kubernetes API emulator on 127.0.0.1.
+class ApiServer(ServerContext):
+    """A Kubernetes API emulator on 127.0.0.1: a `ServerContext` (state, tokens, RBAC,
+    settings) served over HTTP(S) by a thread per connection.
 
-    `token`: when set, every request must carry it (or a token from `add_token` /
-    `service_account_token`) as a bearer token; unset, anonymous requests act as admin.
-    `enforce_rbac`: check non-admin identities against stored Roles / ClusterRoles.
-    `history_limit`: how many events the watch history keeps (older resumes get 410).
-    `bookmark_interval`: seconds between BOOKMARK events on watches that allow them.
     `tls`: serve HTTPS with a throwaway self-signed certificate (needs `openssl`);
-    kubectl sends bearer tokens only over TLS.
+    kubectl sends bearer tokens only over TLS. Other settings: see `ServerContext`.
+
+    Threads: start() and stop() are called by the owner, one at a time; requests run in
+    the listener's connection threads (see `ServerContext`).
     """
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", token: str | None = None,
                  history_limit: int = 5000, seed: int | None = None,
                  bookmark_interval: float = 5.0, watch_timeout: float = 1800.0,
                  enforce_rbac: bool = False, tls: bool = False):
+        super().__init__(token=token, history_limit=history_limit, seed=seed,
+                         bookmark_interval=bookmark_interval, watch_timeout=watch_timeout,
+                         enforce_rbac=enforce_rbac)
         self.host = host
         self.requested_port = port
-        self.token = token
-        self.store = Store(history_limit=history_limit, seed=seed)
-        self.faults = Faults(seed=seed)
-        self.faults.bind_actions(self.store.cut_watches, self.store.expire_history)
-        self.bookmark_interval = bookmark_interval
-        self.watch_timeout = watch_timeout
-        self.enforce_rbac = enforce_rbac
-        # Every request RBAC refused (its message), so fault tests can assert the
-        # daemons stayed within their rendered RBAC: list.append is atomic.
-        self.denials: list[str] = []
-        self.stopping = threading.Event()
-        self._tokens: dict[str, Identity] = {}
-        if token:
-            self._tokens[token] = ADMIN
         self.tls = tls
         self.certificate: Certificate | None = None
         self._httpd: _HTTPServer | None = None
@@ -106,7 +94,7 @@ class ApiServer:
                                         kwargs={"poll_interval": 0.1},
                                         name=f"apiserver-{self.port}", daemon=True)
         self._thread.start()
-        log.info("event=apiserver_started url=%s", self.url)
+        log_event(log, "info", "apiserver_started", url=self.url)
         return self
 
     def stop(self) -> None:
@@ -121,7 +109,7 @@ class ApiServer:
         self._httpd = None
         if self.certificate is not None:
             self.certificate.remove()
-        log.info("event=apiserver_stopped")
+        log_event(log, "info", "apiserver_stopped")
 
     def __enter__(self) -> ApiServer:
         return self.start()
@@ -153,19 +141,6 @@ class ApiServer:
     def ca_cert_path(self) -> Path | None:
         """The certificate to trust for HTTPS (None for plain HTTP)."""
         return self.certificate.cert if self.certificate else None
-
-    # -------------------------------------------------------------- identities
-
-    def identity_for_token(self, token: str) -> Identity | None:
-        return self._tokens.get(token)
-
-    def add_token(self, token: str, identity: Identity) -> str:
-        self._tokens[token] = identity
-        return token
-
-    def service_account_token(self, namespace: str, name: str) -> str:
-        """A new bearer token that authenticates as the ServiceAccount namespace/name."""
-        return self.add_token(secrets.token_hex(16), Identity.service_account(namespace, name))
 
     # -------------------------------------------------------------- kubeconfig
 

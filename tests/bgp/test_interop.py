@@ -13,9 +13,9 @@ import signal
 import pytest
 
 from lab.frr import RouterConfig
+from lab.harness.bgplab import NODE_ASN, ROUTER_ASN, bgp_lab
 from metallb.wait import poll_until
 from speaker.bgp import RouteAttrs
-from tests.support.bgplab import NODE_ASN, ROUTER_ASN, bgp_lab
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(120)]
 

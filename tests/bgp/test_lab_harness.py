@@ -9,7 +9,7 @@ import pytest
 from lab.frr import FrrRouter, RouterConfig, pid_alive
 from lab.netns import Topology, add_netns, list_netns
 from metallb.wait import WaitTimeout, poll_until
-from tests.support.bgplab import require_bgp_lab
+from tests.support.requires import require_bgp_lab
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from lab.harness.speaker_cluster import BASE_CONFIG, SpeakerCluster, speaker_cluster
 from metallb.wait import poll_until
 from speaker.planner import EXCLUDE_LABEL
-from tests.bgp.speaker_cluster import BASE_CONFIG, SpeakerCluster, speaker_cluster
 
 TIMEOUT = 20.0
 

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from lab.frr import FrrRouter, RouterConfig
+from lab.harness.bgplab import NODE_ASN, ROUTER_ASN
+from lab.harness.speaker_cluster import SpeakerCluster, speaker_cluster
 from lab.netns import add_netns, delete_netns, ip
 from metallb.wait import poll_until
-from tests.bgp.speaker_cluster import SpeakerCluster, speaker_cluster
-from tests.support.bgplab import NODE_ASN, ROUTER_ASN
 
 TIMEOUT = 20.0
 EQX = "metal.equinix.com/"

@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 
+from lab.harness.speaker_cluster import speaker_cluster
 from metallb.wait import poll_until
-from tests.bgp.speaker_cluster import speaker_cluster
 
 
 # rule D3

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.system.invariants import InvariantChecker, Snapshot
+from lab.harness.invariants import InvariantChecker, Snapshot
 
 NODES = {"n0": "192.0.2.11", "n1": "192.0.2.12"}
 BOTH = ("192.0.2.11", "192.0.2.12")

@@ -17,19 +17,7 @@ import kubernetes
 import pytest
 
 from lab.apiserver import ApiServer
-
-
-def api_client_for(server: ApiServer, token: str | None = None) -> kubernetes.client.ApiClient:
-    """An official-client ApiClient for `server` (with `token`, or the server's own)."""
-    config = kubernetes.client.Configuration()
-    config.host = server.url
-    if server.ca_cert_path:
-        config.ssl_ca_cert = str(server.ca_cert_path)
-    bearer = token or server.token
-    if bearer:
-        config.api_key = {"authorization": bearer}
-        config.api_key_prefix = {"authorization": "Bearer"}
-    return kubernetes.client.ApiClient(config)
+from lab.harness.kube import api_client_for
 
 
 @pytest.fixture

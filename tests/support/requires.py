@@ -1,33 +1,32 @@
 """Skip helpers for tests that need privileges or system programs.
 
-Each skip says exactly what is missing and how to get it; under METALLB_TEST_STRICT=1 the
-suite's conftest turns the skip into a failure.
+The checks live in `lab.harness.requires` (the harness makes them too); here a missing
+prerequisite becomes a skip that says exactly what is missing and how to get it. Under
+METALLB_TEST_STRICT=1 the suite's conftest turns the skip into a failure.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+from collections.abc import Callable
 
 import pytest
 
-
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (network namespaces): run the suite as root")
+from lab.harness import requires
 
 
-def require_program(path_or_name: str, package: str) -> None:
-    if os.path.sep in path_or_name:
-        found = os.access(path_or_name, os.X_OK)
-    else:
-        found = shutil.which(path_or_name) is not None
-    if not found:
-        pytest.skip(f"needs {path_or_name}: apt-get install {package} (scripts/setup.sh does)")
+def _skipping(check: Callable[..., None]) -> Callable[..., None]:
+    def require(*args: str) -> None:
+        try:
+            check(*args)
+        except requires.Missing as exc:
+            pytest.skip(str(exc))
+
+    require.__name__ = check.__name__
+    require.__doc__ = check.__doc__
+    return require
 
 
-def require_frr() -> None:
-    require_root()
-    for daemon in ("/usr/lib/frr/zebra", "/usr/lib/frr/bgpd"):
-        require_program(daemon, "frr")
-    require_program("vtysh", "frr")
+require_root = _skipping(requires.require_root)
+require_program = _skipping(requires.require_program)
+require_frr = _skipping(requires.require_frr)
+require_bgp_lab = _skipping(requires.require_bgp_lab)

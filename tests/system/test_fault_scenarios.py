@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from tests.system.scenarios import SCENARIOS, run_scenario
-from tests.system.stack import system_stack
+from lab.harness.scenarios import SCENARIOS, run_scenario
+from lab.harness.stack import system_stack
 
 SEED = int(os.environ.get("METALLB_FAULT_SEED", "20261126"))
 ROUNDS = {"node faults": 4, "API faults": 5}  # one round per fault kind

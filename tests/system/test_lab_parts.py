@@ -8,8 +8,10 @@ import yaml
 from lab import cluster
 from lab.errors import LabError
 from lab.objects import endpoint_slice, node_object, service_object
+from lab.ports import DAEMON_METRICS, PROMETHEUS_LISTENING, logged_address, port_of
 from lab.processes import LabProcess
 from lab.prometheus import scrape_config
+from lab.routes import parse_routes
 from lab.state import LabNode, LabState, load, save
 from lab.summary import format_status
 
@@ -114,3 +116,35 @@ def test_refuses_a_state_dir_frr_cannot_reach(tmp_path):
     with pytest.raises(LabError, match=r"not traversable.*chmod o\+x"):
         cluster._make_state_dir(closed / "lab")
     assert not (closed / "lab").exists()
+
+
+def test_route_parser_normalises_host_routes_and_sorts_next_hops():
+    text = (
+        '[{"dst":"198.51.100.20","protocol":"bgp","nexthops":['
+        '{"gateway":"192.0.2.12","dev":"br0"},{"gateway":"192.0.2.11","dev":"br0"}]},'
+        '{"dst":"203.0.113.0/25","gateway":"192.0.2.11","protocol":"bgp"},'
+        '{"dst":"default","dev":"lo"}]'
+    )
+    assert parse_routes(text) == {"198.51.100.20/32": ("192.0.2.11", "192.0.2.12"),
+                                  "203.0.113.0/25": ("192.0.2.11",), "default": ()}
+    assert parse_routes('[{"dst":"2001:db8:1::1","gateway":"2001:db8:ffff::2"}]', 6) == {
+        "2001:db8:1::1/128": ("2001:db8:ffff::2",)}
+    assert parse_routes("") == {}
+
+
+@pytest.mark.parametrize(("line", "pattern", "address"), [
+    ("ts=2026-01-01T13:46:33.403 level=info logger=controller event=started identity=c1 "
+     "metrics=127.0.0.1:40321 leader_election=false", DAEMON_METRICS, "127.0.0.1:40321"),
+    ('event=speaker_started node=node0 metrics="127.0.0.1:7472" exabgp_netns=-',
+     DAEMON_METRICS, "127.0.0.1:7472"),
+    ('ts=2026-01-01T13:46:33.906Z caller=tls_config.go:232 level=info component=web '
+     'msg="Listening on" address=127.0.0.1:42885', PROMETHEUS_LISTENING, "127.0.0.1:42885"),
+])
+def test_the_bound_port_is_read_back_from_the_start_line(tmp_path, line, pattern, address):
+    log = tmp_path / "daemon.log"
+    assert logged_address(log, pattern) is None  # not written yet
+    log.write_text("ts=2026-01-01T13:46:33.100 level=info event=starting port=0\n")
+    assert logged_address(log, pattern) is None  # not listening yet
+    log.write_text(log.read_text() + line + "\n")
+    assert logged_address(log, pattern) == address
+    assert port_of(address) in (40321, 7472, 42885)

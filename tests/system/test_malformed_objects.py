@@ -9,8 +9,8 @@ import contextlib
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from lab.harness.stack import system_stack
 from metallb.wait import poll_until
-from tests.system.stack import system_stack
 
 BAD_NS = "bad"
 HUGE = "x" * 60_000

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab.harness.daemons import REPO
+from lab.harness.stack import config_text, system_stack
 from metallb.wait import poll_until
 from tests.api.controller.support import fetch, metric_value
-from tests.system.stack import REPO, config_text, system_stack
 
 STATIC_SECRET = "St4ticSecretPw-91x"
 NODE_SECRET = "N0deAnnotationPw-37q"

@@ -13,7 +13,8 @@ from kubernetes import client, config
 from controller.cli import Settings
 from controller.daemon import ControllerDaemon
 from lab.apiserver import ApiServer
-from tests.api.controller.support import NAMESPACE, ControllerProcess, ensure_namespace
+from lab.harness.daemons import ControllerProcess
+from tests.api.controller.support import NAMESPACE, ensure_namespace
 from tests.support.apiserver import apiserver  # noqa: F401 - a fresh emulator per test
 
 

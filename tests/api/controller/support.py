@@ -1,23 +1,16 @@
-"""Helpers for the controller's live tests: manifests, reading statuses, metrics, and
-controller subprocesses (killed by PID only)."""
+"""Helpers for the controller's live tests: manifests, reading statuses and metrics.
+Controller subprocesses: `lab.harness.daemons.ControllerProcess`."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from metallb import childproc
+from lab.harness.http import fetch
 from metallb.kube.errors import is_conflict, is_not_found
 from metallb.wait import poll_until
-from tests.support.http import daemon_ready, fetch
 
 NAMESPACE = "metallb-system"
 CONFIG_NAME = "metallb"
@@ -97,12 +90,6 @@ def metric_value(port: int, sample: str) -> float | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def assert_unique_and_kept(before: dict[str, list[str]], after: dict[str, list[str]]) -> None:
     """No address changed for a service that had one, and none is held twice
     (no test here uses sharing)."""
@@ -113,45 +100,3 @@ def assert_unique_and_kept(before: dict[str, list[str]], after: dict[str, list[s
         for ip in ips:
             assert ip not in held, f"{ip} held by both {held[ip]} and {key}"
             held[ip] = key
-
-
-class ControllerProcess:
-    """`python -m controller` as a child process; its log goes to a file."""
-
-    def __init__(self, kubeconfig: Path, log_dir: Path, identity: str, *extra: str,
-                 lease_duration: float = 2.0):
-        self.identity = identity
-        self.port = free_port()
-        self.log_path = log_dir / f"controller-{identity}.log"
-        args = [sys.executable, "-m", "controller", "--kubeconfig", str(kubeconfig),
-                "--host", "127.0.0.1", "--port", str(self.port), "--identity", identity,
-                "--lease-duration", str(lease_duration), *extra]
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        root = Path(__file__).resolve().parents[3]
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
-
-    def ready(self) -> bool:
-        try:
-            return daemon_ready(self.port)
-        except OSError:
-            return False
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def terminate(self, timeout: float = 15) -> int:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def stop(self) -> None:
-        try:
-            childproc.terminate(self.proc, 15, kill_timeout=10)
-        finally:
-            self._log.close()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")

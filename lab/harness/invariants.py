@@ -16,8 +16,6 @@ Promises:
 from __future__ import annotations
 
 import ipaddress
-import json
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,19 +173,6 @@ def validly_shared(services: list[dict[str, Any]]) -> bool:
 def ingress_ips(svc: Mapping[str, Any]) -> tuple[str, ...]:
     lb = ((svc.get("status") or {}).get("loadBalancer") or {})
     return tuple(i["ip"] for i in lb.get("ingress") or [] if isinstance(i, dict) and i.get("ip"))
-
-
-def kernel_routes(netns: str) -> dict[str, tuple[str, ...]]:
-    """Every BGP-installed IPv4 route in `netns`'s kernel table -> sorted next hops."""
-    proc = subprocess.run(["ip", "-4", "-n", netns, "-j", "route", "show", "proto", "bgp"],
-                          capture_output=True, text=True, check=True, timeout=30)
-    routes: dict[str, tuple[str, ...]] = {}
-    for route in json.loads(proc.stdout or "[]"):
-        hops = [route["gateway"]] if "gateway" in route else []
-        hops += [h["gateway"] for h in route.get("nexthops", []) if "gateway" in h]
-        dst = route["dst"] if "/" in route["dst"] else f"{route['dst']}/32"
-        routes[dst] = tuple(sorted(hops))
-    return routes
 
 
 def _range_contains(text: str, address: ipaddress._BaseAddress) -> bool:

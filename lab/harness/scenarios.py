@@ -1,4 +1,4 @@
-"""Fault scenarios, shared by tests/reliability and bench/faults.py.
+"""Fault scenarios, shared by tests/system/test_fault_scenarios.py and bench/faults.py.
 
 Each scenario is a function doing one round against a running `Stack`: some churn of
 services (a burst of creates and deletes from another thread), faults injected at random
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from lab.harness.stack import Stack, config_text, link
 from metallb.component.labels import NAMESPACE
 from metallb.wait import poll_until
-from tests.system.stack import Stack, config_text, link
 
 LEASE = "metallb-controller"
 _names = itertools.count()
@@ -310,5 +310,5 @@ def run_scenario(stack: Stack, name: str, rounds: int, seed: int) -> Record:
     stack.wait_converged(60)
     for _ in range(rounds):
         one_round(stack, rng, rec)
-    rec.failures.extend(f"RBAC refused: {d}" for d in stack.server.denials[:5])
+    rec.failures.extend(f"RBAC refused: {d.message}" for d in stack.server.denials[:5])
     return rec

@@ -1,4 +1,4 @@
-"""Shared fixtures for BGP interop tests: a router namespace running FRR and node
+"""The BGP lab for interop tests and benches: a router namespace running FRR and node
 namespaces each running one ExaBGPDriver (ExaBGP inside the node namespace).
 
 Everything is torn down in `finally` blocks: drivers (ExaBGP stopped by PID), FRR
@@ -16,20 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.frr import FrrRouter, RouterConfig
+from lab.harness.requires import require_bgp_lab
 from lab.netns import Node, Topology
 from speaker.bgp import DriverEvent, PeerSpec
 from speaker.exabgp.driver import ExaBGPDriver
-from tests.support.requires import require_frr, require_program
 
 ROUTER_ASN = 64512
 NODE_ASN = 64513
 TEST_HOLD_TIME = 3
-
-
-def require_bgp_lab() -> None:
-    """Skip (with the reason) unless root, FRR and ip are available."""
-    require_frr()
-    require_program("ip", "iproute2")
 
 
 @dataclass
@@ -91,7 +85,8 @@ class BgpLab:
 
 @contextlib.contextmanager
 def bgp_lab(nodes: int = 3, router: RouterConfig | None = None) -> Iterator[BgpLab]:
-    """Build the topology and start FRR; tear everything down on exit, also on failure."""
+    """Build the topology and start FRR; tear everything down on exit, also on failure.
+    Raises `requires.Missing` (a skip in tests) without root, FRR or ip."""
     require_bgp_lab()
     topology = Topology(nodes)
     workdir = Path(tempfile.mkdtemp(prefix=f"{topology.prefix}-"))

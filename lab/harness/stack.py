@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,18 +21,16 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from lab.apiserver import ApiServer
-from lab.netns import Node, ip, netns_pids
-from metallb.childproc import terminate
+from lab.harness.bgplab import NODE_ASN, ROUTER_ASN, BgpLab, bgp_lab
+from lab.harness.daemons import ControllerProcess, SpeakerProcess
+from lab.harness.invariants import InvariantChecker, Snapshot
+from lab.harness.kube import api_client_for
+from lab.netns import Node, ip
+from lab.routes import kernel_routes
 from metallb.cli import main as metallb_main
 from metallb.component.labels import CONTROLLER, NAMESPACE, SPEAKER
 from metallb.wait import poll_until
-from tests.api.controller.support import ControllerProcess, free_port
-from tests.support.apiserver import api_client_for
-from tests.support.bgplab import NODE_ASN, ROUTER_ASN, BgpLab, bgp_lab
-from tests.support.http import daemon_ready
-from tests.system.invariants import InvariantChecker, Snapshot, kernel_routes
 
-REPO = Path(__file__).resolve().parents[2]
 APP_NAMESPACE = "demo"
 MAIN_POOL = ("198.51.100.0/24",)
 EXTRA_POOL = ("203.0.113.0/25",)
@@ -62,51 +57,6 @@ def config_text(extra_pool: bool = False, peer_password: str | None = None,
         pools.append({"name": "extra", "protocol": "bgp", "addresses": list(EXTRA_POOL),
                       "auto-assign": False})
     return yaml.safe_dump({"peers": peers, "address-pools": pools}, sort_keys=False)
-
-
-class SpeakerProcess:
-    """`python -m speaker` for one node (ExaBGP inside the node's namespace)."""
-
-    def __init__(self, kubeconfig: Path, workdir: Path, node_name: str, node: Node,
-                 generation: int):
-        self.node_name, self.node = node_name, node
-        self.port = free_port()
-        self.log_path = workdir / f"speaker-{node_name}-{generation}.log"
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "speaker", "--node-name", node_name, "--kubeconfig",
-             str(kubeconfig), "--namespace", NAMESPACE, "--host", "127.0.0.1",
-             "--port", str(self.port), "--exabgp-netns", node.netns,
-             "--state-dir", str(workdir / f"s-{node_name}")],
-            stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
-
-    def ready(self) -> bool:
-        try:
-            return daemon_ready(self.port)
-        except OSError:
-            return False
-
-    def exabgp_pids(self) -> list[int]:
-        """Processes in the node's namespace: ExaBGP and its relay, nothing else."""
-        return netns_pids(self.node.netns)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        try:
-            terminate(self.proc, 20, kill_timeout=10)
-        finally:
-            self._log.close()
-            for pid in self.exabgp_pids():  # an ExaBGP orphaned by a kill -9
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 @dataclass
@@ -212,7 +162,8 @@ class Stack:
             self.core.list_namespaced_service(APP_NAMESPACE).items)
         slices = api.sanitize_for_serialization(
             self.discovery.list_namespaced_endpoint_slice(APP_NAMESPACE).items)
-        return Snapshot(tuple(services), tuple(slices), kernel_routes(self.lab.router.netns))
+        routes = kernel_routes(self.lab.router.netns, "proto", "bgp")
+        return Snapshot(tuple(services), tuple(slices), routes)
 
     def wait_converged(self, timeout: float = 60.0, announcing: list[str] | None = None):
         """Poll until the invariants hold; raise AssertionError naming what never did.

@@ -1,7 +1,7 @@
-"""A small cluster for speaker tests: the API emulator, a router namespace with FRR, node
-namespaces with their Node objects, and one real SpeakerDaemon per node (ExaBGP inside
-the node's namespace). Services get their status written directly, as the controller
-would, so these tests exercise the speaker alone.
+"""A small cluster for speaker tests and bench/speaker.py: the API emulator, a router
+namespace with FRR, node namespaces with their Node objects, and one real SpeakerDaemon
+per node (ExaBGP inside the node's namespace). Services get their status written
+directly, as the controller would, so these runs exercise the speaker alone.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from lab.apiserver import ApiServer
+from lab.harness.bgplab import NODE_ASN, ROUTER_ASN, BgpLab, bgp_lab
+from lab.harness.kube import api_client_for
 from lab.netns import Node
 from speaker.daemon import SpeakerDaemon
 from speaker.settings import SpeakerSettings
-from tests.support.apiserver import api_client_for
-from tests.support.bgplab import NODE_ASN, ROUTER_ASN, BgpLab, bgp_lab
 
 NAMESPACE = "metallb-system"
 
