@@ -197,58 +197,53 @@ class Reconciler:
         None when nothing was written."""
         if not self._may_write():
             return None
-        meta = obj.get("metadata") or {}
         body = dict(obj)
         status = dict(obj.get("status") or {})
         status["loadBalancer"] = {"ingress": [{"ip": ip} for ip in ips]} if ips else {}
         body["status"] = status
         try:
-            resp = self._api.replace_namespaced_service_status(
-                meta.get("name"), meta.get("namespace"), body,
-                _preload_content=False, _request_timeout=self._timeout,
-            )
+            written = self._service_call(self._api.replace_namespaced_service_status, obj,
+                                         body)
         except ApiException as err:
-            if is_conflict(err):
-                log_event(log, "info", "status_conflict", service=object_key(obj),
-                          action="reread")
-                self._refresh(obj)
-                return None
-            if is_not_found(err):  # deleted meanwhile: its DELETED event releases it
-                return None
-            raise
-        written = json.loads(resp.data)
+            if not is_conflict(err):
+                raise
+            log_event(log, "info", "status_conflict", service=object_key(obj),
+                      action="reread")
+            self._refresh(obj)
+            return None
+        if written is None:  # deleted meanwhile: its DELETED event releases it
+            return None
         self._services.update_local(written)
         return written
 
     def _annotate(self, obj: dict[str, Any], pool: str | None) -> None:
         if not self._may_write():
             return
-        meta = obj.get("metadata") or {}
         patch = {"metadata": {"annotations": {ALLOCATED_FROM_POOL_ANNOTATION: pool}}}
-        try:
-            resp = self._api.patch_namespaced_service(
-                meta.get("name"), meta.get("namespace"), patch,
-                _preload_content=False, _request_timeout=self._timeout,
-            )
-        except ApiException as err:
-            if is_not_found(err):
-                return
-            raise
-        self._services.update_local(json.loads(resp.data))
+        patched = self._service_call(self._api.patch_namespaced_service, obj, patch)
+        if patched is not None:
+            self._services.update_local(patched)
 
     def _refresh(self, obj: dict[str, Any]) -> None:
+        current = self._service_call(self._api.read_namespaced_service, obj)
+        if current is None:
+            return
+        self._services.update_local(current)
+        self._queue.add(ServiceKey(object_key(obj)))
+
+    def _service_call(self, method: Callable[..., Any], obj: dict[str, Any],
+                      *args: Any) -> dict[str, Any] | None:
+        """`method(name, namespace, *args)` on `obj`'s Service: the object the API returned,
+        or None when the Service is gone (404). Other API errors propagate."""
         meta = obj.get("metadata") or {}
         try:
-            resp = self._api.read_namespaced_service(
-                meta.get("name"), meta.get("namespace"),
-                _preload_content=False, _request_timeout=self._timeout,
-            )
+            resp = method(meta.get("name"), meta.get("namespace"), *args,
+                          _preload_content=False, _request_timeout=self._timeout)
         except ApiException as err:
             if is_not_found(err):
-                return
+                return None
             raise
-        self._services.update_local(json.loads(resp.data))
-        self._queue.add(ServiceKey(object_key(obj)))
+        return json.loads(resp.data)
 
     def _publish(self) -> None:
         assert self.core.allocator is not None
