@@ -7,6 +7,8 @@ import logging
 import signal
 import subprocess
 
+from metallb.logs import log_event
+
 log = logging.getLogger("metallb.childproc")
 
 
@@ -20,8 +22,8 @@ def terminate(proc: subprocess.Popen, timeout: float = 10.0,
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            log.warning("event=child_killed pid=%d reason=no_exit_after_sigterm timeout=%s",
-                        proc.pid, timeout)
+            log_event(log, "warn", "child_killed", pid=proc.pid,
+                      reason="no_exit_after_sigterm", timeout=timeout)
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -9,6 +9,7 @@ a reader (`grep event=`, Loki, a test) splits every line the same way.
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
@@ -50,6 +51,16 @@ def format_event(event: str, fields: dict[str, object]) -> str:
     parts = [f"event={event}"]
     parts.extend(f"{key}={quote(value)}" for key, value in fields.items())
     return " ".join(parts)
+
+
+def parse_event(line: str) -> dict[str, str]:
+    """The fields of one line `format_event` wrote (also inside a KeyValueFormatter line):
+    the reading side of the format, for tools and tests that follow a daemon's output."""
+    try:
+        parts = shlex.split(line)
+    except ValueError:  # not one of ours (an unbalanced quote): nothing to read
+        return {}
+    return dict(part.split("=", 1) for part in parts if "=" in part)
 
 
 def log_event(logger: logging.Logger, level: str | int, event: str, /,

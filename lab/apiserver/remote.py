@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from metallb.childproc import terminate
+from metallb.logs import parse_event
 
 
 def control_call(base_url: str, what: str, method: str = "GET",
@@ -106,7 +107,7 @@ class ApiServerProcess:
                 line = self.process.stdout.readline()
                 if not line and self.process.poll() is not None:
                     break
-                fields = dict(p.split("=", 1) for p in line.split() if "=" in p)
+                fields = parse_event(line)
                 if fields.get("event") == "apiserver_listening":
                     self.url = fields["url"]
                     self.ca_cert = fields.get("ca", "")

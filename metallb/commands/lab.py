@@ -11,6 +11,8 @@ import signal
 import sys
 from collections.abc import Callable
 
+from metallb.logs import format_event, log_event
+
 LabCommand = Callable[[argparse._SubParsersAction], None]
 
 
@@ -129,15 +131,16 @@ def run_apiserver(args: argparse.Namespace) -> int:
         return 2
 
     def on_signal(signum: int, _frame: object) -> None:
-        logging.getLogger("lab.apiserver").info(
-            "event=apiserver_signal signal=%s", signal.Signals(signum).name)
+        log_event(logging.getLogger("lab.apiserver"), "info", "apiserver_signal",
+                  signal=signal.Signals(signum).name)
         server.stopping.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    ca = f" ca={server.ca_cert_path}" if server.ca_cert_path else ""
-    print(f"event=apiserver_listening url={server.url} kubeconfig={path.resolve()}{ca}",
-          flush=True)
+    fields: dict[str, object] = {"url": server.url, "kubeconfig": path.resolve()}
+    if server.ca_cert_path:
+        fields["ca"] = server.ca_cert_path
+    print(format_event("apiserver_listening", fields), flush=True)
     server.serve_forever()
     server.stop()
     return 0

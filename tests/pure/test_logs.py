@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from metallb.logs import format_event, log_event, one_line, quote
+from metallb.logs import format_event, log_event, one_line, parse_event, quote
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -30,6 +30,14 @@ def test_a_line_splits_back_into_the_fields_given():
     line = format_event("sync_failed", {"service": "ns/a b", "error": 'got "x=1"', "n": 2})
     assert dict(part.split("=", 1) for part in shlex.split(line)) == {
         "event": "sync_failed", "service": "ns/a b", "error": 'got "x=1"', "n": "2"}
+
+
+def test_parse_event_reads_back_what_format_event_wrote():
+    fields = {"url": "https://127.0.0.1:1", "kubeconfig": "/tmp/a b/kubeconfig", "ca": 'x"y'}
+    line = "ts=2026-01-01T00:00:00.000 level=info " + format_event("listening", fields)
+    assert parse_event(line) == {"ts": "2026-01-01T00:00:00.000", "level": "info",
+                                 "event": "listening", **fields}
+    assert parse_event('unbalanced "quote') == {}
 
 
 def test_long_values_are_cut():
