@@ -53,6 +53,11 @@ def errors(*objects: dict) -> list[str]:
     return [str(issue) for issue in info.value.issues]
 
 
+def assert_reported(objects: list[dict], expected: str) -> None:
+    found = errors(*objects)
+    assert any(e.startswith(expected) for e in found), found
+
+
 def one_error(*objects: dict) -> str:
     (only,) = errors(*objects)
     return only
@@ -107,7 +112,7 @@ def test_a_pool_no_advertisement_selects_is_kept_but_not_announced():
 ], ids=["overlap", "empty", "missing", "bad-address", "bool", "unknown-field",
         "negative-priority", "dup-namespace", "dup-selector", "selector-rule"])
 def test_pool_rules(objects, expected):
-    assert any(e.startswith(expected) for e in errors(*objects)), errors(*objects)
+    assert_reported(objects, expected)
 
 
 def test_service_allocation_is_read():
@@ -242,7 +247,7 @@ def test_dynamic_asn():
     ([peer(), peer()], "BGPPeer/p1: is defined twice"),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_peer_rules(objects, expected):
-    assert any(e.startswith(expected) for e in errors(*objects)), errors(*objects)
+    assert_reported(objects, expected)
 
 
 def test_zero_values_of_unsupported_fields_are_accepted():
@@ -288,7 +293,7 @@ def test_password_from_secret():
      "kubernetes.io/basic-auth"),
 ], ids=["both", "missing", "type"])
 def test_password_rules(objects, expected):
-    assert any(e.startswith(expected) for e in errors(*objects)), errors(*objects)
+    assert_reported(objects, expected)
 
 
 def test_no_error_shows_a_password():
@@ -351,7 +356,7 @@ def test_an_advertisement_without_pools_selects_every_pool():
 ], ids=["aggregation", "aggregation-range", "localpref", "alias", "halves", "large",
         "dup-pool", "dup-peer", "unknown-field", "dup-alias"])
 def test_advertisement_rules(objects, expected):
-    assert any(e.startswith(expected) for e in errors(*objects)), errors(*objects)
+    assert_reported(objects, expected)
 
 
 @pytest.mark.parametrize("first, second", [
