@@ -253,3 +253,12 @@ def test_converted_objects_plan_the_same_addresses(case, tmp_path):
     expected["pools"] = {renames.get(k, k): v for k, v in expected["pools"].items()}
     assert got == expected
     assert any(r["ips"] for r in got["services"].values())
+
+
+def test_convert_refuses_two_localprefs_for_the_same_update(tmp_path, capsys):
+    (tmp_path / "legacy.yaml").write_text(
+        "address-pools: [{name: p, protocol: bgp, addresses: [192.0.2.0/28], "
+        "bgp-advertisements: [{}, {localpref: 100}]}]\n")
+    code, _out, err = cli(capsys, "config", "convert", str(tmp_path / "legacy.yaml"))
+    assert code == 1
+    assert "address-pools[0].bgp-advertisements[1].localpref: cannot be converted" in err

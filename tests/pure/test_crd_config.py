@@ -417,3 +417,14 @@ def test_namespaces_are_accepted_as_input():
     config = parse_crds([obj("Namespace", "web", labels={"team": "blue"}),
                          pool("a", "192.0.2.0/28")])
     assert [p.name for p in config.pools] == ["a"]
+
+
+def test_without_reading_passwords_the_secret_is_a_reference_only():
+    (p,) = parse_crds([peer(passwordSecret={"name": "absent"})], read_passwords=False).peers
+    assert (p.password, p.password_secret) == (None, "absent")
+
+
+def test_password_secret_outside_the_peer_namespace_is_refused():
+    assert_reported([secret(), peer(passwordSecret={"name": "bgp-auth", "namespace": "other"})],
+                    "BGPPeer/p1: spec.passwordSecret.namespace: the Secret must be in the "
+                    "MetalLB namespace, metallb-system")

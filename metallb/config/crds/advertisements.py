@@ -178,7 +178,7 @@ def _fits_pool(resource: Resource, adv: Advertisement, pool: Pool,
                        f"of {entry.source!r} in IPAddressPool/{pool.name}", length)
             return False
     for other_resource, other in others:
-        if other.localpref != adv.localpref and not _compatible(adv, other, pool):
+        if other.localpref != adv.localpref and not localprefs_may_differ(adv, other, pool):
             issues.add(resource.path("spec.localPref"),
                        f"conflicts with localPref {other.localpref} of "
                        f"{other_resource.ref} for IPAddressPool/{pool.name} (same prefixes, "
@@ -187,10 +187,11 @@ def _fits_pool(resource: Resource, adv: Advertisement, pool: Pool,
     return True
 
 
-def _compatible(a: Advertisement, b: Advertisement, pool: Pool) -> bool:
-    """advertisementsAreCompatible. Upstream compares the sets of nodes selected at that
-    moment; without nodes we compare selectors: different non-empty selector lists are
-    taken as different nodes."""
+def localprefs_may_differ(a: Advertisement, b: Advertisement, pool: Pool) -> bool:
+    """advertisementsAreCompatible: may a and b give the pool's prefixes different
+    localPrefs (they never produce the same update)? Upstream compares the sets of nodes
+    selected at that moment; without nodes we compare selectors: different non-empty
+    selector lists are taken as different nodes."""
     families = {entry.family for entry in pool.ranges}
     v4_differs = a.aggregation_length != b.aggregation_length
     v6_differs = a.aggregation_length_v6 != b.aggregation_length_v6

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from metallb.config.crds.advertisements import localprefs_may_differ
 from metallb.config.errors import ConfigError
 from metallb.config.fields import format_duration
 from metallb.config.issues import Issues
@@ -173,6 +174,13 @@ def _advertisements(pool: Pool, name: str, path: str, namespace: str, names: _Na
     out = []
     for i, adv in enumerate(pool.advertisements):
         where = f"{path}.bgp-advertisements[{i}]"
+        clash = next((j for j, other in enumerate(pool.advertisements[:i])
+                      if other.localpref != adv.localpref
+                      and not localprefs_may_differ(adv, other, pool)), None)
+        if clash is not None:
+            issues.add(f"{where}.localpref", "cannot be converted: BGPAdvertisements may not "
+                       f"give the same prefixes another localPref than bgp-advertisements"
+                       f"[{clash}] (upstream's rule)", adv.localpref)
         spec: dict[str, Any] = {"ipAddressPools": [name]}
         if adv.aggregation_length != 32:
             if adv.aggregation_length < 1:

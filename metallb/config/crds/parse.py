@@ -29,10 +29,13 @@ def parse_crds(
     objects: Iterable[object] | Iterable[tuple[str, object]],
     namespace: str | None = None,
     source: str | None = None,
+    read_passwords: bool = True,
 ) -> Config:
     """The Config the objects describe. `objects` are dicts (or (where, dict) pairs from
     `flatten`, which name unnamed documents in messages); `namespace`, when given, is
-    the MetalLB namespace every object must be in."""
+    the MetalLB namespace every object must be in. With `read_passwords=False` (the
+    controller: it needs no password and may not read Secrets) a passwordSecret is kept
+    as a reference only and its Secret is neither needed nor checked."""
     items = list(objects)
     if items and not all(isinstance(i, tuple) and len(i) == 2 for i in items):
         items = flatten(items)  # type: ignore[arg-type]
@@ -44,7 +47,7 @@ def parse_crds(
 
     communities = parse_communities(of("Community"), issues)
     bfd_profiles = parse_bfd_profiles(of("BFDProfile"), issues)
-    passwords = basic_auth_passwords(of("Secret"))
+    passwords = basic_auth_passwords(of("Secret")) if read_passwords else None
     peers = parse_peers(of("BGPPeer"), passwords, bfd_profiles, issues)
     pools = parse_pools(of("IPAddressPool"), issues)
     pools = attach_advertisements(of("BGPAdvertisement"), pools,

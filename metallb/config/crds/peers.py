@@ -93,7 +93,7 @@ def _secret_password(body: Mapping[str, Any]) -> object:
 
 def parse_peers(
     resources: list[Resource],
-    passwords: Mapping[str, object],
+    passwords: Mapping[str, object] | None,
     bfd_profiles: Mapping[str, BFDProfile],
     issues: Issues,
 ) -> tuple[Peer, ...]:
@@ -117,7 +117,7 @@ def _same_session(a: Peer, b: Peer) -> bool:
 
 def _parse_peer(
     resource: Resource,
-    passwords: Mapping[str, object],
+    passwords: Mapping[str, object] | None,
     bfd_profiles: Mapping[str, BFDProfile],
     issues: Issues,
 ) -> Peer | None:
@@ -164,7 +164,7 @@ def _parse_peer(
     if kwargs["ebgp_multihop"] and peer_asn and peer_asn == my_asn:
         issues.add(f"{base}.ebgpMultiHop", "is for eBGP peers only; this peer is iBGP "
                    "(peerASN equals myASN)", True)
-    kwargs.update(_password(spec, base, passwords, issues))
+    kwargs.update(_password(spec, base, passwords, issues, resource.namespace))
     bfd = optional_string(spec, "bfdProfile", base, issues)
     if bfd is not None and bfd not in bfd_profiles:
         issues.add(f"{base}.bfdProfile", "names no BFDProfile", bfd)
@@ -228,8 +228,10 @@ def _duration(value: object, path: str, issues: Issues, parse: Any) -> float | N
     return parse(value, path, issues)
 
 
-def _password(spec: Mapping[str, Any], base: str, passwords: Mapping[str, object],
-              issues: Issues) -> dict[str, Any]:
+def _password(spec: Mapping[str, Any], base: str, passwords: Mapping[str, object] | None,
+              issues: Issues, namespace: str | None) -> dict[str, Any]:
+    """`password`, or the one of the Secret `passwordSecret` names (passwords None: the
+    Secrets are not read, the reference is kept)."""
     password = spec.get("password") or None
     ref = spec.get("passwordSecret") or None
     if password is not None:
@@ -247,6 +249,13 @@ def _password(spec: Mapping[str, Any], base: str, passwords: Mapping[str, object
     if password is not None:
         issues.add(path, "password and passwordSecret are mutually exclusive; give one")
         return {}
+    ref_namespace = ref.get("namespace") or None
+    if ref_namespace is not None and namespace is not None and ref_namespace != namespace:
+        issues.add(f"{path}.namespace", "the Secret must be in the MetalLB namespace, "
+                   f"{namespace}", ref_namespace)
+        return {}
+    if passwords is None:
+        return {"password_secret": name}
     found = passwords.get(name)
     if found is None:
         issues.add(f"{path}.name", "names no Secret in the MetalLB namespace", name)
