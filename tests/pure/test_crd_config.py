@@ -395,14 +395,17 @@ def test_l2_advertisement_is_validated_and_said_not_announced():
 @pytest.mark.parametrize("bad, expected", [
     ({"apiVersion": "metallb.io/v1", "kind": "IPAddressPool", "metadata": {"name": "a"}},
      "document 1 (IPAddressPool): apiVersion must be metallb.io/v1beta1"),
-    ({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"}},
-     "document 1: unknown kind for a MetalLB config"),
+    ({"apiVersion": "metallb.io/v1beta1", "kind": "IPAdressPool", "metadata": {"name": "a"}},
+     "document 1: unknown metallb.io kind for a config"),
     ({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {}},
      "document 1 (IPAddressPool): metadata.name: must be a DNS subdomain"),
     ({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
       "metadata": {"name": "a", "namespace": "default"}, "spec": {"addresses": ["192.0.2.0/28"]}},
      "IPAddressPool/a: metadata.namespace: must be metallb-system"),
-], ids=["version", "kind", "name", "namespace"])
+    ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "metallb"},
+      "data": {"config": "address-pools: []"}},
+     "document 1: a legacy MetalLB ConfigMap among metallb.io objects"),
+], ids=["version", "kind", "name", "namespace", "configmap"])
 def test_object_rules(bad, expected):
     with pytest.raises(ConfigError) as info:
         parse_crds([bad], namespace=NS)
@@ -428,3 +431,11 @@ def test_password_secret_outside_the_peer_namespace_is_refused():
     assert_reported([secret(), peer(passwordSecret={"name": "bgp-auth", "namespace": "other"})],
                     "BGPPeer/p1: spec.passwordSecret.namespace: the Secret must be in the "
                     "MetalLB namespace, metallb-system")
+
+
+def test_other_kinds_in_a_manifest_are_skipped_with_a_warning():
+    config = parse_crds([pool("a", "192.0.2.0/28"), adv(),
+                         {"apiVersion": "apps/v1", "kind": "Deployment",
+                          "metadata": {"name": "demo"}}])
+    assert [str(w) for w in config.warnings] == [
+        "document 3: Deployment is no MetalLB config object; skipped (value: 'Deployment')"]

@@ -120,9 +120,16 @@ def _read_resource(
         if version != "v1":
             issues.add(f"{where} ({kind})", "apiVersion must be v1", version)
             return None
-    else:
-        known = ", ".join((*CONFIG_KINDS, *CORE_KINDS))
-        issues.add(where, f"unknown kind for a MetalLB config; known: {known}", kind)
+    elif group == GROUP:
+        known = ", ".join(CONFIG_KINDS)
+        issues.add(where, f"unknown metallb.io kind for a config; known: {known}", kind)
+        return None
+    elif kind == "ConfigMap" and isinstance(obj.get("data"), Mapping) and "config" in obj["data"]:
+        issues.add(where, "a legacy MetalLB ConfigMap among metallb.io objects: give one "
+                   "format (`metallb config convert` turns the ConfigMap into objects)")
+        return None
+    else:  # e.g. the demo Deployment in a manifest: not ours to judge
+        issues.warn(where, f"{kind} is no MetalLB config object; skipped", kind)
         return None
     meta = issues.mapping(obj.get("metadata"), f"{where} ({kind}): metadata")
     if meta is None:
