@@ -81,23 +81,26 @@ class ServiceAllocation:
     namespace_selectors: tuple[NodeSelector, ...] = ()  # OR'd with `namespaces`
     service_selectors: tuple[NodeSelector, ...] = ()  # OR'd among themselves
 
-    def serves(
+    def refusal(
         self,
         namespace: str,
         namespace_labels: Mapping[str, str],
         service_labels: Mapping[str, str],
-    ) -> bool:
-        """Namespace limits (a listed name, or labels a selector matches) and service
-        selectors must both pass where given; neither given: every Service."""
+    ) -> str | None:
+        """Why a Service may not use the pool, or None when it may. Namespace limits (a
+        listed name, or labels a selector matches) and service selectors must both pass
+        where given; neither given: every Service."""
         limited_ns = bool(self.namespaces or self.namespace_selectors)
         in_namespace = namespace in self.namespaces or any(
             sel.matches(namespace_labels) for sel in self.namespace_selectors
         )
         if limited_ns and not in_namespace:
-            return False
-        return not self.service_selectors or any(
+            return f"namespace {namespace} is not among its serviceAllocation namespaces"
+        if self.service_selectors and not any(
             sel.matches(service_labels) for sel in self.service_selectors
-        )
+        ):
+            return "the Service's labels match none of its serviceAllocation.serviceSelectors"
+        return None
 
 
 @dataclass(frozen=True)
@@ -121,11 +124,23 @@ class Pool:
     ) -> bool:
         """May this pool give addresses to a Service of `namespace` (whose Namespace
         carries `namespace_labels`) with `service_labels`? The allocator asks before
-        every automatic pick and before honouring an address-pool annotation or a
-        requested IP: a pool limited by `serviceAllocation` never serves anyone else."""
+        every automatic pick and before honouring an address-pool annotation, a
+        requested IP or a kept assignment (upstream's Assign does the same): a pool
+        limited by `serviceAllocation` never serves anyone else."""
+        return self.refusal(namespace, namespace_labels, service_labels) is None
+
+    def refusal(
+        self,
+        namespace: str,
+        namespace_labels: Mapping[str, str] | None = None,
+        service_labels: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Why the pool does not serve that Service (for the Event), or None."""
         if self.allocation is None:
-            return True
-        return self.allocation.serves(namespace, namespace_labels or {}, service_labels or {})
+            return None
+        reason = self.allocation.refusal(namespace, namespace_labels or {},
+                                         service_labels or {})
+        return f'pool "{self.name}" does not serve it: {reason}' if reason else None
 
     def range_of(self, ip: str | IPAddress) -> AddressRange | None:
         addr = as_address(ip)  # parsed once, not once per range

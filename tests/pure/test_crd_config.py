@@ -5,6 +5,7 @@ every rule of upstream's translation and webhook rejects with object and field n
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 
@@ -176,7 +177,6 @@ SEL_FRONT = (NodeSelector(match_labels=(("tier", "front"),)),)
 ])
 def test_pool_serves(allocation, namespace, ns_labels, svc_labels, serves):
     config = parse_crds([pool("a", "192.0.2.0/28")])
-    from dataclasses import replace
     p = replace(config.pools[0], allocation=allocation)
     assert p.serves(namespace, ns_labels, svc_labels) is serves
 
@@ -439,3 +439,15 @@ def test_other_kinds_in_a_manifest_are_skipped_with_a_warning():
                           "metadata": {"name": "demo"}}])
     assert [str(w) for w in config.warnings] == [
         "document 3: Deployment is no MetalLB config object; skipped (value: 'Deployment')"]
+
+
+def test_a_refusal_says_why():
+    config = parse_crds([pool("a", "192.0.2.0/28", serviceAllocation={
+        "namespaces": ["web"], "serviceSelectors": [{"matchLabels": {"tier": "front"}}]})])
+    (p,) = config.pools
+    assert p.refusal("db") == ('pool "a" does not serve it: namespace db is not among its '
+                               "serviceAllocation namespaces")
+    assert p.refusal("web", {}, {"tier": "back"}) == (
+        'pool "a" does not serve it: the Service\'s labels match none of its '
+        "serviceAllocation.serviceSelectors")
+    assert p.refusal("web", {}, {"tier": "front"}) is None
