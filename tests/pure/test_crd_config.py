@@ -451,3 +451,22 @@ def test_a_refusal_says_why():
         'pool "a" does not serve it: the Service\'s labels match none of its '
         "serviceAllocation.serviceSelectors")
     assert p.refusal("web", {}, {"tier": "front"}) is None
+
+
+def test_summary_shows_what_the_crds_add():
+    from metallb.config.summary import summarize
+
+    lines = summarize(parse_crds([
+        pool("a", "192.0.2.0/28", serviceAllocation={
+            "priority": 5, "namespaces": ["web"],
+            "serviceSelectors": [{"matchLabels": {"tier": "front"}}]}),
+        obj("BFDProfile", "fast", {}), secret(),
+        peer(dynamicASN="internal", peerASN=None, bfdProfile="fast",
+             enableGracefulRestart=True, passwordSecret={"name": "bgp-auth"})]))
+    assert lines[1] == ("pool a: bgp, 16 addresses: 192.0.2.0/28 (priority 5, namespaces: web, "
+                        "services: tier=front, not announced: no BGPAdvertisement selects it)")
+    assert lines[2] == ("peer 192.0.2.254 (p1) port 179: peer-asn dynamic (internal), my-asn "
+                        "64500 (iBGP), hold-time 90s, password from Secret bgp-auth, "
+                        "bfd-profile fast, graceful restart, nodes: all")
+    assert lines[3] == "bfd profile fast: parsed, not in use (BFD is not implemented)"
+    assert "s3cret" not in " ".join(lines)
