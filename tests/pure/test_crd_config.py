@@ -228,6 +228,7 @@ def test_dynamic_asn():
     ([peer(dynamicASN="sideways", peerASN=None)],
      "BGPPeer/p1: spec.dynamicASN: must be one of internal, external"),
     ([peer(peerASN=None)], "BGPPeer/p1: spec.peerASN: required field is missing"),
+    ([peer(peerASN=0)], "BGPPeer/p1: spec.peerASN: must not be 0"),
     ([peer(myASN=0)], "BGPPeer/p1: spec.myASN: must not be 0"),
     ([peer(peerAddress="")], "BGPPeer/p1: spec.peerAddress: required field is missing"),
     ([peer(peerAddress="router")], "BGPPeer/p1: spec.peerAddress: is not an IP address"),

@@ -9,6 +9,7 @@ import base64
 import binascii
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from metallb.config import fields
@@ -112,7 +113,7 @@ def parse_peers(
 
 
 def _same_session(a: Peer, b: Peer) -> bool:
-    return a == Peer(**{**b.__dict__, "name": a.name})
+    return a == replace(b, name=a.name)
 
 
 def _parse_peer(
@@ -141,8 +142,10 @@ def _parse_peer(
     if peer_asn and dynamic:
         issues.add(f"{base}.dynamicASN", "peerASN and dynamicASN are mutually exclusive; "
                    "give one", dynamic)
-    elif not peer_asn and not dynamic and "peerASN" not in spec:
+    elif not dynamic and "peerASN" not in spec:
         issues.add(f"{base}.peerASN", "required field is missing (or give dynamicASN)")
+    elif not dynamic and peer_asn == 0:
+        issues.add(f"{base}.peerASN", "must not be 0 (or give dynamicASN instead)", 0)
     kwargs.update(my_asn=my_asn, peer_asn=peer_asn or 0, dynamic_asn=dynamic)
     if "peerAddress" not in spec or spec["peerAddress"] == "":
         issues.add(f"{base}.peerAddress", "required field is missing")
