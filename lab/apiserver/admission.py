@@ -273,7 +273,7 @@ class Admission:
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = (
                 obj["metadata"]["name"])
         elif rt.kind == "CustomResourceDefinition":
-            _prepare_crd(obj)
+            _prepare_crd(obj, old)
         elif rt.custom:
             self._check_custom(rt, obj)
 
@@ -288,7 +288,7 @@ class Admission:
             raise errors.invalid(rt.kind, obj["metadata"]["name"], causes, rt.group)
 
 
-def _prepare_crd(obj: Obj) -> None:
+def _prepare_crd(obj: Obj, old: Obj | None) -> None:
     spec = obj.get("spec") or {}
     names = spec.get("names") or {}
     name = obj["metadata"]["name"]
@@ -320,6 +320,14 @@ def _prepare_crd(obj: Obj) -> None:
         ],
         "storedVersions": [v["name"] for v in spec["versions"] if v.get("storage")],
     }
+    # A condition that did not change keeps its lastTransitionTime, as the real server's
+    # controllers do: re-applying the same CRD is then a no-op (no new resourceVersion).
+    before = {c.get("type"): c for c in ((old or {}).get("status") or {}).get("conditions", [])}
+    for condition in obj["status"]["conditions"]:
+        previous = before.get(condition["type"])
+        if previous is not None and previous.get("status") == condition["status"]:
+            condition["lastTransitionTime"] = previous.get("lastTransitionTime",
+                                                           condition["lastTransitionTime"])
 
 
 def _spec_part(obj: Obj) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""`metallb config check FILE`: validate a MetalLB config (bare or as a ConfigMap).
+"""`metallb config check FILE|DIR|-`: validate a MetalLB config in either format: the
+metallb.io custom resources (multi-document YAML, `kind: List`, a directory of files) or
+the legacy config (bare or as a ConfigMap).
 
 Exit codes: 0 valid (summary on stdout; warnings, for what is valid but looks like a
 mistake, on stderr after it), 1 invalid (every issue on stderr, one per line),
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from metallb.commands import config_convert
 from metallb.commands.input_files import Unreadable, display_name, read_config
 from metallb.config.errors import ConfigError, ConfigSyntaxError
 from metallb.config.model import Config
@@ -24,12 +27,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     config_sub.required = True
     check = config_sub.add_parser(
         "check",
-        help="validate a config file (bare config or ConfigMap manifest)",
-        description="Validate a MetalLB configuration: the bare config document or a "
-        "ConfigMap with it under data.config. Exit 0 valid, 1 invalid, 2 unreadable.",
+        help="validate a config (metallb.io objects, bare config or ConfigMap manifest)",
+        description="Validate a MetalLB configuration: metallb.io custom resources "
+        "(IPAddressPool, BGPPeer, BGPAdvertisement, ...; multi-document YAML, a List, or a "
+        "directory of such files), or the legacy bare config document or a ConfigMap "
+        "with it under data.config. Exit 0 valid, 1 invalid, 2 unreadable.",
     )
-    check.add_argument("file", metavar="FILE", help='config or ConfigMap YAML ("-" for stdin)')
+    check.add_argument("file", metavar="FILE",
+                       help='config YAML file or directory ("-" for stdin)')
     check.set_defaults(handler=_check)
+    config_convert.register(config_sub)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--config", required=True, metavar="CONFIG",
-        help="MetalLB config: bare config or ConfigMap manifest",
+        help="MetalLB config: metallb.io objects (file or directory), bare config or "
+        "ConfigMap manifest",
     )
     parser.add_argument(
         "--services", required=True, metavar="SERVICES",
@@ -83,7 +84,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def load_services(path: str) -> list[dict[str, Any]]:
     """Service objects from a YAML stream (documents and/or `kind: List` items), in file
-    order; other kinds are skipped with a note on stderr."""
+    order; Namespaces are skipped silently (see load_inputs), other kinds with a note on
+    stderr."""
+    return load_inputs(path)[0]
+
+
+def load_inputs(path: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+    """The Services, and the labels of every Namespace object (name -> labels), which
+    the pools' serviceAllocation.namespaceSelectors are matched against."""
     name = display_name(path)
     try:
         documents = load_yaml_documents(read_text(path), name)
@@ -91,6 +99,7 @@ def load_services(path: str) -> list[dict[str, Any]]:
         raise Unreadable("\n".join(f"{name}: {i.message}" for i in exc.issues)) from None
 
     services: list[dict[str, Any]] = []
+    namespaces: dict[str, dict[str, str]] = {}
     for number, document in enumerate(documents, start=1):
         if document is None:
             continue
@@ -100,16 +109,28 @@ def load_services(path: str) -> list[dict[str, Any]]:
             if not isinstance(items, list):
                 raise Unreadable(f"{where}: a {document.get('kind')} needs a list of `items`")
             for index, item in enumerate(items):
-                _add_service(services, item, f"{where}, items[{index}]")
+                _add_object(services, namespaces, item, f"{where}, items[{index}]")
         else:
-            _add_service(services, document, where)
-    return services
+            _add_object(services, namespaces, document, where)
+    return services, namespaces
 
 
-def _add_service(services: list[dict[str, Any]], obj: object, where: str) -> None:
+def _add_object(services: list[dict[str, Any]], namespaces: dict[str, dict[str, str]],
+                obj: object, where: str) -> None:
     if not isinstance(obj, Mapping):
         raise Unreadable(f"{where}: is not a Kubernetes object (a mapping), got {obj!r:.60}")
     kind = obj.get("kind", "Service")
+    if kind == "Namespace" and obj.get("apiVersion") == "v1":
+        meta = obj.get("metadata")
+        ns_name = meta.get("name") if isinstance(meta, Mapping) else None
+        labels = meta.get("labels") if isinstance(meta, Mapping) else None
+        if not isinstance(ns_name, str) or not ns_name:
+            raise Unreadable(f"{where}: metadata.name is missing; every Namespace needs one")
+        if labels is not None and not (isinstance(labels, Mapping) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in labels.items())):
+            raise Unreadable(f"{where}: metadata.labels must map strings to strings")
+        namespaces[ns_name] = dict(labels or {})
+        return
     if kind != "Service":
         print(f"{where}: skipping kind {kind!r} (only Services are planned)", file=sys.stderr)
         return

@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from metallb.component.labels import COMPONENT_SELECTOR, FIELD_MANAGER, NAMESPACE
 from metallb.kube.errors import is_not_found
+from metallb.wait import WaitTimeout, poll_until
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,19 @@ class KindInfo:
 # Every kind render can produce, in apply order; delete goes in reverse.
 KINDS: dict[str, KindInfo] = {
     "Namespace": KindInfo("v1", "namespaces", False),
+    "CustomResourceDefinition": KindInfo("apiextensions.k8s.io/v1", "customresourcedefinitions",
+                                         False),
     "ServiceAccount": KindInfo("v1", "serviceaccounts", True),
     "ClusterRole": KindInfo("rbac.authorization.k8s.io/v1", "clusterroles", False),
     "ClusterRoleBinding": KindInfo("rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
     "Role": KindInfo("rbac.authorization.k8s.io/v1", "roles", True),
     "RoleBinding": KindInfo("rbac.authorization.k8s.io/v1", "rolebindings", True),
     "ConfigMap": KindInfo("v1", "configmaps", True),
+    "Community": KindInfo("metallb.io/v1beta1", "communities", True),
+    "BGPPeer": KindInfo("metallb.io/v1beta2", "bgppeers", True),
+    "IPAddressPool": KindInfo("metallb.io/v1beta1", "ipaddresspools", True),
+    "BGPAdvertisement": KindInfo("metallb.io/v1beta1", "bgpadvertisements", True),
+    "L2Advertisement": KindInfo("metallb.io/v1beta1", "l2advertisements", True),
     "Service": KindInfo("v1", "services", True),
     "Deployment": KindInfo("apps/v1", "deployments", True),
     "DaemonSet": KindInfo("apps/v1", "daemonsets", True),
@@ -49,6 +57,9 @@ KINDS: dict[str, KindInfo] = {
     "PrometheusRule": KindInfo("monitoring.coreos.com/v1", "prometheusrules", True),
 }
 CUSTOM_KINDS = ("ServiceMonitor", "PrometheusRule")  # need the Prometheus Operator's CRDs
+# Served by the CRDs this component applies first; a fresh CRD takes a moment to serve.
+METALLB_KINDS = ("Community", "BGPPeer", "IPAddressPool", "BGPAdvertisement", "L2Advertisement")
+CRD_SERVED_TIMEOUT = 30.0  # seconds
 REQUEST_TIMEOUT = 30  # seconds per request; a hung API server must not hang the command
 
 
@@ -143,6 +154,8 @@ class ComponentCluster:
         """Server-side apply one object; say whether it was created, changed or not."""
         kind, meta = obj["kind"], obj["metadata"]
         name, namespace = meta["name"], meta.get("namespace")
+        if kind in METALLB_KINDS:
+            self._wait_served(obj["apiVersion"], kind)
         before = self._get(kind, name, namespace)
         try:
             after = self._call(
@@ -166,20 +179,30 @@ class ComponentCluster:
             verb = "configured"
         return Action(verb, kind, name, namespace)
 
+    def _served(self, api_version: str, kind: str) -> bool:
+        try:
+            discovery = self._call("GET", KINDS[kind].base_path)
+        except HttpError as err:
+            if err.status != 404:
+                raise ClusterError(f"discovering {api_version}: {_describe(err)}") from None
+            return False
+        return kind in {r.get("kind") for r in discovery.get("resources") or []}
+
+    def _wait_served(self, api_version: str, kind: str) -> None:
+        """A CRD applied a moment ago is served once established; wait for that."""
+        try:
+            poll_until(lambda: self._served(api_version, kind), timeout=CRD_SERVED_TIMEOUT,
+                       what=f"the cluster to serve {api_version} {kind}")
+        except WaitTimeout as err:
+            raise ClusterError(f"{err}: is the CustomResourceDefinition established?") from None
+
     def check_kinds_served(self, objects: list[dict[str, Any]]) -> None:
         """Refuse before changing anything if a custom kind (ServiceMonitor, ...) is not
         served, instead of failing half-way through an apply."""
         missing = []
         for api_version, kind in sorted({(o["apiVersion"], o["kind"]) for o in objects
                                          if o["kind"] in CUSTOM_KINDS}):
-            try:
-                discovery = self._call("GET", KINDS[kind].base_path)
-            except HttpError as err:
-                if err.status != 404:
-                    raise ClusterError(f"discovering {api_version}: {_describe(err)}") from None
-                discovery = {}
-            served = {r.get("kind") for r in discovery.get("resources") or []}
-            if kind not in served:
+            if not self._served(api_version, kind):
                 missing.append(f"{api_version} {kind}")
         if missing:
             raise ClusterError(

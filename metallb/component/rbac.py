@@ -1,8 +1,9 @@
 """ServiceAccounts, Roles and bindings: exactly the API calls the daemons make.
 
 Cluster-wide rules go to a ClusterRole (services and events live in every namespace,
-nodes are cluster-scoped); rules on the component's own ConfigMap and Lease go to a Role
-in metallb-system. The tables below are the single source: the README's RBAC table and
+nodes and namespaces are cluster-scoped); rules on the component's own ConfigMap, Lease,
+metallb.io config objects and (speaker only) the BGP password Secrets go to a Role in
+metallb-system. The tables below are the single source: the README's RBAC table and
 the tests read them too.
 """
 
@@ -10,12 +11,19 @@ from __future__ import annotations
 
 from metallb.component.labels import CONTROLLER, NAMESPACE, SPEAKER, metadata
 
+# The metallb.io kinds both daemons read their config from (either may be the source).
+CONFIG_RESOURCES = ("ipaddresspools", "bgppeers", "bgpadvertisements", "communities",
+                    "bfdprofiles", "l2advertisements")
+READ = ("get", "list", "watch")
+
 # (apiGroups, resources, verbs) per daemon and scope.
 CLUSTER_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...]] = {
     CONTROLLER: (
         (("",), ("services",), ("get", "list", "watch", "update", "patch")),
         (("",), ("services/status",), ("update",)),
         (("",), ("events",), ("create", "patch")),
+        # Namespace labels, for IPAddressPool serviceAllocation.namespaceSelectors.
+        (("",), ("namespaces",), READ),
     ),
     SPEAKER: (
         (("",), ("services", "nodes"), ("get", "list", "watch")),
@@ -27,9 +35,13 @@ NAMESPACE_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[s
     CONTROLLER: (
         (("",), ("configmaps",), ("get", "list", "watch")),
         (("coordination.k8s.io",), ("leases",), ("get", "create", "update")),
+        (("metallb.io",), CONFIG_RESOURCES, READ),
     ),
     SPEAKER: (
         (("",), ("configmaps",), ("get", "list", "watch")),
+        (("metallb.io",), CONFIG_RESOURCES, READ),
+        # BGPPeer.spec.passwordSecret: basic-auth Secrets in this namespace only.
+        (("",), ("secrets",), READ),
     ),
 }
 

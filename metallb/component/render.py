@@ -6,6 +6,7 @@ test keep deploy/metallb.yaml equal to the rendering of deploy/default.lokocfg.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,11 @@ from metallb.component.settings import (
     settings_from_block,
 )
 from metallb.component.workloads import controller_deployment, speaker_daemonset
+from metallb.config.crds.convert import convert_config
+from metallb.config.parse import parse_config
 
 COMPONENT_NAME = "metallb"
+CRDS_FILE = Path(__file__).parent / "data" / "crds.yaml"  # see scripts/crds_from_upstream.py
 
 
 def load_settings(config_path: str | Path, vars_path: str | Path | None = None
@@ -52,9 +56,36 @@ def config_map(settings: ComponentSettings) -> dict[str, Any]:
     }
 
 
+@cache
+def _upstream_crds() -> tuple[dict[str, Any], ...]:
+    return tuple(d for d in yaml.safe_load_all(CRDS_FILE.read_text()) if d)
+
+
+def crd_objects() -> list[dict[str, Any]]:
+    """The metallb.io CustomResourceDefinitions (upstream's schemas, defaults, enums and
+    printer columns), rendered whatever the config format: the daemons watch these
+    kinds, and switching format with `apply` needs them in place."""
+    return [{**crd, "metadata": metadata(crd["metadata"]["name"], "crds", namespaced=False)}
+            for crd in _upstream_crds()]
+
+
+def config_resources(settings: ComponentSettings) -> list[dict[str, Any]]:
+    """The config as metallb.io objects (settings already refused what cannot convert)."""
+    conversion = convert_config(parse_config(legacy_config_document(settings)), NAMESPACE)
+    return [{**obj, "metadata": metadata(obj["metadata"]["name"], "config")}
+            for obj in conversion.objects]
+
+
+def config_objects(settings: ComponentSettings) -> list[dict[str, Any]]:
+    if settings.config_format == "configmap":
+        return [config_map(settings)]
+    return config_resources(settings)
+
+
 def render_objects(settings: ComponentSettings) -> list[dict[str, Any]]:
-    """Every object in apply order (namespace first, workloads after what they use)."""
-    objects = [namespace_object(), *rbac_objects(), config_map(settings),
+    """Every object in apply order (namespace and CRDs first, workloads after what they
+    use)."""
+    objects = [namespace_object(), *crd_objects(), *rbac_objects(), *config_objects(settings),
                controller_deployment(settings), speaker_daemonset(settings)]
     if settings.service_monitor:
         objects.extend(monitoring_objects())

@@ -4,23 +4,27 @@ reference plus a few optional ones (images, static BGP peers, log level).
 Pure: takes the evaluated block body (see metallb.component.hcl) and returns frozen
 settings, or raises ConfigError naming the attribute and the value. Address pools and
 peers are checked by the same parser as `metallb config check`, on the legacy config
-document this component deploys, so the two can never disagree.
+document this component deploys, so the two can never disagree; with
+`config_format = "crds"` that document is converted to metallb.io objects by
+`metallb config convert`'s code, which refuses what the objects cannot express.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from metallb import __version__
+from metallb.config.crds.convert import convert_config
 from metallb.config.errors import ConfigError, ConfigIssue
 from metallb.config.parse import parse_config
 from metallb.logs import LOG_LEVELS
 
 DEFAULT_IMAGE = f"ghcr.io/metallb-py/metallb:{__version__}"
 TOLERATION_OPERATORS = ("Equal", "Exists")
+CONFIG_FORMATS = ("crds", "configmap")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 # Equinix Metal (Packet) writes the BGP parameters of each node into these annotations;
@@ -106,6 +110,10 @@ class ComponentSettings:
     log_level: str = "info"
     peers: tuple[StaticPeer, ...] = ()
     packet_peer_autodiscovery: bool = True
+    # "crds": the config as metallb.io objects; "configmap": the legacy ConfigMap.
+    # Default "crds", except with packet_peer_autodiscovery, which only the ConfigMap
+    # can express (the metallb.io API has no peer autodiscovery).
+    config_format: str = "crds"
 
 
 def settings_from_block(body: Mapping[str, Any], source: str | None = None) -> ComponentSettings:
@@ -125,11 +133,14 @@ def settings_from_block(body: Mapping[str, Any], source: str | None = None) -> C
         peers=reader.peers("peer"),
         packet_peer_autodiscovery=reader.boolean("packet_peer_autodiscovery", True),
     )
+    settings = replace(settings, config_format=reader.config_format(settings))
     reader.reject_unknown()
     # The config parser's view of pools and peers is only meaningful if they were read
     # cleanly; its issues are reported together with the attribute issues.
     if not any(i.path.startswith(("address_pools", "peer")) for i in reader.issues):
         reader.issues.extend(_config_parser_issues(settings))
+        if settings.config_format == "crds" and not reader.issues:
+            reader.issues.extend(_conversion_issues(settings))
     if reader.issues:
         raise ConfigError(reader.issues, source=source)
     return settings
@@ -158,6 +169,18 @@ def _config_parser_issues(settings: ComponentSettings) -> list[ConfigIssue]:
     # The component writes a new config, with no old one to stay compatible with: what
     # the daemons would accept with a warning (a CIDR with host bits) is refused here.
     return [_to_attribute_issue(warning, settings) for warning in config.warnings]
+
+
+def _conversion_issues(settings: ComponentSettings) -> list[ConfigIssue]:
+    """What the metallb.io objects cannot express, and pool names that are no valid
+    object names (a Service annotated with the name would not find the pool)."""
+    try:
+        conversion = convert_config(parse_config(legacy_config_document(settings)), "x")
+    except ConfigError as exc:
+        return [_to_attribute_issue(issue, settings) for issue in exc.issues]
+    return [ConfigIssue(f"address_pools.{old}", "is not a valid IPAddressPool name (lower-case "
+                        f"letters, digits, '-', '.'); e.g. {new}", old)
+            for old, new in conversion.pool_renames]
 
 
 _LEGACY_POOL_PATH = re.compile(r"^address-pools\[(\d+)\](?:\.addresses\[(\d+)\])?(.*)$")
@@ -208,6 +231,7 @@ _KNOWN_ATTRIBUTES = (
     "log_level",
     "peer",
     "packet_peer_autodiscovery",
+    "config_format",
 )
 _TOLERATION_FIELDS = ("key", "effect", "operator", "value", "toleration_seconds")
 _PEER_FIELDS = (
@@ -314,6 +338,17 @@ class _Reader:
             self.issues.append(ConfigIssue(key, "must not be empty", text))
             return default
         return text
+
+    def config_format(self, settings: ComponentSettings) -> str:
+        autodiscovery = settings.packet_peer_autodiscovery
+        chosen = self.choice("config_format", CONFIG_FORMATS,
+                             "configmap" if autodiscovery else "crds")
+        if chosen == "crds" and autodiscovery:
+            self.issues.append(ConfigIssue(
+                "config_format", 'cannot be "crds" with packet_peer_autodiscovery = true: '
+                'the metallb.io API has no peer autodiscovery; use "configmap", or peer '
+                "blocks with packet_peer_autodiscovery = false", chosen))
+        return chosen
 
     def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
         text = self.string(key, default)

@@ -4,9 +4,10 @@ Owns the legacy ConfigMap format (`parse`: YAML text or a ConfigMap manifest -> 
 every problem reported at once with its path), the frozen model every daemon and command
 reads (`model`), the field rules shared with peer autodiscovery (`fields`, `peers`), the
 address arithmetic of pool entries (`addresses`, `counting`), and the `config check`
-summary (`summary`). Warnings for configs that are valid but look like mistakes travel on
-`Config.warnings`. Reading files, stdin or the API is the callers' job
-(`metallb.commands.input_files`, the daemons' config source).
+summary (`summary`). The metallb.io custom resources are the second source
+(`crds.parse_crds`: objects -> the same `Config`). Warnings for configs that are
+valid but look like mistakes travel on `Config.warnings`. Reading files, stdin or
+the API is the callers' job (`metallb.commands.input_files`, the daemons' config source).
 """
 
 from metallb.config.errors import ConfigError, ConfigIssue, ConfigSyntaxError
@@ -14,12 +15,14 @@ from metallb.config.model import (
     AddressRange,
     Advertisement,
     AutodiscoveryMapping,
+    BFDProfile,
     Config,
     NodeSelector,
     Peer,
     PeerAutodiscovery,
     Pool,
     SelectorRequirement,
+    ServiceAllocation,
     selectors_match,
 )
 from metallb.config.parse import parse_config, parse_config_text
@@ -28,6 +31,7 @@ __all__ = [
     "AddressRange",
     "Advertisement",
     "AutodiscoveryMapping",
+    "BFDProfile",
     "Config",
     "ConfigError",
     "ConfigIssue",
@@ -37,6 +41,7 @@ __all__ = [
     "PeerAutodiscovery",
     "Pool",
     "SelectorRequirement",
+    "ServiceAllocation",
     "parse_config",
     "parse_config_text",
     "selectors_match",

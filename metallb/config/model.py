@@ -1,8 +1,9 @@
 """Immutable configuration model shared by the controller, the speaker and the CLI.
 
-The parser (`metallb.config.parse`) is the only producer of these objects; everything
-downstream (allocator, announcement planner, component renderer) only reads them, so
-they are frozen and hold tuples instead of lists and dicts.
+Two parsers produce these objects: the legacy ConfigMap format (`metallb.config.parse`)
+and the metallb.io custom resources (`metallb.config.crds`); nothing downstream knows
+which one a Config came from. Everything downstream (allocator, announcement planner,
+component renderer) only reads them, so they are frozen and hold tuples instead of lists and dicts.
 """
 
 from __future__ import annotations
@@ -48,12 +49,58 @@ class AddressRange:
 
 @dataclass(frozen=True)
 class Advertisement:
-    """How the addresses of a pool are announced (`bgp-advertisements[]`)."""
+    """How the addresses of a pool are announced (`bgp-advertisements[]`, or one
+    BGPAdvertisement object that selects the pool)."""
 
     aggregation_length: int = 32
     aggregation_length_v6: int = 128
     localpref: int | None = None
-    communities: tuple[str, ...] = ()  # normalised "A:B", aliases already resolved
+    # normalised "A:B" (or "large:A:B:C" from the CRDs), aliases already resolved
+    communities: tuple[str, ...] = ()
+    # Names of the BGPPeers to announce to; empty: every peer (always empty in legacy).
+    peers: tuple[str, ...] = ()
+    # Nodes that announce (OR'd); empty: every node (always empty in legacy).
+    node_selectors: tuple[NodeSelector, ...] = ()
+
+    def announces_to(self, peer: Peer) -> bool:
+        """Whether this advertisement goes to `peer` (an unnamed peer takes them all)."""
+        return not self.peers or peer.name in self.peers
+
+    def announced_by(self, node_labels: Mapping[str, str]) -> bool:
+        return selectors_match(self.node_selectors, node_labels)
+
+
+@dataclass(frozen=True)
+class ServiceAllocation:
+    """An IPAddressPool's `serviceAllocation`: which Services the pool may serve, and
+    its priority among the pools that may. A pool that has one is only given to the
+    Services it serves, also when they ask for it by annotation."""
+
+    priority: int | None = None  # lower first; None after every pool that has one
+    namespaces: tuple[str, ...] = ()
+    namespace_selectors: tuple[NodeSelector, ...] = ()  # OR'd with `namespaces`
+    service_selectors: tuple[NodeSelector, ...] = ()  # OR'd among themselves
+
+    def refusal(
+        self,
+        namespace: str,
+        namespace_labels: Mapping[str, str],
+        service_labels: Mapping[str, str],
+    ) -> str | None:
+        """Why a Service may not use the pool, or None when it may. Namespace limits (a
+        listed name, or labels a selector matches) and service selectors must both pass
+        where given; neither given: every Service."""
+        limited_ns = bool(self.namespaces or self.namespace_selectors)
+        in_namespace = namespace in self.namespaces or any(
+            sel.matches(namespace_labels) for sel in self.namespace_selectors
+        )
+        if limited_ns and not in_namespace:
+            return f"namespace {namespace} is not among its serviceAllocation namespaces"
+        if self.service_selectors and not any(
+            sel.matches(service_labels) for sel in self.service_selectors
+        ):
+            return "the Service's labels match none of its serviceAllocation.serviceSelectors"
+        return None
 
 
 @dataclass(frozen=True)
@@ -63,8 +110,37 @@ class Pool:
     ranges: tuple[AddressRange, ...]
     auto_assign: bool = True
     avoid_buggy_ips: bool = False
-    # Never empty: a pool without `bgp-advertisements` gets one default Advertisement().
+    # Legacy: never empty (a pool without `bgp-advertisements` gets one default
+    # Advertisement()). CRDs: one per BGPAdvertisement that selects the pool, in name
+    # order; empty when none does: the pool is allocated from but never announced.
     advertisements: tuple[Advertisement, ...] = (Advertisement(),)
+    allocation: ServiceAllocation | None = None  # CRDs only: `spec.serviceAllocation`
+
+    def serves(
+        self,
+        namespace: str,
+        namespace_labels: Mapping[str, str] | None = None,
+        service_labels: Mapping[str, str] | None = None,
+    ) -> bool:
+        """May this pool give addresses to a Service of `namespace` (whose Namespace
+        carries `namespace_labels`) with `service_labels`? The allocator asks before
+        every automatic pick and before honouring an address-pool annotation, a
+        requested IP or a kept assignment (upstream's Assign does the same): a pool
+        limited by `serviceAllocation` never serves anyone else."""
+        return self.refusal(namespace, namespace_labels, service_labels) is None
+
+    def refusal(
+        self,
+        namespace: str,
+        namespace_labels: Mapping[str, str] | None = None,
+        service_labels: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Why the pool does not serve that Service (for the Event), or None."""
+        if self.allocation is None:
+            return None
+        reason = self.allocation.refusal(namespace, namespace_labels or {},
+                                         service_labels or {})
+        return f'pool "{self.name}" does not serve it: {reason}' if reason else None
 
     def range_of(self, ip: str | IPAddress) -> AddressRange | None:
         addr = as_address(ip)  # parsed once, not once per range
@@ -114,10 +190,13 @@ def selectors_match(selectors: tuple[NodeSelector, ...], labels: Mapping[str, st
     return not selectors or any(sel.matches(labels) for sel in selectors)
 
 
+DYNAMIC_ASN_MODES = ("internal", "external")
+
+
 @dataclass(frozen=True)
 class Peer:
     peer_address: str
-    peer_asn: int
+    peer_asn: int  # 0 when `dynamic_asn` is set
     my_asn: int
     peer_port: int = DEFAULT_PEER_PORT
     hold_time: float = DEFAULT_HOLD_TIME  # seconds
@@ -127,9 +206,19 @@ class Peer:
     password: str | None = field(default=None, repr=False)  # never logged
     node_selectors: tuple[NodeSelector, ...] = ()
     ebgp_multihop: bool = False  # the eBGP peer is several hops away (TTL > 1); v0.12
+    # The fields below come from BGPPeer objects only (legacy peers keep the defaults).
+    name: str | None = None  # the BGPPeer's name, which BGPAdvertisement.peers refer to
+    dynamic_asn: str | None = None  # "internal" or "external": accept the peer's own ASN
+    # Secret (type kubernetes.io/basic-auth, key `password`) in the MetalLB namespace the
+    # password was read from; the daemons watch it so a change reaches the session.
+    password_secret: str | None = None
+    bfd_profile: str | None = None  # a BFDProfile name, checked to exist
+    enable_graceful_restart: bool = False
 
     @property
     def is_ibgp(self) -> bool:
+        if self.dynamic_asn is not None:
+            return self.dynamic_asn == "internal"
         return self.peer_asn == self.my_asn
 
     def selects(self, labels: Mapping[str, str]) -> bool:
@@ -169,11 +258,31 @@ class PeerAutodiscovery:
 
 
 @dataclass(frozen=True)
+class BFDProfile:
+    """A BFDProfile object: parsed and range-checked; BFD itself is its own issue.
+    Times in milliseconds; None means the BFD implementation's default."""
+
+    name: str
+    receive_interval: int | None = None
+    transmit_interval: int | None = None
+    detect_multiplier: int | None = None
+    echo_interval: int | None = None
+    echo_mode: bool = False
+    passive_mode: bool = False
+    minimum_ttl: int | None = None
+
+
+@dataclass(frozen=True)
 class Config:
+    """Pools are in the order the allocator tries them: as listed in a legacy config;
+    from CRDs, pools with a serviceAllocation first (by priority, those without one
+    last), then the others, ties in name order."""
+
     peers: tuple[Peer, ...] = ()
     pools: tuple[Pool, ...] = ()
     bgp_communities: tuple[tuple[str, str], ...] = ()  # alias -> "A:B"
     peer_autodiscovery: PeerAutodiscovery | None = None
+    bfd_profiles: tuple[BFDProfile, ...] = ()  # CRDs only
     # Valid but probably not what was meant (e.g. a CIDR with host bits, read as its
     # network as MetalLB does): `config check` prints them, the daemons log them. Not part
     # of equality: two configs that mean the same are the same config.

@@ -45,29 +45,39 @@ def _parse_label_value(value: object, path: str, issues: Issues) -> str | None:
     return value
 
 
-def parse_node_selectors(value: object, path: str, issues: Issues) -> tuple[NodeSelector, ...]:
-    """The list is OR'd by the model; here we only validate and build it."""
+LEGACY_KEYS = ("match-labels", "match-expressions")
+KUBERNETES_KEYS = ("matchLabels", "matchExpressions")  # metav1.LabelSelector, in CRDs
+
+
+def parse_node_selectors(
+    value: object, path: str, issues: Issues, keys: tuple[str, str] = LEGACY_KEYS
+) -> tuple[NodeSelector, ...]:
+    """The list is OR'd by the model; here we only validate and build it. `keys` names
+    the two selector fields: the legacy file's spelling or Kubernetes' own."""
     entries = issues.sequence(value, path)
     if entries is None:
         return ()
     selectors = []
     for i, raw in enumerate(entries):
-        selector = _parse_selector(raw, index_path(path, i), issues)
+        selector = parse_label_selector(raw, index_path(path, i), issues, keys)
         if selector is not None:
             selectors.append(selector)
     return tuple(selectors)
 
 
-def _parse_selector(raw: object, path: str, issues: Issues) -> NodeSelector | None:
+def parse_label_selector(
+    raw: object, path: str, issues: Issues, keys: tuple[str, str] = LEGACY_KEYS
+) -> NodeSelector | None:
+    labels_key, expressions_key = keys
     mapping = issues.struct(raw, path)
     if mapping is None:
         return None
-    issues.unknown_keys(mapping, ("match-labels", "match-expressions"), path)
+    issues.unknown_keys(mapping, keys, path)
     before = len(issues)
     labels: list[tuple[str, str]] = []
-    if "match-labels" in mapping:
-        labels_path = f"{path}.match-labels"
-        raw_labels = issues.mapping(mapping["match-labels"], labels_path)
+    if labels_key in mapping:
+        labels_path = f"{path}.{labels_key}"
+        raw_labels = issues.mapping(mapping[labels_key], labels_path)
         for key, val in (raw_labels or {}).items():
             entry_path = key_path(labels_path, key)
             k = parse_label_key(key, entry_path, issues)
@@ -75,10 +85,10 @@ def _parse_selector(raw: object, path: str, issues: Issues) -> NodeSelector | No
             if k is not None and v is not None:
                 labels.append((k, v))
     expressions: list[SelectorRequirement] = []
-    if "match-expressions" in mapping:
-        exprs_path = f"{path}.match-expressions"
+    if expressions_key in mapping:
+        exprs_path = f"{path}.{expressions_key}"
         for i, raw_expr in enumerate(
-            issues.sequence(mapping["match-expressions"], exprs_path) or []
+            issues.sequence(mapping[expressions_key], exprs_path) or []
         ):
             expr = _parse_expression(raw_expr, index_path(exprs_path, i), issues)
             if expr is not None:

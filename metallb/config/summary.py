@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from metallb.config.counting import usable_address_count
 from metallb.config.fields import format_duration
-from metallb.config.model import Config, NodeSelector, Peer
+from metallb.config.model import Config, NodeSelector, Peer, Pool
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -22,11 +22,16 @@ def summarize(config: Config) -> list[str]:
         flags = [] if pool.auto_assign else ["auto-assign off"]
         if pool.avoid_buggy_ips:
             flags.append("avoid-buggy-ips")
+        flags.extend(_allocation_flags(pool))
+        if not pool.advertisements:
+            flags.append("not announced: no BGPAdvertisement selects it")
         entries = ", ".join(entry.source.strip() for entry in pool.ranges)
         count = _plural(usable_address_count(pool), "address", "addresses")
         extra = f" ({', '.join(flags)})" if flags else ""
         lines.append(f"pool {pool.name}: {pool.protocol}, {count}: {entries}{extra}")
     lines.extend(_peer_line(peer) for peer in config.peers)
+    lines.extend(f"bfd profile {profile.name}: parsed, not in use (BFD is not implemented)"
+                 for profile in config.bfd_profiles)
     if auto is not None:
         for kind, mappings in (
             ("annotations", auto.from_annotations),
@@ -52,7 +57,12 @@ def upstream_differences(config: Config) -> list[str]:
     matters for this config (docs/rules.md, rules D1 and C-rules on layer2 pools)."""
     notes = []
     automatic = [pool.name for pool in config.pools if pool.auto_assign]
-    if len(automatic) > 1:
+    if len(automatic) > 1 and any(pool.allocation for pool in config.pools):
+        notes.append(
+            f"pools are tried in the order {', '.join(automatic)} (serviceAllocation "
+            "priority, then name); upstream MetalLB's order among equals is random"
+        )
+    elif len(automatic) > 1:
         notes.append(
             f"pools are tried in the order listed ({', '.join(automatic)}); "
             "upstream MetalLB's order is random"
@@ -66,9 +76,26 @@ def upstream_differences(config: Config) -> list[str]:
     return notes
 
 
+def _allocation_flags(pool: Pool) -> list[str]:
+    allocation = pool.allocation
+    if allocation is None:
+        return []
+    flags = [f"priority {allocation.priority}"] if allocation.priority else []
+    if allocation.namespaces or allocation.namespace_selectors:
+        shown = list(allocation.namespaces)
+        if allocation.namespace_selectors:
+            shown.append(_selectors_text(allocation.namespace_selectors))
+        flags.append(f"namespaces: {' or '.join(shown)}")
+    if allocation.service_selectors:
+        flags.append(f"services: {_selectors_text(allocation.service_selectors)}")
+    return flags
+
+
 def _peer_line(peer: Peer) -> str:
+    name = f" ({peer.name})" if peer.name else ""
+    asn = f"dynamic ({peer.dynamic_asn})" if peer.dynamic_asn else str(peer.peer_asn)
     parts = [
-        f"peer {peer.peer_address} port {peer.peer_port}: peer-asn {peer.peer_asn}, "
+        f"peer {peer.peer_address}{name} port {peer.peer_port}: peer-asn {asn}, "
         f"my-asn {peer.my_asn} ({'iBGP' if peer.is_ibgp else 'eBGP'}), "
         f"hold-time {format_duration(peer.hold_time)}"
     ]
@@ -80,8 +107,14 @@ def _peer_line(peer: Peer) -> str:
         parts.append(f"source-address {peer.source_address}")
     if peer.ebgp_multihop:
         parts.append("ebgp-multihop")
-    if peer.password is not None:
+    if peer.password_secret is not None:
+        parts.append(f"password from Secret {peer.password_secret}")
+    elif peer.password is not None:
         parts.append("password set")
+    if peer.bfd_profile:
+        parts.append(f"bfd-profile {peer.bfd_profile}")
+    if peer.enable_graceful_restart:
+        parts.append("graceful restart")
     parts.append(f"nodes: {_selectors_text(peer.node_selectors)}")
     return ", ".join(parts)
 

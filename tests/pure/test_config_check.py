@@ -108,9 +108,10 @@ def test_missing_file_and_directory_exit_2(tmp_path):
         missing.stderr.strip()
         == f"{tmp_path / 'nope.yaml'}: cannot read: No such file or directory"
     )
+    # A directory is read as its YAML files (issue 14); one without any cannot be used.
     directory = run(str(tmp_path))
     assert directory.returncode == 2
-    assert "cannot read" in directory.stderr
+    assert "holds no .yaml, .yml or .json file" in directory.stderr
 
 
 def test_reads_stdin():

@@ -27,6 +27,40 @@ address-pools:
     addresses: [2001:db8::/64, 203.0.113.0/28]
 """
 
+# Service sets of the plan cases below (also planned with converted CRDs elsewhere).
+LIST_SERVICES = """
+apiVersion: v1
+kind: List
+items:
+- kind: Service
+  metadata: {name: newcomer}
+  spec: {type: LoadBalancer}
+- kind: Service
+  metadata: {name: veteran, namespace: shop}
+  spec: {type: LoadBalancer}
+  status: {loadBalancer: {ingress: [{ip: 198.51.100.0}]}}
+- kind: Service
+  spec:
+    type: LoadBalancer
+    ipFamilies: [IPv6, IPv4]
+    loadBalancerIP: ""
+  metadata: {name: dual, annotations: {metallb.universe.tf/address-pool: v6}}
+- kind: Service
+  metadata: {name: internal}
+  spec: {type: ClusterIP}
+- kind: ConfigMap
+  metadata: {name: ignored}
+"""
+FAILING_SERVICES = """
+kind: Service
+metadata: {name: a, annotations: {metallb.universe.tf/address-pool: nope}}
+spec: {type: LoadBalancer}
+---
+kind: Service
+metadata: {name: b}
+spec: {type: LoadBalancer, loadBalancerIP: "not an ip"}
+"""
+
 
 def run(tmp_path, capsys, services: str, config: str = BARE_CONFIG):
     cfg = tmp_path / "config.yaml"
@@ -64,29 +98,7 @@ def test_example_files_end_to_end_in_a_subprocess():
 
 
 def test_kind_list_existing_first_dual_stack_and_unhandled(tmp_path, capsys):
-    services = """
-apiVersion: v1
-kind: List
-items:
-- kind: Service
-  metadata: {name: newcomer}
-  spec: {type: LoadBalancer}
-- kind: Service
-  metadata: {name: veteran, namespace: shop}
-  spec: {type: LoadBalancer}
-  status: {loadBalancer: {ingress: [{ip: 198.51.100.0}]}}
-- kind: Service
-  spec:
-    type: LoadBalancer
-    ipFamilies: [IPv6, IPv4]
-    loadBalancerIP: ""
-  metadata: {name: dual, annotations: {metallb.universe.tf/address-pool: v6}}
-- kind: Service
-  metadata: {name: internal}
-  spec: {type: ClusterIP}
-- kind: ConfigMap
-  metadata: {name: ignored}
-"""
+    services = LIST_SERVICES
     code, out, err = run(tmp_path, capsys, services)
     assert code == 0, err
     result = json.loads(out)
@@ -102,15 +114,7 @@ items:
 
 
 def test_per_service_failures_are_in_the_output_with_exit_0(tmp_path, capsys):
-    services = """
-kind: Service
-metadata: {name: a, annotations: {metallb.universe.tf/address-pool: nope}}
-spec: {type: LoadBalancer}
----
-kind: Service
-metadata: {name: b}
-spec: {type: LoadBalancer, loadBalancerIP: "not an ip"}
-"""
+    services = FAILING_SERVICES
     code, out, _ = run(tmp_path, capsys, services)
     assert code == 0
     result = json.loads(out)["services"]

@@ -63,16 +63,22 @@ def _component_objects(client) -> set[tuple[str, str]]:
                                                          label_selector=COMPONENT_SELECTOR),
         "ClusterRole": rbac.list_cluster_role(label_selector=COMPONENT_SELECTOR),
         "ClusterRoleBinding": rbac.list_cluster_role_binding(label_selector=COMPONENT_SELECTOR),
+        "CustomResourceDefinition": kubernetes.client.ApiextensionsV1Api(
+            client).list_custom_resource_definition(label_selector=COMPONENT_SELECTOR),
     }
     found = {(kind, item.metadata.name) for kind, listing in listings.items()
              for item in listing.items}
     custom = kubernetes.client.CustomObjectsApi(client)
-    for kind, plural in (("ServiceMonitor", "servicemonitors"),
-                         ("PrometheusRule", "prometheusrules")):
+    for kind, group, version, plural in (
+            ("ServiceMonitor", "monitoring.coreos.com", "v1", "servicemonitors"),
+            ("PrometheusRule", "monitoring.coreos.com", "v1", "prometheusrules"),
+            ("IPAddressPool", "metallb.io", "v1beta1", "ipaddresspools"),
+            ("BGPAdvertisement", "metallb.io", "v1beta1", "bgpadvertisements"),
+            ("BGPPeer", "metallb.io", "v1beta2", "bgppeers"),
+            ("Community", "metallb.io", "v1beta1", "communities")):
         try:
             listing = custom.list_namespaced_custom_object(
-                "monitoring.coreos.com", "v1", NAMESPACE, plural,
-                label_selector=COMPONENT_SELECTOR)
+                group, version, NAMESPACE, plural, label_selector=COMPONENT_SELECTOR)
         except kubernetes.client.exceptions.ApiException as err:
             assert err.status == 404
             continue
@@ -137,6 +143,43 @@ def test_apply_creates_everything_then_reapply_changes_nothing(
     assert core.read_namespaced_config_map("metallb", NAMESPACE).metadata.resource_version \
         == before_rv
     assert before == _component_objects(kube_client)
+
+
+def test_reapplied_crds_are_unchanged(capsys, tmp_path, kubeconfig):
+    config = write(tmp_path, NO_MONITORING)
+    _apply(capsys, kubeconfig, config)
+    second = _apply(capsys, kubeconfig, config)
+    crds = [line for line in second if line.startswith("customresourcedefinition/")]
+    assert len(crds) == 6
+    assert all(line.endswith(" unchanged") for line in crds), crds
+
+
+CRD_FORMAT = block("packet_peer_autodiscovery = false",
+                   'peer {\n peer_address = "192.0.2.1"\n peer_asn = 64512\n my_asn = 64513\n }')
+
+
+def test_switching_config_format_migrates_by_apply(capsys, tmp_path, kubeconfig,
+                                                   kube_client):  # noqa: F811
+    configmap_format = CRD_FORMAT.replace("}\n}", '}\n  config_format = "configmap"\n}')
+    config = write(tmp_path, configmap_format)
+    _apply(capsys, kubeconfig, config)
+    assert ("ConfigMap", "metallb") in _component_objects(kube_client)
+    assert not {k for k, _n in _component_objects(kube_client)} & {"IPAddressPool", "BGPPeer"}
+
+    write(tmp_path, CRD_FORMAT)
+    lines = _apply(capsys, kubeconfig, config)
+    assert "configmap/metallb (namespace metallb-system) pruned" in lines, lines
+    assert lines.index("ipaddresspool/pool1 (namespace metallb-system) created") < \
+        lines.index("configmap/metallb (namespace metallb-system) pruned")
+    assert _component_objects(kube_client) == _expected(tmp_path, CRD_FORMAT)
+    pool = kubernetes.client.CustomObjectsApi(kube_client).get_namespaced_custom_object(
+        "metallb.io", "v1beta1", NAMESPACE, "ipaddresspools", "pool1")
+    assert pool["spec"]["addresses"] == ["198.51.100.20/32"]
+
+    write(tmp_path, configmap_format)
+    lines = _apply(capsys, kubeconfig, config)
+    assert "ipaddresspool/pool1 (namespace metallb-system) pruned" in lines, lines
+    assert _component_objects(kube_client) == _expected(tmp_path, configmap_format)
 
 
 def test_changed_config_updates_and_prunes(capsys, tmp_path, kubeconfig, kube_client):  # noqa: F811

@@ -32,6 +32,10 @@ PLURAL_PATHS = {  # resource -> collection path in a namespace (None: cluster-sc
     "nodes": "/api/v1/nodes",
     "endpointslices": "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices",
     "leases": "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases",
+    "namespaces": "/api/v1/namespaces",
+    **{plural: f"/apis/metallb.io/{version}/namespaces/{{ns}}/{plural}" for plural, version in (
+        ("ipaddresspools", "v1beta1"), ("bgppeers", "v1beta2"), ("bgpadvertisements", "v1beta1"),
+        ("communities", "v1beta1"), ("bfdprofiles", "v1beta1"), ("l2advertisements", "v1beta1"))},
 }
 SUBRESOURCE_VERBS = ("get", "update", "patch")  # what a status subresource answers to
 

@@ -18,6 +18,9 @@ def test_seed_example_renders_every_part(tmp_path):
     kinds = [(o["kind"], o["metadata"]["name"]) for o in objects]
     assert kinds == [
         ("Namespace", "metallb-system"),
+        *(("CustomResourceDefinition", f"{plural}.metallb.io") for plural in (
+            "ipaddresspools", "bgppeers", "bgpadvertisements", "communities", "bfdprofiles",
+            "l2advertisements")),
         ("ServiceAccount", "controller"), ("ClusterRole", "metallb-system:controller"),
         ("ClusterRoleBinding", "metallb-system:controller"), ("Role", "controller"),
         ("RoleBinding", "controller"),
@@ -42,7 +45,8 @@ def test_every_object_carries_the_component_labels(tmp_path):
         labels = obj["metadata"]["labels"]
         assert COMMON_LABELS.items() <= labels.items(), obj["metadata"]
         assert labels.get(COMPONENT_LABEL), obj["metadata"]
-        if obj["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+        if obj["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding",
+                               "CustomResourceDefinition"):
             assert obj["metadata"]["namespace"] == NAMESPACE
 
 
@@ -122,28 +126,38 @@ def _rules(role) -> set[tuple[str, str, str]]:
             for resource in rule["resources"] for verb in rule["verbs"]}
 
 
+READ = ("get", "list", "watch")
+METALLB_IO_READ = {("metallb.io", r, v) for r in (
+    "ipaddresspools", "bgppeers", "bgpadvertisements", "communities", "bfdprofiles",
+    "l2advertisements") for v in READ}
+
+
 def test_rbac_is_exactly_the_table(tmp_path):
     objects = objects_of(tmp_path, block())
     controller_cluster = _rules(find(objects, "ClusterRole", "metallb-system:controller"))
     assert controller_cluster == {
         ("", "services", v) for v in ("get", "list", "watch", "update", "patch")
-    } | {("", "services/status", "update"), ("", "events", "create"), ("", "events", "patch")}
+    } | {("", "services/status", "update"), ("", "events", "create"), ("", "events", "patch")
+         } | {("", "namespaces", v) for v in READ}
     assert _rules(find(objects, "Role", "controller")) == {
         ("", "configmaps", "get"), ("", "configmaps", "list"), ("", "configmaps", "watch"),
         ("coordination.k8s.io", "leases", "get"), ("coordination.k8s.io", "leases", "create"),
-        ("coordination.k8s.io", "leases", "update")}
+        ("coordination.k8s.io", "leases", "update")} | METALLB_IO_READ
     speaker_cluster = _rules(find(objects, "ClusterRole", "metallb-system:speaker"))
     assert speaker_cluster == {
         (g, r, v) for g, r in (("", "services"), ("", "nodes"),
                                ("discovery.k8s.io", "endpointslices"))
         for v in ("get", "list", "watch")} | {("", "events", "create"), ("", "events", "patch")}
     assert _rules(find(objects, "Role", "speaker")) == {
-        ("", "configmaps", v) for v in ("get", "list", "watch")}
-    # nothing anywhere may grant wildcards or secrets
+        ("", "configmaps", v) for v in READ} | METALLB_IO_READ | {
+        ("", "secrets", v) for v in READ}
+    # nothing anywhere may grant wildcards; secrets only to the speaker, in its namespace
     for kind in ("ClusterRole", "Role"):
         for role in (o for o in objects if o["kind"] == kind):
             for group, resource, verb in _rules(role):
-                assert "*" not in (group, resource, verb) and resource != "secrets"
+                assert "*" not in (group, resource, verb)
+                assert resource != "secrets" or (kind, role["metadata"]["name"]) == (
+                    "Role", "speaker")
     assert set(CLUSTER_RULES) == set(NAMESPACE_RULES) == {"controller", "speaker"}
 
 

@@ -32,6 +32,7 @@ def test_seed_example(tmp_path):
         controller_tolerations=(Toleration("controller_key1", "Equal", "value1"),),
         speaker_tolerations=(Toleration("speaker_key1", "Equal", "value1"),),
         service_monitor=True,
+        config_format="configmap",  # packet_peer_autodiscovery needs the ConfigMap
     )
 
 
