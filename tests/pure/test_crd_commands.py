@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 import yaml
-from metallb.allocator.reconcile import plan
 
+from metallb.allocator.dry_run import plan_allocations
 from metallb.cli import main
 from metallb.commands.plan import load_inputs
 from metallb.config.crds import parse_crds
@@ -253,8 +253,8 @@ def test_converted_objects_plan_the_same_addresses(case, tmp_path):
     (tmp_path / "s.yaml").write_text(services_text)
     services, _namespaces = load_inputs(str(tmp_path / "s.yaml"))
     renames = dict(conversion.pool_renames)
-    expected = plan(legacy, services)
-    got = plan(parse_crds(list(conversion.objects)), services)
+    expected = plan_allocations(legacy, services)
+    got = plan_allocations(parse_crds(list(conversion.objects)), services)
     for result in expected["services"].values():
         if result["pool"] is not None:
             result["pool"] = renames.get(result["pool"], result["pool"])
