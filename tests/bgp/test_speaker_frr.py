@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from lab.apiserver import validation
 from metallb.wait import poll_until
 from speaker.planner import EXCLUDE_LABEL
 from tests.bgp.speaker_cluster import BASE_CONFIG, SpeakerCluster, speaker_cluster
@@ -191,3 +192,32 @@ def test_router_restart_sessions_and_routes_return(cluster):
     hops(cluster, "198.51.100.70/32", cluster.node_v4)
     cluster.delete_service("survivor")
     hops(cluster, "198.51.100.70/32", [])
+
+
+# rule N10: one Service with a malformed status never stops the speakers' syncs; the
+# other services are announced. The emulator validates the status as the API server does,
+# so the check is switched off for this one write (a webhook or an older server, say).
+def test_malformed_service_status_does_not_stop_other_services(cluster, monkeypatch):
+    nodes = cluster.lab.nodes
+    cluster.service("malformed", ["198.51.100.80"])
+    with monkeypatch.context() as patched:
+        patched.setattr(validation, "prepare_service_status", lambda status: [])
+        cluster.core.patch_namespaced_service_status("malformed", "default", {"status": {
+            "loadBalancer": {"ingress": [{"ip": ["198.51.100.80"]}, {"ip": {"a": 1}}]}}},
+            _preload_content=False)  # the client's model would refuse the answer
+    cluster.endpoints("malformed", [nodes[0]])
+    poll_until(lambda: all(s.services.get("default/malformed") is not None
+                           and isinstance(s.services.get("default/malformed")["status"]
+                                          ["loadBalancer"]["ingress"][0]["ip"], list)
+                           for s in cluster.speakers.values()),
+               TIMEOUT, what="every speaker caches the malformed status")
+    cluster.service("healthy", ["198.51.100.81"])
+    cluster.endpoints("healthy", [nodes[1]])
+    hops(cluster, "198.51.100.81/32", cluster.node_v4)
+    assert cluster.lab.nexthops("198.51.100.80/32") == []
+    assert all(s.k8s_metrics.update_errors._value.get() == 0
+               for s in cluster.speakers.values())
+    cluster.core.delete_namespaced_service("malformed", "default", _preload_content=False)
+    cluster.delete_service("malformed")  # its EndpointSlice
+    cluster.delete_service("healthy")
+    hops(cluster, "198.51.100.81/32", [])
