@@ -31,6 +31,7 @@ from metallb.metrics_server import MetricsServer
 from speaker.backends import make_backend
 from speaker.bgp import BackendError, DriverEvent, PeerSpec, PeerSpecError
 from speaker.cli import parse_settings
+from speaker.config_guard import blocked_services
 from speaker.node import NodeInfo
 from speaker.planner import PROTOCOL, Plan, plan
 from speaker.settings import SpeakerSettings
@@ -155,7 +156,9 @@ class SpeakerDaemon:
     # -- one sync ------------------------------------------------------------------------
     def current_config(self) -> Config | None:
         """The config to run on; the ConfigMap is only looked at again (and a problem
-        with it only logged again) when it changed."""
+        with it only logged again) when it changed, as the controller does. A config the
+        controller refuses (it would take an address from a service, rule A15) is
+        refused here for the same reason: the last good one keeps announcing."""
         items = self.config_maps.items()
         configmap = items[0] if items else None
         version = (configmap or {}).get("metadata", {}).get("resourceVersion")
@@ -164,7 +167,13 @@ class SpeakerDaemon:
             source = self.config_source
             candidate = source.candidate(configmap)
             if candidate is not None and (candidate != source.current or source.stale):
-                source.applied(candidate)
+                blocked = [] if source.current in (None, candidate) else blocked_services(
+                    source.current, candidate, self.services.items(),
+                    self.settings.load_balancer_class)
+                if blocked:
+                    source.refused(blocked)
+                else:
+                    source.applied(candidate)
         return self.config_source.current
 
     def sync(self) -> Plan | None:

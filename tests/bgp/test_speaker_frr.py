@@ -4,6 +4,7 @@ namespace's kernel routes (ECMP next hops)."""
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import urllib.request
@@ -221,3 +222,36 @@ def test_malformed_service_status_does_not_stop_other_services(cluster, monkeypa
     cluster.delete_service("malformed")  # its EndpointSlice
     cluster.delete_service("healthy")
     hops(cluster, "198.51.100.81/32", [])
+
+
+# rules A15, D2 and C4: a config the controller refuses (it drops a pool a service still
+# holds an address of) is refused by the speaker too: routes stay, stale is 1, one line.
+def test_config_dropping_a_pool_in_use_is_refused_and_routes_stay(cluster, caplog):
+    nodes = cluster.lab.nodes
+    cluster.service("held", ["198.51.100.90"])
+    cluster.endpoints("held", [nodes[0]])
+    hops(cluster, "198.51.100.90/32", cluster.node_v4)
+    without_default = copy.deepcopy(BASE_CONFIG)
+    without_default["address-pools"] = [p for p in without_default["address-pools"]
+                                        if p["name"] != "default"]
+    cluster.set_config(without_default)
+    poll_until(lambda: all(s.config_source.stale for s in cluster.speakers.values()),
+               TIMEOUT, what="every speaker refuses the config")
+    assert all(s.k8s_metrics.config_stale._value.get() == 1
+               for s in cluster.speakers.values())
+    # Later changes neither apply it nor repeat the line.
+    cluster.service("later", ["198.51.100.91"])
+    cluster.endpoints("later", [nodes[1]])
+    hops(cluster, "198.51.100.91/32", cluster.node_v4)
+    assert cluster.lab.nexthops("198.51.100.90/32") == cluster.node_v4
+    refused = [r.getMessage() for r in caplog.records if "event=config_refused" in
+               r.getMessage()]
+    assert len(refused) == len(cluster.speakers)
+    assert all("default/held" in line and "default/later" not in line for line in refused)
+    cluster.set_config(BASE_CONFIG)
+    poll_until(lambda: not any(s.config_source.stale for s in cluster.speakers.values()),
+               TIMEOUT, what="stale cleared by a good config")
+    cluster.delete_service("held")
+    cluster.delete_service("later")
+    hops(cluster, "198.51.100.90/32", [])
+    hops(cluster, "198.51.100.91/32", [])
