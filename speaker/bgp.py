@@ -146,8 +146,8 @@ class SessionState:
     reason: str | None  # of the last "down"
     since: float  # time.time() of the last state change
     updates_sent: int  # prefix announces + withdraws sent to this peer
-    announced_prefixes: int  # prefixes the backend holds for the peer while the session is up
-    pending_prefixes: int  # desired prefixes not (yet) sent: session down or not in sync
+    announced_prefixes: int  # prefixes acknowledged to the peer while its session is up
+    pending_prefixes: int  # desired prefixes not (yet) sent or not yet acknowledged
 
 
 @dataclass(frozen=True)

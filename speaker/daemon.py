@@ -126,11 +126,9 @@ class SpeakerDaemon:
         self.k8s_metrics.updates.inc()
         self._dirty.set()
 
-    def _on_driver_event(self, event: DriverEvent) -> None:
-        if event.kind == "session_not_established":
-            log_event(log, "error", "bgp_session_not_established",
-                      node=self.settings.node_name, peer=event.peer, detail=event.detail,
-                      action="check the peer address, ASNs and password on both sides")
+    def _on_driver_event(self, _event: DriverEvent) -> None:
+        # The backend logs what it reports (a stuck session once, with its hint); logging
+        # it here again would say everything twice.
         self._dirty.set()
 
     def _loop(self) -> None:

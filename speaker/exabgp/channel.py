@@ -122,6 +122,11 @@ class Channel:
                 self._queue.put((self._generation, line))
             self._commands += len(lines)
 
+    def progress(self) -> tuple[int, int, int]:
+        """(generation, commands sent to it, acks received from it)."""
+        with self._lock:
+            return self._generation, self._commands, self._acks
+
     def busy(self) -> bool:
         """Commands sent to the current generation that are not acknowledged yet."""
         with self._lock:

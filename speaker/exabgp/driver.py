@@ -38,7 +38,7 @@ from speaker.bgp import (
 from speaker.exabgp.channel import SOCKET_PATH_MAX, Channel
 from speaker.exabgp.config import exabgp_env, render_config
 from speaker.exabgp.events import Ack, Event, Other, Shutdown, StateChange
-from speaker.exabgp.routebook import PeerCommands, RouteBook
+from speaker.exabgp.routebook import AckLedger, PeerCommands, RouteBook
 from speaker.exabgp.sessions import Session, SessionTable
 from speaker.exabgp.supervisor import Supervisor, default_exabgp_cmd
 from speaker.settings import SpeakerSettings as DEFAULTS
@@ -114,6 +114,7 @@ class ExaBGPDriver:
         self._peers: dict[str, PeerSpec] = {}
         self._sessions = SessionTable()
         self._book = RouteBook(batch)
+        self._acks = AckLedger()
         self._config_serial = 0  # +1 per config write
         self._loaded_serial = 0  # config serial the running ExaBGP has loaded
         self._stopping = threading.Event()
@@ -309,7 +310,11 @@ class ExaBGPDriver:
                       full=commands.full)
 
     def _send(self, commands: PeerCommands) -> PeerCommands:
+        """Queue the commands; the ledger learns what they leave held once acked."""
         self._channel.send(commands.lines)
+        if commands.lines:
+            generation, sent, _ = self._channel.progress()
+            self._acks.sent(commands.peer, generation, sent, len(self._book.held(commands.peer)))
         return commands
 
     def busy(self) -> bool:
@@ -323,10 +328,19 @@ class ExaBGPDriver:
 
     # -- state for metrics -----------------------------------------------------------
     def sessions(self) -> dict[str, SessionState]:
+        """Every session; `announced_prefixes` counts prefixes ExaBGP acknowledged to an
+        up session (as MetalLB's metric), `pending_prefixes` desired ones not sent yet
+        plus sent ones not acknowledged yet."""
         with self._lock:
+            generation, _, acks = self._channel.progress()
             out = {}
             for addr, sess in self._sessions:
-                announced, pending = self._book.counts(addr, sess.up)
+                held, pending = self._book.counts(addr, sess.up)
+                announced = self._acks.acknowledged(addr, generation, acks, held)
+                if sess.up:
+                    pending += max(0, held - announced)
+                else:
+                    announced = 0
                 out[addr] = SessionState(
                     peer=addr, state=sess.state, up=sess.up, reason=sess.reason,
                     since=sess.since, updates_sent=sess.updates,
@@ -373,6 +387,7 @@ class ExaBGPDriver:
     def _on_exabgp_exit(self, rc: int | None) -> None:
         with self._lock:
             self._book.forget_held()  # nothing survives an ExaBGP restart
+            self._acks.forget()
             self._sessions.all_down(f"exabgp exited rc={rc}")
         self._emit(DriverEvent("exabgp_exited", detail=f"rc={rc}"))
 
