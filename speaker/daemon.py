@@ -20,7 +20,8 @@ from kubernetes import client
 from kubernetes.config.config_exception import ConfigException
 from prometheus_client import CollectorRegistry
 
-from metallb.config.model import Config
+from metallb.config.model import Config, Peer
+from metallb.config.summary import keepalive_ignored
 from metallb.config_source import ConfigSource
 from metallb.kube.client import load_api_client
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
@@ -89,6 +90,7 @@ class SpeakerDaemon:
         self._announced: frozenset[tuple[str, str]] = frozenset()
         self._peer_problems: set[str] = set()
         self._known_peers: set[str] = set()
+        self._keepalive_noted: set[tuple[str, str]] = set()  # (peer, text) logged
         self._updates_published: dict[str, int] = {}
         self._config_version: tuple[str | None] | None = None  # ConfigMap last looked at
         self._thread: threading.Thread | None = None
@@ -191,6 +193,7 @@ class SpeakerDaemon:
                       ahead_every=self.settings.announce_ahead_every)
         self.plans += 1
         specs, problems = peer_specs(result, node_addresses(node_obj))
+        self._note_keepalive(result.peers)
         self._report_issues([*(str(issue) for issue in result.issues), *problems])
         routes = {addr: table for addr, table in result.routes.items() if addr in specs}
         self._apply(list(specs.values()), routes, result.announced)
@@ -218,6 +221,20 @@ class SpeakerDaemon:
             self.bgp_metrics.forget_peer(peer)
             self._updates_published.pop(peer, None)
         self._known_peers = {s.peer_address for s in specs}
+
+    def _note_keepalive(self, peers: dict[str, Peer]) -> None:
+        """Say once per peer (and keepalive value) that ExaBGP cannot honour its
+        `keepalive-time`, with what it does instead (the same text as `config check`)."""
+        noted = set()
+        for addr, peer in peers.items():
+            text = keepalive_ignored(peer)
+            if text is None:
+                continue
+            noted.add((addr, text))
+            if (addr, text) not in self._keepalive_noted:
+                log_event(log, "warn", "keepalive_time_ignored", node=self.settings.node_name,
+                          peer=addr, detail=text)
+        self._keepalive_noted = noted
 
     def _report_issues(self, problems: Iterable[str]) -> None:
         """Log each distinct problem once (not on every sync), and when it is fixed."""

@@ -66,14 +66,29 @@ def upstream_differences(config: Config) -> list[str]:
     return notes
 
 
+def keepalive_ignored(peer: Peer) -> str | None:
+    """What happens to a peer's `keepalive-time` (None when not set): ExaBGP 4.2 has no
+    keepalive setting and always sends keepalives every negotiated hold time / 3
+    (exabgp/bgp/message/open/holdtime.py), so the value is never sent. The speaker
+    logs the same text once per peer."""
+    if peer.keepalive_time is None:
+        return None
+    wanted = f"keepalive-time {format_duration(peer.keepalive_time)} (ignored: "
+    if not peer.hold_time:
+        return wanted + "with hold-time 0 ExaBGP sends no keepalives)"
+    every = format_duration(int(peer.hold_time / 3))
+    return wanted + f"ExaBGP sends keepalives every hold-time / 3 = {every})"
+
+
 def _peer_line(peer: Peer) -> str:
     parts = [
         f"peer {peer.peer_address} port {peer.peer_port}: peer-asn {peer.peer_asn}, "
         f"my-asn {peer.my_asn} ({'iBGP' if peer.is_ibgp else 'eBGP'}), "
         f"hold-time {format_duration(peer.hold_time)}"
     ]
-    if peer.keepalive_time is not None:
-        parts.append(f"keepalive-time {format_duration(peer.keepalive_time)}")
+    ignored = keepalive_ignored(peer)
+    if ignored is not None:
+        parts.append(ignored)
     if peer.router_id:
         parts.append(f"router-id {peer.router_id}")
     if peer.source_address:

@@ -43,3 +43,28 @@ def test_session_not_established_is_logged_once(cluster, caplog):
         assert f"peer={NOWHERE}" in lines[0] and "hint=" in lines[0]
     finally:
         cluster.set_config(BASE_CONFIG)
+
+
+# rule C6: keepalive-time cannot reach ExaBGP; the speaker says so once per peer
+def test_keepalive_time_ignored_is_logged_once_per_peer(cluster, caplog):
+    caplog.set_level(logging.INFO)
+    config = copy.deepcopy(BASE_CONFIG)
+    for peer in config["peers"]:
+        peer["keepalive-time"] = "1s"
+    cluster.set_config(config)
+    speaker = cluster.speakers["node0"]
+    try:
+        poll_until(lambda: caplog.text.count("event=keepalive_time_ignored") == 2, TIMEOUT,
+                   what="one line per peer")
+        plans = speaker.plans
+        cluster.service("ka", ["198.51.100.30"])  # more syncs: no more lines
+        cluster.endpoints("ka", [cluster.lab.nodes[0]])
+        poll_until(lambda: cluster.lab.nexthops("198.51.100.30/32") and speaker.plans > plans,
+                   TIMEOUT, what="the service announced")
+        lines = [r.getMessage() for r in caplog.records
+                 if "event=keepalive_time_ignored" in r.getMessage()]
+        assert len(lines) == 2, lines
+        assert all("hold-time / 3 = 1s" in line for line in lines)
+    finally:
+        cluster.delete_service("ka")
+        cluster.set_config(BASE_CONFIG)
