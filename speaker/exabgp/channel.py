@@ -65,6 +65,7 @@ class Channel:
             self.socket_path.unlink()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(self.socket_path))
+        self.socket_path.chmod(0o600)  # only root (the speaker, ExaBGP's relay) drives BGP
         listener.listen(4)
         self._listener = listener
         self._spawn(self._accept_loop, "accept")

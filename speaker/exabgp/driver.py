@@ -38,6 +38,7 @@ from speaker.bgp import (
 from speaker.exabgp.channel import SOCKET_PATH_MAX, Channel
 from speaker.exabgp.config import exabgp_env, render_config
 from speaker.exabgp.events import Ack, Event, Other, Shutdown, StateChange
+from speaker.exabgp.logfile import BoundedLog, open_private, redactor
 from speaker.exabgp.routebook import AckLedger, PeerCommands, RouteBook
 from speaker.exabgp.sessions import Session, SessionTable
 from speaker.exabgp.supervisor import Supervisor, default_exabgp_cmd
@@ -120,17 +121,21 @@ class ExaBGPDriver:
         self._stopping = threading.Event()
         self._channel = Channel(self.socket_path, on_connected=self._reload_if_ready,
                                 on_event=self._handle)
+        self._secrets: tuple[str, ...] = ()  # every password configured: never on disk
+        self.log = BoundedLog(self.log_path, log_rotate_bytes,
+                              redactor(lambda: self._secrets))
         self._supervisor = Supervisor(
-            self.exabgp_cmd, self.log_path, {**os.environ, **exabgp_env(log_level)},
+            self.exabgp_cmd, self.log, {**os.environ, **exabgp_env(log_level)},
             netns=netns, restart_backoff=restart_backoff, stable_after=stable_after,
-            log_rotate_bytes=log_rotate_bytes, poll_interval=poll_interval)
+            poll_interval=poll_interval)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, timeout: float | None = None) -> ExaBGPDriver:
         """Start ExaBGP and return once its API relay is connected (within `timeout`,
         default `start_timeout`)."""
         timeout = self.start_timeout if timeout is None else timeout
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.state_dir.chmod(0o700)  # the config holds passwords, the socket drives BGP
         self._channel.open()
         try:
             try:
@@ -141,6 +146,7 @@ class ExaBGPDriver:
             poll_until(lambda: self._channel.connected or self._supervisor.exited(), timeout,
                        what="ExaBGP's API relay to connect")
             if not self._channel.connected:
+                self._supervisor.drain(1.0)
                 raise ExaBGPError(f"ExaBGP exited at start (rc={self._supervisor.returncode()})"
                                   f": {self.log_tail()} (log: {self.log_path})")
         except BaseException:
@@ -166,8 +172,9 @@ class ExaBGPDriver:
         relay = [sys.executable, str(RELAY_SCRIPT), str(self.socket_path)]
         text = render_config(self._peers.values(), relay, group_updates=self.group_updates)
         tmp = self.config_path.with_suffix(".tmp")
-        tmp.touch(mode=0o600)  # it holds the MD5 passwords
-        tmp.write_text(text)
+        fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)  # it holds the MD5 passwords
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
         tmp.replace(self.config_path)
         self._config_serial += 1
 
@@ -239,6 +246,8 @@ class ExaBGPDriver:
                     withdrawn += self._send(self._book.withdraw_held(addr)).withdrawn
             self._sessions.configure(new)
             self._peers = new
+            self._secrets = tuple(sorted({*self._secrets, *(
+                spec.password for spec in new.values() if spec.password)}))
         if withdrawn:
             try:
                 self.flush(self.withdraw_timeout)
