@@ -6,6 +6,7 @@ again on every reload). Real speaker process, real ExaBGP, FRR with the password
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.frr import RouterConfig
+from lab.frr import FrrRouter, RouterConfig
 from metallb.wait import poll_until
 from tests.bgp.speaker_cluster import BASE_CONFIG, speaker_cluster
 from tests.support.bgplab import ROUTER_ASN
@@ -98,3 +99,57 @@ def test_password_never_leaks_at_debug_and_state_files_are_private(tmp_path):
             proc.wait(30)
         assert leaks(state_dir, output.read_text()) == []
         assert modes(state_dir) == {}
+
+
+def frr_password(router: FrrRouter, password: str) -> None:
+    """Restart the router with another MD5 password (FRR does not re-key the listening
+    socket of a dynamic-neighbor range when the peer group's password changes)."""
+    router.config = dataclasses.replace(router.config, password=password)
+    router.restart()
+
+
+# rules N9 and N13: a peer whose password goes A -> B -> A gets exactly the routes
+# desired at each step, never routes ExaBGP cached under the neighbor as it was before.
+# (ExaBGP 4.2 keys a neighbor's API routes by its name, which has no password in it:
+# exabgp/bgp/neighbor.py Neighbor.name; so a withdraw sent under B also holds for A.)
+def test_password_changes_back_and_forth_leave_exactly_the_desired_routes():
+    first, second = "Pw-A-4kd9", "Pw-B-8zq2"
+    router = RouterConfig(asn=ROUTER_ASN, password=first)
+    with speaker_cluster(1, start_speakers=False, router=router) as cluster:
+        node = cluster.lab.nodes[0]
+        frr = cluster.lab.router
+
+        def with_password(password: str) -> dict:
+            doc = copy.deepcopy(BASE_CONFIG)
+            for peer in doc["peers"]:
+                peer["password"] = password
+            return doc
+
+        def routes_become(expected: set[str], what: str) -> None:
+            def exact() -> bool:
+                held = {p for p in ("198.51.100.1/32", "198.51.100.2/32", "198.51.100.3/32")
+                        if frr.routes(p)}
+                return len(frr.established()) == 2 and held == expected
+            poll_until(exact, 30, what=what)
+
+        cluster.set_config(with_password(first))
+        cluster.service("one", ["198.51.100.1"])
+        cluster.endpoints("one", [node])
+        cluster.start_speaker(node)
+        routes_become({"198.51.100.1/32"}, "A: route one")
+
+        cluster.set_config(with_password(second))
+        frr_password(frr, second)
+        cluster.delete_service("one")
+        cluster.service("two", ["198.51.100.2"])
+        cluster.endpoints("two", [node])
+        routes_become({"198.51.100.2/32"}, "B: exactly route two")
+
+        cluster.set_config(with_password(first))
+        frr_password(frr, first)
+        cluster.service("three", ["198.51.100.3"])
+        cluster.endpoints("three", [node])
+        routes_become({"198.51.100.2/32", "198.51.100.3/32"}, "A again: two and three only")
+        # and it stays so: nothing cached under the first A session comes back later
+        frr.vtysh("clear bgp *")
+        routes_become({"198.51.100.2/32", "198.51.100.3/32"}, "after a reset: the same")
