@@ -63,6 +63,7 @@ class PeerSpec:
     hold_time: int = 90
     password: str | None = field(default=None, repr=False)  # never logged
     families: tuple[str, ...] = ()  # empty = the peer address's own family
+    ebgp_multihop: bool = False  # the peer is several hops away: send with the largest TTL
 
     def __post_init__(self) -> None:
         where = f"peer {self.peer_address}"
@@ -127,6 +128,7 @@ class PeerSpec:
             peer_address=peer.peer_address, peer_asn=peer.peer_asn, local_asn=peer.my_asn,
             local_address=local, router_id=router_id, peer_port=peer.peer_port,
             hold_time=int(peer.hold_time), password=peer.password, families=families,
+            ebgp_multihop=peer.ebgp_multihop,
         )
 
 
