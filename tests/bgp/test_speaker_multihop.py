@@ -19,10 +19,10 @@ import pytest
 import yaml
 
 from lab.frr import FrrRouter, RouterConfig
-from lab.netns import add_netns, delete_netns, ip, sysctl
+from lab.netns import ip, sysctl
 from metallb.wait import poll_until
 from tests.bgp.speaker_cluster import SpeakerCluster, speaker_cluster
-from tests.support.bgplab import NODE_ASN
+from tests.support.bgplab import NODE_ASN, extra_router
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(120)]
 
@@ -59,11 +59,9 @@ class MultihopRouterConfig(RouterConfig):
 def far_router(cluster: SpeakerCluster) -> Iterator[FrrRouter]:
     """FRR at 203.0.113.254 in a namespace of its own, linked to the lab router only."""
     lab = cluster.lab
-    netns = f"{lab.topology.prefix}x3"
-    router = None
-    try:
-        add_netns(netns)
-        middle = lab.topology.router
+    middle = lab.topology.router
+
+    def wire(netns: str) -> None:
         ip("-n", middle, "link", "add", "px3", "type", "veth", "peer", "name", "eth0",
            "netns", netns)
         ip("-n", middle, "addr", "add", f"{MIDDLE}/30", "dev", "px3")
@@ -77,14 +75,10 @@ def far_router(cluster: SpeakerCluster) -> Iterator[FrrRouter]:
                lab.topology.router_ipv4)
         subprocess.run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=GTSM,
                        text=True, check=True, capture_output=True)
-        config = MultihopRouterConfig(asn=FAR_ASN, router_id=FAR, listen_v6=None)
-        router = FrrRouter(netns, config, state_dir=lab.workdir / "frr-far")
-        router.start()
+
+    config = MultihopRouterConfig(asn=FAR_ASN, router_id=FAR, listen_v6=None)
+    with extra_router(lab, "x3", config, wire) as router:
         yield router
-    finally:
-        if router is not None:
-            router.stop()
-        delete_netns(netns)
 
 
 @pytest.fixture(scope="module")
