@@ -64,8 +64,10 @@ class ExaBGPDriver:
     `set_peers`, `set_routes`, `announce_ahead`, `sessions`; any thread may call `busy`,
     `flush`, `pid`. The channel's reader thread reports session changes and acks, its
     accept thread the relay's connection, the supervisor's thread exits and stuck
-    sessions. The lock (re-entrant) guards the peers, the session table, the route book
-    and the config serials, and makes "decide commands + queue them" one step.
+    sessions, the supervisor's log readers ExaBGP's output (redacted with `_secrets`,
+    every password ever configured, replaced whole under the lock and read without it).
+    The lock (re-entrant) guards the peers, the session table, the route book, the ack
+    ledger and the config serials, and makes "decide commands + queue them" one step.
     `on_event` runs on those threads without the lock: it must not block.
     """
 

@@ -72,12 +72,13 @@ class BoundedLog:
         """Copy `stream` line by line until EOF (ExaBGP and its children exited)."""
         with contextlib.suppress(OSError, ValueError):
             for raw in stream:
-                self.write(self._redact(raw.decode(errors="replace")))
+                self.write(raw.decode(errors="replace"))
         with contextlib.suppress(OSError):
             stream.close()
 
     def write(self, line: str) -> None:
-        data = line.encode()[: self.max_bytes]
+        """Append one line, redacted (rotating first when it would not fit)."""
+        data = self._redact(line).encode()[: self.max_bytes]
         with self._lock:
             try:
                 if self._fd is None:

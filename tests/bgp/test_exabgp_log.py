@@ -7,6 +7,7 @@ import pytest
 
 from metallb.wait import poll_until
 from speaker.bgp import RouteAttrs
+from speaker.exabgp.logfile import BoundedLog, redactor
 from tests.support.bgplab import bgp_lab
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(180)]
@@ -40,3 +41,26 @@ def test_exabgp_log_stays_bounded_while_exabgp_runs():
         assert rotated.exists() and rotated.stat().st_size <= BOUND
         assert max(sizes) <= BOUND, sizes
         assert "UPDATE" in drv.log_path.read_text() + rotated.read_text()
+
+
+# rule N14: the file and its .1 never pass the bound, are 0600, and the name never goes
+# missing while rotating (no ExaBGP needed for the file's own rules)
+def test_bounded_log_rotates_at_the_bound_and_files_are_private(tmp_path):
+    path = tmp_path / "exabgp.log"
+    path.write_bytes(b"x" * 100)  # an earlier run's log, larger than the new bound
+    path.chmod(0o644)
+    log = BoundedLog(path, 64, redactor(lambda: ["pw"]))
+    try:
+        log.write("first line with pw\n")
+        assert path.read_text() == "first line with <redacted>\n"
+        older = tmp_path / "exabgp.log.1"
+        assert older.read_bytes() == b"x" * 100  # rotated away at open
+        for i in range(20):
+            log.write(f"line {i:02d} ......\n")  # 15 bytes: 4 fit in 64
+            assert path.stat().st_size <= 64 and older.stat().st_size <= 100
+        log.write("y" * 200 + "\n")  # a line longer than the bound is cut to it
+        assert path.read_bytes() == b"y" * 64
+        assert older.read_text().endswith("line 19 ......\n")
+        assert {oct(p.stat().st_mode & 0o777) for p in (path, older)} == {"0o600"}
+    finally:
+        log.close()
