@@ -10,8 +10,11 @@ failover times; RSS of the speaker process and of its ExaBGP.
 Services are created with their status already written (as the controller would), while
 the config holds no pool for their addresses; the clock starts when the pool is added to
 the ConfigMap, so the figure is the speaker's own pipeline (watch -> plan -> ExaBGP ->
-FRR), not the emulator's write speed. The /128s come from 2001:db8::/32: the IPv4
-documentation ranges hold only 768 addresses. Run from the repository root.
+FRR), not the emulator's write speed. "Withdraw all" is timed from one write too: the
+node gets the exclude-from-external-load-balancers label (removing the pool instead is a
+config the speaker refuses while services hold its addresses, as the controller does).
+The /128s come from 2001:db8::/32: the IPv4 documentation ranges hold only 768
+addresses. Run from the repository root.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from lab.harness.speaker_cluster import SpeakerCluster, speaker_cluster
 from lab.routes import kernel_routes
 from metallb.wait import poll_until
 from speaker.exabgp.supervisor import default_exabgp_cmd, stock_exabgp_cmd
+from speaker.planner import EXCLUDE_LABEL
 
 POOL = "2001:db8:1::/112"
 
@@ -81,8 +85,8 @@ def speaker_process(cluster: SpeakerCluster, node_index: int, workdir: Path,
 
 
 def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]]:
-    """`repeat` rounds, each: a speaker process measured for pool added (announce) and pool
-    removed (withdraw), then stopped; then the baselines into the same FRR: raw ExaBGP as
+    """`repeat` rounds, each: a speaker process measured for pool added (announce) and its
+    node excluded (withdraw), then stopped; then the baselines into the same FRR: raw ExaBGP as
     released and as the speaker runs it, and GoBGP (if gobgpd is installed). Interleaving
     the rounds puts every contender under the same machine conditions."""
     runs: dict[str, list[float]] = {k: [] for k in (
@@ -94,6 +98,7 @@ def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]
         router = cluster.lab.router
         routes = [f"{address(i)}/128" for i in range(n)]
         topo = cluster.lab.topology
+        node = cluster.lab.nodes[0]
         api_dir = compile_protos(gobgpd_version()) if shutil.which("gobgpd") else None
         for r in range(repeat):
             proc = speaker_process(cluster, 0, workdir, f"bulk{r}")
@@ -112,7 +117,7 @@ def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]
                     runs[key].append(rss_mb(pid) or float("nan"))
 
                 start = time.monotonic()
-                cluster.set_config(config(with_pool=False))
+                cluster.patch_node(node, {"metadata": {"labels": {EXCLUDE_LABEL: ""}}})
                 poll_until(lambda: router.prefixes_received("ipv6") == 0, 600, interval=0.02,
                            max_interval=0.05, what="FRR empty")
                 runs["withdraw_bgp"].append(time.monotonic() - start)
@@ -121,6 +126,9 @@ def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]
             finally:
                 proc.terminate()
                 proc.wait(30)
+            # The next round's speaker starts on the config without the pool, node included.
+            cluster.set_config(config(with_pool=False))
+            cluster.patch_node(node, {"metadata": {"labels": {EXCLUDE_LABEL: None}}})
             poll_until(lambda: not router.established(), 30, what="speaker session closed")
             # ExaBGP as released, in its fastest form (no group-updates), and as the
             # speaker runs it (the launcher, group-updates on).

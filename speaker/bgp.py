@@ -63,6 +63,7 @@ class PeerSpec:
     hold_time: int = 90
     password: str | None = field(default=None, repr=False)  # never logged
     families: tuple[str, ...] = ()  # empty = the peer address's own family
+    ebgp_multihop: bool = False  # the peer is several hops away: send with the largest TTL
 
     def __post_init__(self) -> None:
         where = f"peer {self.peer_address}"
@@ -127,6 +128,7 @@ class PeerSpec:
             peer_address=peer.peer_address, peer_asn=peer.peer_asn, local_asn=peer.my_asn,
             local_address=local, router_id=router_id, peer_port=peer.peer_port,
             hold_time=int(peer.hold_time), password=peer.password, families=families,
+            ebgp_multihop=peer.ebgp_multihop,
         )
 
 
@@ -146,8 +148,8 @@ class SessionState:
     reason: str | None  # of the last "down"
     since: float  # time.time() of the last state change
     updates_sent: int  # prefix announces + withdraws sent to this peer
-    announced_prefixes: int  # prefixes the backend holds for the peer while the session is up
-    pending_prefixes: int  # desired prefixes not (yet) sent: session down or not in sync
+    announced_prefixes: int  # prefixes acknowledged to the peer while its session is up
+    pending_prefixes: int  # desired prefixes not (yet) sent or not yet acknowledged
 
 
 @dataclass(frozen=True)

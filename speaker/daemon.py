@@ -20,7 +20,8 @@ from kubernetes import client
 from kubernetes.config.config_exception import ConfigException
 from prometheus_client import CollectorRegistry
 
-from metallb.config.model import Config
+from metallb.config.model import Config, Peer
+from metallb.config.summary import keepalive_ignored
 from metallb.config_source import ConfigSource
 from metallb.kube.client import load_api_client
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
@@ -31,6 +32,7 @@ from metallb.metrics_server import MetricsServer
 from speaker.backends import make_backend
 from speaker.bgp import BackendError, DriverEvent, PeerSpec, PeerSpecError
 from speaker.cli import parse_settings
+from speaker.config_guard import blocked_services
 from speaker.node import NodeInfo
 from speaker.planner import PROTOCOL, Plan, plan
 from speaker.settings import SpeakerSettings
@@ -88,6 +90,7 @@ class SpeakerDaemon:
         self._announced: frozenset[tuple[str, str]] = frozenset()
         self._peer_problems: set[str] = set()
         self._known_peers: set[str] = set()
+        self._keepalive_noted: set[tuple[str, str]] = set()  # (peer, text) logged
         self._updates_published: dict[str, int] = {}
         self._config_version: tuple[str | None] | None = None  # ConfigMap last looked at
         self._thread: threading.Thread | None = None
@@ -125,11 +128,9 @@ class SpeakerDaemon:
         self.k8s_metrics.updates.inc()
         self._dirty.set()
 
-    def _on_driver_event(self, event: DriverEvent) -> None:
-        if event.kind == "session_not_established":
-            log_event(log, "error", "bgp_session_not_established",
-                      node=self.settings.node_name, peer=event.peer, detail=event.detail,
-                      action="check the peer address, ASNs and password on both sides")
+    def _on_driver_event(self, _event: DriverEvent) -> None:
+        # The backend logs what it reports (a stuck session once, with its hint); logging
+        # it here again would say everything twice.
         self._dirty.set()
 
     def _loop(self) -> None:
@@ -155,7 +156,9 @@ class SpeakerDaemon:
     # -- one sync ------------------------------------------------------------------------
     def current_config(self) -> Config | None:
         """The config to run on; the ConfigMap is only looked at again (and a problem
-        with it only logged again) when it changed."""
+        with it only logged again) when it changed, as the controller does. A config the
+        controller refuses (it would take an address from a service, rule A15) is
+        refused here for the same reason: the last good one keeps announcing."""
         items = self.config_maps.items()
         configmap = items[0] if items else None
         version = (configmap or {}).get("metadata", {}).get("resourceVersion")
@@ -164,7 +167,13 @@ class SpeakerDaemon:
             source = self.config_source
             candidate = source.candidate(configmap)
             if candidate is not None and (candidate != source.current or source.stale):
-                source.applied(candidate)
+                blocked = [] if source.current in (None, candidate) else blocked_services(
+                    source.current, candidate, self.services.items(),
+                    self.settings.load_balancer_class)
+                if blocked:
+                    source.refused(blocked)
+                else:
+                    source.applied(candidate)
         return self.config_source.current
 
     def sync(self) -> Plan | None:
@@ -184,6 +193,7 @@ class SpeakerDaemon:
                       ahead_every=self.settings.announce_ahead_every)
         self.plans += 1
         specs, problems = peer_specs(result, node_addresses(node_obj))
+        self._note_keepalive(result.peers)
         self._report_issues([*(str(issue) for issue in result.issues), *problems])
         routes = {addr: table for addr, table in result.routes.items() if addr in specs}
         self._apply(list(specs.values()), routes, result.announced)
@@ -211,6 +221,20 @@ class SpeakerDaemon:
             self.bgp_metrics.forget_peer(peer)
             self._updates_published.pop(peer, None)
         self._known_peers = {s.peer_address for s in specs}
+
+    def _note_keepalive(self, peers: dict[str, Peer]) -> None:
+        """Say once per peer (and keepalive value) that ExaBGP cannot honour its
+        `keepalive-time`, with what it does instead (the same text as `config check`)."""
+        noted = set()
+        for addr, peer in peers.items():
+            text = keepalive_ignored(peer)
+            if text is None:
+                continue
+            noted.add((addr, text))
+            if (addr, text) not in self._keepalive_noted:
+                log_event(log, "warn", "keepalive_time_ignored", node=self.settings.node_name,
+                          peer=addr, detail=text)
+        self._keepalive_noted = noted
 
     def _report_issues(self, problems: Iterable[str]) -> None:
         """Log each distinct problem once (not on every sync), and when it is fixed."""

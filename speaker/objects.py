@@ -18,6 +18,12 @@ def mapping(value: Any) -> Mapping[str, Any]:
     return value if is_mapping(value) else {}
 
 
+def text(value: Any) -> str | None:
+    """`value` if it is a string, else None: a list or a map where a string belongs must
+    not reach a cache keyed on it (unhashable) or a parser that raises on it."""
+    return value if type(value) is str else None
+
+
 def str_map(value: Any) -> dict[str, str]:
     """A labels / annotations mapping as text; None values are dropped."""
     return {str(k): str(v) for k, v in mapping(value).items() if v is not None}

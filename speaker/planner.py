@@ -18,7 +18,7 @@ from metallb.config.model import Config, IPAddress, Peer, Pool, selectors_match
 from speaker.autodiscovery import discover_peers
 from speaker.bgp import RouteAttrs, RouteTables
 from speaker.node import NodeInfo
-from speaker.objects import is_mapping, mapping
+from speaker.objects import is_mapping, mapping, text
 
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -79,15 +79,16 @@ def _assigned_addresses(service: Mapping[str, Any]) -> list[IPAddress]:
     ingress = mapping(mapping(service.get("status")).get("loadBalancer")).get("ingress")
     ips: list[IPAddress] = []
     for entry in ingress if isinstance(ingress, list) else []:
-        ip = _parse_ip(mapping(entry).get("ip"))
+        ip = _parse_ip(text(mapping(entry).get("ip")))
         if ip is not None:
             ips.append(ip)
     return ips
 
 
 @functools.lru_cache(maxsize=1 << 17)
-def _parse_ip(raw: Any) -> IPAddress | None:
-    """Parsed once per distinct address: every plan sees the same 10,000 strings again."""
+def _parse_ip(raw: str | None) -> IPAddress | None:
+    """Parsed once per distinct address: every plan sees the same 10,000 strings again.
+    Only strings come here (`objects.text`): the cache would raise on a list."""
     try:
         return ipaddress.ip_address(raw)
     except (ValueError, TypeError):

@@ -57,8 +57,10 @@ class SpeakerSettings(DaemonSettings):
     """(first, longest) seconds before restarting an ExaBGP that died; doubles."""
     exabgp_stable_after: float = 30.0
     """An ExaBGP that ran this many seconds before dying restarts after the first delay."""
-    exabgp_log_rotate_bytes: int = 10 * 1024 * 1024
-    """exabgp.log becomes exabgp.log.1 when ExaBGP (re)starts beyond this size."""
+    exabgp_log_rotate_bytes: int = 4 * 1024 * 1024
+    """exabgp.log becomes exabgp.log.1 as soon as the next line would take it past this
+    size, while ExaBGP runs: the two never hold more than twice this (the state dir is
+    a 32 Mi memory emptyDir)."""
     exabgp_start_timeout: float = 15.0
     """Seconds ExaBGP gets to start and connect its API relay."""
     withdraw_timeout: float = 5.0

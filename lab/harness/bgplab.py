@@ -11,13 +11,13 @@ import contextlib
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.frr import FrrRouter, RouterConfig
 from lab.harness.requires import require_bgp_lab
-from lab.netns import Node, Topology
+from lab.netns import Node, Topology, add_netns, delete_netns
 from speaker.bgp import DriverEvent, PeerSpec
 from speaker.exabgp.driver import ExaBGPDriver
 
@@ -109,3 +109,23 @@ def bgp_lab(nodes: int = 3, router: RouterConfig | None = None) -> Iterator[BgpL
         finally:
             topology.down()
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def extra_router(lab: BgpLab, name: str, config: RouterConfig,
+                 wire: Callable[[str], None]) -> Iterator[FrrRouter]:
+    """Another FRR in a namespace of its own (`<prefix><name>`, so the lab's teardown
+    finds a crashed run's leftovers); `wire(netns)` links it to the lab before FRR
+    starts. FRR (by PID) and the namespace are removed on exit, also on failure."""
+    netns = f"{lab.topology.prefix}{name}"
+    router = None
+    try:
+        add_netns(netns)
+        wire(netns)
+        router = FrrRouter(netns, config, state_dir=lab.workdir / f"frr-{name}")
+        router.start()
+        yield router
+    finally:
+        if router is not None:
+            router.stop()
+        delete_netns(netns)

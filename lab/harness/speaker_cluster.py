@@ -16,6 +16,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from lab.apiserver import ApiServer
+from lab.frr import RouterConfig
 from lab.harness.bgplab import NODE_ASN, ROUTER_ASN, BgpLab, bgp_lab
 from lab.harness.kube import api_client_for
 from lab.netns import Node
@@ -151,8 +152,9 @@ class SpeakerCluster:
 
 
 @contextlib.contextmanager
-def speaker_cluster(nodes: int = 3, start_speakers: bool = True) -> Iterator[SpeakerCluster]:
-    with bgp_lab(nodes) as lab, ApiServer(seed=7) as server:
+def speaker_cluster(nodes: int = 3, start_speakers: bool = True,
+                    router: RouterConfig | None = None) -> Iterator[SpeakerCluster]:
+    with bgp_lab(nodes, router) as lab, ApiServer(seed=7) as server:
         api = api_client_for(server)
         cluster = SpeakerCluster(lab, server, api)
         try:

@@ -91,6 +91,20 @@ def _allocation_flags(pool: Pool) -> list[str]:
     return flags
 
 
+def keepalive_ignored(peer: Peer) -> str | None:
+    """What happens to a peer's `keepalive-time` (None when not set): ExaBGP 4.2 has no
+    keepalive setting and always sends keepalives every negotiated hold time / 3
+    (exabgp/bgp/message/open/holdtime.py), so the value is never sent. The speaker
+    logs the same text once per peer."""
+    if peer.keepalive_time is None:
+        return None
+    wanted = f"keepalive-time {format_duration(peer.keepalive_time)} (ignored: "
+    if not peer.hold_time:
+        return wanted + "with hold-time 0 ExaBGP sends no keepalives)"
+    every = format_duration(int(peer.hold_time / 3))
+    return wanted + f"ExaBGP sends keepalives every hold-time / 3 = {every})"
+
+
 def _peer_line(peer: Peer) -> str:
     name = f" ({peer.name})" if peer.name else ""
     asn = f"dynamic ({peer.dynamic_asn})" if peer.dynamic_asn else str(peer.peer_asn)
@@ -99,8 +113,9 @@ def _peer_line(peer: Peer) -> str:
         f"my-asn {peer.my_asn} ({'iBGP' if peer.is_ibgp else 'eBGP'}), "
         f"hold-time {format_duration(peer.hold_time)}"
     ]
-    if peer.keepalive_time is not None:
-        parts.append(f"keepalive-time {format_duration(peer.keepalive_time)}")
+    ignored = keepalive_ignored(peer)
+    if ignored is not None:
+        parts.append(ignored)
     if peer.router_id:
         parts.append(f"router-id {peer.router_id}")
     if peer.source_address:

@@ -65,6 +65,7 @@ class Channel:
             self.socket_path.unlink()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(self.socket_path))
+        self.socket_path.chmod(0o600)  # only root (the speaker, ExaBGP's relay) drives BGP
         listener.listen(4)
         self._listener = listener
         self._spawn(self._accept_loop, "accept")
@@ -121,6 +122,11 @@ class Channel:
             for line in lines:
                 self._queue.put((self._generation, line))
             self._commands += len(lines)
+
+    def progress(self) -> tuple[int, int, int]:
+        """(generation, commands sent to it, acks received from it)."""
+        with self._lock:
+            return self._generation, self._commands, self._acks
 
     def busy(self) -> bool:
         """Commands sent to the current generation that are not acknowledged yet."""

@@ -56,6 +56,8 @@ def render_config(peers: Iterable[PeerSpec], relay_argv: Sequence[str],
         ]
         if p.peer_port != 179:
             lines.append(f"    peer-port {p.peer_port};")
+        if p.ebgp_multihop:  # without it ExaBGP sets no TTL: the kernel's default (64)
+            lines.append("    outgoing-ttl 255;")
         if p.password:
             lines.append(f'    md5-password "{p.password}";')
         lines.append("    family {")

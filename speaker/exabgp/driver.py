@@ -38,7 +38,8 @@ from speaker.bgp import (
 from speaker.exabgp.channel import SOCKET_PATH_MAX, Channel
 from speaker.exabgp.config import exabgp_env, render_config
 from speaker.exabgp.events import Ack, Event, Other, Shutdown, StateChange
-from speaker.exabgp.routebook import PeerCommands, RouteBook
+from speaker.exabgp.logfile import BoundedLog, open_private, redactor
+from speaker.exabgp.routebook import AckLedger, PeerCommands, RouteBook
 from speaker.exabgp.sessions import Session, SessionTable
 from speaker.exabgp.supervisor import Supervisor, default_exabgp_cmd
 from speaker.settings import SpeakerSettings as DEFAULTS
@@ -63,8 +64,10 @@ class ExaBGPDriver:
     `set_peers`, `set_routes`, `announce_ahead`, `sessions`; any thread may call `busy`,
     `flush`, `pid`. The channel's reader thread reports session changes and acks, its
     accept thread the relay's connection, the supervisor's thread exits and stuck
-    sessions. The lock (re-entrant) guards the peers, the session table, the route book
-    and the config serials, and makes "decide commands + queue them" one step.
+    sessions, the supervisor's log readers ExaBGP's output (redacted with `_secrets`,
+    every password ever configured, replaced whole under the lock and read without it).
+    The lock (re-entrant) guards the peers, the session table, the route book, the ack
+    ledger and the config serials, and makes "decide commands + queue them" one step.
     `on_event` runs on those threads without the lock: it must not block.
     """
 
@@ -114,22 +117,27 @@ class ExaBGPDriver:
         self._peers: dict[str, PeerSpec] = {}
         self._sessions = SessionTable()
         self._book = RouteBook(batch)
+        self._acks = AckLedger()
         self._config_serial = 0  # +1 per config write
         self._loaded_serial = 0  # config serial the running ExaBGP has loaded
         self._stopping = threading.Event()
         self._channel = Channel(self.socket_path, on_connected=self._reload_if_ready,
                                 on_event=self._handle)
+        self._secrets: tuple[str, ...] = ()  # every password configured: never on disk
+        self.log = BoundedLog(self.log_path, log_rotate_bytes,
+                              redactor(lambda: self._secrets))
         self._supervisor = Supervisor(
-            self.exabgp_cmd, self.log_path, {**os.environ, **exabgp_env(log_level)},
+            self.exabgp_cmd, self.log, {**os.environ, **exabgp_env(log_level)},
             netns=netns, restart_backoff=restart_backoff, stable_after=stable_after,
-            log_rotate_bytes=log_rotate_bytes, poll_interval=poll_interval)
+            poll_interval=poll_interval)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, timeout: float | None = None) -> ExaBGPDriver:
         """Start ExaBGP and return once its API relay is connected (within `timeout`,
         default `start_timeout`)."""
         timeout = self.start_timeout if timeout is None else timeout
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.state_dir.chmod(0o700)  # the config holds passwords, the socket drives BGP
         self._channel.open()
         try:
             try:
@@ -140,6 +148,7 @@ class ExaBGPDriver:
             poll_until(lambda: self._channel.connected or self._supervisor.exited(), timeout,
                        what="ExaBGP's API relay to connect")
             if not self._channel.connected:
+                self._supervisor.drain(1.0)
                 raise ExaBGPError(f"ExaBGP exited at start (rc={self._supervisor.returncode()})"
                                   f": {self.log_tail()} (log: {self.log_path})")
         except BaseException:
@@ -165,8 +174,9 @@ class ExaBGPDriver:
         relay = [sys.executable, str(RELAY_SCRIPT), str(self.socket_path)]
         text = render_config(self._peers.values(), relay, group_updates=self.group_updates)
         tmp = self.config_path.with_suffix(".tmp")
-        tmp.touch(mode=0o600)  # it holds the MD5 passwords
-        tmp.write_text(text)
+        fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)  # it holds the MD5 passwords
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
         tmp.replace(self.config_path)
         self._config_serial += 1
 
@@ -238,6 +248,8 @@ class ExaBGPDriver:
                     withdrawn += self._send(self._book.withdraw_held(addr)).withdrawn
             self._sessions.configure(new)
             self._peers = new
+            self._secrets = tuple(sorted({*self._secrets, *(
+                spec.password for spec in new.values() if spec.password)}))
         if withdrawn:
             try:
                 self.flush(self.withdraw_timeout)
@@ -309,7 +321,11 @@ class ExaBGPDriver:
                       full=commands.full)
 
     def _send(self, commands: PeerCommands) -> PeerCommands:
+        """Queue the commands; the ledger learns what they leave held once acked."""
         self._channel.send(commands.lines)
+        if commands.lines:
+            generation, sent, _ = self._channel.progress()
+            self._acks.sent(commands.peer, generation, sent, len(self._book.held(commands.peer)))
         return commands
 
     def busy(self) -> bool:
@@ -323,10 +339,19 @@ class ExaBGPDriver:
 
     # -- state for metrics -----------------------------------------------------------
     def sessions(self) -> dict[str, SessionState]:
+        """Every session; `announced_prefixes` counts prefixes ExaBGP acknowledged to an
+        up session (as MetalLB's metric), `pending_prefixes` desired ones not sent yet
+        plus sent ones not acknowledged yet."""
         with self._lock:
+            generation, _, acks = self._channel.progress()
             out = {}
             for addr, sess in self._sessions:
-                announced, pending = self._book.counts(addr, sess.up)
+                held, pending = self._book.counts(addr, sess.up)
+                announced = self._acks.acknowledged(addr, generation, acks, held)
+                if sess.up:
+                    pending += max(0, held - announced)
+                else:
+                    announced = 0
                 out[addr] = SessionState(
                     peer=addr, state=sess.state, up=sess.up, reason=sess.reason,
                     since=sess.since, updates_sent=sess.updates,
@@ -373,6 +398,7 @@ class ExaBGPDriver:
     def _on_exabgp_exit(self, rc: int | None) -> None:
         with self._lock:
             self._book.forget_held()  # nothing survives an ExaBGP restart
+            self._acks.forget()
             self._sessions.all_down(f"exabgp exited rc={rc}")
         self._emit(DriverEvent("exabgp_exited", detail=f"rc={rc}"))
 

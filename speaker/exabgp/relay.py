@@ -34,13 +34,13 @@ def _stdin_to_socket(sock: socket.socket) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        sys.stderr.write("usage: relay.py SOCKET_PATH\n")
+        _say("usage: relay.py SOCKET_PATH\n")
         return 2
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(argv[1])
     except OSError as exc:
-        sys.stderr.write(f"exabgp_relay: cannot connect to {argv[1]}: {exc}\n")
+        _say(f"exabgp_relay: cannot connect to {argv[1]}: {exc}\n")
         _stop_orphaned_exabgp(os.getppid())  # nobody will ever drive this ExaBGP
         return 1
     exabgp = os.getppid()
@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
             while view:
                 view = view[os.write(1, view):]
     except OSError as exc:
-        sys.stderr.write(f"exabgp_relay: {exc}\n")
+        _say(f"exabgp_relay: {exc}\n")
     _stop_orphaned_exabgp(exabgp)
     return 0
 
@@ -64,8 +64,18 @@ def _stop_orphaned_exabgp(exabgp: int) -> None:
     close its sessions, and the router drops the routes at once. `exabgp` is checked to
     still be our parent, so a recycled PID is never signalled."""
     if exabgp > 1 and os.getppid() == exabgp:
-        sys.stderr.write("exabgp_relay: the speaker is gone; stopping ExaBGP\n")
         os.kill(exabgp, signal.SIGTERM)
+        _say("exabgp_relay: the speaker is gone; stopping ExaBGP\n")
+
+
+def _say(text: str) -> None:
+    """Write to stderr (ExaBGP's output, read by the speaker through a pipe): when the
+    speaker is gone that pipe is broken, and a failed message must not stop the relay."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ whatever is held but no longer desired; later changes go out as differences.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -112,3 +113,41 @@ class RouteBook:
             return 0, len(desired)
         held = self._held.get(peer, {})
         return len(held), sum(1 for p, a in desired.items() if held.get(p) != a)
+
+
+class AckLedger:
+    """Per peer, how many held prefixes ExaBGP has acknowledged (what MetalLB's
+    `announced_prefixes` means), from the channel's ack count.
+
+    ExaBGP acks each command once it has handled it; acks are only counted, so "the
+    first N commands are done" is read as "N acks arrived" (as `Channel.flush` does).
+    After each send the driver records (generation, commands sent so far, prefixes
+    held for the peer); once that many acks arrived, that held count is acknowledged.
+    Always holds: marks are in send order per peer; a mark of an older generation (an
+    ExaBGP that exited) never counts. Not thread-safe: the driver calls it under its lock.
+    """
+
+    def __init__(self) -> None:
+        self._marks: dict[str, deque[tuple[int, int, int]]] = {}
+        self._acked: dict[str, int] = {}
+
+    def sent(self, peer: str, generation: int, commands: int, held: int) -> None:
+        """Commands up to number `commands` of `generation` leave `held` prefixes."""
+        self._marks.setdefault(peer, deque()).append((generation, commands, held))
+
+    def acknowledged(self, peer: str, generation: int, acks: int, held: int) -> int:
+        """Prefixes of `peer` acknowledged, given `acks` acks of the current
+        `generation`; `held` (what the book holds now) once every mark is acked."""
+        marks = self._marks.get(peer)
+        while marks and (marks[0][0] != generation or marks[0][1] <= acks):
+            mark_generation, _, count = marks.popleft()
+            self._acked[peer] = count if mark_generation == generation else 0
+        if not marks:
+            self._marks.pop(peer, None)
+            self._acked[peer] = held
+        return self._acked[peer]
+
+    def forget(self) -> None:
+        """ExaBGP restarted: nothing is acknowledged any more."""
+        self._marks.clear()
+        self._acked.clear()

@@ -1,20 +1,19 @@
 """The ExaBGP process: how it is started (optionally inside a network namespace, its
-log rotated), watched, restarted with exponential backoff when it dies, and stopped by
-its PID."""
+output read through a pipe into a bounded, redacted log), watched, restarted with
+exponential backoff when it dies, and stopped by its PID."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 from metallb.childproc import terminate
 from metallb.logs import log_event
+from speaker.exabgp.logfile import BoundedLog
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +33,26 @@ class Supervisor:
     """One ExaBGP child at a time.
 
     Always holds: `proc` is the latest process started (None before the first); a new
-    one is started only after the previous one exited. Threads: `spawn` and `terminate`
-    are called by the driver (start, stop, and the watch thread's relaunch); `watch`
-    starts the one watch thread. No lock: `proc` is replaced by one assignment and read
-    once per use. Callbacks run on the watch thread and may take the driver's lock;
-    `on_exit` must not block (the restart waits for it), `tick` runs every
-    `poll_interval` seconds while ExaBGP runs.
+    one is started only after the previous one exited; ExaBGP's output only reaches the
+    disk through `log` (one reader thread per process copies its pipe there). Threads:
+    `spawn` and `terminate` are called by the driver (start, stop, and the watch
+    thread's relaunch); `watch` starts the one watch thread. No lock: `proc` is replaced
+    by one assignment and read once per use. Callbacks run on the watch thread and may
+    take the driver's lock; `on_exit` must not block (the restart waits for it), `tick`
+    runs every `poll_interval` seconds while ExaBGP runs.
     """
 
-    def __init__(self, cmd: Sequence[str], log_path: Path, env: Mapping[str, str], *,
+    def __init__(self, cmd: Sequence[str], log: BoundedLog, env: Mapping[str, str], *,
                  netns: str | None, restart_backoff: tuple[float, float],
-                 stable_after: float, log_rotate_bytes: int, poll_interval: float):
+                 stable_after: float, poll_interval: float):
         self.cmd = list(cmd)
-        self.log_path = log_path
+        self.log = log
         self.env = dict(env)
         self.netns = netns
         self.restart_backoff = restart_backoff  # the settings' exabgp_* fields say what
-        self.stable_after = stable_after  # each of these four means
-        self.log_rotate_bytes = log_rotate_bytes
+        self.stable_after = stable_after  # each of these three means
         self.poll_interval = poll_interval
+        self._readers: list[threading.Thread] = []
         self.restarts = 0  # relaunches after an exit (not the first start)
         self.proc: subprocess.Popen[bytes] | None = None
         self._started_at = 0.0
@@ -64,15 +64,16 @@ class Supervisor:
         cmd = [*self.cmd, *args]
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
-        with contextlib.suppress(FileNotFoundError):
-            if self.log_path.stat().st_size > self.log_rotate_bytes:
-                self.log_path.replace(self.log_path.with_suffix(".log.1"))
-        with open(self.log_path, "ab") as logfile:
-            self.proc = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL,
-                                         stdout=logfile, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+        proc = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        reader = threading.Thread(target=self.log.copy, args=(proc.stdout,),
+                                  name="exabgp-log", daemon=True)
+        reader.start()
+        self._readers = [t for t in self._readers if t.is_alive()] + [reader]
+        self.proc = proc
         self._started_at = time.monotonic()
-        return self.proc.pid
+        return proc.pid
 
     @property
     def started(self) -> bool:
@@ -93,11 +94,7 @@ class Supervisor:
         return proc.poll() if proc is not None else None
 
     def log_tail(self, lines: int = 5) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").strip().splitlines()
-        except FileNotFoundError:
-            return "(no log)"
-        return " | ".join(text[-lines:])
+        return self.log.tail(lines)
 
     def terminate(self, timeout: float) -> None:
         """SIGTERM (SIGKILL after `timeout`) the running ExaBGP, by its PID."""
@@ -116,10 +113,18 @@ class Supervisor:
             name="exabgp-supervisor", daemon=True)
         self._thread.start()
 
+    def drain(self, timeout: float) -> None:
+        """Wait until the log holds what exited ExaBGPs wrote (each reader ends at EOF)."""
+        for reader in self._readers:
+            reader.join(timeout)
+
     def join(self, timeout: float) -> None:
+        """Wait for the watch thread and the log readers (ExaBGP was terminated)."""
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        self.drain(timeout)
+        self.log.close()
 
     def _watch(self, stopping: threading.Event, on_exit: Callable[[int | None], None],
                relaunch: Callable[[], None], tick: Callable[[], None]) -> None:

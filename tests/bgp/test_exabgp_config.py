@@ -154,3 +154,15 @@ def test_parse_state_ack_and_shutdown_lines():
     assert parse_line('{"type": "notification", "notification": "shutdown"}') == Shutdown()
     assert parse_line("{broken") == Other("{broken")
     assert parse_line('{"type": "update"}') == Other('{"type": "update"}')
+
+
+# rules C5 and N8: ebgp-multihop reaches ExaBGP as the largest outgoing TTL
+def test_ebgp_multihop_renders_outgoing_ttl():
+    peer = Peer("203.0.113.254", 64520, 64513, ebgp_multihop=True)
+    far = PeerSpec.from_peer(peer, NODE)
+    assert far.ebgp_multihop
+    text = render_config([far, spec()], ["relay"])
+    far_block, near_block = text.split("neighbor 203.0.113.254 {")[1].split("neighbor 192.0.2.1")
+    assert "    outgoing-ttl 255;" in far_block
+    assert "outgoing-ttl" not in near_block  # ExaBGP leaves the kernel's default TTL (64)
+    assert not PeerSpec.from_peer(Peer("192.0.2.1", 64512, 64513), NODE).ebgp_multihop

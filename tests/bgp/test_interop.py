@@ -336,3 +336,26 @@ def test_changed_hold_time_resets_the_session_and_routes_return():
                     == "Established" and drv.sessions()[router].up
                     and lab.nexthops(VIP) == [node.ipv4], "session and route after reset")
         assert drv.command_errors() == 0
+
+
+# rule N12: announced_prefixes counts what ExaBGP acknowledged to an Established peer,
+# not what was handed to it; the rest is pending
+def test_announced_prefixes_count_only_acknowledged_routes():
+    with bgp_lab(1) as lab:
+        router = lab.topology.router_ipv4
+        [drv] = lab.start_drivers()
+        drv.set_peers([lab.peer_v4(lab.nodes[0])])
+        drv.set_routes({router: {VIP: RouteAttrs()}})
+        wait(lambda: lab.nexthops(VIP) == [lab.nodes[0].ipv4], "first route")
+        wait(lambda: drv.sessions()[router].announced_prefixes == 1, "one acknowledged")
+        os.kill(drv.pid, signal.SIGSTOP)  # frozen well within the 3 s hold time
+        try:
+            drv.set_routes({router: {VIP: RouteAttrs(), "198.51.100.11/32": RouteAttrs()}})
+            state = drv.sessions()[router]
+            frozen = (state.announced_prefixes, state.pending_prefixes)
+        finally:
+            os.kill(drv.pid, signal.SIGCONT)
+        assert frozen == (1, 1)
+        wait(lambda: lab.router.bgp_summary()[lab.nodes[0].ipv4]["pfxRcd"] == 2, "FRR has 2")
+        wait(lambda: (drv.sessions()[router].announced_prefixes,
+                      drv.sessions()[router].pending_prefixes) == (2, 0), "both acknowledged")

@@ -4,6 +4,7 @@ namespace's kernel routes (ECMP next hops)."""
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import urllib.request
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from lab.apiserver import validation
 from lab.harness.speaker_cluster import BASE_CONFIG, SpeakerCluster, speaker_cluster
 from metallb.wait import poll_until
 from speaker.planner import EXCLUDE_LABEL
@@ -191,3 +193,65 @@ def test_router_restart_sessions_and_routes_return(cluster):
     hops(cluster, "198.51.100.70/32", cluster.node_v4)
     cluster.delete_service("survivor")
     hops(cluster, "198.51.100.70/32", [])
+
+
+# rule N10: one Service with a malformed status never stops the speakers' syncs; the
+# other services are announced. The emulator validates the status as the API server does,
+# so the check is switched off for this one write (a webhook or an older server, say).
+def test_malformed_service_status_does_not_stop_other_services(cluster, monkeypatch):
+    nodes = cluster.lab.nodes
+    cluster.service("malformed", ["198.51.100.80"])
+    with monkeypatch.context() as patched:
+        patched.setattr(validation, "prepare_service_status", lambda status: [])
+        cluster.core.patch_namespaced_service_status("malformed", "default", {"status": {
+            "loadBalancer": {"ingress": [{"ip": ["198.51.100.80"]}, {"ip": {"a": 1}}]}}},
+            _preload_content=False)  # the client's model would refuse the answer
+    cluster.endpoints("malformed", [nodes[0]])
+    poll_until(lambda: all(s.services.get("default/malformed") is not None
+                           and isinstance(s.services.get("default/malformed")["status"]
+                                          ["loadBalancer"]["ingress"][0]["ip"], list)
+                           for s in cluster.speakers.values()),
+               TIMEOUT, what="every speaker caches the malformed status")
+    cluster.service("healthy", ["198.51.100.81"])
+    cluster.endpoints("healthy", [nodes[1]])
+    hops(cluster, "198.51.100.81/32", cluster.node_v4)
+    assert cluster.lab.nexthops("198.51.100.80/32") == []
+    assert all(s.k8s_metrics.update_errors._value.get() == 0
+               for s in cluster.speakers.values())
+    cluster.core.delete_namespaced_service("malformed", "default", _preload_content=False)
+    cluster.delete_service("malformed")  # its EndpointSlice
+    cluster.delete_service("healthy")
+    hops(cluster, "198.51.100.81/32", [])
+
+
+# rules A15, D2 and C4: a config the controller refuses (it drops a pool a service still
+# holds an address of) is refused by the speaker too: routes stay, stale is 1, one line.
+def test_config_dropping_a_pool_in_use_is_refused_and_routes_stay(cluster, caplog):
+    nodes = cluster.lab.nodes
+    cluster.service("held", ["198.51.100.90"])
+    cluster.endpoints("held", [nodes[0]])
+    hops(cluster, "198.51.100.90/32", cluster.node_v4)
+    without_default = copy.deepcopy(BASE_CONFIG)
+    without_default["address-pools"] = [p for p in without_default["address-pools"]
+                                        if p["name"] != "default"]
+    cluster.set_config(without_default)
+    poll_until(lambda: all(s.config_source.stale for s in cluster.speakers.values()),
+               TIMEOUT, what="every speaker refuses the config")
+    assert all(s.k8s_metrics.config_stale._value.get() == 1
+               for s in cluster.speakers.values())
+    # Later changes neither apply it nor repeat the line.
+    cluster.service("later", ["198.51.100.91"])
+    cluster.endpoints("later", [nodes[1]])
+    hops(cluster, "198.51.100.91/32", cluster.node_v4)
+    assert cluster.lab.nexthops("198.51.100.90/32") == cluster.node_v4
+    refused = [r.getMessage() for r in caplog.records if "event=config_refused" in
+               r.getMessage()]
+    assert len(refused) == len(cluster.speakers)
+    assert all("default/held" in line and "default/later" not in line for line in refused)
+    cluster.set_config(BASE_CONFIG)
+    poll_until(lambda: not any(s.config_source.stale for s in cluster.speakers.values()),
+               TIMEOUT, what="stale cleared by a good config")
+    cluster.delete_service("held")
+    cluster.delete_service("later")
+    hops(cluster, "198.51.100.90/32", [])
+    hops(cluster, "198.51.100.91/32", [])

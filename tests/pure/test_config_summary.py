@@ -65,3 +65,19 @@ def test_upstream_differences_only_where_they_matter():
         "differs from MetalLB: layer2 pools (l2) hand out addresses that are never announced: "
         "only BGP mode is implemented"
     ]
+
+
+# rule C6: keepalive-time is parsed and checked, but ExaBGP 4.2 cannot send it
+def test_keepalive_time_is_said_to_be_ignored_with_what_exabgp_does():
+    config = parse_config_text("""
+peers:
+- {peer-address: 10.0.0.1, peer-asn: 65000, my-asn: 65001, hold-time: 90s, keepalive-time: 10s}
+- {peer-address: 10.0.0.2, peer-asn: 65000, my-asn: 65001, hold-time: 0s, keepalive-time: 0s}
+- {peer-address: 10.0.0.3, peer-asn: 65000, my-asn: 65001, hold-time: 9s}
+""")
+    lines = [line for line in summarize(config) if line.startswith("peer ")]
+    assert "keepalive-time 10s (ignored: ExaBGP sends keepalives every hold-time / 3 = 30s)" \
+        in lines[0]
+    assert "keepalive-time 0s (ignored: with hold-time 0 ExaBGP sends no keepalives)" \
+        in lines[1]
+    assert "keepalive" not in lines[2]

@@ -205,3 +205,14 @@ def test_peer_node_selectors():
     assert plan(config, NODE, [], []).peers == {}
     web = NodeInfo("node1", labels={"role": "web"})
     assert list(plan(config, web, [], []).peers) == ["192.0.2.9"]
+
+
+# rule N10: a malformed Service status (the API emulator accepts any JSON there) never
+# stops the plan; the other services are still announced.
+@pytest.mark.parametrize("bad_ip", [["198.51.100.6"], {"ip": "198.51.100.6"}, 7, None])
+def test_malformed_status_ip_skips_that_service_only(bad_ip):
+    bad = svc("bad")
+    bad["status"]["loadBalancer"]["ingress"] = [{"ip": bad_ip}]
+    p = plan(CONFIG, NODE, [bad, svc()], [eps("bad"), eps()])
+    assert routes_to(p) == {"198.51.100.5/32": RouteAttrs()}
+    assert p.announced == {("default/web", "198.51.100.5")}

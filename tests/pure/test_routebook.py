@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from speaker.bgp import RouteAttrs
-from speaker.exabgp.routebook import PeerCommands, RouteBook
+from speaker.exabgp.routebook import AckLedger, PeerCommands, RouteBook
 
 PEER, OTHER = "192.0.2.1", "192.0.2.2"
 A, B, C = "198.51.100.1/32", "198.51.100.2/32", "198.51.100.3/32"
@@ -127,3 +127,21 @@ def test_counts_are_announced_and_pending_prefixes(up, expected):
     book = book_holding({A: PLAIN})
     book.set_desired({PEER: {A: PLAIN, B: PLAIN}}, up=[])
     assert book.counts(PEER, up) == expected
+
+
+# rule N12: the announced count is what ExaBGP acknowledged
+def test_ack_ledger_counts_held_prefixes_once_their_commands_are_acked():
+    ledger = AckLedger()
+    assert ledger.acknowledged("p", 1, 0, 0) == 0
+    ledger.sent("p", 1, commands=1, held=3)
+    ledger.sent("p", 1, commands=3, held=5)
+    assert ledger.acknowledged("p", 1, 0, 5) == 0  # nothing acked yet
+    assert ledger.acknowledged("p", 1, 2, 5) == 3  # the first send is done
+    ledger.sent("p", 1, commands=4, held=1)  # a withdraw of 4
+    assert ledger.acknowledged("p", 1, 3, 1) == 5  # the router still has 5
+    assert ledger.acknowledged("p", 1, 4, 1) == 1
+    ledger.sent("p", 1, commands=5, held=2)
+    assert ledger.acknowledged("p", 2, 0, 0) == 0  # ExaBGP restarted: old marks are void
+    ledger.sent("p", 2, commands=1, held=2)
+    ledger.forget()
+    assert ledger.acknowledged("p", 2, 0, 0) == 0
