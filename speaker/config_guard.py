@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from metallb.allocator.reconcile import preload
-
-from metallb.allocator.allocator import Allocator, BlockedAssignment
-from metallb.allocator.service import intent_from_service
+from metallb.allocator.allocator import BlockedAssignment
+from metallb.allocator.core import ControllerCore, observe
 from metallb.config.model import Config
 from speaker.planner import assigned_ips
 
@@ -25,18 +23,12 @@ def blocked_services(current: Config, candidate: Config,
                      services: Iterable[Mapping[str, Any]],
                      lb_class: str | None = None) -> list[BlockedAssignment]:
     """The services whose held addresses `candidate` would take away (empty: it may be
-    applied). Every assignment valid under `current` is loaded (oldest service first,
-    as the controller loads them) and replayed against `candidate`."""
+    applied). Every assignment valid under `current` is loaded by the controller's core
+    (ControllerCore.start: oldest service first) and replayed against `candidate`."""
     # Only services holding an address of the current config can block: a config change
     # with 10,000 services outside every pool (a pool being added) costs no replay.
-    objs = sorted((o for o in services if any(
-        current.pool_of(ip) is not None for ip in assigned_ips(o))), key=_created)
-    allocator = Allocator(current)
-    preload(allocator, [intent_from_service(o) for o in objs], lb_class)
-    return sorted(allocator.set_config(candidate), key=lambda b: b.key)
-
-
-def _created(service: Mapping[str, Any]) -> str:
-    meta = service.get("metadata")
-    created = meta.get("creationTimestamp") if isinstance(meta, Mapping) else None
-    return created if isinstance(created, str) else ""
+    holders = [observe(o) for o in services
+               if any(current.pool_of(ip) is not None for ip in assigned_ips(o))]
+    core = ControllerCore(lb_class)  # the controller's own core: same order, same rule
+    core.start(current, holders)
+    return sorted(core.change_config(candidate).blocked, key=lambda b: b.key)

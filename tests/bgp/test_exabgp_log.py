@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from lab.harness.bgplab import bgp_lab
 from metallb.wait import poll_until
 from speaker.bgp import RouteAttrs
 from speaker.exabgp.logfile import BoundedLog, redactor
-from tests.support.bgplab import bgp_lab
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(180)]
 

@@ -19,10 +19,10 @@ import pytest
 import yaml
 
 from lab.frr import FrrRouter, RouterConfig
+from lab.harness.bgplab import NODE_ASN, extra_router
+from lab.harness.speaker_cluster import SpeakerCluster, speaker_cluster
 from lab.netns import ip, sysctl
 from metallb.wait import poll_until
-from tests.bgp.speaker_cluster import SpeakerCluster, speaker_cluster
-from tests.support.bgplab import NODE_ASN, extra_router
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(120)]
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from lab.harness.speaker_cluster import BASE_CONFIG, SpeakerCluster, speaker_cluster
 from metallb.wait import poll_until
-from tests.bgp.speaker_cluster import BASE_CONFIG, SpeakerCluster, speaker_cluster
 
 TIMEOUT = 20.0
 NOWHERE = "192.0.2.99"  # on the node's segment, but no router answers there
