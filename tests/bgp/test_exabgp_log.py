@@ -40,7 +40,10 @@ def test_exabgp_log_stays_bounded_while_exabgp_runs():
         assert drv.pid == pid and drv.restarts == 0  # bounded while running, not at restart
         assert rotated.exists() and rotated.stat().st_size <= BOUND
         assert max(sizes) <= BOUND, sizes
-        assert "UPDATE" in drv.log_path.read_text() + rotated.read_text()
+        # ExaBGP's own debug lines (which ones end up in the last two files depends on
+        # timing: the API commands it logs, or the UPDATEs)
+        text = drv.log_path.read_text() + rotated.read_text()
+        assert "UPDATE" in text or "command from process metallb" in text, text[-500:]
 
 
 # rule N14: the file and its .1 never pass the bound, are 0600, and the name never goes
