@@ -15,6 +15,7 @@ from typing import Any
 
 from metallb.config.errors import ConfigIssue
 from metallb.config.model import Config, IPAddress, Peer, Pool, selectors_match
+from metallb.keys import DEFAULT_NAMESPACE, object_key
 from speaker.autodiscovery import discover_peers
 from speaker.bgp import RouteAttrs, RouteTables
 from speaker.node import NodeInfo
@@ -63,11 +64,6 @@ def node_peers(config: Config, node: NodeInfo) -> tuple[dict[str, Peer], list[Co
 
 def node_may_announce(node: NodeInfo) -> bool:
     return EXCLUDE_LABEL not in node.labels and not node.network_unavailable
-
-
-def service_key(service: Mapping[str, Any]) -> str:
-    meta = mapping(service.get("metadata"))
-    return f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
 
 
 def assigned_ips(service: Mapping[str, Any]) -> list[str]:
@@ -176,7 +172,7 @@ def plan(
             ips, pool = _announceable(config, service, endpoints, node.name, lb_class)
             if pool is None:
                 continue
-            announced.update((service_key(service), _ip_text(ip)) for ip in ips)
+            announced.update((object_key(service, DEFAULT_NAMESPACE), _ip_text(ip)) for ip in ips)
             for addr, peer in peers.items():
                 table = routes[addr]
                 for ip in ips:
