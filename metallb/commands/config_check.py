@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable, Sequence
 
 from metallb.commands import config_convert
 from metallb.commands.input_files import Unreadable, display_name, read_config
-from metallb.config.errors import ConfigError, ConfigSyntaxError
+from metallb.config.errors import ConfigError, ConfigIssue, ConfigSyntaxError
 from metallb.config.model import Config
 from metallb.config.summary import summarize
 
@@ -47,11 +48,10 @@ def _check(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_UNREADABLE
     except ConfigSyntaxError as exc:
-        _print_issues(name, exc)
+        print_issues(name, exc.issues)
         return EXIT_UNREADABLE
     except ConfigError as exc:
-        _print_issues(name, exc)
-        print(f"{name}: {len(exc.issues)} error(s); config is invalid", file=sys.stderr)
+        report_invalid(name, exc.issues)
         return EXIT_INVALID
     print(f"{name}: config is valid")
     for line in summarize(config):
@@ -66,6 +66,13 @@ def print_warnings(name: str, config: Config) -> None:
         print(f"{name}: warning: {warning}", file=sys.stderr)
 
 
-def _print_issues(name: str, exc: ConfigError) -> None:
-    for issue in exc.issues:
+def print_issues(name: str, issues: Iterable[ConfigIssue]) -> None:
+    """One line per problem on stderr, each behind the input's name."""
+    for issue in issues:
         print(f"{name}: {issue}", file=sys.stderr)
+
+
+def report_invalid(name: str, issues: Sequence[ConfigIssue]) -> None:
+    """An invalid config: every problem, then how many (what config check and plan say)."""
+    print_issues(name, issues)
+    print(f"{name}: {len(issues)} error(s); config is invalid", file=sys.stderr)

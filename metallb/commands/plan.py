@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from metallb.allocator.dry_run import plan_allocations
-from metallb.commands.config_check import print_warnings
+from metallb.commands.config_check import print_issues, print_warnings, report_invalid
 from metallb.commands.input_files import STDIN, Unreadable, display_name, read_config, read_text
-from metallb.config.errors import ConfigError, ConfigIssue, ConfigSyntaxError
+from metallb.config.errors import ConfigError, ConfigSyntaxError
 from metallb.config.model import Config
 from metallb.config.yaml_text import load_yaml_documents
 
@@ -62,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_UNREADABLE
     except ConfigSyntaxError as exc:
-        _print_issues(config_name, exc.issues)
+        print_issues(config_name, exc.issues)
         return EXIT_UNREADABLE
     except ConfigError as exc:
         invalid = exc
@@ -72,9 +72,7 @@ def _run(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_UNREADABLE
     if config is None:
-        issues = invalid.issues if invalid else []
-        _print_issues(config_name, issues)
-        print(f"{config_name}: {len(issues)} error(s); config is invalid", file=sys.stderr)
+        report_invalid(config_name, invalid.issues if invalid else [])
         return EXIT_INVALID
     print_warnings(config_name, config)
     json.dump(plan_allocations(config, services), sys.stdout, indent=2)
@@ -143,7 +141,3 @@ def _add_object(services: list[dict[str, Any]], namespaces: dict[str, dict[str, 
         raise Unreadable(f"{where}: metadata.namespace must be a non-empty string")
     services.append(dict(obj))
 
-
-def _print_issues(name: str, issues: list[ConfigIssue]) -> None:
-    for issue in issues:
-        print(f"{name}: {issue}", file=sys.stderr)
