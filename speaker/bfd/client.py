@@ -23,6 +23,7 @@ from pathlib import Path
 
 from metallb.childproc import terminate
 from metallb.logs import log_event
+from metallb.metrics import BfdSessionCounters
 from speaker.bfd.spec import SessionKey, SessionSpec
 
 log = logging.getLogger("speaker.bfd.client")
@@ -70,12 +71,13 @@ class BfdClient:
     def __init__(self, netns: str | None = None,
                  on_event: Callable[[BfdEvent], None] | None = None,
                  python: str = sys.executable, stderr_path: Path | None = None,
-                 realtime_priority: int = 0):
+                 realtime_priority: int = 0, log_level: str = "info"):
         self.netns = netns
         self.on_event = on_event
         self.python = python
         self.stderr_path = stderr_path
         self.realtime_priority = realtime_priority
+        self.log_level = log_level
         self.states: dict[SessionKey, str] = {}
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
@@ -93,7 +95,7 @@ class BfdClient:
         return self._proc is not None and self._proc.poll() is None
 
     def command(self) -> list[str]:
-        cmd = [self.python, "-m", "speaker.bfd"]
+        cmd = [self.python, "-m", "speaker.bfd", "--log-level", self.log_level]
         if self.realtime_priority:
             cmd += ["--realtime-priority", str(self.realtime_priority)]
         return ["ip", "netns", "exec", self.netns, *cmd] if self.netns else cmd
@@ -215,3 +217,18 @@ class BfdClient:
             except Exception as exc:  # a broken callback must not stop event delivery
                 log_event(log, "error", "bfd_event_callback_failed", error=exc)
         self._queue.put(event)
+
+
+def counters_from_stats(stats: dict[str, object]) -> dict[str, BfdSessionCounters]:
+    """`BfdClient.stats()` as BFDMetrics.publish takes it (peer address -> counters)."""
+    sessions = stats.get("sessions") or []
+    return {
+        str(s["peer"]): BfdSessionCounters(
+            up=s["state"] == "up",
+            control_packet_input=int(s["control_packet_input"]),
+            control_packet_output=int(s["control_packet_output"]),
+            session_up_events=int(s["session_up_events"]),
+            session_down_events=int(s["session_down_events"]),
+        )
+        for s in sessions  # type: ignore[union-attr]
+    }

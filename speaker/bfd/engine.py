@@ -129,6 +129,9 @@ class Engine:
         if dgram.ttl is None or dgram.ttl < least_ttl:
             self._drop(dgram, f"TTL {dgram.ttl} below {least_ttl}")
             return
+        log_event(log, "debug", "bfd_packet_received", peer=dgram.source, state=pkt.state.label,
+                  poll=pkt.poll, final=pkt.final, tx_us=pkt.desired_min_tx,
+                  rx_us=pkt.required_min_rx, t=self.clock())
         self._apply(entry, entry.session.on_packet(pkt, self.clock()))
 
     def _drop(self, dgram: transport.Datagram, reason: str) -> None:
@@ -149,6 +152,9 @@ class Engine:
 
     def _apply(self, entry: _Entry, out: Output, report: bool = True) -> None:
         for pkt in out.packets:
+            log_event(log, "debug", "bfd_packet_sent", peer=entry.spec.peer,
+                      state=pkt.state.label, poll=pkt.poll, final=pkt.final,
+                      tx_us=pkt.desired_min_tx, t=self.clock())
             error = transport.send(entry.sock, pkt.encode(), entry.spec.peer, entry.spec.port)
             if error is not None:
                 self.send_errors += 1

@@ -140,9 +140,14 @@ class Session:
             return Output()
         self.packets_in += 1
         had_remote = self.remote_discr != 0
+        slower_before = pkt.required_min_rx < self.remote_min_rx
         self.remote_discr = pkt.my_discriminator
         self.remote_state = pkt.state
         self.remote_min_rx = pkt.required_min_rx
+        if slower_before and self._next_tx is not None:
+            # The peer takes packets faster now (FRR asks for 1 s while Down, then
+            # polls with its profile): the next one must not wait for the old interval.
+            self._next_tx = min(self._next_tx, self._jittered(now))
         self.remote_min_tx = pkt.desired_min_tx
         self.remote_detect_mult = pkt.detect_mult
         if pkt.final and self.poll_pending:

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from metallb.wait import poll_until
+from speaker.bfd.client import counters_from_stats
 from tests.bgp.bfd_lab import (
     P50,
     P100,
@@ -64,9 +65,10 @@ def test_sessions_come_up_with_frr_for_both_families_single_and_multihop(profile
                 5.0, what="FRR to learn our timers")
             assert entry["remote-receive-interval"] == profile.rx
             assert entry["remote-detect-multiplier"] == profile.multiplier
-        stats = client.stats()
-        assert all(s["control_packet_input"] > 0 and s["control_packet_output"] > 0
-                   for s in stats["sessions"])  # type: ignore[union-attr]
+        counters = counters_from_stats(client.stats())
+        assert sorted(counters) == sorted({s.peer for s in specs})
+        assert all(c.up and c.control_packet_input > 0 and c.control_packet_output > 0
+                   and c.session_up_events == 1 for c in counters.values()), (counters, lab.events)
 
 
 @pytest.mark.parametrize("profile", [P300, P50], ids=lambda p: p.name)

@@ -131,6 +131,15 @@ def test_we_send_no_faster_than_the_peer_can_receive():
     assert s.tx_interval() == 500_000
 
 
+def test_a_peer_that_lowers_its_receive_interval_gets_packets_at_the_new_rate_at_once():
+    # FRR asks for 1 s while Down and polls with its profile once Up.
+    s = session(rand=1.0)
+    s.on_packet(from_peer(State.INIT, required_min_rx=1_000_000, desired_min_tx=1_000_000), 0.0)
+    assert s.state == State.UP and s.next_deadline() == pytest.approx(1.0)
+    s.on_packet(from_peer(State.UP, poll=True, required_min_rx=50_000), 0.01)
+    assert s.next_deadline() == pytest.approx(0.06)
+
+
 def test_a_peer_asking_for_zero_receive_interval_gets_no_periodic_packets():
     s = in_state(State.UP)
     s.on_packet(from_peer(State.UP, required_min_rx=0), 0.0)
