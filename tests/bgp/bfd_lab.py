@@ -14,6 +14,7 @@ import json
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -73,6 +74,7 @@ class Bfdd:
         self.netns = netns
         self.state_dir = state_dir
         self.peers = peers
+        self._vty: socket.socket | None = None
 
     def render(self) -> str:
         profiles = {p.profile for p in self.peers}
@@ -131,6 +133,8 @@ class Bfdd:
         return pid if pid_alive(pid) else None
 
     def stop_daemon(self, daemon: str = "bfdd", timeout: float = 10.0) -> None:
+        if daemon == "bfdd":
+            self._close_vty()
         pid = self.pid(daemon)
         if pid is not None:
             _terminate(pid, timeout)
@@ -146,13 +150,48 @@ class Bfdd:
                               capture_output=True, text=True, check=False, timeout=30)
         return proc.returncode == 0 and proc.stdout.strip().startswith("[")
 
+    def vty(self, command: str) -> str:
+        """One command on bfdd's own vty socket, over a kept connection: ~0.1 ms instead
+        of the ~20-80 ms of a vtysh process, so a failure is timed to the millisecond.
+        The protocol is vtysh's: the command ends with NUL, the answer with three NULs
+        and a status byte (0: success)."""
+        for attempt in (1, 2):
+            try:
+                if self._vty is None:
+                    self._vty = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    self._vty.settimeout(10)
+                    self._vty.connect(str(self.state_dir / "bfdd.vty"))
+                    self._exchange("enable")
+                return self._exchange(command)
+            except OSError as exc:
+                self._close_vty()
+                if attempt == 2:
+                    raise FrrError(f"bfdd vty in {self.netns}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _exchange(self, command: str) -> str:
+        assert self._vty is not None
+        self._vty.sendall(command.encode() + b"\0")
+        buf = b""
+        while not (len(buf) >= 4 and buf[-4:-1] == b"\0\0\0"):
+            chunk = self._vty.recv(65536)
+            if not chunk:
+                raise ConnectionResetError("bfdd closed its vty")
+            buf += chunk
+        if buf[-1] != 0:
+            raise FrrError(f"bfdd refused {command!r}: {buf[:-4].decode(errors='replace')}")
+        return buf[:-4].decode()
+
+    def _close_vty(self) -> None:
+        if self._vty is not None:
+            self._vty.close()
+            self._vty = None
+
     def peers_json(self) -> list[dict[str, Any]]:
-        proc = subprocess.run(
-            ["vtysh", "--vty_socket", str(self.state_dir), "-c", "show bfd peers json"],
-            capture_output=True, text=True, check=False, timeout=30)
-        if proc.returncode != 0:
-            raise FrrError(f"show bfd peers json in {self.netns}: {proc.stderr.strip()}")
-        return json.loads(proc.stdout or "[]")
+        return json.loads(self.vty("show bfd peers json") or "[]")
+
+    def counters_json(self) -> list[dict[str, Any]]:
+        return json.loads(self.vty("show bfd peers counters json") or "[]")
 
     def status(self, peer: str, multihop: bool = False) -> str | None:
         """FRR's status of the session with `peer` ("up", "down", "init", ...)."""
@@ -252,6 +291,6 @@ def wait_status(lab: BfdLab, peer: str, status: str, timeout: float,
                 multihop: bool = False) -> float:
     """Poll FRR until the session with `peer` has `status`; the seconds it took."""
     start = time.monotonic()
-    poll_until(lambda: lab.bfdd.status(peer, multihop) == status, timeout, interval=0.005,
-               what=f"bfdd session with {peer} {status}")
+    poll_until(lambda: lab.bfdd.status(peer, multihop) == status, timeout, interval=0.002,
+               max_interval=0.005, what=f"bfdd session with {peer} {status}")
     return time.monotonic() - start
