@@ -1,6 +1,6 @@
 """BFD failure detection against FRR's bfdd, and flaps under CPU load.
 
-    sudo python3 bench/bfd.py [--repeats 5] [--load-seconds 60] [--realtime-priority 0] [--json]
+    sudo python3 bench/bfd.py [--repeats 5] [--load-seconds 60] [--realtime-priority N] [--json]
 
 1. Detection, FRR's view: one node's BFD process (our engine) with a session to bfdd
    in the router namespace, per profile 300x3 / 100x3 / 50x3 ms; failure injected
@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from metallb.wait import poll_until
+from speaker.bfd.client import DEFAULT_REALTIME_PRIORITY
 from tests.bgp.bfd_lab import P50, P100, P300, BfdLab, Profile, bfd_lab, frr_peer, node_specs
 
 BUSY_LOOP = r"""
@@ -126,7 +127,11 @@ def flaps_under_load(seconds: float, procs: int, realtime: int) -> dict[str, obj
                 "realtime_priority": realtime,
                 "frr_session_down_events": frr_down_count(lab, node.ipv4) - before_frr,
                 "our_session_down_events": our_down_count(lab) - before_ours,
-                "frr_status_after": lab.bfdd.status(node.ipv4)}
+                "frr_status_after": lab.bfdd.status(node.ipv4),
+                # neighbor_signaled_session_down: FRR missed our packets;
+                # control_detection_time_expired: we missed FRR's.
+                "our_down_diags": [e.data["diag"] for e in lab.events[node.netns]
+                                   if e.state == "down" and e.data["old"] == "up"]}
 
 
 def frr_down_count(lab: BfdLab, peer: str) -> int:
@@ -145,15 +150,18 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--load-seconds", type=float, default=60.0)
     parser.add_argument("--load-procs", type=int, default=2 * (os.cpu_count() or 1))
-    parser.add_argument("--realtime-priority", type=int, default=0,
-                        help="run our BFD process under SCHED_FIFO with this priority")
-    parser.add_argument("--profiles", default="300,100,50")
+    parser.add_argument("--realtime-priority", type=int, default=DEFAULT_REALTIME_PRIORITY,
+                        help="SCHED_FIFO priority of our BFD process (0: normal; default: "
+                             "the client's, %(default)s)")
+    parser.add_argument("--profiles", default="300,100,50",
+                        help="detection runs for these profiles (ms); 'none' for the load "
+                             "run only")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("needs root (network namespaces, FRR)", file=sys.stderr)
         return 2
-    chosen = {int(p) for p in args.profiles.split(",")}
+    chosen = set() if args.profiles == "none" else {int(p) for p in args.profiles.split(",")}
     profiles = [p for p in (P300, P100, P50) if p.tx in chosen]
     results = [detection(p, args.repeats, args.realtime_priority) for p in profiles]
     print(f"Failure detection seen by FRR's bfdd ({args.repeats} runs each; ms)")
@@ -171,7 +179,7 @@ def main() -> int:
               f"{load['load_procs']} busy 10k-route loops (realtime priority "
               f"{load['realtime_priority']}): FRR saw {load['frr_session_down_events']} "
               f"down, we saw {load['our_session_down_events']} down; "
-              f"status after: {load['frr_status_after']}")
+              f"status after: {load['frr_status_after']}; why: {load['our_down_diags']}")
     if args.json:
         print(json.dumps({"detection": results, "load": load}))
     return 0

@@ -60,11 +60,13 @@ class FrrPeer:
     local: str
     profile: Profile
     multihop: bool = False
+    passive: bool = False
 
     def render(self) -> str:
         mh = " multihop" if self.multihop else ""
+        passive = "  passive-mode\n" if self.passive else ""
         return (f" peer {self.address}{mh} local-address {self.local}\n"
-                f"  profile {self.profile.name}\n !\n")
+                f"  profile {self.profile.name}\n{passive} !\n")
 
 
 class Bfdd:

@@ -55,3 +55,44 @@ def test_packets_from_strangers_or_the_wrong_port_are_dropped(engine):
     engine.on_datagram(Datagram(HELLO, PEER, 255, MULTIHOP_PORT))
     engine.on_datagram(Datagram(b"\x20garbage", PEER, 255, SINGLE_HOP_PORT))
     assert engine.dropped == 3 and states(engine) == ["down"]
+
+
+# --- the process and its client (root namespace: no session, so no socket is bound) ---
+
+
+def test_the_client_reports_bad_commands_and_an_unexpected_exit():
+    import os
+    import signal
+
+    from speaker.bfd.client import BfdClient, BfdProcessError
+
+    seen = []
+    client = BfdClient(on_event=seen.append).start()
+    try:
+        assert client.stats() == {"dropped": 0, "send_errors": 0, "sessions": []}
+        client._write({"op": "set", "sessions": [{"peer": "not an address"}]})
+        error = next(client.events(timeout=5.0))
+        assert error.kind == "error" and "not an address" in str(error.data["message"])
+        os.kill(client.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        exited = [e for e in client.events(timeout=5.0) if e.kind == "exited"]
+        assert exited and exited[0].data["returncode"] == -signal.SIGKILL
+        assert seen[-1].kind == "exited"  # the callback heard it too
+        with pytest.raises(BfdProcessError):
+            client.set_sessions([])
+    finally:
+        client.stop(timeout=2.0)
+
+
+def test_sigterm_is_a_clean_shutdown():
+    import os
+    import signal
+
+    from speaker.bfd.client import BfdClient
+
+    client = BfdClient().start()
+    try:
+        os.kill(client.pid, signal.SIGTERM)  # type: ignore[arg-type]
+        kinds = [e.kind for e in client.events(timeout=5.0)]
+        assert kinds == ["stopped", "exited"]
+    finally:
+        assert client.stop(timeout=2.0) == 0

@@ -7,6 +7,7 @@ Times are recorded (printed with -s), never asserted: the deadlines only bound t
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -145,3 +146,19 @@ def test_removing_a_session_sends_admin_down_and_retiming_keeps_it_up():
         assert lab.bfdd.status(node.ipv4) == "up"
         assert [e.state for e in lab.events[node.netns]
                 if e.key == v4.key] == ["down", "up"]  # no flap while retiming
+
+
+@pytest.mark.parametrize("ours_passive", [True, False], ids=["ours-passive", "frr-passive"])
+def test_passive_mode_on_either_end(ours_passive):
+    def peers(lab):
+        peer = frr_peer(lab, lab.nodes[0], P100)
+        return [dataclasses.replace(peer, passive=not ours_passive)]
+
+    with bfd_lab(1, peers) as lab:
+        node = lab.nodes[0]
+        client = lab.client(node)
+        client.set_sessions([dataclasses.replace(node_specs(lab, node, P100),
+                                                 passive=ours_passive)])
+        wait_status(lab, node.ipv4, "up", 10.0)
+        poll_until(lambda: our_state(lab, lab.topology.router_ipv4) == "up", 5.0)
+        assert lab.bfdd.entry(node.ipv4)["passive-mode"] is (not ours_passive)
