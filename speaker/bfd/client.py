@@ -44,8 +44,10 @@ class BfdProcessError(RuntimeError):
 @dataclass(frozen=True)
 class BfdEvent:
     """One line from the process. `kind` is "session" (a state change: `peer`,
-    `multihop`, `state` in admin_down/down/init/up, `old`, `diag`), "stats", "error",
-    "stopped", or "exited" (the process ended; `data["returncode"]`)."""
+    `multihop`, `state` in admin_down/down/init/up, `old` (None for the first event of
+    a new session, which starts down), `diag` (ours: why it went down), `detect_ms`),
+    "error" (a command was refused), "stopped", or "exited" (the process ended;
+    `data["returncode"]`)."""
 
     kind: str
     data: dict[str, object]

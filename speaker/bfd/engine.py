@@ -49,8 +49,10 @@ class Engine:
     """
 
     def __init__(self, emit: EventSink, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None,
+                 watch: Callable[[socket.socket, int], None] | None = None):
         self.emit = emit
+        self.watch = watch  # told of each receive socket (and its port) when it is opened
         self.clock = clock
         self.rng = rng or random.Random()
         self.sessions: dict[SessionKey, _Entry] = {}
@@ -103,11 +105,9 @@ class Engine:
         if sock is None:
             sock = transport.receive_socket(version, port)
             self.receivers[(version, port)] = sock
-            self.on_new_receiver(sock, port)
+            if self.watch is not None:
+                self.watch(sock, port)
         return sock
-
-    def on_new_receiver(self, sock: socket.socket, port: int) -> None:
-        """Hook for the loop to watch a socket created while adding a session."""
 
     # -- packets and timers ------------------------------------------------------------
     def on_datagram(self, dgram: transport.Datagram) -> None:
@@ -210,8 +210,7 @@ class ControlLoop:
         self.control_fd = control_fd
         self.write_line = write_line
         self.selector = selectors.DefaultSelector()
-        self.engine = Engine(self._emit)
-        self.engine.on_new_receiver = self._watch_receiver  # type: ignore[method-assign]
+        self.engine = Engine(self._emit, watch=self._watch_receiver)
         self._buffer = b""
         self._stopping = False
 
