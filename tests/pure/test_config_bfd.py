@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from metallb.config.model import BfdProfile
+from metallb.config.summary import summarize
 from tests.pure.config_text import issues_of, parse
 
 PEER = "peer-address: 10.0.0.1, peer-asn: 65001, my-asn: 65000"
@@ -112,3 +113,18 @@ def test_unknown_profile_keys_are_refused():
 def test_echo_mode_is_refused_not_ignored():
     (line,) = issues_of(with_profile("echo-mode: true"))
     assert line.startswith("bfd-profiles[0].echo-mode: echo mode is not implemented")
+
+
+def test_config_check_summary_shows_profiles_with_effective_timers_and_the_peer_link():
+    lines = summarize(parse(
+        "bfd-profiles: [{name: fast, receive-interval: 50, transmit-interval: 50, "
+        "passive-mode: true}, {name: plain}]\n"
+        f"peers: [{{{PEER}, bfd-profile: fast}}]\n"
+    ))
+    assert "bfd-profile fast" in lines[1]
+    assert lines[2:] == [
+        "bfd-profile fast: transmit 50ms, receive 50ms, multiplier 3 "
+        "(down after 150ms of silence), passive",
+        "bfd-profile plain: transmit 300ms, receive 300ms, multiplier 3 "
+        "(down after 900ms of silence)",
+    ]
