@@ -9,7 +9,8 @@
    until `show bfd peers json` says down. FRR is polled back to back on bfdd's vty
    socket; a poll takes well under a millisecond (printed as "poll ms"), and the time
    is taken at the end of the poll that saw "down", an upper bound by one poll.
-2. Flaps under load: a 50x3 session while `--load-procs` processes (default 2 x cores)
+2. Flaps under load (bfdd at `--router-realtime-priority`: in the lab the router shares
+   the nodes' CPUs): a 50x3 session while `--load-procs` processes (default 2 x cores)
    run a 10k-route-like busy loop (build, sort and serialise 10,000 route dicts, in a
    loop, so their GC runs too) for `--load-seconds`. Counts session-down events on both
    ends; the goal is 0.
@@ -103,10 +104,15 @@ def detection(profile: Profile, repeats: int, realtime: int) -> dict[str, object
     return {"profile": profile.name, "detect_ms": profile.detect_ms, **rows}
 
 
-def flaps_under_load(seconds: float, procs: int, realtime: int) -> dict[str, object]:
+def flaps_under_load(seconds: float, procs: int, realtime: int,
+                     router_realtime: int) -> dict[str, object]:
     profile = P50
     with bfd_lab(1, lambda lab: [frr_peer(lab, lab.nodes[0], profile)]) as lab:
         node = lab.nodes[0]
+        if router_realtime:
+            # The router is another machine in real life: the nodes' load never reaches it.
+            os.sched_setscheduler(lab.bfdd.pid(), os.SCHED_FIFO,  # type: ignore[arg-type]
+                                  os.sched_param(router_realtime))
         client = lab.client(node, realtime_priority=realtime)
         spec = node_specs(lab, node, profile)
         client.set_sessions([spec])
@@ -124,7 +130,7 @@ def flaps_under_load(seconds: float, procs: int, realtime: int) -> dict[str, obj
                     proc.kill()
                     proc.wait()
         return {"profile": profile.name, "seconds": seconds, "load_procs": procs,
-                "realtime_priority": realtime,
+                "realtime_priority": realtime, "router_realtime_priority": router_realtime,
                 "frr_session_down_events": frr_down_count(lab, node.ipv4) - before_frr,
                 "our_session_down_events": our_down_count(lab) - before_ours,
                 "frr_status_after": lab.bfdd.status(node.ipv4),
@@ -153,6 +159,10 @@ def main() -> int:
     parser.add_argument("--realtime-priority", type=int, default=DEFAULT_REALTIME_PRIORITY,
                         help="SCHED_FIFO priority of our BFD process (0: normal; default: "
                              "the client's, %(default)s)")
+    parser.add_argument("--router-realtime-priority", type=int, default=10,
+                        help="SCHED_FIFO priority of FRR's bfdd during the load run "
+                             "(0: normal). The router shares this machine's CPUs in the "
+                             "lab, never in real life")
     parser.add_argument("--profiles", default="300,100,50",
                         help="detection runs for these profiles (ms); 'none' for the load "
                              "run only")
@@ -174,11 +184,13 @@ def main() -> int:
               f"{fz['poll_ms']:>7.1f}")  # type: ignore[index]
     load = None
     if args.load_seconds > 0:
-        load = flaps_under_load(args.load_seconds, args.load_procs, args.realtime_priority)
+        load = flaps_under_load(args.load_seconds, args.load_procs, args.realtime_priority,
+                                args.router_realtime_priority)
         print(f"\nFlaps of a 50x3 session during {load['seconds']:.0f} s of "
-              f"{load['load_procs']} busy 10k-route loops (realtime priority "
-              f"{load['realtime_priority']}): FRR saw {load['frr_session_down_events']} "
-              f"down, we saw {load['our_session_down_events']} down; "
+              f"{load['load_procs']} busy 10k-route loops (SCHED_FIFO priority: ours "
+              f"{load['realtime_priority']}, bfdd {load['router_realtime_priority']}): "
+              f"FRR saw {load['frr_session_down_events']} down, "
+              f"we saw {load['our_session_down_events']} down; "
               f"status after: {load['frr_status_after']}; why: {load['our_down_diags']}")
     if args.json:
         print(json.dumps({"detection": results, "load": load}))
