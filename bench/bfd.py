@@ -174,9 +174,10 @@ def main() -> int:
     chosen = set() if args.profiles == "none" else {int(p) for p in args.profiles.split(",")}
     profiles = [p for p in (P300, P100, P50) if p.tx in chosen]
     results = [detection(p, args.repeats, args.realtime_priority) for p in profiles]
-    print(f"Failure detection seen by FRR's bfdd ({args.repeats} runs each; ms)")
-    print(f"{'profile':<9} {'detect':>6}  {'frozen med':>10} {'max':>6}  "
-          f"{'link down med':>13} {'max':>6}  {'poll ms':>7}")
+    if results:
+        print(f"Failure detection seen by FRR's bfdd ({args.repeats} runs each; ms)")
+        print(f"{'profile':<9} {'detect':>6}  {'frozen med':>10} {'max':>6}  "
+              f"{'link down med':>13} {'max':>6}  {'poll ms':>7}")
     for r in results:
         fz, ld = r["frozen"], r["link down"]
         print(f"{r['profile']:<9} {r['detect_ms']:>6}  {fz['median_ms']:>10.0f} "  # type: ignore[index]

@@ -67,10 +67,11 @@ class BfdClient:
     """Starts, commands and stops one BFD process.
 
     Threads: `start`, `set_sessions`, `stats` and `stop` may be called from any thread
-    (a lock serialises writes to the process's stdin; a write blocks only if the
-    process stops reading, e.g. while it is SIGSTOPped, and then for at most one pipe
-    buffer). One reader thread, owned by this object, reads the process's stdout: it
-    records each session's latest state in `states`, calls `on_event` (it must not
+    (`stop` and `start` not concurrently with each other; a lock serialises writes to
+    the process's stdin, another the stats round trips; a write blocks only while the
+    process does not read, e.g. SIGSTOPped, and its 64 KiB pipe is full). One reader
+    thread, owned by this object, reads the process's stdout: it records each
+    session's latest state in `states` (callers only read it), calls `on_event` (it must not
     block: later events wait behind it; the speaker should hand "down" to its own
     thread, which sends `neighbor <peer> teardown` to ExaBGP) and puts the event on the
     queue that `events()` drains. When the process exits on its own, an "exited" event
@@ -95,6 +96,7 @@ class BfdClient:
         self._queue: queue.Queue[BfdEvent] = queue.Queue()
         self._stats: queue.Queue[dict[str, object]] = queue.Queue()
         self._write_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
         self._ready = threading.Event()
         self._stopping = False
 
@@ -141,15 +143,19 @@ class BfdClient:
         self._write({"op": "set", "sessions": [s.to_json() for s in specs]})
 
     def stats(self, timeout: float = 5.0) -> dict[str, object]:
-        """Counters per session (control_packet_input/output, session_up/down_events)."""
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._stats.get_nowait()
-        self._write({"op": "stats"})
-        try:
-            return self._stats.get(timeout=timeout)
-        except queue.Empty:
-            raise BfdProcessError(f"no stats from the BFD process in {timeout:.1f}s") from None
+        """Counters per session (control_packet_input/output, session_up/down_events).
+        Blocks until the process answers (well under a millisecond unless it is
+        stopped); concurrent callers take turns."""
+        with self._stats_lock:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._stats.get_nowait()  # a late answer to a caller that gave up
+            self._write({"op": "stats"})
+            try:
+                return self._stats.get(timeout=timeout)
+            except queue.Empty:
+                raise BfdProcessError(
+                    f"no stats from the BFD process in {timeout:.1f}s") from None
 
     def events(self, timeout: float | None = None) -> Iterator[BfdEvent]:
         """Events as they come; ends after `timeout` seconds without one, or after
