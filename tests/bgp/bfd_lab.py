@@ -10,6 +10,7 @@ is stopped by PID and the namespaces deleted in `finally`, also when a test fail
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import pwd
@@ -80,7 +81,10 @@ class Bfdd:
 
     def render(self) -> str:
         profiles = {p.profile for p in self.peers}
-        text = "bfd\n"
+        # Microsecond log stamps and the state-change lines: see state_changes(). (The
+        # log file is named here: a `--log` target ignores the precision.)
+        text = (f"log file {self.state_dir / 'bfdd.log'}\nlog timestamp precision 6\n"
+                "debug bfd peer\nbfd\n")
         for prof in sorted(profiles, key=lambda p: p.name):
             text += (f" profile {prof.name}\n  receive-interval {prof.rx}\n"
                      f"  transmit-interval {prof.tx}\n"
@@ -116,10 +120,11 @@ class Bfdd:
         cmd = ["ip", "netns", "exec", self.netns, str(FRR_LIBDIR / daemon), "-d",
                "--vty_socket", str(self.state_dir), "-z", str(self.state_dir / "zserv.api"),
                "-P", "0", "-i", str(self._pidfile(daemon)),
-               "-f", str(self.state_dir / f"{daemon}.conf"),
-               "--log", f"file:{self.state_dir / daemon}.log"]
+               "-f", str(self.state_dir / f"{daemon}.conf")]
         if daemon == "bfdd":
             cmd += ["--bfdctl", str(self.state_dir / "bfdd.sock")]
+        else:
+            cmd += ["--log", f"file:{self.state_dir / daemon}.log"]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
                               timeout=timeout)
         if proc.returncode != 0:
@@ -201,6 +206,20 @@ class Bfdd:
             if entry.get("peer") == peer and bool(entry.get("multihop")) == multihop:
                 return str(entry.get("status"))
         return None
+
+    def state_changes(self, peer: str) -> list[tuple[float, str]]:
+        """(wall-clock time, new state) of each change bfdd logged for `peer`, from its
+        log's microsecond timestamps: when bfdd itself decided, however late anyone
+        polls it."""
+        changes = []
+        log = (self.state_dir / "bfdd.log").read_text(errors="replace")
+        for line in log.splitlines():
+            if "state-change:" not in line or f" peer:{peer} " not in line:
+                continue
+            stamp = datetime.datetime.strptime(line[:26], "%Y/%m/%d %H:%M:%S.%f")
+            new_state = line.split("] ", 1)[1].split(" -> ", 1)[1].split()[0]
+            changes.append((stamp.timestamp(), new_state))
+        return changes
 
     def entry(self, peer: str, multihop: bool = False) -> dict[str, Any]:
         for entry in self.peers_json():
