@@ -22,6 +22,7 @@ with --json the last line is the whole result as JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -29,12 +30,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from metallb.wait import poll_until
-from speaker.bfd.client import DEFAULT_REALTIME_PRIORITY
+from speaker.bfd.client import DEFAULT_REALTIME_PRIORITY, BfdClient
+from speaker.bfd.spec import SessionSpec
 from tests.bgp.bfd_lab import P50, P100, P300, BfdLab, Profile, bfd_lab, frr_peer, node_specs
 
 BUSY_LOOP = r"""
@@ -86,15 +89,23 @@ def prioritise_router(lab: BfdLab, priority: int) -> None:
                               os.sched_param(priority))
 
 
+@contextlib.contextmanager
+def one_session(profile: Profile, realtime: int,
+                router_realtime: int) -> Iterator[tuple[BfdLab, BfdClient, SessionSpec]]:
+    """A lab with one node whose BFD process has a session with bfdd, asked to start."""
+    with bfd_lab(1, lambda lab: [frr_peer(lab, lab.nodes[0], profile)]) as lab:
+        prioritise_router(lab, router_realtime)
+        client = lab.client(lab.nodes[0], realtime_priority=realtime)
+        spec = node_specs(lab, lab.nodes[0], profile)
+        client.set_sessions([spec])
+        yield lab, client, spec
+
+
 def detection(profile: Profile, repeats: int, realtime: int,
               router_realtime: int) -> dict[str, object]:
     rows: dict[str, object] = {}
-    with bfd_lab(1, lambda lab: [frr_peer(lab, lab.nodes[0], profile)]) as lab:
+    with one_session(profile, realtime, router_realtime) as (lab, client, spec):
         node = lab.nodes[0]
-        prioritise_router(lab, router_realtime)
-        client = lab.client(node, realtime_priority=realtime)
-        spec = node_specs(lab, node, profile)
-        client.set_sessions([spec])
         for kind in ("frozen", "link down"):
             times: list[float] = []
             inject_ms: list[float] = []
@@ -124,12 +135,8 @@ def detection(profile: Profile, repeats: int, realtime: int,
 def flaps_under_load(seconds: float, procs: int, realtime: int,
                      router_realtime: int) -> dict[str, object]:
     profile = P50
-    with bfd_lab(1, lambda lab: [frr_peer(lab, lab.nodes[0], profile)]) as lab:
+    with one_session(profile, realtime, router_realtime) as (lab, _client, spec):
         node = lab.nodes[0]
-        prioritise_router(lab, router_realtime)
-        client = lab.client(node, realtime_priority=realtime)
-        spec = node_specs(lab, node, profile)
-        client.set_sessions([spec])
         wait_both_up(lab, node.ipv4, spec.key)
         before_frr = frr_down_count(lab, node.ipv4)
         before_ours = our_down_count(lab)
