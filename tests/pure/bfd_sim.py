@@ -10,7 +10,7 @@ import heapq
 import itertools
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from speaker.bfd.packet import ControlPacket, State, decode
 from speaker.bfd.session import Output, Session, SessionConfig, StateChange
@@ -23,6 +23,9 @@ class Pair:
     delay: float = 0.001
     now: float = 0.0
     silent_from: dict[str, float] = field(default_factory=dict)  # side -> time
+    # Sides that behave like FRR's bfdd on the wire: Required Min RX of 1 s while not Up,
+    # the profile's once Up (then the peer must speed up at once).
+    frr_like: set[str] = field(default_factory=set)
     changes: list[tuple[float, str, StateChange]] = field(default_factory=list)
     _wire: list[tuple[float, int, str, bytes]] = field(default_factory=list)
     _seq: itertools.count = field(default_factory=itertools.count)
@@ -45,6 +48,10 @@ class Pair:
         if self._silent(sender):
             return
         target = "b" if sender == "a" else "a"
+        if sender in self.frr_like:
+            packets = tuple(
+                p if p.state == State.UP else replace(p, required_min_rx=1_000_000)
+                for p in packets)
         for pkt in packets:
             heapq.heappush(self._wire, (self.now + self.delay, next(self._seq), target,
                                         pkt.encode()))

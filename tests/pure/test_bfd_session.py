@@ -233,12 +233,14 @@ configs = st.builds(
 
 @settings(max_examples=150, deadline=None)
 @given(config_a=configs, config_b=configs, seed=st.integers(0, 2**16),
-       delay=st.floats(0.0, 0.005))
-def test_two_sessions_always_come_up_and_stay_up(config_a, config_b, seed, delay):
+       delay=st.floats(0.0, 0.005), b_like_frr=st.booleans())
+def test_two_sessions_always_come_up_and_stay_up(config_a, config_b, seed, delay, b_like_frr):
     if config_a.passive and config_b.passive:
         config_b = SessionConfig(config_b.desired_min_tx, config_b.required_min_rx,
                                  config_b.detect_mult, passive=False)
     pair = Pair.of(config_a, config_b, seed=seed, delay=delay)
+    if b_like_frr:
+        pair.frr_like.add("b")
     pair.run_until(5.0)  # one slow (1 s) round trip at most, with jitter
     assert pair.both_up()
     pair.run_until(30.0)
