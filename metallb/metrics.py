@@ -6,9 +6,12 @@ metrics are grouped in small classes instead of module-level globals.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client import disable_created_metrics as _disable_created
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, UntypedMetricFamily
 
 # MetalLB exports no *_created series; dashboards and alerts do not expect them.
 _disable_created()
@@ -128,6 +131,66 @@ class SpeakerMetrics:
         for labels in sorted(self._announced):
             family.add_metric(list(labels), 1)
         return [family]
+
+
+@dataclass(frozen=True)
+class BfdSessionCounters:
+    """One BFD session as the BFD process reports it (`stats`)."""
+
+    up: bool
+    control_packet_input: int
+    control_packet_output: int
+    session_up_events: int
+    session_down_events: int
+
+
+class BFDMetrics:
+    """`metallb_bfd_*`, with the names and `peer` label of upstream's FRR-mode exporter
+    (frr-metrics/collector/bfd.go, v0.12-v0.13), served from the last published stats.
+
+    Upstream's counters carry no `_total` suffix; prometheus_client would add one to a
+    counter's name, so the counters are exposed untyped under upstream's exact names
+    (queries, rate() included, work the same). Echo counters are left out: we run no
+    echo mode. Published by the speaker's thread, read by the scrape thread: publish
+    swaps one immutable mapping, so no lock is needed."""
+
+    SESSION_UP = ("metallb_bfd_session_up", "BFD session state (1 is up, 0 is down)")
+    COUNTERS = (
+        ("metallb_bfd_control_packet_input", "Number of received BFD control packets",
+         "control_packet_input"),
+        ("metallb_bfd_control_packet_output", "Number of sent BFD control packets",
+         "control_packet_output"),
+        ("metallb_bfd_session_up_events", "Number of BFD session up events",
+         "session_up_events"),
+        ("metallb_bfd_session_down_events", "Number of BFD session down events",
+         "session_down_events"),
+    )
+
+    def __init__(self, registry: CollectorRegistry):
+        self._sessions: Mapping[str, BfdSessionCounters] = {}
+        registry.register(self)
+
+    def publish(self, sessions: Mapping[str, BfdSessionCounters]) -> None:
+        """Exactly these peers' series exist afterwards (peer address -> counters)."""
+        self._sessions = dict(sessions)
+
+    def describe(self) -> list[GaugeMetricFamily | UntypedMetricFamily]:
+        return [GaugeMetricFamily(*self.SESSION_UP, labels=["peer"]),
+                *(UntypedMetricFamily(name, text, labels=["peer"])
+                  for name, text, _attr in self.COUNTERS)]
+
+    def collect(self) -> list[GaugeMetricFamily | UntypedMetricFamily]:
+        sessions = self._sessions
+        up = GaugeMetricFamily(*self.SESSION_UP, labels=["peer"])
+        families: list[GaugeMetricFamily | UntypedMetricFamily] = [up]
+        for peer in sorted(sessions):
+            up.add_metric([peer], 1 if sessions[peer].up else 0)
+        for name, text, attr in self.COUNTERS:
+            family = UntypedMetricFamily(name, text, labels=["peer"])
+            for peer in sorted(sessions):
+                family.add_metric([peer], getattr(sessions[peer], attr))
+            families.append(family)
+        return families
 
 
 def _label_sets(metric: Gauge | Counter) -> set[tuple[str, ...]]:

@@ -76,6 +76,11 @@ def parse_string(value: object, path: str, issues: Issues, *, secret: bool = Fal
     return value
 
 
+def parse_name(value: object, path: str, issues: Issues, *, from_text: bool = False) -> str | None:
+    """A reference to another config entry by name (e.g. a peer's `bfd-profile`)."""
+    return parse_string(value, path, issues)
+
+
 def parse_password(
     value: object, path: str, issues: Issues, *, from_text: bool = False
 ) -> str | None:

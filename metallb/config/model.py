@@ -16,6 +16,13 @@ from metallb.config.errors import ConfigIssue
 
 DEFAULT_PEER_PORT = 179
 DEFAULT_HOLD_TIME = 90.0
+# BFD timers when a profile leaves them out: upstream sets none and FRR's bfdd applies
+# these (milliseconds; minimum TTL only matters for multihop sessions).
+DEFAULT_BFD_RECEIVE_INTERVAL = 300
+DEFAULT_BFD_TRANSMIT_INTERVAL = 300
+DEFAULT_BFD_DETECT_MULTIPLIER = 3
+DEFAULT_BFD_ECHO_INTERVAL = 50
+DEFAULT_BFD_MINIMUM_TTL = 254
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -212,7 +219,7 @@ class Peer:
     # Secret (type kubernetes.io/basic-auth, key `password`) in the MetalLB namespace the
     # password was read from; the daemons watch it so a change reaches the session.
     password_secret: str | None = None
-    bfd_profile: str | None = None  # a BFDProfile name, checked to exist
+    bfd_profile: str | None = None  # a Config.bfd_profiles name, checked to exist
     enable_graceful_restart: bool = False
 
     @property
@@ -223,6 +230,42 @@ class Peer:
 
     def selects(self, labels: Mapping[str, str]) -> bool:
         return selectors_match(self.node_selectors, labels)
+
+
+@dataclass(frozen=True)
+class BfdProfile:
+    """`bfd-profiles[]` entry. A field left out stays None, as upstream keeps it (its FRR
+    template then writes nothing and bfdd's default applies); the `effective_*`
+    properties give the value a session runs with. Intervals in milliseconds."""
+
+    name: str
+    receive_interval: int | None = None
+    transmit_interval: int | None = None
+    detect_multiplier: int | None = None
+    echo_interval: int | None = None
+    echo_mode: bool = False  # always False: the parser refuses echo mode (not implemented)
+    passive_mode: bool = False
+    minimum_ttl: int | None = None
+
+    @property
+    def effective_receive_interval(self) -> int:
+        return _or(self.receive_interval, DEFAULT_BFD_RECEIVE_INTERVAL)
+
+    @property
+    def effective_transmit_interval(self) -> int:
+        return _or(self.transmit_interval, DEFAULT_BFD_TRANSMIT_INTERVAL)
+
+    @property
+    def effective_detect_multiplier(self) -> int:
+        return _or(self.detect_multiplier, DEFAULT_BFD_DETECT_MULTIPLIER)
+
+    @property
+    def effective_minimum_ttl(self) -> int:
+        return _or(self.minimum_ttl, DEFAULT_BFD_MINIMUM_TTL)
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 # Fields a peer-autodiscovery mapping may name (keys of from-annotations / from-labels /
@@ -258,21 +301,6 @@ class PeerAutodiscovery:
 
 
 @dataclass(frozen=True)
-class BFDProfile:
-    """A BFDProfile object: parsed and range-checked; BFD itself is its own issue.
-    Times in milliseconds; None means the BFD implementation's default."""
-
-    name: str
-    receive_interval: int | None = None
-    transmit_interval: int | None = None
-    detect_multiplier: int | None = None
-    echo_interval: int | None = None
-    echo_mode: bool = False
-    passive_mode: bool = False
-    minimum_ttl: int | None = None
-
-
-@dataclass(frozen=True)
 class Config:
     """Pools are in the order the allocator tries them: as listed in a legacy config;
     from CRDs, pools with a serviceAllocation first (by priority, those without one
@@ -282,7 +310,7 @@ class Config:
     pools: tuple[Pool, ...] = ()
     bgp_communities: tuple[tuple[str, str], ...] = ()  # alias -> "A:B"
     peer_autodiscovery: PeerAutodiscovery | None = None
-    bfd_profiles: tuple[BFDProfile, ...] = ()  # CRDs only
+    bfd_profiles: tuple[BfdProfile, ...] = ()  # bfd-profiles[] or BFDProfile objects
     # Valid but probably not what was meant (e.g. a CIDR with host bits, read as its
     # network as MetalLB does): `config check` prints them, the daemons log them. Not part
     # of equality: two configs that mean the same are the same config.
@@ -293,6 +321,9 @@ class Config:
             if p.name == name:
                 return p
         return None
+
+    def bfd_profile(self, name: str) -> BfdProfile | None:
+        return next((p for p in self.bfd_profiles if p.name == name), None)
 
     def pool_of(self, ip: str | IPAddress) -> Pool | None:
         addr = as_address(ip)  # parsed once, not once per pool

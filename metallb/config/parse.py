@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from metallb.config.autodiscovery import parse_peer_autodiscovery
+from metallb.config.bfd import parse_bfd_profiles
 from metallb.config.errors import ConfigError, ConfigIssue, ConfigSyntaxError
 from metallb.config.issues import Issues, type_name
 from metallb.config.model import Config
@@ -30,11 +31,8 @@ __all__ = [
     "summarize",
 ]
 
-TOP_LEVEL_KEYS = ("peers", "peer-autodiscovery", "bgp-communities", "address-pools")
-# MetalLB v0.12 keys we know but do not implement yet (a deliberate difference).
-UNSUPPORTED_TOP_LEVEL_KEYS = {
-    "bfd-profiles": "BFD is not implemented yet; remove bfd-profiles and the peers' bfd-profile",
-}
+TOP_LEVEL_KEYS = ("peers", "peer-autodiscovery", "bgp-communities", "address-pools",
+                  "bfd-profiles")
 
 
 def parse_config(document: object, source: str | None = None) -> Config:
@@ -45,12 +43,17 @@ def parse_config(document: object, source: str | None = None) -> Config:
     mapping = issues.mapping(document, "", f"a mapping with keys {', '.join(TOP_LEVEL_KEYS)}")
     if mapping is None:
         raise ConfigError(issues.items, source)
-    issues.unknown_keys(mapping, TOP_LEVEL_KEYS, "", UNSUPPORTED_TOP_LEVEL_KEYS)
+    issues.unknown_keys(mapping, TOP_LEVEL_KEYS, "")
     present = {k: v for k, v in mapping.items() if k in TOP_LEVEL_KEYS and v is not None}
     communities = {}
     if "bgp-communities" in present:
         communities = parse_communities(present["bgp-communities"], "bgp-communities", issues)
-    peers = parse_peers(present["peers"], "peers", issues) if "peers" in present else ()
+    bfd_profiles = ()
+    if "bfd-profiles" in present:
+        bfd_profiles = parse_bfd_profiles(present["bfd-profiles"], "bfd-profiles", issues)
+    peers = ()
+    if "peers" in present:
+        peers = parse_peers(present["peers"], "peers", issues, [p.name for p in bfd_profiles])
     autodiscovery = None
     if "peer-autodiscovery" in present:
         autodiscovery = parse_peer_autodiscovery(
@@ -66,6 +69,7 @@ def parse_config(document: object, source: str | None = None) -> Config:
         pools=pools,
         bgp_communities=tuple(communities.items()),
         peer_autodiscovery=autodiscovery,
+        bfd_profiles=bfd_profiles,
         warnings=tuple(issues.warnings),
     )
 

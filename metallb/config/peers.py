@@ -7,10 +7,11 @@ is accepted in the other (only the string-vs-integer rule differs, see fields.py
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 
 from metallb.config import fields
+from metallb.config.bfd import BFD_NOT_RUN
 from metallb.config.errors import ConfigIssue
 from metallb.config.issues import Issues, index_path, key_path
 from metallb.config.model import AUTODISCOVERY_FIELDS, DEFAULT_HOLD_TIME, Peer
@@ -31,6 +32,7 @@ PEER_FIELDS: dict[str, tuple[FieldParser, str]] = {
     "source-address": (fields.parse_ip, "source_address"),
     "password": (fields.parse_password, "password"),
     "ebgp-multihop": (fields.parse_bool, "ebgp_multihop"),
+    "bfd-profile": (fields.parse_name, "bfd_profile"),
 }
 REQUIRED_PEER_FIELDS = ("peer-address", "peer-asn", "my-asn")
 # MetalLB's Go decoder gives these fields their zero value when written empty, and reads
@@ -42,9 +44,9 @@ GO_ZERO_MEANS_DEFAULT: dict[str, object] = {
     "router-id": "",
     "source-address": "",
     "password": "",
+    "bfd-profile": "",
 }
 PEER_KEYS = (*PEER_FIELDS, "node-selectors")
-UNSUPPORTED_PEER_KEYS = {"bfd-profile": "BFD is not implemented yet; remove it"}
 
 
 def parse_peer_field(
@@ -141,7 +143,10 @@ def peers_from_fields(
     return (tuple(peers) if not all_issues else ()), all_issues
 
 
-def parse_peers(value: object, path: str, issues: Issues) -> tuple[Peer, ...]:
+def parse_peers(
+    value: object, path: str, issues: Issues, bfd_profiles: Collection[str] = ()
+) -> tuple[Peer, ...]:
+    """`peers[]`; a peer's `bfd-profile` must name one of `bfd_profiles`."""
     entries = issues.sequence(value, path)
     if entries is None:
         return ()
@@ -151,7 +156,7 @@ def parse_peers(value: object, path: str, issues: Issues) -> tuple[Peer, ...]:
         mapping = issues.struct(raw, peer_path)
         if mapping is None:
             continue
-        issues.unknown_keys(mapping, PEER_KEYS, peer_path, UNSUPPORTED_PEER_KEYS)
+        issues.unknown_keys(mapping, PEER_KEYS, peer_path)
         before = len(issues)
         selectors = ()
         if "node-selectors" in mapping:
@@ -162,6 +167,12 @@ def parse_peers(value: object, path: str, issues: Issues) -> tuple[Peer, ...]:
         if peer is None or len(issues) != before:
             continue
         peer = replace(peer, node_selectors=selectors)
+        if peer.bfd_profile is not None and peer.bfd_profile not in bfd_profiles:
+            issues.add(f"{peer_path}.bfd-profile", "names no entry of bfd-profiles",
+                       peer.bfd_profile)
+            continue
+        if peer.bfd_profile is not None:
+            issues.warn(f"{peer_path}.bfd-profile", BFD_NOT_RUN, peer.bfd_profile)
         duplicate = next((p for p, other in peers if other == peer), None)
         if duplicate is not None:
             issues.add(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from metallb.config.counting import usable_address_count
 from metallb.config.fields import format_duration
-from metallb.config.model import Config, NodeSelector, Peer, Pool
+from metallb.config.model import BfdProfile, Config, NodeSelector, Peer, Pool
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -30,8 +30,7 @@ def summarize(config: Config) -> list[str]:
         extra = f" ({', '.join(flags)})" if flags else ""
         lines.append(f"pool {pool.name}: {pool.protocol}, {count}: {entries}{extra}")
     lines.extend(_peer_line(peer) for peer in config.peers)
-    lines.extend(f"bfd profile {profile.name}: parsed, not in use (BFD is not implemented)"
-                 for profile in config.bfd_profiles)
+    lines.extend(_bfd_line(profile) for profile in config.bfd_profiles)
     if auto is not None:
         for kind, mappings in (
             ("annotations", auto.from_annotations),
@@ -132,6 +131,18 @@ def _peer_line(peer: Peer) -> str:
         parts.append("graceful restart")
     parts.append(f"nodes: {_selectors_text(peer.node_selectors)}")
     return ", ".join(parts)
+
+
+def _bfd_line(profile: BfdProfile) -> str:
+    """Effective timers (FRR's defaults filled in) and the detection time they give
+    when both ends use this profile."""
+    tx, rx = profile.effective_transmit_interval, profile.effective_receive_interval
+    multiplier = profile.effective_detect_multiplier
+    line = (f"bfd-profile {profile.name}: transmit {tx}ms, receive {rx}ms, multiplier "
+            f"{multiplier} (down after {multiplier * max(tx, rx)}ms of silence)")
+    if profile.passive_mode:
+        line += ", passive"
+    return line
 
 
 def _selectors_text(selectors: tuple[NodeSelector, ...]) -> str:

@@ -281,16 +281,16 @@ def test_alias_and_its_value_are_one_community():
 # --- deliberate differences ----------------------------------------------------------------
 
 
-def test_bfd_is_refused_with_a_reason_until_implemented():
+def test_bfd_echo_mode_is_refused_with_a_reason():
+    # Upstream hands echo mode to FRR; our engine runs asynchronous mode only.
     lines = issues_of(
-        "bfd-profiles: [{name: default}]\n"
+        "bfd-profiles: [{name: default, echo-mode: true}]\n"
         f"peers: [{{{PEER}, bfd-profile: default}}]\n"
     )
-    assert lines == [
-        "bfd-profiles: is not supported: BFD is not implemented yet; remove bfd-profiles and "
-        "the peers' bfd-profile",
-        "peers[0].bfd-profile: is not supported: BFD is not implemented yet; remove it",
-    ]
+    assert lines[0] == (
+        "bfd-profiles[0].echo-mode: echo mode is not implemented (the BFD engine runs "
+        "asynchronous mode only); remove echo-mode or set it to false (value: True)"
+    )
 
 
 @pytest.mark.parametrize(

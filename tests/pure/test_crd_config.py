@@ -469,5 +469,6 @@ def test_summary_shows_what_the_crds_add():
     assert lines[2] == ("peer 192.0.2.254 (p1) port 179: peer-asn dynamic (internal), my-asn "
                         "64500 (iBGP), hold-time 90s, password from Secret bgp-auth, "
                         "bfd-profile fast, graceful restart, nodes: all")
-    assert lines[3] == "bfd profile fast: parsed, not in use (BFD is not implemented)"
+    assert lines[3] == ("bfd-profile fast: transmit 300ms, receive 300ms, multiplier 3 (down "
+                        "after 900ms of silence)")
     assert "s3cret" not in " ".join(lines)

@@ -13,10 +13,11 @@ from dataclasses import replace
 from typing import Any
 
 from metallb.config import fields
+from metallb.config.bfd import BFD_NOT_RUN
 from metallb.config.crds.common import optional_bool, optional_int, optional_string, selector_list
 from metallb.config.crds.objects import Resource, spec_of
 from metallb.config.issues import Issues
-from metallb.config.model import DEFAULT_PEER_PORT, DYNAMIC_ASN_MODES, BFDProfile, Peer
+from metallb.config.model import DEFAULT_PEER_PORT, DYNAMIC_ASN_MODES, BfdProfile, Peer
 
 V1BETA1_PEER_KEYS = (
     "myASN", "peerASN", "peerAddress", "sourceAddress", "peerPort", "holdTime",
@@ -44,8 +45,8 @@ BFD_KEYS = {  # field -> (model attribute, low, high), as the CRD schema and bfd
 }
 
 
-def parse_bfd_profiles(resources: list[Resource], issues: Issues) -> dict[str, BFDProfile]:
-    profiles: dict[str, BFDProfile] = {}
+def parse_bfd_profiles(resources: list[Resource], issues: Issues) -> dict[str, BfdProfile]:
+    profiles: dict[str, BfdProfile] = {}
     for resource in resources:
         spec = spec_of(resource, issues, (*BFD_KEYS, "echoMode", "passiveMode"))
         if spec is None:
@@ -59,7 +60,7 @@ def parse_bfd_profiles(resources: list[Resource], issues: Issues) -> dict[str, B
         values["echo_mode"] = optional_bool(spec, "echoMode", base, issues, False)
         values["passive_mode"] = optional_bool(spec, "passiveMode", base, issues, False)
         if len(issues) == before:
-            profiles[resource.name] = BFDProfile(name=resource.name, **values)
+            profiles[resource.name] = BfdProfile(name=resource.name, **values)
     return profiles
 
 
@@ -95,7 +96,7 @@ def _secret_password(body: Mapping[str, Any]) -> object:
 def parse_peers(
     resources: list[Resource],
     passwords: Mapping[str, object] | None,
-    bfd_profiles: Mapping[str, BFDProfile],
+    bfd_profiles: Mapping[str, BfdProfile],
     issues: Issues,
 ) -> tuple[Peer, ...]:
     peers: list[Peer] = []
@@ -119,7 +120,7 @@ def _same_session(a: Peer, b: Peer) -> bool:
 def _parse_peer(
     resource: Resource,
     passwords: Mapping[str, object] | None,
-    bfd_profiles: Mapping[str, BFDProfile],
+    bfd_profiles: Mapping[str, BfdProfile],
     issues: Issues,
 ) -> Peer | None:
     v1beta2 = resource.api_version.endswith("/v1beta2")
@@ -171,6 +172,8 @@ def _parse_peer(
     bfd = optional_string(spec, "bfdProfile", base, issues)
     if bfd is not None and bfd not in bfd_profiles:
         issues.add(f"{base}.bfdProfile", "names no BFDProfile", bfd)
+    elif bfd is not None:
+        issues.warn(f"{base}.bfdProfile", BFD_NOT_RUN, bfd)
     kwargs["bfd_profile"] = bfd
     if len(issues) != before:
         return None

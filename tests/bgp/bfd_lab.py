@@ -1,0 +1,317 @@
+"""FRR's bfdd (with zebra) in a router namespace, and our BFD process in node namespaces,
+for the BFD interop tests and bench/bfd.py.
+
+The lab's FrrRouter runs zebra + bgpd only; BFD needs no BGP to be proven, so this
+starts its own zebra + bfdd per router namespace, in its own state directory (own vty
+socket, zserv socket and bfdd control socket, so parallel runs never meet). Everything
+is stopped by PID and the namespaces deleted in `finally`, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.frr import FRR_LIBDIR, FrrError, _terminate, pid_alive
+from lab.netns import Node, Topology, ip
+from metallb.wait import poll_until
+from speaker.bfd.client import BfdClient, BfdEvent
+from speaker.bfd.spec import SessionSpec
+from tests.support.requires import require_frr, require_program
+
+DAEMONS = ("zebra", "bfdd")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A BFD profile as both ends use it (milliseconds)."""
+
+    name: str
+    tx: int
+    rx: int
+    multiplier: int
+
+    @property
+    def detect_ms(self) -> int:
+        return self.multiplier * max(self.tx, self.rx)
+
+
+P300 = Profile("p300x3", 300, 300, 3)
+P100 = Profile("p100x3", 100, 100, 3)
+P50 = Profile("p50x3", 50, 50, 3)
+
+
+@dataclass(frozen=True)
+class FrrPeer:
+    """One `peer` block of bfdd's config: the node's address as FRR sees it."""
+
+    address: str
+    local: str
+    profile: Profile
+    multihop: bool = False
+    passive: bool = False
+
+    def render(self) -> str:
+        mh = " multihop" if self.multihop else ""
+        passive = "  passive-mode\n" if self.passive else ""
+        return (f" peer {self.address}{mh} local-address {self.local}\n"
+                f"  profile {self.profile.name}\n{passive} !\n")
+
+
+class Bfdd:
+    """zebra + bfdd in `netns`; state in `state_dir` (traversable by user frr)."""
+
+    def __init__(self, netns: str, state_dir: Path, peers: list[FrrPeer]):
+        self.netns = netns
+        self.state_dir = state_dir
+        self.peers = peers
+        self._vty: socket.socket | None = None
+
+    def render(self) -> str:
+        profiles = {p.profile for p in self.peers}
+        # Microsecond log stamps and the state-change lines: see state_changes(). (The
+        # log file is named here: a `--log` target ignores the precision.)
+        text = (f"log file {self.state_dir / 'bfdd.log'}\nlog timestamp precision 6\n"
+                "debug bfd peer\nbfd\n")
+        for prof in sorted(profiles, key=lambda p: p.name):
+            text += (f" profile {prof.name}\n  receive-interval {prof.rx}\n"
+                     f"  transmit-interval {prof.tx}\n"
+                     f"  detect-multiplier {prof.multiplier}\n !\n")
+        return text + "".join(p.render() for p in self.peers)
+
+    def _pidfile(self, daemon: str) -> Path:
+        return self.state_dir / f"{daemon}.pid"
+
+    def start(self, timeout: float = 10.0) -> Bfdd:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        frr = pwd.getpwnam("frr")
+        (self.state_dir / "zebra.conf").write_text("hostname bfd-lab-router\n")
+        (self.state_dir / "bfdd.conf").write_text(self.render())
+        for path in (self.state_dir, self.state_dir / "zebra.conf",
+                     self.state_dir / "bfdd.conf"):
+            os.chown(path, frr.pw_uid, frr.pw_gid)
+        self.state_dir.chmod(0o770)
+        try:
+            for daemon in DAEMONS:
+                if self.pid(daemon) is None:
+                    self._start_daemon(daemon, timeout)
+            poll_until(lambda: self._vtysh_ok("show bfd peers json"), timeout,
+                       what=f"bfdd vty in {self.netns}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_daemon(self, daemon: str, timeout: float) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._pidfile(daemon).unlink()
+        cmd = ["ip", "netns", "exec", self.netns, str(FRR_LIBDIR / daemon), "-d",
+               "--vty_socket", str(self.state_dir), "-z", str(self.state_dir / "zserv.api"),
+               "-P", "0", "-i", str(self._pidfile(daemon)),
+               "-f", str(self.state_dir / f"{daemon}.conf")]
+        if daemon == "bfdd":
+            cmd += ["--bfdctl", str(self.state_dir / "bfdd.sock")]
+        else:
+            cmd += ["--log", f"file:{self.state_dir / daemon}.log"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                              timeout=timeout)
+        if proc.returncode != 0:
+            raise FrrError(f"{daemon} in {self.netns} failed (rc={proc.returncode}): "
+                           f"{proc.stderr.strip() or proc.stdout.strip()}")
+        poll_until(lambda: self.pid(daemon), timeout, what=f"{daemon} pidfile")
+
+    def pid(self, daemon: str = "bfdd") -> int | None:
+        try:
+            pid = int(self._pidfile(daemon).read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def stop_daemon(self, daemon: str = "bfdd", timeout: float = 10.0) -> None:
+        if daemon == "bfdd":
+            self._close_vty()
+        pid = self.pid(daemon)
+        if pid is not None:
+            _terminate(pid, timeout)
+        with contextlib.suppress(FileNotFoundError):
+            self._pidfile(daemon).unlink()
+
+    def stop(self) -> None:
+        for daemon in reversed(DAEMONS):
+            self.stop_daemon(daemon)
+
+    def _vtysh_ok(self, command: str) -> bool:
+        proc = subprocess.run(["vtysh", "--vty_socket", str(self.state_dir), "-c", command],
+                              capture_output=True, text=True, check=False, timeout=30)
+        return proc.returncode == 0 and proc.stdout.strip().startswith("[")
+
+    def vty(self, command: str) -> str:
+        """One command on bfdd's own vty socket, over a kept connection: ~0.1 ms instead
+        of the ~20-80 ms of a vtysh process, so a failure is timed to the millisecond.
+        The protocol is vtysh's: the command ends with NUL, the answer with three NULs
+        and a status byte (0: success)."""
+        for attempt in (1, 2):
+            try:
+                if self._vty is None:
+                    self._vty = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    self._vty.settimeout(10)
+                    self._vty.connect(str(self.state_dir / "bfdd.vty"))
+                    self._exchange("enable")
+                return self._exchange(command)
+            except OSError as exc:
+                self._close_vty()
+                if attempt == 2:
+                    raise FrrError(f"bfdd vty in {self.netns}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _exchange(self, command: str) -> str:
+        assert self._vty is not None
+        self._vty.sendall(command.encode() + b"\0")
+        buf = b""
+        while not (len(buf) >= 4 and buf[-4:-1] == b"\0\0\0"):
+            chunk = self._vty.recv(65536)
+            if not chunk:
+                raise ConnectionResetError("bfdd closed its vty")
+            buf += chunk
+        if buf[-1] != 0:
+            raise FrrError(f"bfdd refused {command!r}: {buf[:-4].decode(errors='replace')}")
+        return buf[:-4].decode()
+
+    def _close_vty(self) -> None:
+        if self._vty is not None:
+            self._vty.close()
+            self._vty = None
+
+    def peers_json(self) -> list[dict[str, Any]]:
+        return json.loads(self.vty("show bfd peers json") or "[]")
+
+    def counters_json(self) -> list[dict[str, Any]]:
+        return json.loads(self.vty("show bfd peers counters json") or "[]")
+
+    def status(self, peer: str, multihop: bool = False) -> str | None:
+        """FRR's status of the session with `peer` ("up", "down", "init", ...)."""
+        for entry in self.peers_json():
+            if entry.get("peer") == peer and bool(entry.get("multihop")) == multihop:
+                return str(entry.get("status"))
+        return None
+
+    def state_changes(self, peer: str) -> list[tuple[float, str]]:
+        """(wall-clock time, new state) of each change bfdd logged for `peer`, from its
+        log's microsecond timestamps: when bfdd itself decided, however late anyone
+        polls it."""
+        changes = []
+        log = (self.state_dir / "bfdd.log").read_text(errors="replace")
+        for line in log.splitlines():
+            if "state-change:" not in line or f" peer:{peer} " not in line:
+                continue
+            stamp = datetime.datetime.strptime(line[:26], "%Y/%m/%d %H:%M:%S.%f")
+            new_state = line.split("] ", 1)[1].split(" -> ", 1)[1].split()[0]
+            changes.append((stamp.timestamp(), new_state))
+        return changes
+
+    def entry(self, peer: str, multihop: bool = False) -> dict[str, Any]:
+        for entry in self.peers_json():
+            if entry.get("peer") == peer and bool(entry.get("multihop")) == multihop:
+                return entry
+        raise FrrError(f"bfdd has no session with {peer}")
+
+
+@dataclass
+class BfdLab:
+    topology: Topology
+    bfdd: Bfdd
+    workdir: Path
+    clients: list[BfdClient] = field(default_factory=list)
+    events: dict[str, list[BfdEvent]] = field(default_factory=dict)
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        return self.topology.nodes
+
+    def client(self, node: Node, **kwargs: object) -> BfdClient:
+        """A started BFD process in `node`'s namespace; its events in self.events."""
+        events = self.events.setdefault(node.netns, [])
+        client = BfdClient(netns=node.netns, on_event=events.append,
+                           stderr_path=self.workdir / f"{node.netns}-bfd.log",
+                           **kwargs)  # type: ignore[arg-type]
+        self.clients.append(client)
+        return client.start()
+
+    def link(self, node: Node, up: bool) -> None:
+        """The node's cable: its veth end in the node namespace, down or up."""
+        ip("-n", node.netns, "link", "set", node.interface, "up" if up else "down")
+
+
+def node_specs(lab: BfdLab, node: Node, profile: Profile, *, v6: bool = False,
+               multihop: bool = False) -> SessionSpec:
+    """The node side of a session with the router."""
+    topo = lab.topology
+    return SessionSpec(
+        peer=topo.router_ipv6 if v6 else topo.router_ipv4,
+        local=node.ipv6 if v6 else node.ipv4, multihop=multihop,
+        transmit_interval=profile.tx, receive_interval=profile.rx,
+        detect_multiplier=profile.multiplier,
+    )
+
+
+def frr_peer(lab: BfdLab, node: Node, profile: Profile, *, v6: bool = False,
+             multihop: bool = False) -> FrrPeer:
+    topo = lab.topology
+    return FrrPeer(node.ipv6 if v6 else node.ipv4,
+                   topo.router_ipv6 if v6 else topo.router_ipv4, profile, multihop)
+
+
+def require_bfd_lab() -> None:
+    require_frr()
+    require_program("ip", "iproute2")
+    require_program(str(FRR_LIBDIR / "bfdd"), "frr")
+
+
+@contextlib.contextmanager
+def bfd_lab(nodes: int, peers_of: Any) -> Iterator[BfdLab]:
+    """Topology with `nodes` nodes and bfdd configured with `peers_of(lab)` (a function
+    of the lab, which knows the addresses); everything torn down on exit."""
+    topology = Topology(nodes)
+    workdir = Path(tempfile.mkdtemp(prefix=f"{topology.prefix}-bfd-"))
+    workdir.chmod(0o711)
+    lab: BfdLab | None = None
+    try:
+        topology.up()
+        lab = BfdLab(topology, Bfdd(topology.router, workdir / "frr", []), workdir)
+        lab.bfdd.peers = list(peers_of(lab))
+        lab.bfdd.start()
+        yield lab
+    finally:
+        try:
+            if lab is not None:
+                for client in lab.clients:
+                    with contextlib.suppress(Exception):
+                        if client.pid is not None:
+                            with contextlib.suppress(ProcessLookupError):
+                                os.kill(client.pid, 18)  # SIGCONT: a frozen one must exit
+                        client.stop(timeout=3.0)
+                lab.bfdd.stop()
+        finally:
+            topology.down()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def wait_status(lab: BfdLab, peer: str, status: str, timeout: float,
+                multihop: bool = False) -> float:
+    """Poll FRR until the session with `peer` has `status`; the seconds it took."""
+    start = time.monotonic()
+    poll_until(lambda: lab.bfdd.status(peer, multihop) == status, timeout, interval=0.002,
+               max_interval=0.005, what=f"bfdd session with {peer} {status}")
+    return time.monotonic() - start
