@@ -334,7 +334,8 @@ def test_changed_hold_time_resets_the_session_and_routes_return():
         drv.set_peers([type(changed)(**{**changed.__dict__, "hold_time": 6})])
         assert wait(lambda: lab.router.bgp_summary().get(node.ipv4, {}).get("state")
                     == "Established" and drv.sessions()[router].up
-                    and lab.nexthops(VIP) == [node.ipv4], "session and route after reset")
+                    and lab.nexthops(VIP) == [node.ipv4], "session and route after reset",
+                    timeout=45.0)  # a reconnect: ExaBGP's and FRR's connect retries
         assert drv.command_errors() == 0
 
 
