@@ -1,0 +1,155 @@
+"""`metallb lab demo --containers`: the lab runs what users deploy. The controller and
+every speaker run from the image under podman, each from its rendered pod spec; the
+demo's checks pass; what the containers are is read back from `podman inspect` (never
+from the manifests); a `podman stop` withdraws the node's routes like a process SIGTERM
+does (both figures printed, not asserted: no timed assertions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from lab.running import RunningLab
+from metallb.wait import poll_until
+from tests.support.image import podman
+from tests.system.support import lab_env
+
+pytestmark = [pytest.mark.privileged, pytest.mark.timeout(1200)]
+NODES = ["192.0.2.11", "192.0.2.12", "192.0.2.13"]
+
+
+@pytest.fixture(scope="module")
+def demo(image):
+    """`lab demo --containers --keep`: its output, and the lab it leaves running."""
+    with lab_env() as lab:
+        proc = lab.run("demo", "--containers", "--keep", "--nodes", "3", timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        with RunningLab.open(str(lab.state_dir)) as running:
+            yield proc.stdout, running, lab
+        down = lab.run("down")
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert lab.leftovers() == []
+        names = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert not [n for n in names if n.startswith(f"{lab.prefix}-")]
+
+
+def test_demo_checks_pass_with_the_daemons_in_containers(demo):
+    out, running, _lab = demo
+    assert "Traceback" not in out
+    assert re.findall(r"^\[(\d)/7\]", out, re.M) == [str(i) for i in range(1, 8)]
+    assert "(from the image, under podman)" in out
+    assert re.search(r"service default/web: \S+ \(pool pool1\)", out)
+    assert re.search(r"service default/nginx: \S+ \(pool pool2\)", out)
+    for address in re.findall(r"^\s+(\S+)/32 kernel next hops: (?:.*)$", out, re.M):
+        assert running.kernel_nexthops(address) == NODES
+    hops = re.findall(r"/32 in FRR .*active next hops: (.*)$", out, re.M)
+    assert hops and all(h.split() == NODES for h in hops)
+    sessions = re.findall(r'metallb_bgp_session_up\{node="(node\d)",peer="192.0.2.1"\} 1$',
+                          out, re.M)
+    assert sorted(sessions) == ["node0", "node1", "node2"]
+
+
+def test_every_daemon_is_a_container_whose_metrics_and_probes_answer(demo):
+    _out, _running, lab = demo
+    status = json.loads(lab.run("status", "--json").stdout)
+    assert status["containers"] == [f"{lab.prefix}-controller"] + [
+        f"{lab.prefix}-speaker-node{i}" for i in range(3)]
+    daemons = {p["name"]: p for p in status["processes"]
+               if p["name"] == "controller" or p["name"].startswith("speaker-")}
+    assert len(daemons) == 4
+    for name, process in daemons.items():
+        assert process["running"], name
+        assert process["probes"] == {"liveness /healthz": "200", "readiness /readyz": "200"}
+    from urllib.request import urlopen
+
+    with urlopen(f"http://{daemons['speaker-node1']['metrics']}/metrics", timeout=5) as r:
+        assert 'metallb_bgp_session_up{peer="192.0.2.1"} 1.0' in r.read().decode()
+    with urlopen(f"http://{daemons['controller']['metrics']}/metrics", timeout=5) as r:
+        assert "metallb_allocator_addresses_in_use_total" in r.read().decode()
+
+
+def _env(info: dict) -> dict[str, str]:
+    return dict(e.split("=", 1) for e in info["Config"]["Env"])
+
+
+@pytest.mark.parametrize("pod", ["controller", "speaker-node1"])
+def test_running_container_is_what_the_pod_spec_asks_for(demo, pod):
+    _out, running, lab = demo
+    info = json.loads(podman("inspect", f"{lab.prefix}-{pod}").stdout)[0]
+    assert info["State"]["Running"] is True
+    assert info["Config"]["User"] == "10001:10001"
+    assert info["HostConfig"]["ReadonlyRootfs"] is True
+    assert not info["EffectiveCaps"] and not info["BoundingCaps"]
+    assert "no-new-privileges" in info["HostConfig"]["SecurityOpt"]
+    mounts = {m["Destination"]: m for m in info["Mounts"]}
+    token = mounts["/var/run/secrets/kubernetes.io/serviceaccount"]
+    assert token["RW"] is False
+    env = _env(info)
+    assert env["KUBERNETES_SERVICE_HOST"] == "127.0.0.1"
+    status = podman("exec", f"{lab.prefix}-{pod}", "cat", "/proc/1/status").stdout
+    fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+    assert fields["Uid"].split()[:2] == ["10001", "10001"]
+    assert int(fields["CapEff"], 16) == 0
+    if pod == "speaker-node1":
+        node = next(n for n in running.state.nodes if n.name == "node1")
+        assert env["METALLB_NODE_NAME"] == "node1"  # fieldRef spec.nodeName
+        assert env["METALLB_HOST"] == node.address  # fieldRef status.hostIP
+        assert info["HostConfig"]["NetworkMode"] == f"ns:/run/netns/{node.namespace}"
+        # emptyDir medium Memory -> tmpfs of its sizeLimit (read from the container's
+        # mount table: podman inspect omits a mount below the /var/run symlink).
+        mounted = podman("exec", f"{lab.prefix}-{pod}", "cat", "/proc/1/mounts").stdout
+        tmpfs = {f[1]: f[3] for f in (line.split() for line in mounted.splitlines())
+                 if f[0] == "tmpfs"}
+        assert "size=32768k" in tmpfs["/run/metallb-speaker"]
+        assert "size=16384k" in tmpfs["/tmp"]
+    else:
+        assert info["HostConfig"]["NetworkMode"] == f"ns:/run/netns/{lab.prefix}npod"
+        assert "METALLB_NODE_NAME" not in env
+
+
+def _withdraw_seconds(running: RunningLab, node_address: str, address: str,
+                      action) -> float:
+    """Seconds from `action` to the router's kernel dropping `node_address` as a next
+    hop of `address` (polled every 1-5 ms, as bench/e2e.py measures failover)."""
+    poll_until(lambda: running.kernel_nexthops(address) == NODES, 30,
+               what=f"{address} via every node first")
+    start = time.monotonic()
+    action()
+    poll_until(lambda: node_address not in running.kernel_nexthops(address), 30,
+               interval=0.001, max_interval=0.005, what=f"{node_address} withdrawn")
+    return time.monotonic() - start
+
+
+def test_container_stop_withdraws_the_nodes_routes_like_a_process_sigterm(demo, capsys):
+    """The last test of the module: it stops a speaker container for good."""
+    _out, running, lab = demo
+    address = running.service_addresses("web")[0]
+    node = next(n for n in running.state.nodes if n.name == "node2")
+    container = f"{lab.prefix}-speaker-node2"
+    stop = podman  # `podman stop`: SIGTERM, the pod's grace period, then SIGKILL
+    seconds = _withdraw_seconds(running, node.address, address,
+                                lambda: stop("stop", "-t", "30", container))
+    log = (lab.state_dir / "speaker-node2.log").read_text()
+    assert "event=shutdown node=node2 action=withdraw_all" in log
+    assert "event=speaker_stopped node=node2" in log  # exited by itself, not SIGKILLed
+
+    with lab_env() as processes:  # the same measurement against the process lab
+        up = processes.run("up", "--nodes", "3", timeout=180)
+        assert up.returncode == 0, up.stdout + up.stderr
+        with RunningLab.open(str(processes.state_dir)) as plain:
+            plain.create_service("web")
+            plain_address = poll_until(lambda: plain.service_addresses("web"), 30,
+                                       what="an address for web")[0]
+            plain_node = next(n for n in plain.state.nodes if n.name == "node2")
+            pid = plain.state.process("speaker-node2").pid
+            process_seconds = _withdraw_seconds(
+                plain, plain_node.address, plain_address,
+                lambda: os.kill(pid, signal.SIGTERM))
+    with capsys.disabled():
+        print(f"\nwithdraw seen at the router: podman stop {seconds * 1000:.0f} ms, "
+              f"process SIGTERM {process_seconds * 1000:.0f} ms")
