@@ -151,3 +151,31 @@ def test_container_stop_withdraws_the_nodes_routes_like_a_process_sigterm(demo, 
     with capsys.disabled():
         print(f"\nwithdraw seen at the router: podman stop {container_seconds * 1000:.0f} ms, "
               f"process SIGTERM {process_seconds * 1000:.0f} ms")
+
+
+def test_a_pod_spec_the_image_cannot_satisfy_fails_up_loudly_and_leaves_nothing(
+        image, monkeypatch):
+    """A command the image does not have: `up` names the pod and podman's error, then
+    tears down what it started."""
+    import lab.containers
+    from lab.cluster import UpOptions, up
+    from lab.errors import LabError
+
+    rendered = lab.containers.pod_template
+
+    def missing_command(objects, kind, name):
+        spec = rendered(objects, kind, name)
+        if kind == "DaemonSet":
+            spec["containers"][0]["command"] = ["metallb-not-in-the-image"]
+        return spec
+
+    monkeypatch.setattr(lab.containers, "pod_template", missing_command)
+    with lab_env() as env:
+        with pytest.raises(LabError) as err:
+            up(UpOptions(nodes=1, state_dir=str(env.state_dir), prefix=env.prefix,
+                         containers=True), progress=lambda line: None)
+        assert "speaker-node0" in str(err.value)
+        assert "metallb-not-in-the-image" in str(err.value)
+        assert env.leftovers() == []
+        names = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert not [n for n in names if n.startswith(f"{env.prefix}-")]
