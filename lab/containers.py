@@ -177,12 +177,12 @@ def probe(address: str, path: str, timeout: float = 2.0) -> str:
         return f"error: {getattr(err, 'reason', err)}"
 
 
-def stop_containers(state: LabState, timeout: int = 30) -> list[str]:
-    """`podman stop` the lab's containers (recorded, and any left with its label), then
-    remove them; returns what was done."""
+def stop_containers(state: LabState) -> list[str]:
+    """`podman stop` the lab's containers (recorded, and any left with its label), each
+    within its pod's grace period, then remove them; returns what was done."""
     if not state.containers:
         return []
     names = sorted(set(state.containers) | set(podman.labelled(state.state_dir)))
-    podman.stop(names, timeout)
+    podman.stop(names)
     podman.remove(names)
     return [f"stopped container {n}" for n in names]

@@ -65,11 +65,11 @@ def inspect(name: str) -> dict[str, Any]:
     return json.loads(podman("inspect", name))[0]
 
 
-def stop(names: Sequence[str], timeout: int) -> None:
-    """SIGTERM, then SIGKILL after `timeout` seconds (the pod's grace period)."""
+def stop(names: Sequence[str], wait: float = 120) -> None:
+    """SIGTERM, then SIGKILL after each container's own stop timeout (its pod's
+    terminationGracePeriodSeconds, given at `run`); `wait` bounds the whole command."""
     if names:
-        podman("stop", "--ignore", "-t", str(timeout), *names, check=False,
-               timeout=timeout + 30)
+        podman("stop", "--ignore", *names, check=False, timeout=wait)
 
 
 def remove(names: Sequence[str]) -> None:
