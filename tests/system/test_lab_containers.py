@@ -6,6 +6,7 @@ does (both figures printed, not asserted: no timed assertions)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -117,16 +118,25 @@ def test_running_container_is_what_the_pod_spec_asks_for(demo, pod):
 
 
 def _withdraw_seconds(running: RunningLab, node_address: str, address: str,
-                      action) -> float:
+                      action) -> tuple[float, float]:
     """Seconds from `action` to the router's kernel dropping `node_address` as a next
-    hop of `address` (polled every 1-5 ms, as bench/e2e.py measures failover)."""
+    hop of `address` (polled every 1-5 ms, as bench/e2e.py measures failover), and the
+    wall-clock time it was seen."""
     poll_until(lambda: running.kernel_nexthops(address) == NODES, 60,
                what=f"{address} via every node first")
     start = time.monotonic()
     action()
     poll_until(lambda: node_address not in running.kernel_nexthops(address), 30,
                interval=0.001, max_interval=0.005, what=f"{node_address} withdrawn")
-    return time.monotonic() - start
+    return time.monotonic() - start, time.time()
+
+
+def _shutdown_logged_at(log: str) -> float:
+    """When the speaker logged that it began its shutdown (its UTC log timestamp)."""
+    stamp = re.search(r"^ts=(\S+) .*event=shutdown ", log, re.M)
+    assert stamp is not None, log[-2000:]
+    when = datetime.datetime.strptime(stamp.group(1), "%Y-%m-%dT%H:%M:%S.%f")
+    return when.replace(tzinfo=datetime.UTC).timestamp()
 
 
 def test_container_stop_withdraws_the_nodes_routes_like_a_process_sigterm(demo, capsys):
@@ -137,20 +147,26 @@ def test_container_stop_withdraws_the_nodes_routes_like_a_process_sigterm(demo, 
     node = next(n for n in running.state.nodes if n.name == "node2")
     container = f"{lab.prefix}-speaker-node2"
     stopping: list[subprocess.Popen] = []  # `podman stop`: SIGTERM, grace period, SIGKILL
-    container_seconds = _withdraw_seconds(running, node.address, address, lambda: stopping.append(
-        subprocess.Popen(podman_command("stop", "-t", "30", container), env=podman_env(),
-                         stdout=subprocess.DEVNULL)))
+    container_seconds, container_seen = _withdraw_seconds(
+        running, node.address, address, lambda: stopping.append(subprocess.Popen(
+            podman_command("stop", "-t", "30", container), env=podman_env(),
+            stdout=subprocess.DEVNULL)))
     assert stopping[0].wait(timeout=60) == 0
     log = (lab.state_dir / "speaker-node2.log").read_text()
     assert "event=shutdown node=node2 action=withdraw_all" in log
+    container_after_signal = container_seen - _shutdown_logged_at(log)
     assert "event=speaker_stopped node=node2" in log  # exited by itself, not SIGKILLed
 
     process = restart_speaker(str(lab.state_dir), "node2")
-    process_seconds = _withdraw_seconds(running, node.address, address,
-                                        lambda: os.kill(process.pid, signal.SIGTERM))
+    process_seconds, process_seen = _withdraw_seconds(
+        running, node.address, address, lambda: os.kill(process.pid, signal.SIGTERM))
+    process_log = (lab.state_dir / "speaker-node2.log").read_text().split(log, 1)[-1]
+    process_after_signal = process_seen - _shutdown_logged_at(process_log)
     with capsys.disabled():
-        print(f"\nwithdraw seen at the router: podman stop {container_seconds * 1000:.0f} ms, "
-              f"process SIGTERM {process_seconds * 1000:.0f} ms")
+        print(f"\nwithdraw seen at the router: podman stop {container_seconds * 1000:.0f} ms "
+              f"({container_after_signal * 1000:.0f} ms after the speaker logged its "
+              f"shutdown), process SIGTERM {process_seconds * 1000:.0f} ms "
+              f"({process_after_signal * 1000:.0f} ms after)")
 
 
 def test_a_pod_spec_the_image_cannot_satisfy_fails_up_loudly_and_leaves_nothing(
