@@ -46,6 +46,7 @@ NAMESPACE = "metallb-system"
 MAX_NODES = 8  # the router installs at most 8 ECMP paths (maximum-paths 8)
 MARKER = ".metallb-lab"  # only a directory carrying it is ever deleted by `down`
 FRR_INSTALL_HINT = "apt-get install -y frr (or run scripts/setup.sh)"
+APISERVER_CA_RE = re.compile(r"event=apiserver_listening .* ca=(\S+)")
 
 Progress = Callable[[str], None]
 
@@ -58,6 +59,7 @@ class UpOptions:
     state_dir: str = "/tmp/metallb-lab"
     prefix: str = "mlab"
     timeout: float = 60.0  # for each wait: API server, metrics ports, sessions
+    containers: bool = False  # run the daemons from the image under podman (lab/containers.py)
 
 
 # --------------------------------------------------------------------------- checks
@@ -161,6 +163,7 @@ class _Starter:
         self.state = state
         self.progress = progress
         self.dir = Path(state.state_dir)
+        self.api_url = self.api_ca = ""  # the emulator's URL and, with TLS, its CA file
 
     def _record(self, **changes: Any) -> None:
         self.state = replace(self.state, **changes)
@@ -179,7 +182,12 @@ class _Starter:
             self._cluster_objects(api, objects, topology)
         finally:
             api.close()
-        self._daemons()
+        if self.options.containers:
+            from lab.containers import start_pods
+
+            start_pods(self, objects, self.api_url, self.api_ca)
+        else:
+            self._daemons()
         if self.options.prometheus:
             self._prometheus()
         self._sessions()
@@ -210,10 +218,14 @@ class _Starter:
         from metallb.kube.client import load_api_client
 
         kubeconfig = self.dir / "kubeconfig"
+        # Pods get ServiceAccount tokens, sent only over TLS, and exactly their RBAC.
+        pods = ["--tls", "--enforce-rbac"] if self.options.containers else []
         process = self._add(spawn("apiserver", [
             sys.executable, "-m", "metallb", "lab", "apiserver", "--port", "0",
-            "--kubeconfig", str(kubeconfig)], self.dir / "apiserver.log"))
-        self._wait_log(process, re.compile(r"event=apiserver_listening url=(\S+)"))
+            "--kubeconfig", str(kubeconfig), *pods], self.dir / "apiserver.log"))
+        self.api_url = self._wait_log(process, re.compile(r"event=apiserver_listening url=(\S+)"))
+        if pods:
+            self.api_ca = self._wait_log(process, APISERVER_CA_RE)
         self._record(kubeconfig=str(kubeconfig))
         self.progress(f"Kubernetes API emulator: pid {process.pid}, kubeconfig {kubeconfig}")
         return load_api_client(str(kubeconfig))
@@ -324,6 +336,9 @@ def teardown(state_dir: str, prefix: str, state: LabState | None = None) -> list
     state = state or load(state_dir)
     done: list[str] = []
     if state is not None:
+        from lab.containers import stop_containers
+
+        done += stop_containers(state)  # within their grace period, while the API is up
         apiserver = [p for p in state.processes if p.name == "apiserver"]
         first = [p for p in state.processes if p.name != "apiserver"]
         # Speakers withdraw and the controller releases its lease while the API is up.
@@ -398,6 +413,12 @@ def status(state_dir: str) -> dict[str, Any] | None:
          "metrics": state.metrics.get(p.name)}
         for p in state.processes
     ]
+    if state.probes:
+        from lab.containers import probe
+
+        for p in processes:
+            p["probes"] = {f"{pr['kind']} {pr['path']}": probe(p["metrics"], pr["path"])
+                           for pr in state.probes.get(p["name"], [])}
     processes += [{"name": f"frr-{d}", "pid": pid, "running": True, "log": None,
                    "metrics": None} for d, pid in frr_pids.items()]
     return {
@@ -412,4 +433,5 @@ def status(state_dir: str) -> dict[str, Any] | None:
         "pids": [p["pid"] for p in processes if p["running"]],
         "processes": processes,
         "sessions": sessions,
+        "containers": list(state.containers),
     }

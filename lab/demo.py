@@ -30,7 +30,8 @@ REQUESTS = 30
 def run(options: UpOptions, keep: bool = False, out: Callable[[str], None] = print) -> int:
     step = _Steps(out)
     step(f"Starting the lab: FRR router, {options.nodes} nodes, API emulator, controller, "
-         "speakers, Prometheus")
+         "speakers" + (" (from the image, under podman)" if options.containers else "")
+         + ", Prometheus")
     state = up(options, progress=lambda line: out(f"      {line}"))
     try:
         with RunningLab(state) as lab:

@@ -57,6 +57,8 @@ class LabState:
     metrics: dict[str, str] = field(default_factory=dict)  # process name -> host:port
     prometheus_url: str | None = None
     complete: bool = False  # `up` finished: every session was Established
+    containers: tuple[str, ...] = ()  # podman container names (`up --containers`)
+    probes: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # name -> probes
 
     def with_process(self, process: LabProcess) -> LabState:
         return replace(self, processes=(*self.processes, process))
@@ -74,6 +76,7 @@ class LabState:
             "frr_dir": self.frr_dir, "nodes": [n.to_json() for n in self.nodes],
             "processes": [p.to_json() for p in self.processes], "metrics": self.metrics,
             "prometheus_url": self.prometheus_url, "complete": self.complete,
+            "containers": list(self.containers), "probes": self.probes,
         }
 
     @classmethod
@@ -86,6 +89,7 @@ class LabState:
             processes=tuple(LabProcess.from_json(p) for p in data["processes"]),
             metrics=dict(data["metrics"]), prometheus_url=data["prometheus_url"],
             complete=bool(data["complete"]),
+            containers=tuple(data.get("containers", ())), probes=dict(data.get("probes", {})),
         )
 
 

@@ -31,6 +31,11 @@ def format_status(report: dict[str, Any]) -> str:
         extra = f" metrics http://{p['metrics']}/metrics" if p.get("metrics") else ""
         log = f" log {p['log']}" if p.get("log") else ""
         lines.append(f"  {p['name']:<16} pid {p['pid']:<8} {state}{extra}{log}")
+        if p.get("probes"):  # `up --containers`: the pod's probes, polled now
+            lines.append("  " + " " * 16 + " probes: " + ", ".join(
+                f"{what} -> {result}" for what, result in p["probes"].items()))
+    if report.get("containers"):
+        lines.append(f"containers:  {' '.join(report['containers'])} (podman inspect NAME)")
     if not report.get("complete", True):
         lines.append("warning: `up` did not finish; run `metallb lab down`")
     return "\n".join(lines)

@@ -167,6 +167,9 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
                         "of the seed example, lab/data/lab.lokocfg)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for each start-up step (default: 60)")
+    parser.add_argument("--containers", action="store_true",
+                        help="run the controller and speakers from the image under podman, "
+                        "each from its pod spec (build it first: scripts/build-image.sh)")
     _lab_location_arguments(parser)
 
 
@@ -186,7 +189,8 @@ def _up_options(args: argparse.Namespace, prometheus: bool):
     from lab.cluster import UpOptions
 
     return UpOptions(nodes=args.nodes, config=args.config, prometheus=prometheus,
-                     state_dir=args.state_dir, prefix=args.prefix, timeout=args.timeout)
+                     state_dir=args.state_dir, prefix=args.prefix, timeout=args.timeout,
+                     containers=args.containers)
 
 
 def _lab_errors(action: Callable[[], int], command: str) -> int:

@@ -7,43 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-from pathlib import Path
 
 import pytest
 
-from metallb.component.settings import DEFAULT_IMAGE
-from tests.support.requires import require_program, require_root
-
-REPO = Path(__file__).resolve().parents[2]
-PODMAN = ["podman", "--runtime", "/usr/sbin/runc"]
+from tests.support.image import podman
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(1200)]
-
-
-def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CONTAINERS_CONF": str(image_cache() / "containers.conf")}
-    result = subprocess.run([*PODMAN, *args], capture_output=True, text=True, env=env,
-                            timeout=timeout, check=False)
-    if check:
-        assert result.returncode == 0, f"podman {args}:\n{result.stdout}\n{result.stderr}"
-    return result
-
-
-def image_cache() -> Path:
-    return Path(os.environ.get("METALLB_IMAGE_CACHE", "/var/tmp/metallb-image"))
-
-
-@pytest.fixture(scope="session")
-def image() -> str:
-    require_root()
-    for program, package in (("podman", "podman"), ("mmdebstrap", "mmdebstrap")):
-        require_program(program, package)
-    result = subprocess.run(["bash", str(REPO / "scripts" / "build-image.sh")],
-                            capture_output=True, text=True, timeout=1100, check=False)
-    assert result.returncode == 0, f"build-image.sh:\n{result.stdout}\n{result.stderr}"
-    assert f"image={DEFAULT_IMAGE} " in result.stdout
-    return DEFAULT_IMAGE
 
 
 RESTRICTED = ["--read-only", "--user", "10001:10001", "--cap-drop", "ALL",
