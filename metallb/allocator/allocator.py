@@ -25,7 +25,7 @@ class AllocationError(Exception):
     """Why a service cannot get (or keep) addresses; the text goes into its event."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """Addresses held by one service (IPv4 first), from one pool."""
 
@@ -120,7 +120,10 @@ class Allocator:
         self._config = config
         self._pools = {pool.name: _PoolState(pool) for pool in config.pools}
         self._assignments: dict[str, Assignment] = {}
-        self._holders: dict[IPAddress, set[str]] = {}
+        # address -> the keys holding it, sorted. A tuple of strings, not a set: the
+        # garbage collector stops tracking it, so 100k assignments do not make every
+        # collection longer (a set per address would stay tracked).
+        self._holders: dict[IPAddress, tuple[str, ...]] = {}
         # (pool, sharing key, family) -> sorted ints of addresses held under that key
         self._shared: dict[tuple[str, str, int], list[int]] = {}
         # Bumped whenever an address becomes free, so callers can tell that retrying
@@ -184,7 +187,7 @@ class Allocator:
                     f'"{ip}" is not usable: pool "{pool_name}" has avoid-buggy-ips '
                     "(no addresses ending in .0 or .255)"
                 )
-            for other in sorted(self._holders.get(ip, ())):
+            for other in self._holders.get(ip, ()):
                 if other == intent.key:
                     continue
                 conflict = sharing_conflict(intent, self._assignments[other].intent)
@@ -270,9 +273,9 @@ class Allocator:
             return None
         state = self._pools[held.pool]
         for ip in held.ips:
-            holders = self._holders[ip]
-            holders.discard(key)
+            holders = tuple(k for k in self._holders[ip] if k != key)
             if holders:
+                self._holders[ip] = holders
                 continue
             del self._holders[ip]
             entry = state.entry_for(ip)
@@ -337,7 +340,7 @@ class Allocator:
     ) -> Assignment:
         state = self._pools[pool_name]
         for ip in ips:
-            holders = self._holders.setdefault(ip, set())
+            holders = self._holders.get(ip, ())
             if not holders:
                 entry = state.entry_for(ip)
                 assert entry is not None
@@ -347,7 +350,8 @@ class Allocator:
                 if intent.sharing_key:
                     insort(self._shared.setdefault(
                         (pool_name, intent.sharing_key, ip.version), []), int(ip))
-            holders.add(intent.key)
+            if intent.key not in holders:
+                self._holders[ip] = tuple(sorted((*holders, intent.key)))
         held = Assignment(intent.key, pool_name, ips, intent)
         self._assignments[intent.key] = held
         return held
