@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab.frr import FrrRouter
@@ -44,12 +45,13 @@ def _version(family: str) -> int:
     return 6 if family == "ipv6" else 4
 
 
-def until_router_holds(router: FrrRouter, n: int, family: str, start: float,
-                       timeout: float) -> Finish:
-    """Wait until FRR, then the kernel, hold `n` routes; seconds from `start` (monotonic)."""
+def _finish(router: FrrRouter, n: int, family: str, frr_holds: Callable[[], bool],
+            start: float, timeout: float) -> Finish:
+    """Wait until `frr_holds()`, then until the kernel has `n` BGP routes; seconds from
+    `start` (monotonic) to each."""
     try:
-        poll_until(lambda: router.prefixes_received(family) == n, timeout, interval=POLL_S,
-                   max_interval=POLL_S, what=f"FRR to count {n} prefixes")
+        poll_until(frr_holds, timeout, interval=POLL_S, max_interval=POLL_S,
+                   what=f"FRR to hold {n} prefixes")
     except WaitTimeout:
         return Finish(None, None)
     bgp_s = time.monotonic() - start
@@ -59,6 +61,13 @@ def until_router_holds(router: FrrRouter, n: int, family: str, start: float,
     except WaitTimeout:
         return Finish(bgp_s, None)
     return Finish(bgp_s, time.monotonic() - start)
+
+
+def until_router_holds(router: FrrRouter, n: int, family: str, start: float,
+                       timeout: float) -> Finish:
+    """Wait until FRR, then the kernel, hold `n` routes; seconds from `start` (monotonic)."""
+    return _finish(router, n, family, lambda: router.prefixes_received(family) == n, start,
+                   timeout)
 
 
 def _summary_peers(router: FrrRouter, family: str) -> list[dict]:
@@ -89,18 +98,7 @@ def until_router_holds_again(router: FrrRouter, n: int, family: str, epoch: int,
                     default=0) > epoch
                 and sum(int(p.get("pfxRcd", 0)) for p in peers) == n)
 
-    try:
-        poll_until(again, timeout, interval=POLL_S, max_interval=POLL_S,
-                   what=f"a new session holding {n} prefixes")
-    except WaitTimeout:
-        return Finish(None, None)
-    bgp_s = time.monotonic() - start
-    try:
-        poll_until(lambda: kernel_bgp_routes(router, _version(family)) == n, timeout,
-                   interval=POLL_S, max_interval=POLL_S, what=f"{n} kernel routes")
-    except WaitTimeout:
-        return Finish(bgp_s, None)
-    return Finish(bgp_s, time.monotonic() - start)
+    return _finish(router, n, family, again, start, timeout)
 
 
 def wait_idle(router: FrrRouter, family: str, timeout: float = 60) -> None:
