@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import kubernetes
 from kubernetes import client
 
+from bench.report import Report, add_json_flag
 from lab.apiserver import ApiServerProcess
 
 
@@ -148,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=10_000)
     parser.add_argument("--writes", type=int, default=200)
+    add_json_flag(parser)
     args = parser.parse_args(argv)
+    report = Report("apiserver", args)
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
         with ApiServerProcess(kubeconfig, extra_args=("--history-limit", "50000")):
@@ -176,11 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         ("write -> watch event, 50 watchers, p99", f"{percentile(fifty, .99) * 1000:.2f} ms",
          f"{percentile(fifty, .99) / floor:.1f}"),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"| {'measurement':<{width}} | {'result':<24} | x baseline |")
-    print(f"|{'-' * (width + 2)}|{'-' * 26}|------------|")
-    for name, value, ratio in rows:
-        print(f"| {name:<{width}} | {value:<24} | {ratio:>10} |")
+    report.table("apiserver", ("measurement", "result", "x baseline"), rows)
+    report.set("raw", {"baseline_s": floor, "create_s": created, "list_s": listed,
+                       "watch_1_s": one, "watch_50_s": fifty})
+    report.finish()
     return 0
 
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from kubernetes import client, config  # noqa: E402
 
+from bench.report import Report, add_json_flag  # noqa: E402
 from lab.apiserver import ApiServerProcess  # noqa: E402
 from lab.harness.daemons import DaemonProcess  # noqa: E402
 from lab.harness.status_watch import StatusWatch  # noqa: E402
@@ -137,20 +138,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000",
                         help="comma-separated service counts (default: 1000,10000)")
+    add_json_flag(parser)
     args = parser.parse_args()
+    report = Report("controller", args)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-controller-") as tmp:
         for count in sizes:
             rows.append(run_size(count, Path(tmp)))
             print(f"measured {count} services", file=sys.stderr)
-    print("| services | all assigned s | svc/s | p50 ms | p99 ms | controller RSS MiB (peak) "
-          "| floor ms/svc | ratio |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['count']} | {r['total']:.1f} | {r['count'] / r['total']:.0f} | "
-              f"{r['p50']:.0f} | {r['p99']:.0f} | {r['rss']:.0f} ({r['peak']:.0f}) | "
-              f"{r['floor_ms']:.2f} | {r['ratio']:.2f} |")
+    report.table("controller", ("services", "all assigned s", "svc/s", "p50 ms", "p99 ms",
+                                "controller RSS MiB (peak)", "floor ms/svc", "ratio"),
+                 [(r["count"], f"{r['total']:.1f}", f"{r['count'] / r['total']:.0f}",
+                   f"{r['p50']:.0f}", f"{r['p99']:.0f}", f"{r['rss']:.0f} ({r['peak']:.0f})",
+                   f"{r['floor_ms']:.2f}", f"{r['ratio']:.2f}") for r in rows], raw=rows)
+    report.finish()
     return 0
 
 

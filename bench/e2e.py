@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.report import Report, add_json_flag
 from lab.cluster import UpOptions, restart_speaker, teardown, up
 from lab.errors import LabError
 from lab.harness.status_watch import StatusWatch
@@ -124,7 +125,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="failovers of each kind (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=120.0)
+    add_json_flag(parser)
     args = parser.parse_args()
+    report = Report("e2e", args)
     batches = [int(b) for b in args.batches.split(",") if b]
     if any(not 1 <= b <= MAX_SERVICES for b in batches):
         print(f"--batches: each between 1 and {MAX_SERVICES} (the documentation ranges hold "
@@ -178,7 +181,8 @@ def main() -> int:
 
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print_results(args.nodes, rows, failovers)
+    print_results(report, args.nodes, rows, failovers)
+    report.finish()
     return 0
 
 
@@ -186,33 +190,33 @@ def ms(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value >= 0.01 else f"{value * 1000:.1f} ms"
 
 
-def print_results(nodes: int, rows: list[tuple[str, int, list[float], list[float]]],
+def print_results(report: Report, nodes: int,
+                  rows: list[tuple[str, int, list[float], list[float]]],
                   failovers: dict[str, list[float]]) -> None:
-    lines = [
+    report.note(
         f"End to end on the lab ({nodes} nodes, FRR, ExaBGP in node namespaces, "
         f"{os.cpu_count()} cores): Service created -> /32 in the router's kernel table with "
-        f"all {nodes} next hops. Baseline (same run): create -> status.loadBalancer written.",
-        "",
-        "| services | create->status p50 | p99 | create->kernel route p50 | p99 | ratio p50 |",
-        "|---|---|---|---|---|---|",
-    ]
+        f"all {nodes} next hops. Baseline (same run): create -> status.loadBalancer written.")
+    table = []
     for label, _count, status, routed in rows:
         ratio = statistics.median(routed) / max(statistics.median(status), 1e-6)
-        lines.append(f"| {label} | {ms(statistics.median(status))} | {ms(pct(status, 0.99))} "
-                     f"| {ms(statistics.median(routed))} | {ms(pct(routed, 0.99))} "
-                     f"| {ratio:.1f}x |")
-    lines += ["", "Failover: action -> the router's kernel drops that node's next hop "
-              "(hold time 3 s).", "",
-              "| cause | runs | min | median | max |", "|---|---|---|---|---|"]
-    for how, values in failovers.items():
-        lines.append(f"| speaker {how} |" if how != "link down" else "| node link down |")
-        lines[-1] += (f" {len(values)} | {ms(min(values))} | {ms(statistics.median(values))} "
-                      f"| {ms(max(values))} |")
-    lines += ["", "1000 services are not measured: IPv4 service addresses must come from the "
-              "documentation ranges, and with 192.0.2.0/24 used by the lab's link only 512 "
-              "remain (198.51.100.0/24 + 203.0.113.0/24)."]
-    print("\n".join(lines))
-
+        table.append((label, ms(statistics.median(status)), ms(pct(status, 0.99)),
+                      ms(statistics.median(routed)), ms(pct(routed, 0.99)), f"{ratio:.1f}x"))
+    report.table("batches", ("services", "create->status p50", "create->status p99",
+                             "create->kernel route p50", "create->kernel route p99",
+                             "ratio p50"), table)
+    report.table("failover", ("cause", "runs", "min", "median", "max"),
+                 [(f"speaker {how}" if how != "link down" else "node link down", len(values),
+                   ms(min(values)), ms(statistics.median(values)), ms(max(values)))
+                  for how, values in failovers.items()],
+                 title="Failover: action -> the router's kernel drops that node's next hop "
+                       "(hold time 3 s).")
+    report.set("raw", {"batches": {label: {"status_s": status, "routed_s": routed}
+                                   for label, _count, status, routed in rows},
+                       "failover_s": failovers})
+    report.note("1000 services are not measured: IPv4 service addresses must come from the "
+                "documentation ranges, and with 192.0.2.0/24 used by the lab's link only 512 "
+                "remain (198.51.100.0/24 + 203.0.113.0/24).")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -32,6 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import until_router_holds, wait_idle
+from bench.report import Report, add_json_flag
 from lab.frr import FrrRouter, RouterConfig
 from lab.netns import Topology
 from metallb.childproc import terminate
@@ -55,8 +57,9 @@ class Result:
     mode: str
     group_updates: bool
     seconds: float | None  # first command -> FRR counts all; None = timed out
-    ack_seconds: float | None
+    ack_seconds: float | None  # first command -> the sender took all (see the README)
     rss_mb: float | None
+    kernel_seconds: float | None = None  # first command -> the router's kernel has all
 
 
 @dataclass
@@ -77,6 +80,11 @@ class Row:
     def median(self) -> float | None:
         times = self._times("seconds")
         return statistics.median(times) if len(times) == len(self.runs) else None
+
+    @property
+    def best_kernel(self) -> float | None:
+        times = self._times("kernel_seconds")
+        return times[0] if len(times) == len(self.runs) else None
 
     @property
     def best_ack(self) -> float | None:
@@ -161,6 +169,7 @@ class RawExaBGP:
                                      stdout=self.log, stderr=subprocess.STDOUT)
         self.up = threading.Event()
         self.acks = 0
+        self.last_ack_at = 0.0  # monotonic time of the latest ack, taken as it arrives
         self.listener.settimeout(30)
         self.conn, _ = self.listener.accept()
         threading.Thread(target=self._read, daemon=True).start()
@@ -170,6 +179,7 @@ class RawExaBGP:
             for raw in lines:
                 event = parse_line(raw.decode(errors="replace"))
                 if isinstance(event, Ack):
+                    self.last_ack_at = time.monotonic()
                     self.acks += 1
                 elif isinstance(event, StateChange) and event.state == "up":
                     self.up.set()
@@ -181,21 +191,6 @@ class RawExaBGP:
         terminate(self.proc, 15)
         for closable in (self.conn, self.listener, self.log):
             closable.close()
-
-
-def wait_count(router: FrrRouter, n: int, timeout: float, family: str = "ipv4") -> None:
-    poll_until(lambda: router.prefixes_received(family) == n, timeout, interval=0.05,
-               max_interval=0.05, what=f"FRR to count {n} prefixes")
-
-
-def seconds_to_count(router: FrrRouter, n: int, timeout: float, family: str,
-                     start: float) -> float | None:
-    """Seconds from `start` until FRR counts `n` prefixes; None if it never does."""
-    try:
-        wait_count(router, n, timeout, family)
-    except WaitTimeout:
-        return None
-    return time.monotonic() - start
 
 
 def fam(routes: list[str]) -> str:
@@ -219,17 +214,19 @@ def run_raw(cmd: list[str], version: str, mode: str, group_updates: bool, topo: 
         if not exa.up.wait(30):
             raise RuntimeError(f"ExaBGP {version} session did not come up; see {workdir}")
         lines = commands(mode, routes, spec.peer_address)
+        wait_idle(router, family)
         start = time.monotonic()
         exa.send(lines)
-        seconds = seconds_to_count(router, len(routes), timeout, family, start)
+        finish = until_router_holds(router, len(routes), family, start, timeout)
         ack_seconds = None
         with contextlib.suppress(WaitTimeout):
             poll_until(lambda: exa.acks >= len(lines), 5, interval=0.01)
-            ack_seconds = time.monotonic() - start
-        return Result(version, mode, group_updates, seconds, ack_seconds, rss_mb(exa.proc.pid))
+            ack_seconds = exa.last_ack_at - start  # when the last ack arrived, not now
+        return Result(version, mode, group_updates, finish.bgp_s, ack_seconds,
+                      rss_mb(exa.proc.pid), finish.kernel_s)
     finally:
         exa.stop()
-        wait_count(router, 0, 30, family)
+        wait_idle(router, family)
 
 
 def run_driver(cmd: list[str], version: str, topo: Topology, router: FrrRouter,
@@ -243,22 +240,35 @@ def run_driver(cmd: list[str], version: str, topo: Topology, router: FrrRouter,
         driver.start()
         driver.set_peers([spec])
         poll_until(lambda: driver.sessions()[spec.peer_address].up, 30, what="session up")
+        wait_idle(router, family)
         start = time.monotonic()
         driver.set_routes({spec.peer_address: dict.fromkeys(routes, RouteAttrs())})
-        seconds = seconds_to_count(router, len(routes), timeout, family, start)
+        finish = until_router_holds(router, len(routes), family, start, timeout)
+        # The driver does not say when its last ack came; flush() returning after FRR
+        # holds all would only give an upper bound, so the row shows none.
         ack_seconds = None
         with contextlib.suppress(WaitTimeout):
             driver.flush(5)
-            ack_seconds = time.monotonic() - start
-        return Result(version, "driver", False, seconds, ack_seconds,
-                      rss_mb(driver.pid) if driver.pid else None)
+        return Result(version, "driver", False, finish.bgp_s, ack_seconds,
+                      rss_mb(driver.pid) if driver.pid else None, finish.kernel_s)
     finally:
         driver.stop(withdraw=False)
-        wait_count(router, 0, 30, family)
+        wait_idle(router, family)
 
 
 def fmt(value: float | None, spec: str) -> str:
     return "timeout" if value is None else format(value, spec)
+
+
+ROW_HEADER = ("best s", "median s", "kernel s (best)", "routes/s (best)", "sender done s (best)",
+              "RSS MB", "x baseline")
+
+
+def row_cells(row: Row, routes: int, base: float | None) -> tuple[str, ...]:
+    """The figures every raw injection table shows for one row (ROW_HEADER)."""
+    return (fmt(row.best, ".2f"), fmt(row.median, ".2f"), fmt(row.best_kernel, ".2f"),
+            fmt(routes / row.best if row.best else None, ".0f"), fmt(row.best_ack, ".2f"),
+            fmt(row.rss, ".0f"), fmt(row.best / base if row.best and base else None, ".2f"))
 
 
 @contextlib.contextmanager
@@ -332,7 +342,7 @@ def startup_seconds(cmd: list[str], workdir: Path, timeout: float = 60) -> float
                 pass
 
 
-def startup_table(starts: int) -> None:
+def startup_table(starts: int, report: Report) -> None:
     """Min/median/max of `starts` ExaBGP starts, stock and through the launcher; the two
     alternate so that load on the machine hits both alike."""
     rows = {PINNED: (stock_exabgp_cmd(), []), LEAN: (default_exabgp_cmd(), [])}
@@ -343,15 +353,13 @@ def startup_table(starts: int) -> None:
                 workdir.mkdir()
                 times.append(startup_seconds(cmd, workdir))
     base = statistics.median(rows[PINNED][1])
-    print(f"\nExaBGP start-up, {starts} starts each: from exec until it runs its API "
-          "process (driver's command line: one configuration file, no peer)")
-    header = ("ExaBGP", "min s", "median s", "max s", "x stock (median)")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for name, (_cmd, times) in rows.items():
-        median = statistics.median(times)
-        print(f"| {name} | {min(times):.3f} | {median:.3f} | {max(times):.3f} | "
-              f"{median / base:.2f} |")
+    report.table("startup", ("ExaBGP", "min s", "median s", "max s", "x stock (median)"),
+                 [(name, f"{min(times):.3f}", f"{statistics.median(times):.3f}",
+                   f"{max(times):.3f}", f"{statistics.median(times) / base:.2f}")
+                  for name, (_cmd, times) in rows.items()],
+                 title=f"ExaBGP start-up, {starts} starts each: from exec until it runs its "
+                       "API process (driver's command line: one configuration file, no peer)")
+    report.set("startup_s", {name: times for name, (_cmd, times) in rows.items()})
 
 
 def main() -> int:
@@ -361,10 +369,13 @@ def main() -> int:
                         help="ExaBGP starts per row of the start-up table (0: no table)")
     parser.add_argument("--startup-only", action="store_true",
                         help="only the start-up table (needs neither root nor FRR)")
+    add_json_flag(parser)
     args = parser.parse_args()
+    report = Report("exabgp_raw", args)
     if args.starts:
-        startup_table(args.starts)
+        startup_table(args.starts, report)
     if args.startup_only:
+        report.finish()
         return 0
     if not_root("bench/exabgp_raw.py"):
         return 2
@@ -392,20 +403,17 @@ def main() -> int:
                 results.append(row)
     base = results[0].best if results else None
     size = 32 if args.family == 4 else 128
-    print(f"\n{args.routes} /{size}s, one ExaBGP -> FRR 8.4, time from the first command "
-          f"until FRR counts them all (best and median of {args.repeat})")
-    header = ("ExaBGP", "commands", "group-updates", "best s", "median s", "routes/s (best)",
-              "acked s (best)", "RSS MB", "x baseline")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
+    table = []
     for row in results:
         r = row.runs[0]
-        rate = fmt(args.routes / row.best if row.best else None, ".0f")
-        ratio = fmt(row.best / base if row.best and base else None, ".2f")
         gu = "-" if r.mode == "driver" else str(r.group_updates).lower()
-        print(f"| {r.version} | {r.mode} | {gu} | {fmt(row.best, '.2f')} | "
-              f"{fmt(row.median, '.2f')} | {rate} | {fmt(row.best_ack, '.2f')} | "
-              f"{fmt(row.rss, '.0f')} | {ratio} |")
+        table.append((r.version, r.mode, gu, *row_cells(row, args.routes, base)))
+    report.table("injection", ("ExaBGP", "commands", "group-updates", *ROW_HEADER), table,
+                 title=f"{args.routes} /{size}s, one ExaBGP -> FRR 8.4, time from the first "
+                       f"command until FRR (and the kernel) hold them all (best and median "
+                       f"of {args.repeat})")
+    report.set("runs", [[vars(r) for r in row.runs] for row in results])
+    report.finish()
     return 0
 
 

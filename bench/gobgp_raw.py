@@ -13,7 +13,8 @@ client process started in the same namespace (the API port is not reachable from
 root namespace); every route is a real BGP announcement from gobgpd, next hop the node's
 address. Modes:
 
-- `AddPathStream`: one client stream, requests of 1000 paths each - the fastest way in.
+- `AddPathStream`: one client stream, requests of 1000 paths each - the faster of the
+  two modes here.
 - `AddPath`: one unary AddPath per route over one channel, all in flight at once (the
   call GoBGP speakers make, without waiting a round trip per route). This row is bound
   by the Python client (~0.7 s CPU for 10,000 calls); a Go client would do better.
@@ -60,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.exabgp_raw import (
     LEAN,
+    ROW_HEADER,
     Result,
     Row,
     bench_router,
@@ -68,12 +70,13 @@ from bench.exabgp_raw import (
     not_root,
     prefixes,
     raw_bench_parser,
+    row_cells,
     rss_mb,
     run_raw,
-    seconds_to_count,
     session,
-    wait_count,
 )
+from bench.measure import until_router_holds, wait_idle
+from bench.report import Report, add_json_flag
 from lab.frr import FrrRouter
 from lab.netns import Topology
 from metallb.childproc import terminate
@@ -296,10 +299,12 @@ def run_gobgp(topo: Topology, router: FrrRouter, routes: list[str], workdir: Pat
                    what=f"gobgpd's session to {spec.peer_address} (see {workdir})")
         client = Injector(api_dir, netns, mode, routes, spec.local_address, workdir)
         client.wait_ready(60)
+        wait_idle(router, family)
         daemon_cpu = cpu_seconds(proc.pid)
         start = time.monotonic()
         client.go()
-        seconds = seconds_to_count(router, len(routes), timeout, family, start)
+        finish = until_router_holds(router, len(routes), family, start, timeout)
+        seconds = finish.bgp_s
         daemon_cpu = cpu_seconds(proc.pid) - daemon_cpu
         ack_seconds = None
         with contextlib.suppress(WaitTimeout):
@@ -311,13 +316,14 @@ def run_gobgp(topo: Topology, router: FrrRouter, routes: list[str], workdir: Pat
         print(f"#   {mode}: FRR all {fmt(seconds, '.3f')} s, call returned "
               f"{fmt(ack_seconds, '.3f')} s, CPU gobgpd {daemon_cpu:.2f} s, client "
               f"{fmt(client.client_cpu, '.2f')} s", flush=True)
-        return Result(f"gobgp {version}", mode, False, seconds, ack_seconds, rss_mb(proc.pid))
+        return Result(f"gobgp {version}", mode, False, seconds, ack_seconds, rss_mb(proc.pid),
+                      finish.kernel_s)
     finally:
         if client is not None:
             client.stop()
         terminate(proc, 15)
         log.close()
-        wait_count(router, 0, 30, family)
+        wait_idle(router, family)
 
 
 # -- the client (runs in the node namespace, with the generated modules on PYTHONPATH) ----
@@ -389,7 +395,9 @@ def main() -> int:
     parser = raw_bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--modes", default=",".join(MODES),
                         help=f"GoBGP injection modes, comma-separated ({', '.join(MODES)})")
+    add_json_flag(parser)
     args = parser.parse_args()
+    report = Report("gobgp_raw", args)
     if not_root("bench/gobgp_raw.py"):
         return 2
     modes = args.modes.split(",")
@@ -418,20 +426,17 @@ def main() -> int:
             results.append(row)
     base = results[0].best if results else None
     size = 32 if args.family == 4 else 128
-    print(f"\n{args.routes} /{size}s, one speaker -> FRR, time from the first command "
-          f"until FRR counts them all (best and median of {args.repeat}); "
-          f"whole bench {time.monotonic() - began:.0f} s")
-    header = ("speaker", "injection", "best s", "median s", "routes/s (best)",
-              "acked s (best)", "RSS MB", "x baseline")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
+    table = []
     for row in results:
         r = row.runs[0]
         name = f"ExaBGP {r.version}" if r.mode == "neighbor-batched" else r.version
-        rate = fmt(args.routes / row.best if row.best else None, ".0f")
-        ratio = fmt(row.best / base if row.best and base else None, ".2f")
-        print(f"| {name} | {r.mode} | {fmt(row.best, '.2f')} | {fmt(row.median, '.2f')} | "
-              f"{rate} | {fmt(row.best_ack, '.2f')} | {fmt(row.rss, '.0f')} | {ratio} |")
+        table.append((name, r.mode, *row_cells(row, args.routes, base)))
+    report.table("injection", ("speaker", "injection", *ROW_HEADER), table,
+                 title=f"{args.routes} /{size}s, one speaker -> FRR, time from the first "
+                       f"command until FRR (and the kernel) hold them all (best and median "
+                       f"of {args.repeat}); whole bench {time.monotonic() - began:.0f} s")
+    report.set("runs", [[vars(r) for r in row.runs] for row in results])
+    report.finish()
     return 0
 
 

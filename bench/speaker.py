@@ -1,20 +1,32 @@
-"""Speaker end to end against real FRR: from the moment N services become announceable to
-FRR (and the router's kernel) holding every prefix, and back for withdraw; beside it, in
-the same run and into the same FRR, the same prefixes injected raw by ExaBGP as released,
-by ExaBGP as the speaker runs it (speaker/exabgp/launcher/, group-updates on) and by
-GoBGP (gobgpd fed over gRPC, bench/gobgp_raw.py; skipped if gobgpd is not installed);
-failover times; RSS of the speaker process and of its ExaBGP.
+"""Speaker end to end against real FRR, for the triggers users hit: from the trigger until
+FRR (and the router's kernel) hold every one of N prefixes; beside it, round by round into
+the same FRR, the same prefixes injected raw by ExaBGP as released, by ExaBGP as the
+speaker runs it (speaker/exabgp/launcher/, the floor) and by GoBGP (gobgpd fed over gRPC,
+bench/gobgp_raw.py; skipped if gobgpd is not installed); failover times; RSS.
 
-    sudo python3 bench/speaker.py [--services 1000,10000] [--repeat 3]
+    sudo python3 bench/speaker.py [--trigger pool-added,cold-start,exabgp-restart,session-reset]
+                                  [--services 1000,10000] [--repeat 3] [--json]
 
-Services are created with their status already written (as the controller would), while
-the config holds no pool for their addresses; the clock starts when the pool is added to
-the ConfigMap, so the figure is the speaker's own pipeline (watch -> plan -> ExaBGP ->
-FRR), not the emulator's write speed. "Withdraw all" is timed from one write too: the
-node gets the exclude-from-external-load-balancers label (removing the pool instead is a
-config the speaker refuses while services hold its addresses, as the controller does).
-The /128s come from 2001:db8::/32: the IPv4 documentation ranges hold only 768
-addresses. Run from the repository root.
+Triggers (the speaker runs as its own process, at its default log level; the N services,
+their endpoints and their statuses exist before the clock starts, as the controller would
+have written them):
+
+- pool-added: the speaker runs with sessions up and no pool for the services' addresses;
+  the clock starts when the pool is added to the ConfigMap (every object already cached).
+  Then "withdraw all": the clock starts at the first of the N EndpointSlice deletes (so it
+  includes the API's N deletes) and stops when the router holds none.
+- cold-start: the config holds the pool; the clock starts at the speaker's exec.
+- exabgp-restart: the speaker announces all; ExaBGP gets kill -9, the clock starts at the
+  kill (the speaker restarts ExaBGP and announces again).
+- session-reset: the speaker announces all; the router clears the session
+  (`vtysh -c 'clear bgp *'`), the clock starts at the command.
+
+Every contender is measured the same way (bench/measure.py): the router idle (FRR and the
+kernel table empty) before each run, FRR and the kernel polled every 20 ms, "done" = FRR
+counts N prefixes ("FRR holds all") and then the kernel has N BGP routes. Ratios are
+paired: per round, the speaker's figure over the baselines' figures of the same round.
+The /128s come from 2001:db8::/32: the IPv4 documentation ranges hold only 768 addresses.
+Run from the repository root.
 """
 
 from __future__ import annotations
@@ -23,25 +35,35 @@ import argparse
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.exabgp_raw import rss_mb, run_raw
 from bench.gobgp_raw import compile_protos, gobgpd_version, run_gobgp
+from bench.measure import (
+    POLL_S,
+    Finish,
+    before_reset,
+    until_router_holds,
+    until_router_holds_again,
+    wait_idle,
+)
+from bench.report import Report, add_json_flag, fmt_spread, paired_ratios
 from lab.harness.bgplab import NODE_ASN, ROUTER_ASN
 from lab.harness.speaker_cluster import SpeakerCluster, speaker_cluster
-from lab.routes import kernel_routes
 from metallb.wait import poll_until
 from speaker.exabgp.supervisor import default_exabgp_cmd, stock_exabgp_cmd
-from speaker.planner import EXCLUDE_LABEL
 
 POOL = "2001:db8:1::/112"
+FAMILY = "ipv6"
+TRIGGERS = ("pool-added", "cold-start", "exabgp-restart", "session-reset")
 
 
 def config(with_pool: bool) -> dict:
@@ -57,91 +79,153 @@ def address(i: int) -> str:
     return f"2001:db8:1::{i + 1:x}"
 
 
-def kernel_route_count(cluster: SpeakerCluster) -> int:
-    """BGP routes to the benchmark's service addresses in the router's kernel table."""
-    routes = kernel_routes(cluster.lab.topology.router, "proto", "bgp", version=6)
-    return sum(1 for dst in routes if dst.startswith("2001:db8:1::"))
-
-
 def populate(cluster: SpeakerCluster, n: int) -> None:
     node = cluster.lab.nodes[0]
-    for i in range(n):
+
+    def one(i: int) -> None:
         cluster.service(f"svc-{i}", [address(i)])
         cluster.endpoints(f"svc-{i}", [node])
+
+    parallel(one, range(n))
+
+
+def parallel(fn: Callable[[int], object], items: Iterable[int]) -> None:
+    """API writes from 4 threads (the emulator serves them in parallel)."""
+    with ThreadPoolExecutor(4) as pool:
+        for _ in pool.map(fn, items):
+            pass
 
 
 def speaker_process(cluster: SpeakerCluster, node_index: int, workdir: Path,
                     tag: str) -> subprocess.Popen[bytes]:
-    """`python -m speaker` for one lab node, as users run it (its log in workdir)."""
+    """`python -m speaker` for one lab node, as users run it, at its default log level (its
+    log in workdir)."""
     node = cluster.lab.nodes[node_index]
     kubeconfig = cluster.server.write_kubeconfig(workdir / "kubeconfig")
     with open(workdir / f"speaker-{tag}.log", "wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "speaker", "--node-name", f"node{node_index}",
              "--kubeconfig", str(kubeconfig), "--namespace", "metallb-system",
-             "--host", "127.0.0.1", "--port", "0", "--log-level", "warn",
+             "--host", "127.0.0.1", "--port", "0",
              "--exabgp-netns", node.netns, "--state-dir", str(workdir / f"state-{tag}")],
             stdout=log, stderr=subprocess.STDOUT)
 
 
-def measure_speaker(n: int, workdir: Path, repeat: int) -> dict[str, list[float]]:
-    """`repeat` rounds, each: a speaker process measured for pool added (announce) and its
-    node excluded (withdraw), then stopped; then the baselines into the same FRR: raw ExaBGP as
-    released and as the speaker runs it, and GoBGP (if gobgpd is installed). Interleaving
-    the rounds puts every contender under the same machine conditions."""
-    runs: dict[str, list[float]] = {k: [] for k in (
-        "announce_bgp", "announce_kernel", "withdraw_bgp", "raw_stock", "raw_lean", "gobgp",
-        "rss_speaker", "rss_exabgp")}
+def withdraw_all(cluster: SpeakerCluster, n: int, timeout: float) -> Finish:
+    """Delete every service's endpoints (4 threads); seconds from the first delete until
+    the router holds no route; the endpoints are then created again (not timed)."""
+    router = cluster.lab.router
+    node = cluster.lab.nodes[0]
+    start = time.monotonic()
+    parallel(lambda i: cluster.discovery.delete_namespaced_endpoint_slice(
+        f"svc-{i}-slice", "default"), range(n))
+    finish = until_router_holds(router, 0, FAMILY, start, timeout)
+    parallel(lambda i: cluster.endpoints(f"svc-{i}", [node]), range(n))
+    return finish
+
+
+def speaker_round(trigger: str, cluster: SpeakerCluster, n: int, workdir: Path,
+                  tag: str, timeout: float) -> dict[str, float | None]:
+    """One speaker process, measured for `trigger` (see the module doc), then stopped
+    (SIGTERM: it withdraws everything) and the router idle again."""
+    router = cluster.lab.router
+    wait_idle(router, FAMILY)
+    cluster.set_config(config(with_pool=trigger != "pool-added"))
+    start = time.monotonic()
+    proc = speaker_process(cluster, 0, workdir, tag)
+    figures: dict[str, float | None] = {}
+    try:
+        if trigger == "cold-start":
+            finish = until_router_holds(router, n, FAMILY, start, timeout)
+        elif trigger == "pool-added":
+            poll_until(lambda: router.established(), 120, what="IPv6 session")
+            start = time.monotonic()
+            cluster.set_config(config(with_pool=True))
+            finish = until_router_holds(router, n, FAMILY, start, timeout)
+        else:
+            until_router_holds(router, n, FAMILY, start, timeout)
+            epoch = before_reset(router, FAMILY)
+            exabgp = _exabgp_pid(workdir / f"state-{tag}")
+            start = time.monotonic()
+            if trigger == "exabgp-restart":
+                os.kill(exabgp, signal.SIGKILL)
+            else:
+                router.vtysh("clear bgp *")
+            finish = until_router_holds_again(router, n, FAMILY, epoch, start, timeout)
+        figures["speaker_bgp"], figures["speaker_kernel"] = finish.bgp_s, finish.kernel_s
+        figures["rss_speaker"] = rss_mb(proc.pid)
+        figures["rss_exabgp"] = rss_mb(_exabgp_pid(workdir / f"state-{tag}"))
+        if trigger == "pool-added":
+            figures["withdraw"] = withdraw_all(cluster, n, timeout).bgp_s
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    poll_until(lambda: not router.established(), 30, what="speaker session closed")
+    wait_idle(router, FAMILY)
+    return figures
+
+
+def baseline_round(cluster: SpeakerCluster, routes: list[str], workdir: Path,
+                   api_dir: Path | None, timeout: float) -> dict[str, float | None]:
+    """The same prefixes injected raw into the same FRR: ExaBGP as released and as the
+    speaker runs it (both with the speaker's command form and group-updates on, so they
+    differ only by the launcher), and GoBGP (if gobgpd is installed)."""
+    topo, router = cluster.lab.topology, cluster.lab.router
+    figures: dict[str, float | None] = {}
+    for key, cmd in (("raw_stock", stock_exabgp_cmd()), ("raw_lean", default_exabgp_cmd())):
+        result = run_raw(cmd, "4.2", "neighbor-batched", True, topo, router, routes,
+                         Path(tempfile.mkdtemp(dir=workdir)), timeout)
+        figures[key], figures[f"{key}_kernel"] = result.seconds, result.kernel_seconds
+    if api_dir is not None:
+        result = run_gobgp(topo, router, routes, Path(tempfile.mkdtemp(dir=workdir)),
+                           timeout, api_dir=api_dir)
+        figures["gobgp"], figures["gobgp_kernel"] = result.seconds, result.kernel_seconds
+    return figures
+
+
+def measure_triggers(triggers: list[str], n: int, workdir: Path, repeat: int,
+                     timeout: float) -> dict[str, list[dict[str, float | None]]]:
+    """Per trigger, `repeat` rounds: the speaker for that trigger, then the baselines.
+    Triggers alternate round by round, so machine load hits all of them alike."""
+    rounds: dict[str, list[dict[str, float | None]]] = {t: [] for t in triggers}
     with speaker_cluster(1, start_speakers=False) as cluster:
         cluster.set_config(config(with_pool=False))
         populate(cluster, n)
-        router = cluster.lab.router
         routes = [f"{address(i)}/128" for i in range(n)]
-        topo = cluster.lab.topology
-        node = cluster.lab.nodes[0]
         api_dir = compile_protos(gobgpd_version()) if shutil.which("gobgpd") else None
         for r in range(repeat):
-            proc = speaker_process(cluster, 0, workdir, f"bulk{r}")
-            try:
-                poll_until(lambda: router.established(), 120, what="IPv6 session")
-                start = time.monotonic()
-                cluster.set_config(config(with_pool=True))
-                poll_until(lambda: router.prefixes_received("ipv6") == n, 600, interval=0.02,
-                           max_interval=0.05, what=f"FRR holding {n} prefixes")
-                runs["announce_bgp"].append(time.monotonic() - start)
-                poll_until(lambda: kernel_route_count(cluster) == n, 600, interval=0.05,
-                           what="kernel routes")
-                runs["announce_kernel"].append(time.monotonic() - start)
-                for key, pid in (("rss_speaker", proc.pid),
-                                 ("rss_exabgp", _exabgp_pid(workdir / f"state-bulk{r}"))):
-                    runs[key].append(rss_mb(pid) or float("nan"))
+            for trigger in triggers:
+                figures = speaker_round(trigger, cluster, n, workdir, f"{trigger}-{r}",
+                                        timeout)
+                figures |= baseline_round(cluster, routes, workdir, api_dir, timeout)
+                print(f"# {n} {trigger} round {r}: "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if v is not None),
+                      flush=True)
+                rounds[trigger].append(figures)
+    return rounds
 
-                start = time.monotonic()
-                cluster.patch_node(node, {"metadata": {"labels": {EXCLUDE_LABEL: ""}}})
-                poll_until(lambda: router.prefixes_received("ipv6") == 0, 600, interval=0.02,
-                           max_interval=0.05, what="FRR empty")
-                runs["withdraw_bgp"].append(time.monotonic() - start)
-                poll_until(lambda: kernel_route_count(cluster) == 0, 600, interval=0.05,
-                           what="kernel routes gone")
-            finally:
-                proc.terminate()
-                proc.wait(30)
-            # The next round's speaker starts on the config without the pool, node included.
-            cluster.set_config(config(with_pool=False))
-            cluster.patch_node(node, {"metadata": {"labels": {EXCLUDE_LABEL: None}}})
-            poll_until(lambda: not router.established(), 30, what="speaker session closed")
-            # ExaBGP as released, in its fastest form (no group-updates), and as the
-            # speaker runs it (the launcher, group-updates on).
-            for key, cmd, grouped in (("raw_stock", stock_exabgp_cmd(), False),
-                                      ("raw_lean", default_exabgp_cmd(), True)):
-                result = run_raw(cmd, "4.2", "neighbor-batched", grouped, topo, router,
-                                 routes, Path(tempfile.mkdtemp(dir=workdir)), 600)
-                runs[key].append(result.seconds or float("nan"))
-            if api_dir is not None:
-                result = run_gobgp(topo, router, routes, Path(tempfile.mkdtemp(dir=workdir)),
-                                   600, api_dir=api_dir)
-                runs["gobgp"].append(result.seconds or float("nan"))
-    return runs
+
+def column(rounds: list[dict[str, float | None]], key: str) -> list[float]:
+    return [v if (v := r.get(key)) is not None else float("nan") for r in rounds]
+
+
+def trigger_row(trigger: str, n: int, rounds: list[dict[str, float | None]]) -> tuple:
+    """One row of the speaker table: spreads of each contender, paired ratios."""
+    speaker = column(rounds, "speaker_bgp")
+    by_gobgp = fmt_spread(paired_ratios(speaker, column(rounds, "gobgp")), "x")
+    by_floor = fmt_spread(paired_ratios(speaker, column(rounds, "raw_lean")), "x")
+    return (trigger, f"{n:,}", fmt_spread(speaker), fmt_spread(column(rounds, "speaker_kernel")),
+            fmt_spread(column(rounds, "withdraw")) if trigger == "pool-added" else "-",
+            fmt_spread(column(rounds, "raw_stock")), fmt_spread(column(rounds, "raw_lean")),
+            fmt_spread(column(rounds, "gobgp")), by_floor, by_gobgp,
+            f"{max(column(rounds, 'rss_speaker')):.0f}",
+            f"{max(column(rounds, 'rss_exabgp')):.0f}")
+
+
+SPEAKER_HEADER = ("trigger", "services", "speaker: FRR holds all", "+ kernel",
+                  "withdraw all", "raw ExaBGP as released", "raw ExaBGP as the speaker runs "
+                  "it (floor)", "raw GoBGP", "speaker / floor (paired)",
+                  "speaker / GoBGP (paired)", "speaker RSS MiB", "ExaBGP RSS MiB")
 
 
 def measure_failover(workdir: Path, rounds: int) -> dict[str, list[float]]:
@@ -190,13 +274,6 @@ def measure_failover(workdir: Path, rounds: int) -> dict[str, list[float]]:
     return results
 
 
-def span(values: list[float]) -> str:
-    """'best / median s' of a list of seconds ('-' when nothing was measured)."""
-    if not values:
-        return "-"
-    return f"{min(values):.2f} / {statistics.median(values):.2f} s"
-
-
 def _exabgp_pid(state_dir: Path) -> int:
     def find() -> int | None:
         for entry in Path("/proc").iterdir():
@@ -223,49 +300,49 @@ def _kill(pid: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trigger", default=",".join(TRIGGERS),
+                        help=f"comma-separated, any of {', '.join(TRIGGERS)} (default: all)")
     parser.add_argument("--services", default="1000,10000")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="announce/withdraw rounds and baseline runs per size")
-    parser.add_argument("--failover-rounds", type=int, default=3)
+                        help="rounds per trigger and size (each with its baselines)")
+    parser.add_argument("--failover-rounds", type=int, default=3, help="0: no failover table")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds to wait for one finish line")
+    add_json_flag(parser)
     args = parser.parse_args()
+    triggers = args.trigger.split(",")
+    if unknown := set(triggers) - set(TRIGGERS):
+        parser.error(f"unknown triggers {sorted(unknown)}")
     if os.geteuid() != 0:
         print("bench/speaker.py needs root (network namespaces, FRR)", file=sys.stderr)
         return 2
+    report = Report("speaker", args)
     counts = [int(x) for x in args.services.split(",")]
+    rows, raw = [], {}
     with tempfile.TemporaryDirectory(prefix="bench-speaker-") as tmp:
         Path(tmp).chmod(0o711)
-        print(f"best / median of {args.repeat} interleaved rounds; GoBGP = gobgpd 3.10 fed "
-              "by AddPathStream (bench/gobgp_raw.py); FRR polled every 20-50 ms")
-        print("| services | speaker: FRR has all | + kernel | withdraw all | raw ExaBGP as "
-              "released | raw ExaBGP as the speaker runs it (floor) | speaker / floor (best) "
-              "| raw GoBGP | speaker / GoBGP (best, median) | speaker RSS MiB | "
-              "ExaBGP RSS MiB |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for n in counts:
             work = Path(tmp) / f"n{n}"
             work.mkdir()
-            r = measure_speaker(n, work, args.repeat)
-            ratio = (f"{min(r['announce_bgp']) / min(r['gobgp']):.2f}x, "
-                     f"{statistics.median(r['announce_bgp']) / statistics.median(r['gobgp']):.2f}x"
-                     if r["gobgp"] else "gobgpd not installed")
-            print(f"| {n:,} | {span(r['announce_bgp'])} | {span(r['announce_kernel'])} | "
-                  f"{span(r['withdraw_bgp'])} | {span(r['raw_stock'])} | "
-                  f"{span(r['raw_lean'])} | "
-                  f"{min(r['announce_bgp']) / min(r['raw_lean']):.2f}x | "
-                  f"{span(r['gobgp'])} | {ratio} | "
-                  f"{max(r['rss_speaker']):.0f} | {max(r['rss_exabgp']):.0f} |", flush=True)
-        work = Path(tmp) / "failover"
-        work.mkdir()
-        failover = measure_failover(work, args.failover_rounds)
-        print()
-        print("| fault on one of three nodes | next hop dropped at the router "
-              "(median, max over rounds) |")
-        print("|---|---|")
-        for fault, times in failover.items():
-            print(f"| {fault} | {statistics.median(times) * 1000:.0f} ms, "
-                  f"{max(times) * 1000:.0f} ms ({len(times)} rounds) |")
+            measured = measure_triggers(triggers, n, work, args.repeat, args.timeout)
+            raw[n] = measured
+            rows += [trigger_row(t, n, measured[t]) for t in triggers]
+        report.table("speaker", SPEAKER_HEADER, rows,
+                     title=f"min / median / max of {args.repeat} interleaved rounds; GoBGP = "
+                           "gobgpd fed by AddPathStream (bench/gobgp_raw.py); the router polled "
+                           f"every {POLL_S * 1000:.0f} ms")
+        report.set("rounds", raw)
+        if args.failover_rounds:
+            work = Path(tmp) / "failover"
+            work.mkdir()
+            failover = measure_failover(work, args.failover_rounds)
+            report.table("failover", ("fault on one of three nodes",
+                                      "next hop dropped at the router: min / median / max"),
+                         [(fault, fmt_spread([t * 1000 for t in times], " ms", 0))
+                          for fault, times in failover.items()])
+            report.set("failover_s", failover)
+    report.finish()
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -25,14 +25,27 @@ class AllocationError(Exception):
     """Why a service cannot get (or keep) addresses; the text goes into its event."""
 
 
-@dataclass(frozen=True)
+Address = tuple[int, int]  # (IP version, the address as an integer)
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
-    """Addresses held by one service (IPv4 first), from one pool."""
+    """Addresses held by one service (IPv4 first), from one pool.
+
+    The addresses are kept as (version, integer) pairs, not ipaddress objects: Python's
+    garbage collector stops tracking a tuple of integers, so each assignment adds one
+    tracked object (itself) instead of three, and with 100k services every collection
+    stays short. `ips` builds the ipaddress objects when asked.
+    """
 
     key: str
     pool: str
-    ips: tuple[IPAddress, ...]
+    addresses: tuple[Address, ...]
     intent: ServiceIntent
+
+    @property
+    def ips(self) -> tuple[IPAddress, ...]:
+        return tuple(_ip(version, value) for version, value in self.addresses)
 
     @property
     def ip_strings(self) -> tuple[str, ...]:
@@ -85,8 +98,8 @@ class _Entry:
         self.space = UsableSpace.of(entry, avoid_buggy_ips)
         self.used = IntervalSet()
 
-    def covers(self, ip: IPAddress) -> bool:
-        return ip.version == self.family and self.space.first <= int(ip) <= self.space.last
+    def covers(self, version: int, value: int) -> bool:
+        return version == self.family and self.space.first <= value <= self.space.last
 
 
 class _PoolState:
@@ -98,15 +111,23 @@ class _PoolState:
             _Entry(entry, pool.avoid_buggy_ips, i) for i, entry in enumerate(pool.ranges)
         ]
 
-    def entry_for(self, ip: IPAddress) -> _Entry | None:
+    def entry_for(self, version: int, value: int) -> _Entry | None:
         for entry in self.entries:
-            if entry.covers(ip):
+            if entry.covers(version, value):
                 return entry
         return None
 
 
 def _ip(version: int, value: int) -> IPAddress:
     return ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value)
+
+
+_V6 = 1 << 128  # tags IPv6 keys, so ::c000:201 and 192.0.2.1 differ
+
+
+def _key(version: int, value: int) -> int:
+    """One integer per address of either family (an untracked dict key)."""
+    return value if version == 4 else value | _V6
 
 
 def _families_text(families: Iterable[int]) -> str:
@@ -120,7 +141,10 @@ class Allocator:
         self._config = config
         self._pools = {pool.name: _PoolState(pool) for pool in config.pools}
         self._assignments: dict[str, Assignment] = {}
-        self._holders: dict[IPAddress, set[str]] = {}
+        # _key(address) -> the services holding it, sorted. Integers and tuples of
+        # strings, not ipaddress objects and sets: the garbage collector stops tracking
+        # them, so 100k assignments do not make every collection longer.
+        self._holders: dict[int, tuple[str, ...]] = {}
         # (pool, sharing key, family) -> sorted ints of addresses held under that key
         self._shared: dict[tuple[str, str, int], list[int]] = {}
         # Bumped whenever an address becomes free, so callers can tell that retrying
@@ -138,7 +162,7 @@ class Allocator:
         return list(self._assignments.values())
 
     def holders(self, ip: IPAddress) -> frozenset[str]:
-        return frozenset(self._holders.get(ip, ()))
+        return frozenset(self._holders.get(_key(ip.version, int(ip)), ()))
 
     # -- queries -----------------------------------------------------------------------
 
@@ -184,7 +208,7 @@ class Allocator:
                     f'"{ip}" is not usable: pool "{pool_name}" has avoid-buggy-ips '
                     "(no addresses ending in .0 or .255)"
                 )
-            for other in sorted(self._holders.get(ip, ())):
+            for other in self._holders.get(_key(ip.version, int(ip)), ()):
                 if other == intent.key:
                     continue
                 conflict = sharing_conflict(intent, self._assignments[other].intent)
@@ -269,31 +293,33 @@ class Allocator:
         if held is None:
             return None
         state = self._pools[held.pool]
-        for ip in held.ips:
-            holders = self._holders[ip]
-            holders.discard(key)
-            if holders:
+        for version, value in held.addresses:
+            hkey = _key(version, value)
+            holders = self._holders[hkey]
+            if holders != (key,):  # shared: the others keep it
+                self._holders[hkey] = tuple(k for k in holders if k != key)
                 continue
-            del self._holders[ip]
-            entry = state.entry_for(ip)
+            del self._holders[hkey]
+            entry = state.entry_for(version, value)
             assert entry is not None
-            index = entry.space.index_of(int(ip))
+            index = entry.space.index_of(value)
             assert index is not None
             entry.used.remove(index)
             if held.intent.sharing_key:
-                shared = self._shared[(held.pool, held.intent.sharing_key, ip.version)]
-                del shared[bisect_left(shared, int(ip))]
+                shared = self._shared[(held.pool, held.intent.sharing_key, version)]
+                del shared[bisect_left(shared, value)]
         return held
 
     def _count_freed(self, old: Assignment | None) -> None:
         """Bump `releases` when one of `old`'s addresses is now held by nobody; a service
         re-assigned its own addresses frees nothing."""
-        if old is not None and any(ip not in self._holders for ip in old.ips):
+        if old is not None and any(_key(version, value) not in self._holders
+                                   for version, value in old.addresses):
             self.releases += 1
 
     def _locate(self, ip: IPAddress) -> tuple[_PoolState | None, _Entry | None]:
         for state in self._pools.values():
-            entry = state.entry_for(ip)
+            entry = state.entry_for(ip.version, int(ip))
             if entry is not None:
                 return state, entry
         return None, None
@@ -317,7 +343,7 @@ class Allocator:
             ip = _ip(family, value)
             if all(
                 sharing_conflict(intent, self._assignments[other].intent) is None
-                for other in self._holders[ip]
+                for other in self._holders[_key(family, value)]
             ):
                 return ip
         return None
@@ -336,18 +362,23 @@ class Allocator:
         self, intent: ServiceIntent, pool_name: str, ips: tuple[IPAddress, ...]
     ) -> Assignment:
         state = self._pools[pool_name]
-        for ip in ips:
-            holders = self._holders.setdefault(ip, set())
+        addresses = tuple((ip.version, int(ip)) for ip in ips)
+        for version, value in addresses:
+            hkey = _key(version, value)
+            holders = self._holders.get(hkey, ())
             if not holders:
-                entry = state.entry_for(ip)
+                entry = state.entry_for(version, value)
                 assert entry is not None
-                index = entry.space.index_of(int(ip))
+                index = entry.space.index_of(value)
                 assert index is not None
                 entry.used.add(index)
                 if intent.sharing_key:
                     insort(self._shared.setdefault(
-                        (pool_name, intent.sharing_key, ip.version), []), int(ip))
-            holders.add(intent.key)
-        held = Assignment(intent.key, pool_name, ips, intent)
+                        (pool_name, intent.sharing_key, version), []), value)
+            if not holders:
+                self._holders[hkey] = (intent.key,)
+            elif intent.key not in holders:
+                self._holders[hkey] = tuple(sorted((*holders, intent.key)))
+        held = Assignment(intent.key, pool_name, addresses, intent)
         self._assignments[intent.key] = held
         return held

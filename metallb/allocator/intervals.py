@@ -8,7 +8,10 @@ Two ideas keep every operation O(log n) and independent of the pool size:
 * `IntervalSet` keeps the used indexes as sorted, disjoint, merged intervals. Allocating
   lowest-first keeps them in one interval, and "first free index at or after i" is a
   single bisect: if i falls in an interval, the answer is that interval's end + 1
-  (intervals are merged, so end + 1 is never used).
+  (intervals are merged, so end + 1 is never used). Releases in random order fragment the
+  set into many intervals; they are kept in blocks of at most `_MAX_BLOCK` (a blocked
+  sorted list, as in `sortedcontainers`), so inserting or deleting an interval moves at
+  most one block's entries, never the whole list.
 
 Nothing here does I/O or knows about Services; the allocator builds on it.
 """
@@ -90,76 +93,142 @@ class UsableSpace:
         return block * _BLOCK + 1 + offset
 
 
+_MAX_BLOCK = 512  # intervals per block; a full block splits into two halves
+
+
 class IntervalSet:
     """A set of non-negative integers stored as sorted, disjoint, merged intervals.
 
-    `_starts[k]..._ends[k]` (inclusive) is the k-th interval; `_ends[k] + 1 <
-    _starts[k + 1]` always holds, which is what makes `first_absent_from` O(log n).
+    The intervals, in order, are cut into blocks: block b holds `_starts[b][k]..
+    _ends[b][k]` (inclusive) for k in order. What always holds:
+
+    * no block is empty, none has more than `_MAX_BLOCK` intervals;
+    * `_firsts[b] == _starts[b][0]`, so one bisect over `_firsts` finds the block;
+    * across blocks too, an interval ends at least 2 below the next one's start (merged),
+      which is what makes `first_absent_from` O(log n).
+
+    Not thread-safe: its owner (the allocator) is used from one thread.
     """
 
-    __slots__ = ("_ends", "_len", "_starts")
+    __slots__ = ("_ends", "_firsts", "_len", "_starts")
 
     def __init__(self) -> None:
-        self._starts: list[int] = []
-        self._ends: list[int] = []
+        self._starts: list[list[int]] = []
+        self._ends: list[list[int]] = []
+        self._firsts: list[int] = []
         self._len = 0
 
     def __len__(self) -> int:
         return self._len
 
     def __contains__(self, value: int) -> bool:
-        k = bisect_right(self._starts, value) - 1
-        return k >= 0 and value <= self._ends[k]
+        found = self._at_or_before(value)
+        return found is not None and value <= self._ends[found[0]][found[1]]
 
     def intervals(self) -> list[tuple[int, int]]:
-        return list(zip(self._starts, self._ends, strict=True))
+        return [pair for starts, ends in zip(self._starts, self._ends, strict=True)
+                for pair in zip(starts, ends, strict=True)]
+
+    def _at_or_before(self, value: int) -> tuple[int, int] | None:
+        """(block, position) of the last interval starting at or before value."""
+        b = bisect_right(self._firsts, value) - 1
+        if b < 0:
+            return None
+        return b, bisect_right(self._starts[b], value) - 1
+
+    def _after(self, at: tuple[int, int] | None) -> tuple[int, int] | None:
+        """(block, position) of the interval after `at` (after none: the first one)."""
+        if at is None:
+            return (0, 0) if self._starts else None
+        b, k = at
+        if k + 1 < len(self._starts[b]):
+            return b, k + 1
+        return (b + 1, 0) if b + 1 < len(self._starts) else None
+
+    def _insert(self, at: tuple[int, int] | None, start: int, end: int) -> None:
+        """Insert [start, end] right after the interval `at` (None: before all)."""
+        if not self._starts:
+            self._starts.append([start])
+            self._ends.append([end])
+            self._firsts.append(start)
+            return
+        b, k = (0, 0) if at is None else (at[0], at[1] + 1)
+        starts, ends = self._starts[b], self._ends[b]
+        starts.insert(k, start)
+        ends.insert(k, end)
+        if k == 0:
+            self._firsts[b] = start
+        if len(starts) > _MAX_BLOCK:
+            half = len(starts) // 2
+            self._starts.insert(b + 1, starts[half:])
+            self._ends.insert(b + 1, ends[half:])
+            self._firsts.insert(b + 1, starts[half])
+            del starts[half:]
+            del ends[half:]
+
+    def _delete(self, at: tuple[int, int]) -> None:
+        b, k = at
+        starts, ends = self._starts[b], self._ends[b]
+        del starts[k]
+        del ends[k]
+        if not starts:
+            del self._starts[b]
+            del self._ends[b]
+            del self._firsts[b]
+        elif k == 0:
+            self._firsts[b] = starts[0]
+
+    def _set_start(self, at: tuple[int, int], start: int) -> None:
+        b, k = at
+        self._starts[b][k] = start
+        if k == 0:
+            self._firsts[b] = start
 
     def add(self, value: int) -> bool:
         """Add one value; False when it was already present."""
-        starts, ends = self._starts, self._ends
-        k = bisect_right(starts, value) - 1  # interval starting at or before value
-        if k >= 0 and value <= ends[k]:
+        left = self._at_or_before(value)
+        if left is not None and value <= self._ends[left[0]][left[1]]:
             return False
-        joins_left = k >= 0 and ends[k] == value - 1
-        joins_right = k + 1 < len(starts) and starts[k + 1] == value + 1
+        right = self._after(left)
+        joins_left = left is not None and self._ends[left[0]][left[1]] == value - 1
+        joins_right = right is not None and self._starts[right[0]][right[1]] == value + 1
         if joins_left and joins_right:
-            ends[k] = ends[k + 1]
-            del starts[k + 1]
-            del ends[k + 1]
+            assert left is not None and right is not None
+            self._ends[left[0]][left[1]] = self._ends[right[0]][right[1]]
+            self._delete(right)
         elif joins_left:
-            ends[k] = value
+            assert left is not None
+            self._ends[left[0]][left[1]] = value
         elif joins_right:
-            starts[k + 1] = value
+            assert right is not None
+            self._set_start(right, value)
         else:
-            starts.insert(k + 1, value)
-            ends.insert(k + 1, value)
+            self._insert(left, value, value)
         self._len += 1
         return True
 
     def remove(self, value: int) -> bool:
         """Remove one value; False when it was absent."""
-        starts, ends = self._starts, self._ends
-        k = bisect_right(starts, value) - 1
-        if k < 0 or value > ends[k]:
+        at = self._at_or_before(value)
+        if at is None or value > self._ends[at[0]][at[1]]:
             return False
-        start, end = starts[k], ends[k]
+        b, k = at
+        start, end = self._starts[b][k], self._ends[b][k]
         if start == end:
-            del starts[k]
-            del ends[k]
+            self._delete(at)
         elif value == start:
-            starts[k] = value + 1
+            self._set_start(at, value + 1)
         elif value == end:
-            ends[k] = value - 1
+            self._ends[b][k] = value - 1
         else:
-            ends[k] = value - 1
-            starts.insert(k + 1, value + 1)
-            ends.insert(k + 1, end)
+            self._ends[b][k] = value - 1
+            self._insert(at, value + 1, end)
         self._len -= 1
         return True
 
     def first_absent_from(self, value: int) -> int:
         """The smallest integer >= value that is not in the set."""
-        k = bisect_right(self._starts, value) - 1
-        if k >= 0 and value <= self._ends[k]:
-            return self._ends[k] + 1
+        at = self._at_or_before(value)
+        if at is not None and value <= self._ends[at[0]][at[1]]:
+            return self._ends[at[0]][at[1]] + 1
         return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -61,6 +62,34 @@ def test_first_absent_from(members, start, expected):
     for v in members:
         s.add(v)
     assert s.first_absent_from(start) == expected
+
+
+def test_interval_set_stays_a_set_across_many_blocks():
+    """Random adds and removes over thousands of values fragment the set into more
+    intervals than one block holds: blocks split and empty, and every answer still
+    matches a plain set."""
+    rng = random.Random(13)
+    model: set[int] = set()
+    s = IntervalSet()
+    for step in range(40_000):
+        value = rng.randrange(6_000)
+        if rng.random() < 0.6:
+            assert s.add(value) == (value not in model)
+            model.add(value)
+        else:
+            assert s.remove(value) == (value in model)
+            model.discard(value)
+        if step % 5_000 == 0 or step == 39_999:
+            pairs = s.intervals()
+            assert sorted(v for a, b in pairs for v in range(a, b + 1)) == sorted(model)
+            assert all(b + 1 < c for (_, b), (c, _) in itertools.pairwise(pairs))
+            for probe in range(0, 6_001, 7):
+                expected = probe
+                while expected in model:
+                    expected += 1
+                assert s.first_absent_from(probe) == expected
+    assert len(s) == len(model)
+    assert len(s.intervals()) > 2 * 512  # spread over several blocks
 
 
 @settings(max_examples=200, deadline=None)
