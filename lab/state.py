@@ -43,6 +43,21 @@ class LabNode:
 
 
 @dataclass(frozen=True)
+class LabRouter:
+    """One upstream router of the lab: its kind (frr, bird, gobgp), namespace, the address
+    the nodes peer with, and its state directory (sockets, pidfiles, logs)."""
+
+    kind: str
+    namespace: str
+    address: str
+    state_dir: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "namespace": self.namespace, "address": self.address,
+                "state_dir": self.state_dir}
+
+
+@dataclass(frozen=True)
 class LabState:
     """Everything `status` and `down` need; grows while `up` proceeds."""
 
@@ -57,6 +72,10 @@ class LabState:
     metrics: dict[str, str] = field(default_factory=dict)  # process name -> host:port
     prometheus_url: str | None = None
     complete: bool = False  # `up` finished: every session was Established
+    topology: str = "flat"  # or "packet" (lab/packet.py)
+    # Every BGP router; router_namespace / router_address / frr_dir are the first one's
+    # (frr_dir: its state directory, whatever its kind).
+    routers: tuple[LabRouter, ...] = ()
 
     def with_process(self, process: LabProcess) -> LabState:
         return replace(self, processes=(*self.processes, process))
@@ -74,6 +93,7 @@ class LabState:
             "frr_dir": self.frr_dir, "nodes": [n.to_json() for n in self.nodes],
             "processes": [p.to_json() for p in self.processes], "metrics": self.metrics,
             "prometheus_url": self.prometheus_url, "complete": self.complete,
+            "topology": self.topology, "routers": [r.to_json() for r in self.routers],
         }
 
     @classmethod
@@ -85,7 +105,8 @@ class LabState:
             nodes=tuple(LabNode(**n) for n in data["nodes"]),
             processes=tuple(LabProcess.from_json(p) for p in data["processes"]),
             metrics=dict(data["metrics"]), prometheus_url=data["prometheus_url"],
-            complete=bool(data["complete"]),
+            complete=bool(data["complete"]), topology=data.get("topology", "flat"),
+            routers=tuple(LabRouter(**r) for r in data.get("routers", [])),
         )
 
 

@@ -13,9 +13,7 @@ def format_status(report: dict[str, Any]) -> str:
         f"state dir:   {report['state_dir']}",
         f"kubeconfig:  {report['kubeconfig']}   (kubectl --kubeconfig {report['kubeconfig']} "
         "get nodes)",
-        f"router:      namespace {router['namespace']}, {router['address']}, vtysh socket dir "
-        f"{router['vtysh_socket_dir']}",
-        f"             (vtysh --vty_socket {router['vtysh_socket_dir']} -c 'show bgp summary')",
+        *_router_lines(router),
         f"prometheus:  {report['prometheus_url'] or 'not running (up --prometheus)'}",
         "nodes:",
     ]
@@ -31,6 +29,25 @@ def format_status(report: dict[str, Any]) -> str:
         extra = f" metrics http://{p['metrics']}/metrics" if p.get("metrics") else ""
         log = f" log {p['log']}" if p.get("log") else ""
         lines.append(f"  {p['name']:<16} pid {p['pid']:<8} {state}{extra}{log}")
+    lines += [f"problem: {p}" for p in report.get("problems", [])]
     if not report.get("complete", True):
         lines.append("warning: `up` did not finish; run `metallb lab down`")
     return "\n".join(lines)
+
+
+def _router_lines(router: dict[str, Any]) -> list[str]:
+    """One line per BGP router with how to ask it about its sessions."""
+    lines = []
+    for r in router.get("routers") or [router]:
+        kind = r.get("kind", "frr")
+        where = f"{kind} in namespace {r['namespace']}, {r['address']}"
+        if kind == "frr" and router.get("vtysh_socket_dir") and len(router.get("routers",
+                                                                              [])) <= 1:
+            where += f", vtysh socket dir {router['vtysh_socket_dir']}"
+        lines.append(f"router:      {where}")
+        query = r.get("query", {}).get("sessions")
+        if not query and kind == "frr" and router.get("vtysh_socket_dir"):
+            query = f"vtysh --vty_socket {router['vtysh_socket_dir']} -c 'show bgp summary'"
+        if query:
+            lines.append(f"             ({query})")
+    return lines

@@ -164,6 +164,14 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
                         "of the seed example, lab/data/lab.lokocfg)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for each start-up step (default: 60)")
+    parser.add_argument("--router", choices=("frr", "bird", "gobgp"), default="frr",
+                        help="the upstream router: FRR (default), BIRD 2 or GoBGP (GoBGP "
+                        "keeps routes in its RIB only, no kernel table)")
+    parser.add_argument("--topology", choices=("flat", "packet"), default="flat",
+                        help="flat: one router on the nodes' link (default); packet: the "
+                        "Packet / Equinix Metal setup, two provider routers at "
+                        "169.254.255.1/.2 behind a gateway, eBGP multihop with MD5, all "
+                        "BGP parameters in the Nodes' metal.equinix.com/* annotations")
     _lab_location_arguments(parser)
 
 
@@ -183,7 +191,8 @@ def _up_options(args: argparse.Namespace, prometheus: bool):
     from lab.cluster import UpOptions
 
     return UpOptions(nodes=args.nodes, config=args.config, prometheus=prometheus,
-                     state_dir=args.state_dir, prefix=args.prefix, timeout=args.timeout)
+                     state_dir=args.state_dir, prefix=args.prefix, timeout=args.timeout,
+                     router=args.router, topology=args.topology)
 
 
 def _lab_errors(action: Callable[[], int], command: str) -> int:

@@ -44,3 +44,12 @@ def test_a_password_that_is_not_base64_names_the_node_and_the_annotation_not_the
     assert "node node1" in issue.path
     assert "metal.equinix.com/bgp-peers-1-bgp-pass" in issue.path
     assert "base64" in issue.message and "not base64!" not in str(issue)
+
+
+def test_a_project_without_password_has_no_bgp_pass_and_its_peers_no_password():
+    annotations = {k: v for k, v in bgp_annotations("192.0.2.12").items()
+                   if not k.endswith("bgp-pass")}
+    peers, issues = discover_peers(RULES, node(annotations))
+    assert issues == []
+    assert [(p.peer_address, p.password) for p in peers] == [(ip, None)
+                                                             for ip in ROUTER_PEER_IPS]
