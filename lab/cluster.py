@@ -27,6 +27,7 @@ from lab.errors import LabError
 from lab.frr import FRR_LIBDIR, FrrError
 from lab.netns import NetnsError, Topology, list_netns
 from lab.objects import node_object, node_status
+from lab.operator_crds import needs_operator, operator_crds
 from lab.packet import PacketTopology, packet_node_object, session_problem
 from lab.ports import DAEMON_METRICS, PROMETHEUS_LISTENING, logged_address
 from lab.processes import (
@@ -258,6 +259,9 @@ class _Starter:
                              if isinstance(topology, PacketTopology) else
                              node_object(node.name, node.address, topology.router_ipv4))
             core.patch_node_status(node.name, node_status(node.name, node.address))
+        if needs_operator(objects):  # service_monitor = true: the seed installs it first
+            for crd in operator_crds():
+                client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
         try:
             actions = apply_objects(ComponentCluster(api), objects)
         except ClusterError as err:

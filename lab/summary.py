@@ -17,12 +17,12 @@ def format_status(report: dict[str, Any]) -> str:
         f"prometheus:  {report['prometheus_url'] or 'not running (up --prometheus)'}",
         "nodes:",
     ]
-    sessions = {s["node"]: s for s in report["sessions"]}
     for node in report["nodes"]:
-        session = sessions.get(node["name"], {})
+        sessions = [s for s in report["sessions"] if s["node"] == node["name"]] or [{}]
+        bgp = ", ".join(f"BGP to {s.get('peer', '?')}: {s.get('state', '?')}"
+                        for s in sessions)
         lines.append(f"  {node['name']:<8} namespace {node['namespace']:<12} "
-                     f"{node['address']:<15} BGP to {session.get('peer', '?')}: "
-                     f"{session.get('state', '?')}")
+                     f"{node['address']:<15} {bgp}")
     lines.append("processes:")
     for p in report["processes"]:
         state = "running" if p["running"] else "NOT RUNNING"

@@ -175,6 +175,13 @@ class GobgpRouter(RouterQueries):
         family = "ipv6" if ipaddress.ip_network(prefix).version == 6 else "ipv4"
         return parse_rib(self.gobgp_json("global", "rib", "-a", family, prefix) or {}, prefix)
 
+    def rib(self, family: str = "ipv4") -> dict[str, list[str]]:
+        """Every prefix of the RIB -> sorted next hops of its paths (what GoBGP would
+        forward by, having no kernel table)."""
+        table = self.gobgp_json("global", "rib", "-a", family) or {}
+        return {prefix: sorted(p.next_hop for p in parse_rib(table, prefix))
+                for prefix in table}
+
     def prefixes_received(self, family: str = "ipv4") -> int:
         total = 0
         for neighbor in self._neighbors():
