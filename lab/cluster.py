@@ -65,6 +65,8 @@ class UpOptions:
     timeout: float = 60.0  # for each wait: API server, metrics ports, sessions
     router: str = DEFAULT_KIND  # frr, bird or gobgp (lab/routers)
     topology: str = "flat"  # or "packet": two provider routers behind a gateway
+    # serve the Prometheus Operator's CRDs, which the seed requires for service_monitor
+    prometheus_operator: bool = False
 
 
 # --------------------------------------------------------------------------- checks
@@ -259,7 +261,7 @@ class _Starter:
                              if isinstance(topology, PacketTopology) else
                              node_object(node.name, node.address, topology.router_ipv4))
             core.patch_node_status(node.name, node_status(node.name, node.address))
-        if needs_operator(objects):  # service_monitor = true: the seed installs it first
+        if self.options.prometheus_operator and needs_operator(objects):
             for crd in operator_crds():
                 client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
         try:

@@ -172,6 +172,9 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
                         "Packet / Equinix Metal setup, two provider routers at "
                         "169.254.255.1/.2 behind a gateway, eBGP multihop with MD5, all "
                         "BGP parameters in the Nodes' metal.equinix.com/* annotations")
+    parser.add_argument("--prometheus-operator", action="store_true",
+                        help="serve the Prometheus Operator's CRDs (ServiceMonitor, "
+                        "PrometheusRule), which a config with service_monitor = true needs")
     _lab_location_arguments(parser)
 
 
@@ -192,7 +195,8 @@ def _up_options(args: argparse.Namespace, prometheus: bool):
 
     return UpOptions(nodes=args.nodes, config=args.config, prometheus=prometheus,
                      state_dir=args.state_dir, prefix=args.prefix, timeout=args.timeout,
-                     router=args.router, topology=args.topology)
+                     router=args.router, topology=args.topology,
+                     prometheus_operator=args.prometheus_operator)
 
 
 def _lab_errors(action: Callable[[], int], command: str) -> int:

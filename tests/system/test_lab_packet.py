@@ -51,7 +51,8 @@ def test_seed_config_on_the_packet_topology_survives_one_router_and_names_a_bad_
     config = parent / "seed.lokocfg"
     config.write_text(SEED_BLOCK)
     options = UpOptions(nodes=3, config=str(config), state_dir=str(parent / "lab"),
-                        prefix=f"mlp{os.getpid()}", topology="packet", timeout=60)
+                        prefix=f"mlp{os.getpid()}", topology="packet", timeout=60,
+                        prometheus_operator=True)  # the seed has service_monitor = true
     state = up(options, progress=lambda _line: None)
     try:
         report = status(state.state_dir)
