@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lab.routes import kernel_routes
+from lab.routes import kernel_nexthops
 from metallb.logs import log_event
 from metallb.wait import poll_until
 
@@ -264,9 +264,7 @@ class FrrRouter:
 
     def kernel_nexthops(self, prefix: str) -> list[str]:
         """Gateways zebra installed for `prefix` in the router namespace's kernel table."""
-        version = ipaddress.ip_network(prefix).version
-        routes = kernel_routes(self.netns, prefix, version=version)
-        return sorted(hop for hops in routes.values() for hop in hops)
+        return kernel_nexthops(self.netns, prefix)
 
     def wait_for(self, condition: Callable[[], T], timeout: float = 10.0,
                  what: str | None = None) -> T:

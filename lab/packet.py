@@ -21,12 +21,11 @@ exists only inside these namespaces.
 from __future__ import annotations
 
 import base64
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
 from lab.netns import LINK_V4, Topology, add_netns, ip, sysctl
-from lab.objects import ANNOTATION_PREFIX
+from lab.objects import ANNOTATION_PREFIX, node_object
 
 PROVIDER_ASN = 65530
 NODE_ASN = 65000
@@ -102,15 +101,7 @@ def bgp_annotations(node_address: str, numbered: bool = True,
 
 def packet_node_object(name: str, address: str, numbered: bool = True) -> dict[str, Any]:
     """A Node as the Packet CCM leaves it (labels as lab.objects.node_object's)."""
-    return {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                       "node-role.kubernetes.io/node": ""},
-            "annotations": bgp_annotations(address, numbered),
-        },
-    }
+    return node_object(name, address, "", annotations=bgp_annotations(address, numbered))
 
 
 def password_annotation(annotations: dict[str, str], peer_ip: str) -> str | None:
@@ -135,7 +126,3 @@ def session_problem(node: str, annotations: dict[str, str], peer_ip: str,
              f"node {node} has no password annotation for {peer_ip}")
     return (f"BGP session from node {node} to router {peer_ip} is {state}, not "
             f"Established: {check}")
-
-
-def is_link_local_peer(address: str) -> bool:
-    return ipaddress.ip_address(address) in ipaddress.ip_network("169.254.0.0/16")

@@ -10,13 +10,20 @@ router's format.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, TypeVar
 
-from lab.routes import kernel_routes
+from lab.frr import pid_alive, terminate
+from lab.routes import kernel_nexthops
+from metallb.logs import log_event
 from metallb.wait import poll_until
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -121,10 +128,47 @@ class RouterQueries:
 
     def kernel_nexthops(self, prefix: str) -> list[str]:
         """Gateways installed for `prefix` in the router namespace's kernel table."""
-        version = ipaddress.ip_network(prefix).version
-        routes = kernel_routes(self.netns, prefix, version=version)
-        return sorted(hop for hops in routes.values() for hop in hops)
+        return kernel_nexthops(self.netns, prefix)
 
     def wait_for(self, condition: Callable[[], T], timeout: float = 10.0,
                  what: str | None = None) -> T:
         return poll_until(condition, timeout, what=what)
+
+
+class PidfileDaemon(RouterQueries):
+    """Stop / restart / pids of a router that is one daemon with a pidfile (BIRD, GoBGP).
+    Subclasses set `daemon`, `pidfile` and implement `start`."""
+
+    daemon: str
+    kind: str
+    pidfile: Path
+
+    def start(self, timeout: float = 10.0) -> PidfileDaemon:
+        raise NotImplementedError
+
+    def _pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def pids(self) -> dict[str, int]:
+        pid = self._pid()
+        return {self.daemon: pid} if pid else {}
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM by PID (BIRD then removes its kernel routes), SIGKILL after timeout."""
+        pid = self._pid()
+        if pid is not None:
+            terminate(pid, timeout)
+        with contextlib.suppress(FileNotFoundError):
+            self.pidfile.unlink()
+        log_event(log, "info", "router_stopped", kind=self.kind, netns=self.netns)
+
+    def restart(self, timeout: float = 10.0) -> PidfileDaemon:
+        self.stop(timeout)
+        return self.start(timeout)
+
+    def cleanup(self) -> None:
+        self.stop()

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.frr import pid_alive, terminate
-from lab.routers.base import RoutePath, RouterError, RouterQueries, RouterSpec
+from lab.routers.base import PidfileDaemon, RoutePath, RouterError, RouterSpec
 from metallb.logs import log_event
 from metallb.wait import poll_until
 
@@ -74,7 +73,7 @@ def render(spec: RouterSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-class BirdRouter(RouterQueries):
+class BirdRouter(PidfileDaemon):
     """One `bird` daemon in `netns`, configured from `spec`, state in `state_dir`.
 
     BIRD installs the merged ECMP route into the namespace's kernel table itself (no
@@ -82,6 +81,7 @@ class BirdRouter(RouterQueries):
     """
 
     kind = "bird"
+    daemon = "bird"
     installs_kernel = True
 
     def __init__(self, netns: str, spec: RouterSpec, state_dir: str | Path):
@@ -109,33 +109,6 @@ class BirdRouter(RouterQueries):
                    timeout, what=f"bird control socket in {self.netns}")
         log_event(log, "info", "bird_started", netns=self.netns, asn=self.spec.asn)
         return self
-
-    def _pid(self) -> int | None:
-        try:
-            pid = int(self.pidfile.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if pid_alive(pid) else None
-
-    def pids(self) -> dict[str, int]:
-        pid = self._pid()
-        return {"bird": pid} if pid else {}
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM by PID (BIRD then removes its kernel routes), SIGKILL after timeout."""
-        pid = self._pid()
-        if pid is not None:
-            terminate(pid, timeout)
-        with contextlib.suppress(FileNotFoundError):
-            self.pidfile.unlink()
-        log_event(log, "info", "bird_stopped", netns=self.netns)
-
-    def restart(self, timeout: float = 10.0) -> BirdRouter:
-        self.stop(timeout)
-        return self.start(timeout)
-
-    def cleanup(self) -> None:
-        self.stop()
 
     # -- queries ---------------------------------------------------------------------
     def _birdc_raw(self, command: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,6 @@ Its gRPC API listens on 127.0.0.1 inside the router namespace, so `gobgp` runs t
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import json
 import logging
@@ -20,8 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from lab.frr import pid_alive, terminate
-from lab.routers.base import RoutePath, RouterError, RouterQueries, RouterSpec
+from lab.routers.base import PidfileDaemon, RoutePath, RouterError, RouterSpec
 from metallb.logs import log_event
 from metallb.wait import poll_until
 
@@ -85,11 +83,12 @@ def render(spec: RouterSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-class GobgpRouter(RouterQueries):
+class GobgpRouter(PidfileDaemon):
     """One gobgpd in `netns` (started detached, stopped by PID), state in `state_dir`.
     Called from one thread at a time; holds no lock."""
 
     kind = "gobgp"
+    daemon = "gobgpd"
     installs_kernel = False
 
     def __init__(self, netns: str, spec: RouterSpec, state_dir: str | Path):
@@ -122,32 +121,6 @@ class GobgpRouter(RouterQueries):
         log_event(log, "info", "gobgp_started", netns=self.netns, asn=self.spec.asn,
                   pid=proc.pid)
         return self
-
-    def _pid(self) -> int | None:
-        try:
-            pid = int(self.pidfile.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if pid_alive(pid) else None
-
-    def pids(self) -> dict[str, int]:
-        pid = self._pid()
-        return {"gobgpd": pid} if pid else {}
-
-    def stop(self, timeout: float = 10.0) -> None:
-        pid = self._pid()
-        if pid is not None:
-            terminate(pid, timeout)
-        with contextlib.suppress(FileNotFoundError):
-            self.pidfile.unlink()
-        log_event(log, "info", "gobgp_stopped", netns=self.netns)
-
-    def restart(self, timeout: float = 10.0) -> GobgpRouter:
-        self.stop(timeout)
-        return self.start(timeout)
-
-    def cleanup(self) -> None:
-        self.stop()
 
     # -- queries ---------------------------------------------------------------------
     def _gobgp_raw(self, *args: str) -> subprocess.CompletedProcess[str]:
