@@ -110,3 +110,28 @@ def test_seed_config_on_the_packet_topology_survives_one_router_and_names_a_bad_
             assert sum(answers.values()) == 10, answers
     finally:
         down(state.state_dir, state.prefix)
+
+
+@pytest.mark.parametrize("kind", ["bird", "gobgp"])
+def test_packet_topology_with_bird_or_gobgp_as_provider_routers(kind):
+    """Multihop, MD5 and ECMP over every node at both routers (FRR: the test above).
+    GoBGP installs no kernel route: its RIB is checked."""
+    require_lab()
+    parent = Path(tempfile.mkdtemp(prefix="mlp"))
+    parent.chmod(0o711)
+    options = UpOptions(nodes=2, state_dir=str(parent / "lab"), prefix=f"mlq{os.getpid()}",
+                        topology="packet", router=kind, timeout=60)
+    state = up(options, progress=lambda _line: None)
+    try:
+        assert {s["state"] for s in status(state.state_dir)["sessions"]} == {"Established"}
+        with RunningLab(state) as lab:
+            lab.create_service("web")
+            (address,) = wait(lambda: lab.service_addresses("web"), "an address")
+            prefix = f"{address}/32"
+            for router in lab.routers:
+                assert wait(lambda r=router: r.path_nexthops(prefix) == lab.node_addresses,
+                            f"a path per node at {router.netns}")
+                installed = router.kernel_nexthops(prefix)
+                assert installed == (lab.node_addresses if kind == "bird" else [])
+    finally:
+        down(state.state_dir, state.prefix)
