@@ -151,8 +151,10 @@ class SpeakerCluster:
 
 
 @contextlib.contextmanager
-def speaker_cluster(nodes: int = 3, start_speakers: bool = True) -> Iterator[SpeakerCluster]:
-    with bgp_lab(nodes) as lab, ApiServer(seed=7) as server:
+def speaker_cluster(nodes: int = 3, start_speakers: bool = True,
+                    kind: str | None = None) -> Iterator[SpeakerCluster]:
+    """`kind`: the upstream router (lab.routers; None: FRR as bgp_lab starts it)."""
+    with bgp_lab(nodes, kind=kind) as lab, ApiServer(seed=7) as server:
         api = api_client_for(server)
         cluster = SpeakerCluster(lab, server, api)
         try:
