@@ -105,8 +105,12 @@ class BirdRouter(PidfileDaemon):
         if proc.returncode != 0:
             raise RouterError(f"bird in {self.netns} failed to start (rc={proc.returncode}): "
                               f"{(proc.stderr or proc.stdout).strip()}; log: {self.logfile}")
-        poll_until(lambda: self._pid() and self._birdc_raw("show status").returncode == 0,
-                   timeout, what=f"bird control socket in {self.netns}")
+        try:
+            poll_until(lambda: self._pid() and self._birdc_raw("show status").returncode == 0,
+                       timeout, what=f"bird control socket in {self.netns}")
+        except BaseException:
+            self.stop()
+            raise
         log_event(log, "info", "bird_started", netns=self.netns, asn=self.spec.asn)
         return self
 
