@@ -83,11 +83,8 @@ class BgpLab:
         return drivers
 
     def nexthops(self, prefix: str) -> list[str]:
-        return self.router.kernel_nexthops(prefix)
-
-    def installed_nexthops(self, prefix: str) -> list[str]:
-        """What the router forwards by: its kernel table, or for a router that installs
-        none (GoBGP) the next hops of its RIB's paths."""
+        """What the router forwards by: the router namespace's kernel table (FRR, BIRD),
+        or for a router that installs none (GoBGP) the next hops of its RIB's paths."""
         if getattr(self.router, "installs_kernel", True):
             return self.router.kernel_nexthops(prefix)
         return self.router.path_nexthops(prefix)

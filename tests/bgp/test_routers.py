@@ -50,12 +50,12 @@ def test_ecmp_over_every_node_in_rib_and_kernel_then_one_withdrawn(kind):
         drivers = announce(lab, {VIP: RouteAttrs()})
         nodes = sorted(n.ipv4 for n in lab.nodes)
         assert wait(lambda: lab.router.path_nexthops(VIP) == nodes, "3 paths in the RIB")
-        assert wait(lambda: lab.installed_nexthops(VIP) == nodes, "3 ECMP next hops")
+        assert wait(lambda: lab.nexthops(VIP) == nodes, "3 ECMP next hops")
         assert {p.peer for p in lab.router.paths(VIP)} == set(nodes)
         assert {p.as_path for p in lab.router.paths(VIP)} == {(NODE_ASN,)}
         drivers[0].set_routes({})
         assert wait(lambda: lab.router.path_nexthops(VIP) == nodes[1:], "node 0 withdrawn")
-        assert wait(lambda: lab.installed_nexthops(VIP) == nodes[1:], "kernel follows")
+        assert wait(lambda: lab.nexthops(VIP) == nodes[1:], "kernel follows")
 
 
 @kinds
@@ -64,7 +64,7 @@ def test_ipv6_host_route_over_every_node(kind):
         announce(lab, {VIP6: RouteAttrs()}, v6=True)
         nodes = sorted(n.ipv6 for n in lab.nodes)
         assert wait(lambda: lab.router.path_nexthops(VIP6) == nodes, "2 IPv6 paths")
-        assert wait(lambda: lab.installed_nexthops(VIP6) == nodes, "2 IPv6 next hops")
+        assert wait(lambda: lab.nexthops(VIP6) == nodes, "2 IPv6 next hops")
 
 
 @kinds
@@ -78,7 +78,7 @@ def test_md5_right_password_establishes_wrong_one_does_not(kind, caplog):
         bad.set_peers([lab.peer_v4(lab.nodes[1], password="wrong")])
         for drv in (good, bad):
             drv.set_routes({router: {VIP: RouteAttrs()}})
-        assert wait(lambda: lab.installed_nexthops(VIP) == [lab.nodes[0].ipv4], "good route")
+        assert wait(lambda: lab.nexthops(VIP) == [lab.nodes[0].ipv4], "good route")
         wait(lambda: any(e.kind == "session_not_established"
                          for e in lab.events[lab.nodes[1].netns]), "stuck-session warning")
         assert lab.router.established() == {lab.nodes[0].ipv4}
@@ -101,7 +101,7 @@ def test_local_preference_and_communities_on_ibgp(kind):
         announce(lab, {VIP: attrs}, asn=ROUTER_ASN)
         nodes = sorted(n.ipv4 for n in lab.nodes)
         assert wait(lambda: lab.router.path_nexthops(VIP) == nodes, "2 iBGP paths")
-        assert wait(lambda: lab.installed_nexthops(VIP) == nodes, "2 iBGP next hops")
+        assert wait(lambda: lab.nexthops(VIP) == nodes, "2 iBGP next hops")
         assert {(p.local_pref, p.communities) for p in lab.router.paths(VIP)} == {
             (150, ("65000:1",))}
 
@@ -111,10 +111,10 @@ def test_clean_stop_withdraws_before_the_hold_time(kind):
     with bgp_lab(2, kind=kind) as lab:
         drivers = announce(lab, {VIP: RouteAttrs()})
         nodes = sorted(n.ipv4 for n in lab.nodes)
-        assert wait(lambda: lab.installed_nexthops(VIP) == nodes, "ECMP")
+        assert wait(lambda: lab.nexthops(VIP) == nodes, "ECMP")
         drivers[0].stop(withdraw=True)
         # well below the 3 s hold time: the withdraw (or the NOTIFICATION) did it
-        assert wait(lambda: lab.installed_nexthops(VIP) == [lab.nodes[1].ipv4],
+        assert wait(lambda: lab.nexthops(VIP) == [lab.nodes[1].ipv4],
                     "node 0 gone", timeout=2.0)
 
 
@@ -126,12 +126,12 @@ def test_exabgp_killed_is_restarted_and_the_route_returns(kind):
         (drv,) = lab.start_drivers(restart_backoff=(0.1, 1.0))
         drv.set_peers([lab.peer_v4(node)])
         drv.set_routes({router: {VIP: RouteAttrs()}})
-        assert wait(lambda: lab.installed_nexthops(VIP) == [node.ipv4], "route")
+        assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "route")
         old_pid = drv.pid
         os.kill(old_pid, signal.SIGKILL)
         assert wait(lambda: drv.restarts == 1 and drv.pid not in (None, old_pid), "restart")
         assert wait(lambda: lab.router.established() == {node.ipv4}, "session back")
-        assert wait(lambda: lab.installed_nexthops(VIP) == [node.ipv4], "route back")
+        assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "route back")
 
 
 @kinds
@@ -139,8 +139,8 @@ def test_router_restart_sessions_and_ecmp_return(kind):
     with bgp_lab(2, kind=kind) as lab:
         announce(lab, {VIP: RouteAttrs()})
         nodes = sorted(n.ipv4 for n in lab.nodes)
-        assert wait(lambda: lab.installed_nexthops(VIP) == nodes, "ECMP before restart")
+        assert wait(lambda: lab.nexthops(VIP) == nodes, "ECMP before restart")
         lab.router.restart()
         assert wait(lambda: lab.router.established() == set(nodes), "sessions back")
-        assert wait(lambda: lab.installed_nexthops(VIP) == nodes, "ECMP after restart")
+        assert wait(lambda: lab.nexthops(VIP) == nodes, "ECMP after restart")
         assert lab.router.path_nexthops(VIP) == nodes
