@@ -3,8 +3,10 @@ next hop per node; and failover: a speaker SIGTERMed, killed (-9), or its node's
 set down -> that next hop gone from the router's kernel table.
 
     sudo python3 bench/e2e.py [--nodes 3] [--batches 1,100,500] [--rounds 3]
+                              [--router frr,bird,gobgp]
 
-Everything is real: FRR in a router namespace, the controller and one speaker per node
+Everything is real: the router (FRR, BIRD 2 or GoBGP; each of --router in turn, one
+table) in a router namespace, the controller and one speaker per node
 as processes, ExaBGP in the node namespaces, the API emulator. Each service gets an
 EndpointSlice ready on every node. The baseline, measured in the same run, is create ->
 `status.loadBalancer` written (API + controller alone, seen through a watch); the ratio
@@ -84,13 +86,18 @@ def measure_batch(lab: RunningLab, watcher: StatusWatch, count: int, tag: str,
     return status, routed
 
 
+def installed(lab: RunningLab, address: str) -> list[str]:
+    """The router's next hops for `address`: its kernel table's (GoBGP: its RIB's)."""
+    return list(lab.kernel_routes().get(address, []))
+
+
 def measure_failover(lab: RunningLab, how: str, node_index: int, timeout: float) -> float:
     """Seconds from the action to the router's kernel dropping that node's next hop;
     then the node is brought back and its next hop awaited again."""
     node = lab.state.nodes[node_index]
     address = lab.service_addresses("failover")[0]
     nodes = lab.node_addresses
-    poll_until(lambda: lab.kernel_nexthops(address) == nodes, timeout,
+    poll_until(lambda: installed(lab, address) == nodes, timeout,
                what=f"{address} via every node before the failover")
     state = load(lab.state.state_dir)
     assert state is not None
@@ -103,14 +110,14 @@ def measure_failover(lab: RunningLab, how: str, node_index: int, timeout: float)
         os.kill(speaker.pid, signal.SIGKILL)
     else:
         ip("-n", node.namespace, "link", "set", "eth0", "down")
-    poll_until(lambda: node.address not in lab.kernel_nexthops(address), timeout,
+    poll_until(lambda: node.address not in installed(lab, address), timeout,
                interval=0.001, max_interval=0.005, what=f"{node.address} dropped")
     elapsed = time.monotonic() - start
     if how == "link down":
         ip("-n", node.namespace, "link", "set", "eth0", "up")
     else:
         restart_speaker(lab.state.state_dir, node.name)
-    poll_until(lambda: lab.kernel_nexthops(address) == nodes, 60,
+    poll_until(lambda: installed(lab, address) == nodes, 60,
                what=f"{node.address} back as a next hop of {address}")
     return elapsed
 
@@ -125,6 +132,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="failovers of each kind (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--router", default="frr",
+                        help="comma-separated router kinds to measure in turn: frr, bird, "
+                        "gobgp (default: %(default)s)")
     add_json_flag(parser)
     args = parser.parse_args()
     report = Report("e2e", args)
@@ -134,18 +144,39 @@ def main() -> int:
               f"{MAX_SERVICES} service addresses)", file=sys.stderr)
         return 2
 
+    results = []
+    for router in [r for r in args.router.split(",") if r]:
+        try:
+            results.append((router, *measure_router(args, batches, router)))
+        except LabError as err:
+            print(f"bench/e2e.py: {err}", file=sys.stderr)
+            return 1
+    print_results(report, args.nodes, results)
+    report.finish()
+    return 0
+
+
+Rows = list[tuple[str, int, list[float], list[float]]]
+
+
+def measure_router(args: argparse.Namespace, batches: list[int],
+                   router: str) -> tuple[Rows, dict[str, list[float]]]:
+    """One lab with `router` upstream: the create batches, then the failovers."""
     workdir = Path(tempfile.mkdtemp(prefix="mle"))
     workdir.chmod(0o711)
     config = workdir / "bench.lokocfg"
     config.write_text(BENCH_CONFIG)
     options = UpOptions(nodes=args.nodes, config=str(config), state_dir=str(workdir / "lab"),
-                        prefix=f"mle{os.getpid()}", timeout=60)
+                        prefix=f"mle{os.getpid()}", timeout=60, router=router)
+    print(f"router {router}:", file=sys.stderr)
     try:
         state = up(options, progress=lambda line: print(f"  {line}", file=sys.stderr))
-    except LabError as err:
-        print(f"bench/e2e.py: {err}", file=sys.stderr)
-        return 1
-    rows: list[tuple[str, int, list[float], list[float]]] = []
+    except LabError:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    rows: Rows = []
     failovers: dict[str, list[float]] = {}
     try:
         with RunningLab(state) as lab:
@@ -180,10 +211,7 @@ def main() -> int:
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
-
-    print_results(report, args.nodes, rows, failovers)
-    report.finish()
-    return 0
+    return rows, failovers
 
 
 def ms(value: float) -> str:
@@ -191,32 +219,36 @@ def ms(value: float) -> str:
 
 
 def print_results(report: Report, nodes: int,
-                  rows: list[tuple[str, int, list[float], list[float]]],
-                  failovers: dict[str, list[float]]) -> None:
+                  results: list[tuple[str, Rows, dict[str, list[float]]]]) -> None:
     report.note(
-        f"End to end on the lab ({nodes} nodes, FRR, ExaBGP in node namespaces, "
-        f"{os.cpu_count()} cores): Service created -> /32 in the router's kernel table with "
-        f"all {nodes} next hops. Baseline (same run): create -> status.loadBalancer written.")
+        f"End to end on the lab ({nodes} nodes, ExaBGP in node namespaces, "
+        f"{os.cpu_count()} cores): Service created -> /32 at the router with all {nodes} "
+        "next hops (FRR, BIRD: its kernel table; GoBGP: its RIB, it installs no kernel "
+        "route). Baseline (same run): create -> status.loadBalancer written.")
     table = []
-    for label, _count, status, routed in rows:
-        ratio = statistics.median(routed) / max(statistics.median(status), 1e-6)
-        table.append((label, ms(statistics.median(status)), ms(pct(status, 0.99)),
-                      ms(statistics.median(routed)), ms(pct(routed, 0.99)), f"{ratio:.1f}x"))
-    report.table("batches", ("services", "create->status p50", "create->status p99",
-                             "create->kernel route p50", "create->kernel route p99",
-                             "ratio p50"), table)
-    report.table("failover", ("cause", "runs", "min", "median", "max"),
-                 [(f"speaker {how}" if how != "link down" else "node link down", len(values),
-                   ms(min(values)), ms(statistics.median(values)), ms(max(values)))
-                  for how, values in failovers.items()],
-                 title="Failover: action -> the router's kernel drops that node's next hop "
+    for router, rows, _failovers in results:
+        for label, _count, status, routed in rows:
+            ratio = statistics.median(routed) / max(statistics.median(status), 1e-6)
+            table.append((router, label, ms(statistics.median(status)), ms(pct(status, 0.99)),
+                          ms(statistics.median(routed)), ms(pct(routed, 0.99)),
+                          f"{ratio:.1f}x"))
+    report.table("batches", ("router", "services", "create->status p50", "p99",
+                             "create->route p50", "p99", "ratio p50"), table)
+    report.table("failover", ("router", "cause", "runs", "min", "median", "max"),
+                 [(router, f"speaker {how}" if how != "link down" else "node link down",
+                   len(values), ms(min(values)), ms(statistics.median(values)),
+                   ms(max(values)))
+                  for router, _rows, failovers in results for how, values in failovers.items()],
+                 title="Failover: action -> the router drops that node's next hop "
                        "(hold time 3 s).")
-    report.set("raw", {"batches": {label: {"status_s": status, "routed_s": routed}
-                                   for label, _count, status, routed in rows},
-                       "failover_s": failovers})
+    report.set("raw", {router: {"batches": {label: {"status_s": status, "routed_s": routed}
+                                            for label, _count, status, routed in rows},
+                                "failover_s": failovers}
+                       for router, rows, failovers in results})
     report.note("1000 services are not measured: IPv4 service addresses must come from the "
                 "documentation ranges, and with 192.0.2.0/24 used by the lab's link only 512 "
                 "remain (198.51.100.0/24 + 203.0.113.0/24).")
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,9 +24,11 @@ from typing import Any
 
 from lab import prometheus
 from lab.errors import LabError
-from lab.frr import FRR_LIBDIR, FrrError, FrrRouter, RouterConfig
+from lab.frr import FRR_LIBDIR, FrrError
 from lab.netns import NetnsError, Topology, list_netns
-from lab.objects import ROUTER_ASN, node_object, node_status
+from lab.objects import node_object, node_status
+from lab.operator_crds import needs_operator, operator_crds
+from lab.packet import PacketTopology, packet_node_object, session_problem
 from lab.ports import DAEMON_METRICS, PROMETHEUS_LISTENING, logged_address
 from lab.processes import (
     LabProcess,
@@ -36,6 +38,9 @@ from lab.processes import (
     spawn,
     stop_all,
 )
+from lab.routers.base import RouterError
+from lab.routers.kinds import DEFAULT_KIND, KINDS, make_router, require_router
+from lab.routers.upstream import lab_routers, open_router, router_report, routers_of
 from lab.state import LabNode, LabState, load, save, state_path
 from metallb.wait import WaitTimeout, poll_until
 
@@ -60,12 +65,16 @@ class UpOptions:
     prefix: str = "mlab"
     timeout: float = 60.0  # for each wait: API server, metrics ports, sessions
     containers: bool = False  # run the daemons from the image under podman (lab/containers.py)
+    router: str = DEFAULT_KIND  # frr, bird or gobgp (lab/routers)
+    topology: str = "flat"  # or "packet": two provider routers behind a gateway
+    # serve the Prometheus Operator's CRDs, which the seed requires for service_monitor
+    prometheus_operator: bool = False
 
 
 # --------------------------------------------------------------------------- checks
 
 
-def preflight(with_prometheus: bool) -> None:
+def preflight(with_prometheus: bool, router: str = DEFAULT_KIND) -> None:
     """Refuse early, saying how to fix it, when the machine cannot run the lab."""
     if os.geteuid() != 0:
         raise LabError("the lab needs root (it creates network namespaces): run it as root, "
@@ -79,6 +88,14 @@ def preflight(with_prometheus: bool) -> None:
         raise LabError("the `ip` command is missing: apt-get install -y iproute2")
     if with_prometheus:
         prometheus.require_prometheus()
+    if router not in KINDS:
+        raise LabError(f"--router {router}: choose one of {', '.join(KINDS)}")
+    from lab.harness.requires import Missing
+
+    try:
+        require_router(router)
+    except Missing as err:
+        raise LabError(f"--router {router}: {err}") from None
 
 
 def lab_exists(state_dir: str, prefix: str) -> bool:
@@ -87,8 +104,7 @@ def lab_exists(state_dir: str, prefix: str) -> bool:
 
 
 def _lab_namespaces(prefix: str) -> list[str]:
-    router = f"{prefix}r"
-    return [n for n in list_netns(prefix) if n == router or re.fullmatch(rf"{prefix}n\d+", n)]
+    return [n for n in list_netns(prefix) if re.fullmatch(rf"{prefix}(r\d*|n\d+)", n)]
 
 
 def load_component_objects(config: str | None) -> list[dict[str, Any]]:
@@ -117,7 +133,9 @@ def up(options: UpOptions, progress: Progress = print) -> LabState:
     if not 1 <= options.nodes <= MAX_NODES:
         raise LabError(f"--nodes {options.nodes}: must be between 1 and {MAX_NODES} "
                        f"(the router spreads over at most {MAX_NODES} next hops)")
-    preflight(options.prometheus)
+    preflight(options.prometheus, options.router)
+    if options.topology not in ("flat", "packet"):
+        raise LabError(f"--topology {options.topology}: choose flat or packet")
     state_dir = str(Path(options.state_dir).absolute())
     if lab_exists(state_dir, options.prefix):
         raise LabError(f"a lab is already up (state dir {state_dir}, namespace prefix "
@@ -133,7 +151,7 @@ def up(options: UpOptions, progress: Progress = print) -> LabState:
         teardown(starter.state.state_dir, starter.state.prefix, starter.state)
         if isinstance(err, LabError):
             raise
-        if isinstance(err, (FrrError, NetnsError, WaitTimeout, OSError)):
+        if isinstance(err, (FrrError, RouterError, NetnsError, WaitTimeout, OSError)):
             raise LabError(str(err)) from None
         if isinstance(err, Exception):
             raise LabError(f"{type(err).__name__}: {err}") from None
@@ -195,24 +213,36 @@ class _Starter:
         return self.state
 
     def _network(self) -> Topology:
-        topology = Topology(self.options.nodes, prefix=self.options.prefix)
+        packet = self.options.topology == "packet"
+        topology = (PacketTopology if packet else Topology)(self.options.nodes,
+                                                             prefix=self.options.prefix)
         nodes = tuple(LabNode(name=f"node{i}", namespace=n.netns, address=n.ipv4)
                       for i, n in enumerate(topology.nodes))
         self._record(router_namespace=topology.router, router_address=topology.router_ipv4,
-                     nodes=nodes)
+                     nodes=nodes, topology=self.options.topology)
         topology.up()
-        self.progress(f"network: router namespace {topology.router} "
-                      f"({topology.router_ipv4}), {len(nodes)} node namespaces on "
-                      f"{topology.link_v4}")
+        if isinstance(topology, PacketTopology):
+            self.progress(f"network (Packet): gateway {topology.router} "
+                          f"({topology.router_ipv4}), provider routers "
+                          + ", ".join(f"{r.netns} ({r.peer_ip})" for r in topology.routers)
+                          + f", {len(nodes)} node namespaces on {topology.link_v4}")
+        else:
+            self.progress(f"network: router namespace {topology.router} "
+                          f"({topology.router_ipv4}), {len(nodes)} node namespaces on "
+                          f"{topology.link_v4}")
         return topology
 
     def _router(self, topology: Topology) -> None:
-        frr_dir = self.dir / "frr"
-        self._record(frr_dir=str(frr_dir))
-        FrrRouter(topology.router, RouterConfig(asn=ROUTER_ASN, listen_v6=None),
-                  state_dir=frr_dir).start()
-        self.progress(f"router: FRR (AS {ROUTER_ASN}) in {topology.router}, accepting BGP "
-                      f"from {topology.link_v4}")
+        for router, spec in lab_routers(self.options.router, topology, self.dir):
+            if not self.state.routers:  # the first router is the one `router_*` name
+                self._record(router_namespace=router.namespace,
+                             router_address=router.address, frr_dir=router.state_dir)
+            self._record(routers=(*self.state.routers, router))
+            make_router(router.kind, router.namespace, spec, router.state_dir).start()
+            self.progress(f"router: {router.kind} (AS {spec.asn}) in {router.namespace} at "
+                          f"{router.address}, accepting BGP from {topology.link_v4}"
+                          + (f" (eBGP multihop {spec.ebgp_multihop}, MD5)"
+                             if spec.ebgp_multihop else ""))
 
     def _apiserver(self) -> Any:
         from metallb.kube.client import load_api_client
@@ -237,9 +267,15 @@ class _Starter:
         from metallb.component.cluster import ClusterError, ComponentCluster, apply_objects
 
         core = client.CoreV1Api(api)
-        for node in self.state.nodes:
-            core.create_node(node_object(node.name, node.address, topology.router_ipv4))
+        for i, node in enumerate(self.state.nodes):
+            # Packet: node0 as an older CCM left it (peer-ip list), the rest numbered
+            core.create_node(packet_node_object(node.name, node.address, numbered=i > 0)
+                             if isinstance(topology, PacketTopology) else
+                             node_object(node.name, node.address, topology.router_ipv4))
             core.patch_node_status(node.name, node_status(node.name, node.address))
+        if self.options.prometheus_operator and needs_operator(objects):
+            for crd in operator_crds():
+                client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
         try:
             actions = apply_objects(ComponentCluster(api), objects)
         except ClusterError as err:
@@ -272,11 +308,17 @@ class _Starter:
         self.progress(f"Prometheus: pid {process.pid}, {url} (scraping every 1s)")
 
     def _sessions(self) -> None:
-        router = FrrRouter(self.state.router_namespace, state_dir=self.state.frr_dir)
         wanted = {n.address for n in self.state.nodes}
-        self._poll(lambda: wanted <= router.established(),
-                   f"BGP sessions Established from {', '.join(sorted(wanted))}")
-        self.progress(f"BGP: {len(wanted)} sessions Established")
+        for lab_router in self.state.routers:
+            router = open_router(lab_router)
+            try:
+                self._poll(lambda r=router: wanted <= r.established(),
+                           f"BGP sessions Established at {lab_router.address} from "
+                           f"{', '.join(sorted(wanted))}")
+            except LabError as err:
+                problems = session_problems(self.state)
+                raise LabError("\n".join([str(err), *problems])) from None
+        self.progress(f"BGP: {len(wanted) * len(self.state.routers)} sessions Established")
 
     # -- waiting, while watching that nothing died ---------------------------------------
     def _check_running(self) -> None:
@@ -347,12 +389,14 @@ def teardown(state_dir: str, prefix: str, state: LabState | None = None) -> list
             killed = stop_all(running)
             done += [f"stopped {p.name} (pid {p.pid})" for p in running]
             done += [f"killed {name} (did not exit after SIGTERM)" for name in killed]
-        if state.frr_dir and state.router_namespace and Path(state.frr_dir).exists():
-            with contextlib.suppress(FrrError, OSError, KeyError):
-                router = FrrRouter(state.router_namespace, state_dir=state.frr_dir)
+        for lab_router in routers_of(state):
+            if not Path(lab_router.state_dir).exists():
+                continue
+            with contextlib.suppress(FrrError, RouterError, OSError, KeyError):
+                router = open_router(lab_router)
                 if router.pids():
                     router.stop()
-                    done.append(f"stopped FRR in {state.router_namespace}")
+                    done.append(f"stopped {lab_router.kind} in {lab_router.namespace}")
     namespaces = _lab_namespaces(prefix)
     Topology(1, prefix=prefix).down()
     done += [f"removed namespace {n}" for n in namespaces]
@@ -397,17 +441,7 @@ def status(state_dir: str) -> dict[str, Any] | None:
     state = load(Path(state_dir).absolute())
     if state is None:
         return None
-    router = FrrRouter(state.router_namespace, state_dir=state.frr_dir)
-    try:
-        frr_pids = router.pids()
-        summary = router.bgp_summary() if frr_pids else {}
-    except (FrrError, OSError):
-        frr_pids, summary = {}, {}
-    sessions = [
-        {"node": n.name, "peer": state.router_address, "address": n.address,
-         "state": summary.get(n.address, {}).get("state", "no session")}
-        for n in state.nodes
-    ]
+    router, sessions, router_processes = router_report(state)
     processes = [
         {"name": p.name, "pid": p.pid, "running": p.running(), "log": p.log,
          "metrics": state.metrics.get(p.name)}
@@ -419,19 +453,37 @@ def status(state_dir: str) -> dict[str, Any] | None:
         for p in processes:
             p["probes"] = {f"{pr['kind']} {pr['path']}": probe(p["metrics"], pr["path"])
                            for pr in state.probes.get(p["name"], [])}
-    processes += [{"name": f"frr-{d}", "pid": pid, "running": True, "log": None,
-                   "metrics": None} for d, pid in frr_pids.items()]
+    processes += router_processes
     return {
         "state_dir": state.state_dir,
         "kubeconfig": state.kubeconfig,
         "prefix": state.prefix,
         "complete": state.complete,
-        "router": {"namespace": state.router_namespace, "address": state.router_address,
-                   "vtysh_socket_dir": state.frr_dir},
+        "router": router,
         "nodes": [n.to_json() for n in state.nodes],
         "prometheus_url": state.prometheus_url,
         "pids": [p["pid"] for p in processes if p["running"]],
         "processes": processes,
         "sessions": sessions,
         "containers": list(state.containers),
+        "problems": session_problems(state, sessions),
     }
+
+
+def session_problems(state: LabState, sessions: list[dict[str, Any]] | None = None
+                     ) -> list[str]:
+    """In the Packet topology, one line per session that is not Established, naming the
+    node and the annotation that holds its password (never the password)."""
+    if state.topology != "packet":
+        return []
+    if sessions is None:
+        sessions = router_report(state)[1]
+    index = {n.name: i for i, n in enumerate(state.nodes)}
+    return [session_problem(s["node"], packet_annotations(s["address"], index[s["node"]]),
+                            s["peer"], s["state"])
+            for s in sessions if s["state"] != "Established"]
+
+
+def packet_annotations(address: str, index: int) -> dict[str, str]:
+    """The BGP annotations the lab wrote on node `index` of a Packet lab."""
+    return packet_node_object("", address, numbered=index > 0)["metadata"]["annotations"]

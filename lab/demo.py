@@ -29,9 +29,11 @@ REQUESTS = 30
 
 def run(options: UpOptions, keep: bool = False, out: Callable[[str], None] = print) -> int:
     step = _Steps(out)
-    step(f"Starting the lab: FRR router, {options.nodes} nodes, API emulator, controller, "
-         "speakers" + (" (from the image, under podman)" if options.containers else "")
-         + ", Prometheus")
+    routers = ("two provider routers (Packet topology)" if options.topology == "packet"
+               else "router")
+    step(f"Starting the lab: {options.router} {routers}, {options.nodes} nodes, API "
+         "emulator, controller, speakers" + (" (from the image, under podman)" if options.containers
+                                         else "") + ", Prometheus")
     state = up(options, progress=lambda line: out(f"      {line}"))
     try:
         with RunningLab(state) as lab:
@@ -105,20 +107,8 @@ def _show(lab: RunningLab, options: UpOptions, step: _Steps,
     step("The router's routes: one path per node, installed with ECMP")
     nodes = lab.node_addresses
     for name, address in addresses.items():
-        _wait(lambda a=address: lab.kernel_nexthops(a) == nodes, wait,
-              f"{address}/32 with next hops {nodes} in {lab.state.router_namespace}",
-              lambda a=address: lab.kernel_nexthops(a))
-        route = lab.vtysh_route(address)
-        hops = [h.get("ip") for h in route.get("nexthops", []) if h.get("active")]
-        out(f"      {name} {address}/32 in FRR (vtysh 'show ip route {address}/32'): "
-            f"protocol {route.get('protocol')}, installed {route.get('installed', False)}, "
-            f"active next hops: {' '.join(sorted(hops))}")
-        kernel = subprocess.run(
-            ["ip", "-n", lab.state.router_namespace, "route", "show", f"{address}/32"],
-            capture_output=True, text=True, check=False).stdout.rstrip()
-        out(f"      kernel table of {lab.state.router_namespace} "
-            f"(ip route show {address}/32):")
-        out("\n".join(f"        {line}" for line in kernel.splitlines()))
+        for router in lab.routers:
+            _show_router_route(lab, router, name, address, nodes, wait, out)
         out(f"      {address}/32 kernel next hops: {' '.join(lab.kernel_nexthops(address))}")
 
     step(f"Requests from the router namespace: {REQUESTS} connections per service, "
@@ -127,12 +117,15 @@ def _show(lab: RunningLab, options: UpOptions, step: _Steps,
         lab.start_responders(address)
     _wait(lab.responders_listening, wait, "the responders to listen")
     for name, address in addresses.items():
-        answers = lab.probe(address, REQUESTS)
-        out(f"      http://{address}/ ({name}): " + ", ".join(
-            f"{who} answered {count}" for who, count in sorted(answers.items())))
-        answered_by = sorted(w for w in answers if not w.startswith("error"))
-        out(f"      {name} answered by {len(answered_by)} different nodes: "
-            f"{' '.join(answered_by)}")
+        for i, router in enumerate(lab.routers):
+            answers = lab.probe(address, REQUESTS, netns=router.netns)
+            through = f" through {router.netns}" if len(lab.routers) > 1 else ""
+            out(f"      http://{address}/ ({name}){through}: " + ", ".join(
+                f"{who} answered {count}" for who, count in sorted(answers.items())))
+            answered_by = sorted(w for w in answers if not w.startswith("error"))
+            if i == 0:
+                out(f"      {name} answered by {len(answered_by)} different nodes: "
+                    f"{' '.join(answered_by)}")
 
     step(f"Metrics in Prometheus ({lab.state.prometheus_url})")
     url = lab.state.prometheus_url
@@ -150,6 +143,38 @@ def _show(lab: RunningLab, options: UpOptions, step: _Steps,
     for labels, value in in_use:
         out(f"      metallb_allocator_addresses_in_use_total{{pool=\"{labels.get('pool')}\"}}"
             f" {value:g}")
+
+
+def _show_router_route(lab: RunningLab, router: Any, name: str, address: str,
+                       nodes: list[str], wait: float, out: Callable[[str], None]) -> None:
+    """One router's own view of the service's route, and its kernel table's."""
+    prefix = f"{address}/32"
+
+    def installed() -> list[str]:
+        return list(router.kernel_nexthops(prefix) if router.installs_kernel
+                    else router.path_nexthops(prefix))
+
+    _wait(lambda: installed() == nodes, wait,
+          f"{prefix} with next hops {nodes} at {router.kind} in {router.netns}", installed)
+    if router.kind == "frr":
+        data = router.frr.vtysh_json(f"show ip route {prefix} json")
+        route = (data.get(prefix) or [{}])[0]
+        hops = [h.get("ip") for h in route.get("nexthops", []) if h.get("active")]
+        out(f"      {name} {prefix} in FRR in {router.netns} (vtysh 'show ip route "
+            f"{prefix}'): protocol {route.get('protocol')}, installed "
+            f"{route.get('installed', False)}, active next hops: {' '.join(sorted(hops))}")
+    else:
+        paths = router.paths(prefix)
+        out(f"      {name} {prefix} in {router.kind} in {router.netns} "
+            f"({router.query_commands()['routes']}): {len(paths)} paths, next hops "
+            f"{' '.join(sorted(p.next_hop for p in paths))}")
+    if not router.installs_kernel:
+        out(f"      {router.kind} installs no kernel route: it forwards nothing itself")
+        return
+    kernel = subprocess.run(["ip", "-n", router.netns, "route", "show", prefix],
+                            capture_output=True, text=True, check=False).stdout.rstrip()
+    out(f"      kernel table of {router.netns} (ip route show {prefix}):")
+    out("\n".join(f"        {line}" for line in kernel.splitlines()))
 
 
 def _all_sessions_up(url: str, nodes: int) -> list[tuple[dict[str, str], float]]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lab.routes import kernel_routes
+from lab.routes import kernel_nexthops
 from metallb.logs import log_event
 from metallb.wait import poll_until
 
@@ -58,6 +58,7 @@ class RouterConfig:
     maximum_paths: int = 8
     hold_time: int = 3
     keepalive: int = 1
+    ebgp_multihop: int | None = None  # > 1: nodes behind a gateway (Packet topology)
 
     def render(self) -> str:
         """bgpd configuration text (zebra needs none: it installs what bgpd selects)."""
@@ -86,6 +87,8 @@ class RouterConfig:
             ]
             if self.password:
                 lines.append(f" neighbor {name} password {self.password}")
+            if self.ebgp_multihop:
+                lines.append(f" neighbor {name} ebgp-multihop {self.ebgp_multihop}")
             lines.append(f" bgp listen range {subnet} peer-group {name}")
         for name, _subnet, family in groups:
             lines += [
@@ -184,7 +187,7 @@ class FrrRouter:
             pid = self._read_pid(daemon)
             if pid is None:
                 continue
-            _terminate(pid, timeout)
+            terminate(pid, timeout)
             with contextlib.suppress(FileNotFoundError):
                 self._pidfile(daemon).unlink()
         log_event(log, "info", "frr_stopped", netns=self.netns)
@@ -261,9 +264,7 @@ class FrrRouter:
 
     def kernel_nexthops(self, prefix: str) -> list[str]:
         """Gateways zebra installed for `prefix` in the router namespace's kernel table."""
-        version = ipaddress.ip_network(prefix).version
-        routes = kernel_routes(self.netns, prefix, version=version)
-        return sorted(hop for hops in routes.values() for hop in hops)
+        return kernel_nexthops(self.netns, prefix)
 
     def wait_for(self, condition: Callable[[], T], timeout: float = 10.0,
                  what: str | None = None) -> T:
@@ -282,7 +283,7 @@ def pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def _terminate(pid: int, timeout: float) -> None:
+def terminate(pid: int, timeout: float) -> None:
     """SIGTERM `pid`, wait until it is gone, SIGKILL if it outlives `timeout`."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)

@@ -181,7 +181,10 @@ class Topology:
     def down(self) -> None:
         """Delete every namespace carrying this prefix (ours or a crashed run's). Idempotent."""
         for name in list_netns(self.prefix):
-            if name == self.router or name.startswith(f"{self.prefix}n"):
+            # PREFIXr1, PREFIXr2: the Packet topology's provider routers (lab/packet.py)
+            provider_router = name[len(self.router):].isdigit()
+            if name == self.router or name.startswith(f"{self.prefix}n") or (
+                    name.startswith(self.router) and provider_router):
                 delete_netns(name)
         self._up = False
 

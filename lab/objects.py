@@ -15,14 +15,16 @@ NODE_ASN = 64513
 ANNOTATION_PREFIX = "metal.equinix.com/"
 
 
-def node_object(name: str, address: str, router_address: str) -> dict[str, Any]:
+def node_object(name: str, address: str, router_address: str,
+                annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    """A Node with the flat lab's BGP annotations, or `annotations` (lab/packet.py)."""
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {
             "name": name,
             "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
                        "node-role.kubernetes.io/node": ""},
-            "annotations": {
+            "annotations": annotations if annotations is not None else {
                 f"{ANNOTATION_PREFIX}node-asn": str(NODE_ASN),
                 f"{ANNOTATION_PREFIX}peer-asn": str(ROUTER_ASN),
                 f"{ANNOTATION_PREFIX}peer-ip": router_address,

@@ -6,6 +6,7 @@ tests, the lab, the fault checker and the benches all read it through `kernel_ro
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 
@@ -38,3 +39,10 @@ def parse_routes(text: str, version: int = 4) -> dict[str, tuple[str, ...]]:
             dst += host
         routes[dst] = tuple(sorted(hops))
     return routes
+
+
+def kernel_nexthops(netns: str, prefix: str) -> list[str]:
+    """Sorted gateways of `prefix` in `netns`'s kernel table ([] when absent)."""
+    version = ipaddress.ip_network(prefix).version
+    routes = kernel_routes(netns, prefix, version=version)
+    return sorted(hop for hops in routes.values() for hop in hops)

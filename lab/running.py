@@ -16,6 +16,7 @@ from lab.frr import FrrRouter
 from lab.netns import ip
 from lab.objects import endpoint_slice, service_object
 from lab.processes import LabProcess, spawn
+from lab.routers.upstream import KERNEL_PROTOCOLS, open_router, routers_of
 from lab.routes import kernel_routes
 from lab.state import LabState, load, save
 
@@ -33,6 +34,8 @@ class RunningLab:
         self.core = client.CoreV1Api(self.api)
         self.discovery = client.DiscoveryV1Api(self.api)
         self.router = FrrRouter(state.router_namespace, state_dir=state.frr_dir)
+        # every BGP router of the lab (two in the Packet topology), any kind
+        self.routers = [open_router(r) for r in routers_of(state)]
 
     @classmethod
     def open(cls, state_dir: str) -> RunningLab:
@@ -116,16 +119,18 @@ class RunningLab:
             for p in self.state.processes if p.name.startswith("responder-")
         )
 
-    def probe(self, address: str, count: int = 30, port: int = 80) -> dict[str, int]:
-        """`count` HTTP requests from the router namespace, each on a new connection
-        (new source port): which node answered how often."""
+    def probe(self, address: str, count: int = 30, port: int = 80,
+              netns: str | None = None) -> dict[str, int]:
+        """`count` HTTP requests from the router namespace (or `netns`: another router's),
+        each on a new connection (new source port): which node answered how often."""
+        netns = netns or self.state.router_namespace
         proc = subprocess.run(
-            ["ip", "netns", "exec", self.state.router_namespace, sys.executable, "-m",
+            ["ip", "netns", "exec", netns, sys.executable, "-m",
              "lab.responder", "probe", "--url", f"http://{address}:{port}/",
              "--count", str(count)],
             capture_output=True, text=True, check=False, timeout=120)
         if proc.returncode != 0:
-            raise LabError(f"requests from {self.state.router_namespace} failed: "
+            raise LabError(f"requests from {netns} failed: "
                            f"{proc.stderr.strip()}")
         answers: dict[str, int] = json.loads(proc.stdout)
         return answers
@@ -133,8 +138,13 @@ class RunningLab:
     def kernel_routes(self) -> dict[str, list[str]]:
         """Every BGP route in the router's kernel table: destination -> sorted gateways
         (one `ip -j route show proto bgp`, cheap enough to poll with hundreds of routes)."""
+        kind = self.routers[0].kind if self.routers else "frr"
+        if kind not in KERNEL_PROTOCOLS:  # GoBGP: its RIB is all there is
+            return {dst.removesuffix("/32"): hops for dst, hops in
+                    self.routers[0].rib().items()}
         return {dst.removesuffix("/32"): list(hops) for dst, hops in
-                kernel_routes(self.state.router_namespace, "proto", "bgp").items()}
+                kernel_routes(self.state.router_namespace, "proto",
+                              KERNEL_PROTOCOLS[kind]).items()}
 
     def vtysh_route(self, address: str) -> dict[str, Any]:
         """FRR's RIB entry for the service address (`show ip route A/32 json`)."""

@@ -43,6 +43,21 @@ class LabNode:
 
 
 @dataclass(frozen=True)
+class LabRouter:
+    """One upstream router of the lab: its kind (frr, bird, gobgp), namespace, the address
+    the nodes peer with, and its state directory (sockets, pidfiles, logs)."""
+
+    kind: str
+    namespace: str
+    address: str
+    state_dir: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "namespace": self.namespace, "address": self.address,
+                "state_dir": self.state_dir}
+
+
+@dataclass(frozen=True)
 class LabState:
     """Everything `status` and `down` need; grows while `up` proceeds."""
 
@@ -59,6 +74,10 @@ class LabState:
     complete: bool = False  # `up` finished: every session was Established
     containers: tuple[str, ...] = ()  # podman container names (`up --containers`)
     probes: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # name -> probes
+    topology: str = "flat"  # or "packet" (lab/packet.py)
+    # Every BGP router; router_namespace / router_address / frr_dir are the first one's
+    # (frr_dir: its state directory, whatever its kind).
+    routers: tuple[LabRouter, ...] = ()
 
     def with_process(self, process: LabProcess) -> LabState:
         return replace(self, processes=(*self.processes, process))
@@ -77,6 +96,7 @@ class LabState:
             "processes": [p.to_json() for p in self.processes], "metrics": self.metrics,
             "prometheus_url": self.prometheus_url, "complete": self.complete,
             "containers": list(self.containers), "probes": self.probes,
+            "topology": self.topology, "routers": [r.to_json() for r in self.routers],
         }
 
     @classmethod
@@ -90,6 +110,8 @@ class LabState:
             metrics=dict(data["metrics"]), prometheus_url=data["prometheus_url"],
             complete=bool(data["complete"]),
             containers=tuple(data.get("containers", ())), probes=dict(data.get("probes", {})),
+            topology=data.get("topology", "flat"),
+            routers=tuple(LabRouter(**r) for r in data.get("routers", [])),
         )
 
 

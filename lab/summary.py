@@ -13,18 +13,16 @@ def format_status(report: dict[str, Any]) -> str:
         f"state dir:   {report['state_dir']}",
         f"kubeconfig:  {report['kubeconfig']}   (kubectl --kubeconfig {report['kubeconfig']} "
         "get nodes)",
-        f"router:      namespace {router['namespace']}, {router['address']}, vtysh socket dir "
-        f"{router['vtysh_socket_dir']}",
-        f"             (vtysh --vty_socket {router['vtysh_socket_dir']} -c 'show bgp summary')",
+        *_router_lines(router),
         f"prometheus:  {report['prometheus_url'] or 'not running (up --prometheus)'}",
         "nodes:",
     ]
-    sessions = {s["node"]: s for s in report["sessions"]}
     for node in report["nodes"]:
-        session = sessions.get(node["name"], {})
+        sessions = [s for s in report["sessions"] if s["node"] == node["name"]] or [{}]
+        bgp = ", ".join(f"BGP to {s.get('peer', '?')}: {s.get('state', '?')}"
+                        for s in sessions)
         lines.append(f"  {node['name']:<8} namespace {node['namespace']:<12} "
-                     f"{node['address']:<15} BGP to {session.get('peer', '?')}: "
-                     f"{session.get('state', '?')}")
+                     f"{node['address']:<15} {bgp}")
     lines.append("processes:")
     for p in report["processes"]:
         state = "running" if p["running"] else "NOT RUNNING"
@@ -36,6 +34,25 @@ def format_status(report: dict[str, Any]) -> str:
                 f"{what} -> {result}" for what, result in p["probes"].items()))
     if report.get("containers"):
         lines.append(f"containers:  {' '.join(report['containers'])} (podman inspect NAME)")
+    lines += [f"problem: {p}" for p in report.get("problems", [])]
     if not report.get("complete", True):
         lines.append("warning: `up` did not finish; run `metallb lab down`")
     return "\n".join(lines)
+
+
+def _router_lines(router: dict[str, Any]) -> list[str]:
+    """One line per BGP router with how to ask it about its sessions."""
+    lines = []
+    for r in router.get("routers") or [router]:
+        kind = r.get("kind", "frr")
+        where = f"{kind} in namespace {r['namespace']}, {r['address']}"
+        if kind == "frr" and router.get("vtysh_socket_dir") and len(router.get("routers",
+                                                                              [])) <= 1:
+            where += f", vtysh socket dir {router['vtysh_socket_dir']}"
+        lines.append(f"router:      {where}")
+        query = r.get("query", {}).get("sessions")
+        if not query and kind == "frr" and router.get("vtysh_socket_dir"):
+            query = f"vtysh --vty_socket {router['vtysh_socket_dir']} -c 'show bgp summary'"
+        if query:
+            lines.append(f"             ({query})")
+    return lines

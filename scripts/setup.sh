@@ -12,6 +12,8 @@ command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 command -v gobgpd >/dev/null 2>&1 || need_apt+=(gobgpd)
+command -v bird >/dev/null 2>&1 || need_apt+=(bird2)
+command -v birdc >/dev/null 2>&1 || need_apt+=(bird2)
 # The image (scripts/build-image.sh): podman with runc, a Debian base from mmdebstrap;
 # installed with their recommended packages (as measured in shared/LAB-NOTES.md).
 need_image=()

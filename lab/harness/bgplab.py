@@ -1,5 +1,6 @@
-"""The BGP lab for interop tests and benches: a router namespace running FRR and node
-namespaces each running one ExaBGPDriver (ExaBGP inside the node namespace).
+"""The BGP lab for interop tests and benches: a router namespace running FRR (or BIRD /
+GoBGP, see lab.routers) and node namespaces each running one ExaBGPDriver (ExaBGP inside
+the node namespace).
 
 Everything is torn down in `finally` blocks: drivers (ExaBGP stopped by PID), FRR
 (stopped by PID from its pidfiles), then the namespaces, also when a test fails.
@@ -12,12 +13,14 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lab.frr import FrrRouter, RouterConfig
 from lab.harness.requires import require_bgp_lab
 from lab.netns import Node, Topology, add_netns, delete_netns
+from lab.routers.base import RouterSpec, UpstreamRouter
+from lab.routers.kinds import make_router, require_router
 from speaker.bgp import DriverEvent, PeerSpec
 from speaker.exabgp.driver import ExaBGPDriver
 
@@ -29,7 +32,7 @@ TEST_HOLD_TIME = 3
 @dataclass
 class BgpLab:
     topology: Topology
-    router: FrrRouter
+    router: FrrRouter | UpstreamRouter
     workdir: Path
     drivers: list[ExaBGPDriver] = field(default_factory=list)
     events: dict[str, list[DriverEvent]] = field(default_factory=dict)
@@ -80,24 +83,38 @@ class BgpLab:
         return drivers
 
     def nexthops(self, prefix: str) -> list[str]:
-        return self.router.kernel_nexthops(prefix)
+        """What the router forwards by: the router namespace's kernel table (FRR, BIRD),
+        or for a router that installs none (GoBGP) the next hops of its RIB's paths."""
+        if getattr(self.router, "installs_kernel", True):
+            return self.router.kernel_nexthops(prefix)
+        return self.router.path_nexthops(prefix)
 
 
 @contextlib.contextmanager
-def bgp_lab(nodes: int = 3, router: RouterConfig | None = None) -> Iterator[BgpLab]:
-    """Build the topology and start FRR; tear everything down on exit, also on failure.
-    Raises `requires.Missing` (a skip in tests) without root, FRR or ip."""
+def bgp_lab(nodes: int = 3, router: RouterConfig | None = None, kind: str | None = None,
+            spec: RouterSpec | None = None) -> Iterator[BgpLab]:
+    """Build the topology and start FRR (`router`), or with `kind` the router of that
+    kind (`spec`); tear everything down on exit, also on failure.
+    Raises `requires.Missing` (a skip in tests) without root, the router or ip."""
     require_bgp_lab()
+    if kind is not None:
+        require_router(kind)
     topology = Topology(nodes)
     workdir = Path(tempfile.mkdtemp(prefix=f"{topology.prefix}-"))
     workdir.chmod(0o711)  # FRR's daemons run as user frr and must reach workdir/frr
     lab: BgpLab | None = None
     try:
         topology.up()
-        frr = FrrRouter(topology.router, router or RouterConfig(asn=ROUTER_ASN),
-                        state_dir=workdir / "frr")
-        lab = BgpLab(topology, frr, workdir)
-        frr.start()
+        upstream: FrrRouter | UpstreamRouter
+        if kind is None:
+            upstream = FrrRouter(topology.router, router or RouterConfig(asn=ROUTER_ASN),
+                                 state_dir=workdir / "frr")
+        else:
+            nodes_at = tuple(a for n in topology.nodes for a in (n.ipv4, n.ipv6))
+            spec = replace(spec or RouterSpec(asn=ROUTER_ASN), neighbors=nodes_at)
+            upstream = make_router(kind, topology.router, spec, workdir / kind)
+        lab = BgpLab(topology, upstream, workdir)
+        upstream.start()
         yield lab
     finally:
         try:

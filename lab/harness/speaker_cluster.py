@@ -153,8 +153,9 @@ class SpeakerCluster:
 
 @contextlib.contextmanager
 def speaker_cluster(nodes: int = 3, start_speakers: bool = True,
-                    router: RouterConfig | None = None) -> Iterator[SpeakerCluster]:
-    with bgp_lab(nodes, router) as lab, ApiServer(seed=7) as server:
+                    router: RouterConfig | None = None,
+                    kind: str | None = None) -> Iterator[SpeakerCluster]:
+    with bgp_lab(nodes, router, kind=kind) as lab, ApiServer(seed=7) as server:
         api = api_client_for(server)
         cluster = SpeakerCluster(lab, server, api)
         try:

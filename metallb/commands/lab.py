@@ -170,6 +170,17 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--containers", action="store_true",
                         help="run the controller and speakers from the image under podman, "
                         "each from its pod spec (build it first: scripts/build-image.sh)")
+    parser.add_argument("--router", choices=("frr", "bird", "gobgp"), default="frr",
+                        help="the upstream router: FRR (default), BIRD 2 or GoBGP (GoBGP "
+                        "keeps routes in its RIB only, no kernel table)")
+    parser.add_argument("--topology", choices=("flat", "packet"), default="flat",
+                        help="flat: one router on the nodes' link (default); packet: the "
+                        "Packet / Equinix Metal setup, two provider routers at "
+                        "169.254.255.1/.2 behind a gateway, eBGP multihop with MD5, all "
+                        "BGP parameters in the Nodes' metal.equinix.com/* annotations")
+    parser.add_argument("--prometheus-operator", action="store_true",
+                        help="serve the Prometheus Operator's CRDs (ServiceMonitor, "
+                        "PrometheusRule), which a config with service_monitor = true needs")
     _lab_location_arguments(parser)
 
 
@@ -190,7 +201,9 @@ def _up_options(args: argparse.Namespace, prometheus: bool):
 
     return UpOptions(nodes=args.nodes, config=args.config, prometheus=prometheus,
                      state_dir=args.state_dir, prefix=args.prefix, timeout=args.timeout,
-                     containers=args.containers)
+                     containers=args.containers,
+                     router=args.router, topology=args.topology,
+                     prometheus_operator=args.prometheus_operator)
 
 
 def _lab_errors(action: Callable[[], int], command: str) -> int:

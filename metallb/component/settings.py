@@ -28,15 +28,19 @@ CONFIG_FORMATS = ("crds", "configmap")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 # Equinix Metal (Packet) writes the BGP parameters of each node into these annotations;
-# the speaker turns them into one peer per node (docs/rules.md, rules C18 and D5).
+# the speaker turns them into one peer per node (docs/rules.md, rules C18 and D5): the
+# older single keys (`peer-ip` may list both routers) and, since the cloud provider's
+# v3.3, the numbered keys, one set per router; the password base64-encoded in both.
 PACKET_AUTODISCOVERY = {
     "from-annotations": [
         {
-            "my-asn": "metal.equinix.com/node-asn",
-            "peer-asn": "metal.equinix.com/peer-asn",
-            "peer-address": "metal.equinix.com/peer-ip",
-            "source-address": "metal.equinix.com/src-ip",
+            "my-asn": f"metal.equinix.com/{numbered}node-asn",
+            "peer-asn": f"metal.equinix.com/{numbered}peer-asn",
+            "peer-address": f"metal.equinix.com/{numbered}peer-ip",
+            "source-address": f"metal.equinix.com/{numbered}src-ip",
+            "password-base64": f"metal.equinix.com/{numbered}bgp-pass",
         }
+        for numbered in ("", "bgp-peers-{N}-")
     ]
 }
 

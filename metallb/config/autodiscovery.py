@@ -14,6 +14,9 @@ from metallb.config.peers import REQUIRED_PEER_FIELDS, parse_peer_field
 from metallb.config.selectors import parse_label_key, parse_node_selectors
 
 NUMBER_PLACEHOLDER = "{N}"
+# Mapped fields a node may lack: the Equinix Metal CCM writes `bgp-pass` only for a
+# project with a BGP password.
+OPTIONAL_FIELDS = ("password-base64",)
 AUTODISCOVERY_KEYS = ("from-annotations", "from-labels", "defaults", "node-selectors")
 
 
@@ -119,6 +122,6 @@ def node_peer_fields(
     for name, key in mapping.fields:
         if key in node_values:
             result[name] = node_values[key]
-        elif name not in result:
+        elif name not in result and name not in OPTIONAL_FIELDS:
             missing.append(key)
     return result, missing

@@ -279,6 +279,9 @@ AUTODISCOVERY_FIELDS = (
     "hold-time",
     "router-id",
     "password",
+    # The Packet / Equinix Metal CCM writes the BGP password base64-encoded
+    # (metal.equinix.com/bgp-peers-{N}-bgp-pass); read as `password` once decoded.
+    "password-base64",
 )
 
 

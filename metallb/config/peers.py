@@ -7,6 +7,8 @@ is accepted in the other (only the string-vs-integer rule differs, see fields.py
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 
@@ -49,10 +51,24 @@ GO_ZERO_MEANS_DEFAULT: dict[str, object] = {
 PEER_KEYS = (*PEER_FIELDS, "node-selectors")
 
 
+def decode_base64_password(value: object, path: str, issues: Issues) -> str | None:
+    """`password-base64` (the Packet CCM's `bgp-pass` annotation) -> the password; an
+    issue (never showing the value) when it is not base64 of UTF-8 text."""
+    try:
+        text = base64.b64decode(str(value).strip(), validate=True).decode()
+    except (binascii.Error, ValueError):
+        issues.add(path, "is not base64-encoded text (the Equinix Metal cloud provider "
+                   "writes the BGP password base64-encoded)")
+        return None
+    return fields.parse_password(text, path, issues)
+
+
 def parse_peer_field(
     name: str, value: object, path: str, issues: Issues, *, from_text: bool = False
 ) -> object:
     """Validate one peer field by its config name; None (and an issue) when invalid."""
+    if name == "password-base64":
+        return decode_base64_password(value, path, issues)
     validator, _attr = PEER_FIELDS[name]
     return validator(value, path, issues, from_text=from_text)
 
@@ -120,6 +136,11 @@ def peer_from_fields(
         return None, issues.items
     issues.unknown_keys(fields_, AUTODISCOVERY_FIELDS, path)
     known = {k: v for k, v in fields_.items() if k in AUTODISCOVERY_FIELDS}
+    if "password-base64" in known:
+        encoded = known.pop("password-base64")
+        password = decode_base64_password(encoded, key_path(path, "password-base64"), issues)
+        if password is not None:
+            known.setdefault("password", password)
     peer = _build_peer(known, path, issues, from_text=True)
     return (peer if not issues.items else None), issues.items
 

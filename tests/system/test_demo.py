@@ -47,3 +47,20 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind():
 
         assert "the lab is down" in out
         assert lab.leftovers() == []
+
+
+def test_packet_demo_shows_both_provider_routers_with_ecmp_and_traffic_through_each():
+    with lab_env() as lab:
+        proc = lab.run("demo", "--nodes", "2", "--topology", "packet", timeout=180)
+        out = proc.stdout
+        assert proc.returncode == 0, out + proc.stderr
+        for router in ("r1", "r2"):
+            assert re.search(rf"in FRR in {lab.prefix}{router} .*active next hops: "
+                             r"192\.0\.2\.11 192\.0\.2\.12$", out, re.M), out
+            answered = re.findall(rf"through {lab.prefix}{router}: (.*)$", out, re.M)
+            assert len(answered) == 2 and all("error" not in a for a in answered), out
+        sessions = re.findall(r'metallb_bgp_session_up\{node="(node\d)",peer="(\S+)"\} 1$',
+                              out, re.M)
+        assert sorted(sessions) == [(f"node{i}", f"169.254.255.{r}") for i in range(2)
+                                    for r in (1, 2)]
+        assert lab.leftovers() == []

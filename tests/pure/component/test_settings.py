@@ -56,11 +56,12 @@ def test_legacy_document_from_seed(tmp_path):
     document = legacy_config_document(settings_of(tmp_path, SEED_BLOCK))
     assert document == {
         "peer-autodiscovery": {"from-annotations": [{
-            "my-asn": "metal.equinix.com/node-asn",
-            "peer-asn": "metal.equinix.com/peer-asn",
-            "peer-address": "metal.equinix.com/peer-ip",
-            "source-address": "metal.equinix.com/src-ip",
-        }]},
+            "my-asn": f"metal.equinix.com/{numbered}node-asn",
+            "peer-asn": f"metal.equinix.com/{numbered}peer-asn",
+            "peer-address": f"metal.equinix.com/{numbered}peer-ip",
+            "source-address": f"metal.equinix.com/{numbered}src-ip",
+            "password-base64": f"metal.equinix.com/{numbered}bgp-pass",
+        } for numbered in ("", "bgp-peers-{N}-")]},  # rule D5
         "address-pools": [
             {"name": "pool1", "protocol": "bgp", "addresses": ["198.51.100.20/32"]},
             {"name": "pool2", "protocol": "bgp",
