@@ -35,10 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lab.harness.bfd_lab import P50, P100, P300, BfdLab, Profile, bfd_lab, frr_peer, node_specs
 from metallb.wait import poll_until
 from speaker.bfd.client import DEFAULT_REALTIME_PRIORITY, BfdClient
 from speaker.bfd.spec import SessionSpec
-from tests.bgp.bfd_lab import P50, P100, P300, BfdLab, Profile, bfd_lab, frr_peer, node_specs
 
 BUSY_LOOP = r"""
 import json, random, time

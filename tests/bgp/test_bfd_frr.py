@@ -14,9 +14,7 @@ import time
 
 import pytest
 
-from metallb.wait import poll_until
-from speaker.bfd.client import counters_from_stats
-from tests.bgp.bfd_lab import (
+from lab.harness.bfd_lab import (
     P50,
     P100,
     P300,
@@ -27,6 +25,8 @@ from tests.bgp.bfd_lab import (
     require_bfd_lab,
     wait_status,
 )
+from metallb.wait import poll_until
+from speaker.bfd.client import counters_from_stats
 
 VARIANTS = [  # (v6, multihop)
     (False, False), (True, False), (False, True), (True, True),

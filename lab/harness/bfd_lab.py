@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.frr import FRR_LIBDIR, FrrError, _terminate, pid_alive
+from lab.frr import FRR_LIBDIR, FrrError, pid_alive, terminate
+from lab.harness.requires import require_frr, require_program
 from lab.netns import Node, Topology, ip
 from metallb.wait import poll_until
 from speaker.bfd.client import BfdClient, BfdEvent
 from speaker.bfd.spec import SessionSpec
-from tests.support.requires import require_frr, require_program
 
 DAEMONS = ("zebra", "bfdd")
 
@@ -144,7 +144,7 @@ class Bfdd:
             self._close_vty()
         pid = self.pid(daemon)
         if pid is not None:
-            _terminate(pid, timeout)
+            terminate(pid, timeout)
         with contextlib.suppress(FileNotFoundError):
             self._pidfile(daemon).unlink()
 
