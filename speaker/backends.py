@@ -15,7 +15,7 @@ def make_backend(settings: SpeakerSettings, node_addresses: list[str],
     return ExaBGPDriver(
         settings.state_dir, node_addresses,
         exabgp_cmd=[settings.exabgp] if settings.exabgp else None,
-        netns=settings.exabgp_netns, on_event=on_event,
+        netns=settings.exabgp_netns, on_event=on_event, node_name=settings.node_name,
         log_level=settings.log_level.upper().replace("WARN", "WARNING"),
         group_updates=settings.exabgp_group_updates, batch=settings.exabgp_batch,
         restart_backoff=settings.exabgp_restart_backoff,

@@ -89,6 +89,7 @@ class ExaBGPDriver:
         withdraw_timeout: float = DEFAULTS.withdraw_timeout,
         ack_timeout: float = DEFAULTS.exabgp_ack_timeout,
         poll_interval: float = DEFAULTS.exabgp_poll_interval,
+        node_name: str | None = None,
     ):
         """Keyword tunables default to (and are documented as) the `exabgp_*`,
         `withdraw_timeout` and `establish_warn_after` fields of `SpeakerSettings`."""
@@ -97,6 +98,7 @@ class ExaBGPDriver:
             [node_addresses] if isinstance(node_addresses, str) else list(node_addresses))
         self.exabgp_cmd = list(exabgp_cmd or default_exabgp_cmd())
         self.netns = netns
+        self.node_name = node_name  # only for the logs: which node's session this is
         self.on_event = on_event
         self.group_updates = group_updates
         self.batch = batch
@@ -411,7 +413,8 @@ class ExaBGPDriver:
             hint = ("check the MD5 password matches the router's, and the ASNs and addresses"
                     if sess.spec.password else "check the router accepts this node's address "
                     "and ASN (and whether it expects an MD5 password)")
-            log_event(log, "warn", "bgp_session_not_established", peer=addr,
+            log_event(log, "warn", "bgp_session_not_established", node=self.node_name,
+                      peer=addr,
                       local=sess.spec.local_address, state=sess.state,
                       for_s=round(down_for), md5="yes" if sess.spec.password else "no",
                       hint=hint, exabgp_log=self.log_path)
