@@ -102,7 +102,8 @@ def test_ebgp_multihop_peer_two_hops_away_gets_the_routes(cluster, caplog):
                    what="the route at the far router")
         # Without the flag ExaBGP sends with the kernel's TTL (64): GTSM drops it.
         cluster.set_config(config(multihop=False))
-        poll_until(lambda: f"event=bgp_session_not_established peer={FAR}" in caplog.text,
+        poll_until(lambda: any("event=bgp_session_not_established" in r.getMessage()
+                               and f"peer={FAR}" in r.getMessage() for r in caplog.records),
                    TIMEOUT, what="the session stays down without ebgp-multihop")
         assert far.established() == set()
         cluster.set_config(config(multihop=True))
