@@ -119,12 +119,14 @@ class Record:
                 f"{f.get('transient_violations', '?')} / {f.get('transient_episodes', '?')}",
                 f"{f.get('longest_stale_s', 0):.2f} s / {f.get('median_stale_s', 0):.2f} s",
                 f"{f.get('longest_missing_s', 0):.2f} s / {f.get('median_missing_s', 0):.2f} s",
+                f"{f.get('longest_session_down_s', 0):.2f} s",
                 str(self.stale_routes_final), f"{self.max_reconverge:.2f} s"]
 
 
 HEADER = ["scenario", "rounds", "faults injected", "addresses changed", "duplicates",
           "violations / episodes", "stale route: longest / median",
-          "missing route: longest / median", "stale routes (final)", "longest reconverge"]
+          "missing route: longest / median", "BGP session down: longest",
+          "stale routes (final)", "longest reconverge"]
 
 
 class Burst:

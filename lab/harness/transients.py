@@ -138,6 +138,7 @@ class Transients:
     samples: int
     longest_gap: float  # the longest time between two router samples
     session_down: tuple[float, ...] = ()  # each time a node's session was down, seconds
+    median_gap: float = 0.0
 
     @property
     def violations(self) -> tuple[Episode, ...]:
@@ -157,6 +158,7 @@ class Transients:
             "router_samples": self.samples,
             "session_down_episodes": len(self.session_down),
             "longest_session_down_s": round(max(self.session_down, default=0.0), 3),
+            "median_sample_gap_s": round(self.median_gap, 3),
             "longest_sample_gap_s": round(self.longest_gap, 3),
         }
         for kind in ("stale", "missing"):
@@ -266,12 +268,16 @@ def replay(timeline: Timeline, nodes: Mapping[str, str],
     gaps = [b - a for a, b in itertools.pairwise(times)]
     return Transients(tuple(episodes), tuple(state.changed.values()),
                       tuple(sorted(state.duplicates)), len(times), max(gaps, default=0.0),
-                      sessions.down_durations(nodes.values(), end))
+                      sessions.down_durations(nodes.values(), end),
+                      statistics.median(gaps) if gaps else 0.0)
 
 
 def _excuse(windows: Iterable[FaultWindow], sessions: _Sessions, hop: str, start: float,
             allowance: Allowance) -> tuple[float, str]:
-    """Until when a difference via `hop` that started at `start` is excused, and why."""
+    """Until when a difference via `hop` that started at `start` is excused, and why:
+    the latest of what every fault window covering `start` allows (a fault may follow
+    the recovery from the previous one closely), else `converge` from its start."""
+    best = (start + allowance.converge, "converge")
     for w in windows:
         if w.start > start:
             continue
@@ -280,8 +286,8 @@ def _excuse(windows: Iterable[FaultWindow], sessions: _Sessions, hop: str, start
             recovered = max(recovered, sessions.back_up(hop, w.start,
                                                         w.end + allowance.converge))
         if start <= recovered + allowance.converge:
-            return recovered + allowance.converge, w.what
-    return start + allowance.converge, "converge"
+            best = max(best, (recovered + allowance.converge, w.what))
+    return best
 
 
 class _Sessions:

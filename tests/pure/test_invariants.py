@@ -222,3 +222,18 @@ def test_frr_not_answering_keeps_its_episodes_open():
 def test_the_longest_gap_between_samples_is_reported():
     seen = run(X_EVENTS, samples(0, 1, X_ROUTE) + samples(1.5, 2, X_ROUTE))
     assert round(seen.longest_gap, 2) == 0.6 and seen.samples == 15
+
+
+def test_the_latest_of_two_covering_fault_windows_governs():
+    """ExaBGP killed at 2.0 (back at 3.5), right after a speaker restart at 1.0 whose
+    session was back at 1.5: the routes missing from 2.0 are the second fault's."""
+    windows = [FaultWindow(0.5, 1.0, "speaker_kill9", sessions=True),
+               FaultWindow(2.0, 2.0, "exabgp_kill9", sessions=True)]
+    only_a = {"198.51.100.1/32": (A,)}
+    down = samples(1.0, 1.5, only_a, sessions=(A,))
+    flap = samples(2.0, 3.5, only_a, sessions=(A,))
+    timeline = (samples(0, 1.0, X_ROUTE) + down + samples(1.5, 2.0, X_ROUTE) + flap
+                + samples(3.5, 5.0, only_a) + samples(5.0, 6.0, X_ROUTE))
+    seen = run(X_EVENTS, timeline, windows=windows)
+    late = [e for e in seen.episodes if e.start >= 2.0]
+    assert late and {e.excuse for e in late} == {"exabgp_kill9"} and not seen.violations
