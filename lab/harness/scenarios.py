@@ -129,13 +129,20 @@ HEADER = ["scenario", "rounds", "faults injected", "addresses changed", "duplica
           "stale routes (final)", "longest reconverge"]
 
 
+MAX_SERVICES = 40
+"""A burst deletes more when needed to stay at or under this many services, so a long
+run (100 rounds add 500) neither exhausts the /24 pool nor slows every check down."""
+
+
 class Burst:
-    """Creates `creates` services and deletes `deletes` existing ones from a thread,
-    retrying writes the emulator fails on purpose."""
+    """Creates `creates` services and deletes `deletes` existing ones (more if there
+    would be over MAX_SERVICES) from a thread, retrying writes the emulator fails on
+    purpose."""
 
     def __init__(self, stack: Stack, rng: random.Random, creates: int = 8,
                  deletes: int = 3):
         existing = stack.service_names()
+        deletes = max(deletes, len(existing) + creates - MAX_SERVICES)
         self.stack = stack
         self.to_delete = rng.sample(existing, min(deletes, len(existing)))
         self.to_create = [f"svc-{next(_names):04d}" for _ in range(creates)]
