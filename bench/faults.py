@@ -10,6 +10,7 @@ EndpointSlice version and router snapshots every 100 ms are recorded and replaye
 with --seed to repeat a run. Needs root and FRR (like the tests).
 
     python bench/faults.py [--rounds 100] [--seed N] [--only "API faults"] [--json]
+                           [--budget-s SECONDS]
 
 With --json the last line is one JSON object: the seed, the allowances, and the figures
 of every scenario (`transient_violations`, `addresses_changed`, `duplicates`,
@@ -49,6 +50,8 @@ def main() -> int:
     parser.add_argument("--nodes", type=int, default=2)
     parser.add_argument("--only", action="append", choices=list(SCENARIOS),
                         help="run only this scenario (repeatable)")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="per scenario: start no round after this many seconds")
     parser.add_argument("--json", action="store_true",
                         help="print the figures as one JSON object on the last line")
     args = parser.parse_args()
@@ -62,7 +65,7 @@ def main() -> int:
             with system_stack(nodes=args.nodes, seed=seed, **options) as stack:
                 for i in range(4):
                     stack.create_service(f"base-{i}", local=i == 3)
-                record = run_scenario(stack, name, args.rounds, seed)
+                record = run_scenario(stack, name, args.rounds, seed, args.budget_s)
         except AssertionError as err:
             failed.append(f"{name}: {err}")
             continue

@@ -371,16 +371,25 @@ SCENARIOS: dict[str, tuple[Callable[[Stack, random.Random, Record], None], dict]
 }
 
 
-def run_scenario(stack: Stack, name: str, rounds: int, seed: int) -> Record:
+def run_scenario(stack: Stack, name: str, rounds: int, seed: int,
+                 budget_s: float | None = None) -> Record:
+    """`rounds` rounds, or as many as start within `budget_s` seconds (the record says
+    how many ran)."""
     one_round, _ = SCENARIOS[name]
     rng = random.Random(seed)
     rec = Record(name, seed)
     print(f"scenario={name!r} seed={seed} rounds={rounds}", flush=True)
     stack.wait_converged(60)
+    started = time.monotonic()
     rec.observer = Observer(stack.server, stack.lab.router, APP_NAMESPACE).start()
     try:
-        for _ in range(rounds):
+        for i in range(rounds):
+            if budget_s is not None and time.monotonic() - started > budget_s:
+                print(f"budget of {budget_s:.0f} s used: stopped after {i} rounds", flush=True)
+                break
             one_round(stack, rng, rec)
+            if (i + 1) % 10 == 0:
+                print(f"  {i + 1} rounds, {time.monotonic() - started:.0f} s", flush=True)
     finally:
         rec.finish(stack)
     rec.failures.extend(f"RBAC refused: {d.message}" for d in stack.server.denials[:5])
