@@ -11,6 +11,9 @@ Promises:
 - an address, once given to a service (by uid), never changes;
 - the router's kernel table holds exactly one /32 per announceable service address,
   with exactly the next hops of the nodes that should announce it, and nothing else.
+
+`InvariantChecker` judges one snapshot (the final state of a round); transients.py
+replays the same rules (`expected_routes`, `duplicated_addresses`) over a whole run.
 """
 
 from __future__ import annotations
@@ -80,8 +83,6 @@ class InvariantChecker:
     pools: Mapping[str, tuple[str, ...]]
     nodes: Mapping[str, str]
     first_seen: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
-    changed_total: set[str] = field(default_factory=set)
-    duplicates_total: set[str] = field(default_factory=set)
 
     def check(self, snap: Snapshot, announcing: Iterable[str] | None = None,
               expect_assigned: bool = True) -> Verdict:
@@ -99,13 +100,11 @@ class InvariantChecker:
             seen = self.first_seen.setdefault(uid, (key, ips))
             if seen[1] != ips:
                 changed.append(f"{key}: {list(seen[1])} -> {list(ips)}")
-                self.changed_total.add(uid)
             for ip in ips:
                 if not self._in_pool(ip, _annotation(svc, POOL_KEYS)):
                     outside.append(f"{key}:{ip}")
         expected = expected_routes(lbs, snap.slices, live, self.nodes)
         duplicates = duplicated_addresses(lbs)
-        self.duplicates_total.update(duplicates)
         missing = sorted(p for p in expected if p not in snap.routes)
         stale = sorted(f"{p} via {list(h)}" for p, h in snap.routes.items()
                        if p not in expected)
