@@ -2,8 +2,11 @@
 
 Each scenario is a function doing one round against a running `Stack`: some churn of
 services (a burst of creates and deletes from another thread), faults injected at random
-moments (seeded), the fault healed, then the invariants polled until they hold. A
-`Record` keeps what the README table reports.
+moments (seeded), the fault healed, then the invariants polled until they hold. It also
+tells the `Record` what only it knows: when each fault started and was healed, which
+node stopped announcing. Throughout the rounds an `Observer` records every API version
+and router snapshot; `Record.finish` replays them (transients.py). A `Record` keeps what
+the README table reports.
 """
 
 from __future__ import annotations
