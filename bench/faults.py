@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lab.harness.scenarios import HEADER, SCENARIOS, run_scenario
+from lab.harness.scenarios import HEADER, SCENARIOS, row_of, run_scenario
 from lab.harness.stack import system_stack
 from lab.harness.transients import Allowance, describe
 
@@ -52,9 +52,17 @@ def main() -> int:
                         help="run only this scenario (repeatable)")
     parser.add_argument("--budget-s", type=float, default=None,
                         help="per scenario: start no round after this many seconds")
+    parser.add_argument("--table-from", action="append", metavar="FILE",
+                        help="print the table of earlier --json runs (their last lines) "
+                             "and exit; repeatable, to join runs of different scenarios")
     parser.add_argument("--json", action="store_true",
                         help="print the figures as one JSON object on the last line")
     args = parser.parse_args()
+    if args.table_from:
+        runs = [json.loads([line for line in Path(f).read_text().splitlines()
+                            if line.startswith("{")][-1]) for f in args.table_from]
+        print(table([row_of(s) for run in runs for s in run["scenarios"]]))
+        return 0
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
     print(f"seed={seed} rounds={args.rounds} nodes={args.nodes}", flush=True)
     rows, failed, figures = [], [], []

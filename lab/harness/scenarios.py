@@ -116,14 +116,18 @@ class Record:
         return out
 
     def row(self) -> list[str]:
-        f = self.figures()
-        return [self.scenario, str(self.rounds), str(self.faults),
-                str(f.get("addresses_changed", "?")), str(f.get("duplicates", "?")),
-                f"{f.get('transient_violations', '?')} / {f.get('transient_episodes', '?')}",
-                f"{f.get('longest_stale_s', 0):.2f} s / {f.get('median_stale_s', 0):.2f} s",
-                f"{f.get('longest_missing_s', 0):.2f} s / {f.get('median_missing_s', 0):.2f} s",
-                f"{f.get('longest_session_down_s', 0):.2f} s",
-                str(self.stale_routes_final), f"{self.max_reconverge:.2f} s"]
+        return row_of(self.figures())
+
+
+def row_of(f: dict[str, Any]) -> list[str]:
+    """One README table row (HEADER) from a scenario's figures (`Record.figures`)."""
+    return [f["scenario"], str(f["rounds"]), str(f["faults"]),
+            str(f.get("addresses_changed", "?")), str(f.get("duplicates", "?")),
+            f"{f.get('transient_violations', '?')} / {f.get('transient_episodes', '?')}",
+            f"{f.get('longest_stale_s', 0):.2f} s / {f.get('median_stale_s', 0):.2f} s",
+            f"{f.get('longest_missing_s', 0):.2f} s / {f.get('median_missing_s', 0):.2f} s",
+            f"{f.get('longest_session_down_s', 0):.2f} s",
+            str(f["stale_routes_final"]), f"{f['longest_reconverge_s']:.2f} s"]
 
 
 HEADER = ["scenario", "rounds", "faults injected", "addresses changed", "duplicates",
