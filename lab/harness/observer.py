@@ -6,7 +6,8 @@ Two recorders run on threads of their own while the rounds run:
   injected API faults (500s, forced 410s, latency) are meant for the daemons; an HTTP
   watch would consume some of them and, on a relist, skip versions. A cut watch
   (the `cut_watches` fault) is reopened from the last version seen, which loses none.
-- a router sampler: FRR's RIB (`show ip route bgp json`), its Established sessions
+- a router sampler: FRR's BGP table (`show bgp ipv4 unicast json`: what the router
+  received), its Established sessions
   (`show bgp summary json`) and the router namespace's kernel table (`ip -j route
   show proto bgp`), every `interval` seconds. No process is started per sample (a
   vtysh takes 0.2-0.4 s to start on a busy machine, which would make 100 ms samples
@@ -37,15 +38,17 @@ from lab.routes import parse_routes
 WATCHED = (("", "v1", "services"), ("discovery.k8s.io", "v1", "endpointslices"))
 
 
-def frr_bgp_routes(data: dict[str, Any]) -> dict[str, tuple[str, ...]]:
-    """`show ip route bgp json` -> {prefix: sorted next hops of the selected route}."""
+def bgp_table(data: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """`show bgp ipv4 unicast json` -> {prefix: sorted next hops of its valid paths}:
+    what the router received from the speakers, before zebra selects and installs it
+    (zebra's RIB briefly shows a re-announced route unselected while the kernel still
+    forwards by the old one; the BGP table does not)."""
     routes: dict[str, tuple[str, ...]] = {}
-    for prefix, entries in (data or {}).items():
-        for entry in entries:
-            if entry.get("selected"):
-                routes[prefix] = tuple(sorted(
-                    h["ip"] for h in entry.get("nexthops") or []
-                    if h.get("ip") and h.get("active", True)))
+    for prefix, paths in ((data or {}).get("routes") or {}).items():
+        hops = sorted({(path.get("nexthops") or [{}])[0].get("ip") or path.get("peerId", "")
+                       for path in paths if path.get("valid")})
+        if hops:
+            routes[prefix] = tuple(hops)
     return routes
 
 
@@ -199,15 +202,14 @@ class Observer:
                 return
 
     def _sample(self) -> None:
-        zebra = VtySocket(self.router.state_dir / "zebra.vty")
         bgpd = VtySocket(self.router.state_dir / "bgpd.vty")
         kernel = KernelTable(self.router.netns)
         try:
             while not self._stop.is_set():
                 t = self.clock()
                 try:
-                    frr: dict[str, tuple[str, ...]] | None = frr_bgp_routes(
-                        zebra.json("show ip route bgp json"))
+                    frr: dict[str, tuple[str, ...]] | None = bgp_table(
+                        bgpd.json("show bgp ipv4 unicast json"))
                     sessions: frozenset[str] | None = established(
                         bgpd.json("show bgp summary json"))
                 except (FrrError, ValueError):
@@ -218,5 +220,4 @@ class Observer:
             self.errors.append(f"router sampler stopped: {err!r}")
         finally:
             kernel.close()
-            zebra.close()
             bgpd.close()

@@ -6,9 +6,10 @@ every Service and EndpointSlice the API stored, router snapshots every ~100 ms, 
 nodes a scenario took down and the fault windows it declared) and replays it in time
 order. At every router snapshot it recomputes, with the same independent rules as
 invariants.py, which routes the API state seen so far calls for, and compares both of
-the router's tables (FRR's RIB and the kernel's FIB) with it. Each difference that
-persists across snapshots is one `Episode`, with a start, an end, and the time until
-which it is excused (`Allowance`): longer than that is a violation.
+the router's tables (FRR's BGP table: what the speakers announced; the kernel's: what
+the router forwards by) with it. Each difference that persists across snapshots is one
+`Episode`, with a start, an end, and the time until which it is excused (`Allowance`):
+seen still there after that, it is a violation.
 
 At every API event it checks the address promises: an address that changes for a
 service (same uid) that had one, and an address held by two services that do not
@@ -104,19 +105,23 @@ class Episode:
     kind: str  # "stale" (a next hop the API does not call for) or "missing"
     prefix: str
     hop: str
-    start: float
-    end: float
+    start: float  # the first sample that showed it
+    end: float  # the first sample that no longer did (or the end of the timeline)
+    last_seen: float  # the last sample that showed it
     allowed_until: float
     excuse: str  # "converge", "node down" or the fault window's `what`
     open_at_end: bool = False
 
     @property
     def duration(self) -> float:
+        """At most this long (it may have ended anywhere after `last_seen`)."""
         return self.end - self.start
 
     @property
     def violation(self) -> bool:
-        return self.end > self.allowed_until
+        """Seen still there after its allowance (a gap between samples alone never
+        makes one)."""
+        return self.last_seen > self.allowed_until
 
 
 @dataclass(frozen=True)
@@ -229,8 +234,8 @@ def replay(timeline: Timeline, nodes: Mapping[str, str],
     """Replay `timeline` (see the module docstring); `nodes`: name -> next hop."""
     state = _State(nodes)
     by_hop = {hop: name for name, hop in nodes.items()}
-    open_: dict[tuple[str, str, str, str], tuple[float, float | None]] = {}
-    raw: list[tuple[tuple[str, str, str, str], float, float, float | None, bool]] = []
+    open_: dict[tuple[str, str, str, str], list[Any]] = {}  # key -> [start, down, last]
+    raw: list[tuple[tuple[str, str, str, str], float, float | None, float, float, bool]] = []
     stream: list[tuple[float, int, Any]] = [(e.t, 0, e) for e in timeline.events]
     stream += [(m.t, 1, m) for m in timeline.marks]
     stream += [(s.t, 2, s) for s in timeline.samples]
@@ -251,19 +256,22 @@ def replay(timeline: Timeline, nodes: Mapping[str, str],
                 now = {(table, *d) for d in differences(routes, expected)}
                 for key in [k for k in open_ if k[0] == table and k not in now]:
                     raw.append((key, *open_.pop(key), t, False))
-                for key in now - open_.keys():
-                    open_[key] = (t, state.down_since.get(by_hop.get(key[3], "")))
+                for key in now:
+                    if key in open_:
+                        open_[key][2] = t
+                    else:
+                        open_[key] = [t, state.down_since.get(by_hop.get(key[3], "")), t]
     times = [s.t for s in timeline.samples]
     end = timeline.end if timeline.end is not None else (times[-1] if times else 0.0)
-    raw += [(key, start, down, end, True) for key, (start, down) in open_.items()]
+    raw += [(key, start, down, last, end, True) for key, (start, down, last) in open_.items()]
     sessions = _Sessions(timeline.samples)
     episodes = []
-    for key, start, down, stop, at_end in raw:
+    for key, start, down, last, stop, at_end in raw:
         if key[1] == "stale" and down is not None:
             until, why = down + allowance.hold_time + allowance.converge, "node down"
         else:
             until, why = _excuse(timeline.windows, sessions, key[3], start, allowance)
-        episodes.append(Episode(*key, start, stop, until, why, at_end))
+        episodes.append(Episode(*key, start, stop, last, until, why, at_end))
     episodes.sort(key=lambda e: (e.start, e.table, e.kind, e.prefix, e.hop))
     gaps = [b - a for a, b in itertools.pairwise(times)]
     return Transients(tuple(episodes), tuple(state.changed.values()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lab.harness.invariants import InvariantChecker, Snapshot
+from lab.harness.observer import bgp_table
 from lab.harness.transients import (
     Allowance,
     ApiEvent,
@@ -237,3 +238,22 @@ def test_the_latest_of_two_covering_fault_windows_governs():
     seen = run(X_EVENTS, timeline, windows=windows)
     late = [e for e in seen.episodes if e.start >= 2.0]
     assert late and {e.excuse for e in late} == {"exabgp_kill9"} and not seen.violations
+
+
+def test_a_gap_between_samples_alone_makes_no_violation():
+    """Missing at one sample, then no sample for 3 s, then there: it may have lasted
+    0.1 s or 3 s; it was never *seen* past its allowance."""
+    seen = run(X_EVENTS, samples(0, 1, X_ROUTE) + samples(1, 1.1, {}) + samples(4.1, 5, X_ROUTE))
+    assert [round(d, 2) for d in seen.durations("missing")] == [3.1, 3.1]
+    assert not seen.violations
+    kept = run(X_EVENTS, samples(0, 1, X_ROUTE) + samples(1, 3.5, {}) + samples(3.5, 4, X_ROUTE))
+    assert len(kept.violations) == 4
+
+
+def test_the_bgp_table_is_read_from_the_valid_paths():
+    data = {"routes": {
+        "198.51.100.1/32": [{"valid": True, "peerId": A, "nexthops": [{"ip": A}]},
+                            {"valid": True, "peerId": B, "nexthops": [{"ip": B}]}],
+        "198.51.100.2/32": [{"valid": False, "peerId": A, "nexthops": [{"ip": A}]}]}}
+    assert bgp_table(data) == {"198.51.100.1/32": BOTH}
+    assert bgp_table({}) == {}
