@@ -53,14 +53,14 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=None,
                         help="per scenario: start no round after this many seconds")
     parser.add_argument("--table-from", action="append", metavar="FILE",
-                        help="print the table of earlier --json runs (their last lines) "
-                             "and exit; repeatable, to join runs of different scenarios")
+                        help="print the table of earlier --json runs (every JSON line of "
+                             "FILE) and exit; repeatable")
     parser.add_argument("--json", action="store_true",
                         help="print the figures as one JSON object on the last line")
     args = parser.parse_args()
     if args.table_from:
-        runs = [json.loads([line for line in Path(f).read_text().splitlines()
-                            if line.startswith("{")][-1]) for f in args.table_from]
+        runs = [json.loads(line) for f in args.table_from
+                for line in Path(f).read_text().splitlines() if line.startswith("{")]
         print(table([row_of(s) for run in runs for s in run["scenarios"]]))
         return 0
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
