@@ -11,6 +11,9 @@ Promises:
 - an address, once given to a service (by uid), never changes;
 - the router's kernel table holds exactly one /32 per announceable service address,
   with exactly the next hops of the nodes that should announce it, and nothing else.
+
+`InvariantChecker` judges one snapshot (the final state of a round); transients.py
+replays the same rules (`expected_routes`, `duplicated_addresses`) over a whole run.
 """
 
 from __future__ import annotations
@@ -80,18 +83,14 @@ class InvariantChecker:
     pools: Mapping[str, tuple[str, ...]]
     nodes: Mapping[str, str]
     first_seen: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
-    changed_total: set[str] = field(default_factory=set)
-    duplicates_total: set[str] = field(default_factory=set)
 
     def check(self, snap: Snapshot, announcing: Iterable[str] | None = None,
               expect_assigned: bool = True) -> Verdict:
         """Check one snapshot; `announcing` are the nodes whose speakers should be
         announcing now (default: all)."""
         live = set(self.nodes if announcing is None else announcing)
-        lbs = [s for s in snap.services if _spec(s).get("type") == "LoadBalancer"]
+        lbs = load_balancers(snap.services)
         unassigned, changed, outside = [], [], []
-        holders: dict[str, list[dict[str, Any]]] = {}
-        expected: dict[str, set[str]] = {}
         for svc in lbs:
             key, ips = object_key(svc), ingress_ips(svc)
             if not ips:
@@ -101,18 +100,11 @@ class InvariantChecker:
             seen = self.first_seen.setdefault(uid, (key, ips))
             if seen[1] != ips:
                 changed.append(f"{key}: {list(seen[1])} -> {list(ips)}")
-                self.changed_total.add(uid)
             for ip in ips:
-                holders.setdefault(ip, []).append(svc)
                 if not self._in_pool(ip, _annotation(svc, POOL_KEYS)):
                     outside.append(f"{key}:{ip}")
-                hops = self._announcers(svc, snap.slices, live)
-                if hops and ipaddress.ip_address(ip).version == 4:
-                    expected.setdefault(f"{ip}/32", set()).update(hops)
-        duplicates = [f"{ip}: {', '.join(object_key(s) for s in svcs)}"
-                      for ip, svcs in holders.items() if len(svcs) > 1
-                      and not validly_shared(svcs)]
-        self.duplicates_total.update(duplicates)
+        expected = expected_routes(lbs, snap.slices, live, self.nodes)
+        duplicates = duplicated_addresses(lbs)
         missing = sorted(p for p in expected if p not in snap.routes)
         stale = sorted(f"{p} via {list(h)}" for p, h in snap.routes.items()
                        if p not in expected)
@@ -122,7 +114,7 @@ class InvariantChecker:
         return Verdict(
             services=len(lbs), assigned=len(lbs) - len(unassigned),
             unassigned=tuple(sorted(unassigned)) if expect_assigned else (),
-            changed=tuple(changed), duplicates=tuple(sorted(duplicates)),
+            changed=tuple(changed), duplicates=tuple(duplicates),
             outside_pool=tuple(outside), missing_routes=tuple(missing),
             stale_routes=tuple(stale), wrong_nexthops=tuple(wrong))
 
@@ -132,26 +124,57 @@ class InvariantChecker:
         return any(_range_contains(text, address) for name in names
                    for text in self.pools.get(name, ()))
 
-    def _announcers(self, svc: dict[str, Any], slices: Iterable[dict[str, Any]],
-                    live: set[str]) -> set[str]:
-        """Next hops the router should use: every live node with `Cluster` (if any
-        endpoint is ready anywhere), the live nodes with a ready endpoint with `Local`."""
-        ready_nodes = set()
-        meta = _meta(svc)
-        for sl in slices:
-            labels = _meta(sl).get("labels") or {}
-            if (_meta(sl).get("namespace") != meta.get("namespace")
-                    or labels.get("kubernetes.io/service-name") != meta.get("name")):
-                continue
-            for ep in sl.get("endpoints") or []:
-                cond = ep.get("conditions") or {}
-                if cond.get("ready") is not False or cond.get("serving"):
-                    ready_nodes.add(ep.get("nodeName"))
-        if not ready_nodes:
-            return set()
-        local = _spec(svc).get("externalTrafficPolicy") == "Local"
-        names = (ready_nodes & live) if local else live
-        return {self.nodes[n] for n in names if n in self.nodes}
+
+def load_balancers(services: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in services if _spec(s).get("type") == "LoadBalancer"]
+
+
+def expected_routes(lbs: Iterable[dict[str, Any]], slices: Iterable[dict[str, Any]],
+                    live: set[str], nodes: Mapping[str, str]) -> dict[str, set[str]]:
+    """Prefix ("A.B.C.D/32") -> the next hops the router should hold for it: for every IPv4
+    address of a LoadBalancer service, the announcers (`announcers`) of that service."""
+    slices = tuple(slices)
+    expected: dict[str, set[str]] = {}
+    for svc in lbs:
+        ips = [ip for ip in ingress_ips(svc) if ipaddress.ip_address(ip).version == 4]
+        hops = announcers(svc, slices, live, nodes) if ips else set()
+        for ip in ips if hops else ():
+            expected.setdefault(f"{ip}/32", set()).update(hops)
+    return expected
+
+
+def announcers(svc: dict[str, Any], slices: Iterable[dict[str, Any]], live: set[str],
+               nodes: Mapping[str, str]) -> set[str]:
+    """Next hops the router should use: every live node with `Cluster` (if any
+    endpoint is ready anywhere), the live nodes with a ready endpoint with `Local`."""
+    ready_nodes = set()
+    meta = _meta(svc)
+    for sl in slices:
+        labels = _meta(sl).get("labels") or {}
+        if (_meta(sl).get("namespace") != meta.get("namespace")
+                or labels.get("kubernetes.io/service-name") != meta.get("name")):
+            continue
+        for ep in sl.get("endpoints") or []:
+            cond = ep.get("conditions") or {}
+            if cond.get("ready") is not False or cond.get("serving"):
+                ready_nodes.add(ep.get("nodeName"))
+    if not ready_nodes:
+        return set()
+    local = _spec(svc).get("externalTrafficPolicy") == "Local"
+    names = (ready_nodes & live) if local else live
+    return {nodes[n] for n in names if n in nodes}
+
+
+def duplicated_addresses(lbs: Iterable[dict[str, Any]]) -> list[str]:
+    """One "ip: ns/a, ns/b" for every address held by two services that do not validly
+    share it, sorted."""
+    holders: dict[str, list[dict[str, Any]]] = {}
+    for svc in lbs:
+        for ip in ingress_ips(svc):
+            holders.setdefault(ip, []).append(svc)
+    return sorted(f"{ip}: {', '.join(sorted(object_key(s) for s in svcs))}"
+                  for ip, svcs in holders.items()
+                  if len(svcs) > 1 and not validly_shared(svcs))
 
 
 def validly_shared(services: list[dict[str, Any]]) -> bool:

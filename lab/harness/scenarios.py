@@ -2,8 +2,11 @@
 
 Each scenario is a function doing one round against a running `Stack`: some churn of
 services (a burst of creates and deletes from another thread), faults injected at random
-moments (seeded), the fault healed, then the invariants polled until they hold. A
-`Record` keeps what the README table reports.
+moments (seeded), the fault healed, then the invariants polled until they hold. It also
+tells the `Record` what only it knows: when each fault started and was healed, which
+node stopped announcing. Throughout the rounds an `Observer` records every API version
+and router snapshot; `Record.finish` replays them (transients.py). A `Record` keeps what
+the README table reports.
 """
 
 from __future__ import annotations
@@ -17,11 +20,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from lab.harness.stack import Stack, config_text, link
+from lab.harness.invariants import Verdict
+from lab.harness.observer import Observer
+from lab.harness.stack import APP_NAMESPACE, Stack, config_text, link
+from lab.harness.transients import Allowance, Transients, replay
 from metallb.component.labels import NAMESPACE
 from metallb.wait import poll_until
 
@@ -31,19 +38,23 @@ _names = itertools.count()
 
 @dataclass
 class Record:
-    """The figures of one scenario over all its rounds."""
+    """The figures of one scenario over all its rounds.
+
+    Two kinds: the final state after each healed fault (`converged`: the invariants
+    polled until they hold; `stale_routes_final` counts what was still wrong when a
+    round never converged), and the continuous figures over the whole run
+    (`transients`, replayed from the observer's timeline by `finish`)."""
 
     scenario: str
     seed: int
     rounds: int = 0
     faults: int = 0
     services_checked: int = 0
-    changed: int = 0
-    duplicates: int = 0
-    stale_routes: int = 0
+    stale_routes_final: int = 0
     max_reconverge: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
+    observer: Observer | None = None
+    allowance: Allowance = field(default_factory=Allowance)
+    transients: Transients | None = None
     failures: list[str] = field(default_factory=list)
 
     def converged(self, stack: Stack, healed_at: float, timeout: float = 90.0,
@@ -51,7 +62,8 @@ class Record:
         """Wait for the invariants after a healed fault; record the time and figures.
         A round that never converges is recorded (with what was wrong), not raised, so
         the benchmark can report it; the tests assert there were none."""
-        self._settle(stack, timeout, announcing)
+        verdict = self._settle(stack, timeout, announcing)
+        self.stale_routes_final += len(verdict.stale_routes) + len(verdict.wrong_nexthops)
         self.max_reconverge = max(self.max_reconverge, time.monotonic() - healed_at)
         self.rounds += 1
 
@@ -59,34 +71,85 @@ class Record:
         """A check in the middle of a round (say, while a node is down)."""
         self._settle(stack, timeout, announcing)
 
-    def _settle(self, stack: Stack, timeout: float, announcing: list[str] | None) -> None:
+    def _settle(self, stack: Stack, timeout: float, announcing: list[str] | None) -> Verdict:
         try:
             verdict = stack.wait_converged(timeout, announcing)
         except AssertionError as err:
             verdict = stack.checker.check(stack.snapshot(), announcing)
             self.failures.append(f"round {self.rounds + 1}: {err}")
         self.services_checked += verdict.services
-        self.changed = len(stack.checker.changed_total)
-        self.duplicates = len(stack.checker.duplicates_total)
-        self.stale_routes += len(verdict.stale_routes) + len(verdict.wrong_nexthops)
+        return verdict
+
+    # -- what the observer needs from the scenario ----------------------------------
+    def fault(self, start: float, end: float, what: str, sessions: bool = False) -> None:
+        """A fault from `start`, healed at `end` (see transients.FaultWindow);
+        `sessions`: it takes BGP sessions down."""
+        if self.observer is not None:
+            self.observer.fault(start, end, what, sessions)
+
+    def node(self, name: str, announcing: bool) -> float:
+        """Mark a node's speaker (not) expected to announce from now on; returns now."""
+        return self.observer.mark_node(name, announcing) if self.observer \
+            else time.monotonic()
+
+    def finish(self, stack: Stack) -> None:
+        """Stop the observer and replay its timeline into the continuous figures."""
+        if self.observer is None:
+            return
+        self.observer.stop()
+        self.failures.extend(self.observer.errors)
+        self.transients = replay(self.observer.timeline(), stack.checker.nodes,
+                                 self.allowance)
+
+    # -- reporting -------------------------------------------------------------------
+    def figures(self) -> dict[str, Any]:
+        """Everything bench/faults.py prints (the README columns and more)."""
+        out: dict[str, Any] = {
+            "scenario": self.scenario, "seed": self.seed, "rounds": self.rounds,
+            "faults": self.faults, "services_checked": self.services_checked,
+            "stale_routes_final": self.stale_routes_final,
+            "longest_reconverge_s": round(self.max_reconverge, 3),
+            "failures": len(self.failures),
+        }
+        if self.transients is not None:
+            out.update(self.transients.figures())
+        return out
 
     def row(self) -> list[str]:
-        return [self.scenario, str(self.rounds), str(self.faults), str(self.services_checked),
-                str(self.changed), str(self.duplicates), str(self.stale_routes),
-                f"{self.max_reconverge:.2f} s"]
+        return row_of(self.figures())
 
 
-HEADER = ["scenario", "rounds", "faults injected", "services checked", "addresses changed",
-          "duplicates", "stale routes", "longest reconverge"]
+def row_of(f: dict[str, Any]) -> list[str]:
+    """One README table row (HEADER) from a scenario's figures (`Record.figures`)."""
+    return [f["scenario"], str(f["rounds"]), str(f["faults"]),
+            str(f.get("addresses_changed", "?")), str(f.get("duplicates", "?")),
+            f"{f.get('transient_violations', '?')} / {f.get('transient_episodes', '?')}",
+            f"{f.get('longest_stale_s', 0):.2f} s / {f.get('median_stale_s', 0):.2f} s",
+            f"{f.get('longest_missing_s', 0):.2f} s / {f.get('median_missing_s', 0):.2f} s",
+            f"{f.get('longest_session_down_s', 0):.2f} s",
+            str(f["stale_routes_final"]), f"{f['longest_reconverge_s']:.2f} s"]
+
+
+HEADER = ["scenario", "rounds", "faults injected", "addresses changed", "duplicates",
+          "violations / episodes", "stale route: longest / median",
+          "missing route: longest / median", "BGP session down: longest",
+          "stale routes (final)", "longest reconverge"]
+
+
+MAX_SERVICES = 40
+"""A burst deletes more when needed to stay at or under this many services, so a long
+run (100 rounds add 500) neither exhausts the /24 pool nor slows every check down."""
 
 
 class Burst:
-    """Creates `creates` services and deletes `deletes` existing ones from a thread,
-    retrying writes the emulator fails on purpose."""
+    """Creates `creates` services and deletes `deletes` existing ones (more if there
+    would be over MAX_SERVICES) from a thread, retrying writes the emulator fails on
+    purpose."""
 
     def __init__(self, stack: Stack, rng: random.Random, creates: int = 8,
                  deletes: int = 3):
         existing = stack.service_names()
+        deletes = max(deletes, len(existing) + creates - MAX_SERVICES)
         self.stack = stack
         self.to_delete = rng.sample(existing, min(deletes, len(existing)))
         self.to_create = [f"svc-{next(_names):04d}" for _ in range(creates)]
@@ -153,12 +216,14 @@ def controller_kill9(stack: Stack, rng: random.Random, rec: Record) -> None:
     victim = stack.controllers[0]
     burst = Burst(stack, rng).start()
     burst.reach(rng)
+    killed = time.monotonic()
     victim.kill()
     rec.faults += 1
     burst.join()
     stack.retire_controller(victim)
     healed = time.monotonic()
     stack.start_controller("--disable-leader-election")
+    rec.fault(killed, healed, "controller down")
     rec.converged(stack, healed)
 
 
@@ -182,6 +247,7 @@ def leader_kill9(stack: Stack, rng: random.Random, rec: Record) -> None:
     leader.kill()
     rec.faults += 1
     healed = time.monotonic()
+    rec.fault(healed, healed, "leader killed")
     burst.join()
     stack.retire_controller(leader)
     stack.start_controller()
@@ -198,6 +264,7 @@ def api_faults(stack: Stack, rng: random.Random, rec: Record) -> None:
     faults.reseed(rng.randrange(1 << 30))
     before = faults.injected
     burst = Burst(stack, rng)
+    started = time.monotonic()
     if kind == "500s":
         faults.fail_share(rng.uniform(0.2, 0.5), code=500,
                           verbs={"update", "patch", "list", "watch", "get"})
@@ -220,6 +287,7 @@ def api_faults(stack: Stack, rng: random.Random, rec: Record) -> None:
     faults.clear()
     rec.faults += faults.injected - before
     healed = time.monotonic()
+    rec.fault(started, healed, f"API {kind}")
     rec.converged(stack, healed)
 
 
@@ -234,15 +302,17 @@ def node_faults(stack: Stack, rng: random.Random, rec: Record) -> None:
     burst = Burst(stack, rng, creates=5, deletes=2).start()
     burst.reach(rng)
     if kind == "speaker_kill9":
+        started = rec.node(name, announcing=False)
         stack.speakers[name].kill()
         rec.faults += 1
         burst.join()
         # While it is dead the router must drop the node (its ExaBGP must not live on).
         rec.settled(stack, [n for n in stack.node_names if n != name])
         stack.retire_speaker(name)
-        healed = time.monotonic()
+        healed = rec.node(name, announcing=True)
         stack.start_speaker(name)
     elif kind == "exabgp_kill9":
+        started = time.monotonic()
         pids = stack.speakers[name].exabgp_pids()
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
@@ -251,11 +321,13 @@ def node_faults(stack: Stack, rng: random.Random, rec: Record) -> None:
         healed = time.monotonic()
         burst.join()
     elif kind == "frr_restart":
+        started = time.monotonic()
         stack.lab.router.restart()
         rec.faults += 1
         healed = time.monotonic()
         burst.join()
     else:
+        started = rec.node(name, announcing=False)
         link(node, up=False)
         rec.faults += 1
         try:
@@ -264,7 +336,8 @@ def node_faults(stack: Stack, rng: random.Random, rec: Record) -> None:
             rec.settled(stack, [n for n in stack.node_names if n != name])
         finally:
             link(node, up=True)
-        healed = time.monotonic()
+        healed = rec.node(name, announcing=True)
+    rec.fault(started, healed, kind, sessions=True)
     rec.converged(stack, healed)
 
 
@@ -275,8 +348,10 @@ def config_churn(stack: Stack, rng: random.Random, rec: Record) -> None:
     """Valid, invalid (unparseable) and incompatible (would take addresses away)
     configs applied at random moments of a burst; the last one applied is valid."""
     burst = Burst(stack, rng).start()
+    started: float | None = None
     for _ in range(rng.randint(2, 4)):
         burst.reach(rng)
+        started = started or time.monotonic()
         kind = rng.choice(CONFIGS)
         stack.set_config({
             "extra_pool": config_text(extra_pool=True),
@@ -288,6 +363,7 @@ def config_churn(stack: Stack, rng: random.Random, rec: Record) -> None:
     burst.join()
     stack.set_config(config_text(extra_pool=rng.random() < 0.5))
     healed = time.monotonic()
+    rec.fault(started or healed, healed, "config churn")
     rec.converged(stack, healed)
 
 
@@ -302,13 +378,26 @@ SCENARIOS: dict[str, tuple[Callable[[Stack, random.Random, Record], None], dict]
 }
 
 
-def run_scenario(stack: Stack, name: str, rounds: int, seed: int) -> Record:
+def run_scenario(stack: Stack, name: str, rounds: int, seed: int,
+                 budget_s: float | None = None) -> Record:
+    """`rounds` rounds, or as many as start within `budget_s` seconds (the record says
+    how many ran)."""
     one_round, _ = SCENARIOS[name]
     rng = random.Random(seed)
     rec = Record(name, seed)
     print(f"scenario={name!r} seed={seed} rounds={rounds}", flush=True)
     stack.wait_converged(60)
-    for _ in range(rounds):
-        one_round(stack, rng, rec)
+    started = time.monotonic()
+    rec.observer = Observer(stack.server, stack.lab.router, APP_NAMESPACE).start()
+    try:
+        for i in range(rounds):
+            if budget_s is not None and time.monotonic() - started > budget_s:
+                print(f"budget of {budget_s:.0f} s used: stopped after {i} rounds", flush=True)
+                break
+            one_round(stack, rng, rec)
+            if (i + 1) % 10 == 0:
+                print(f"  {i + 1} rounds, {time.monotonic() - started:.0f} s", flush=True)
+    finally:
+        rec.finish(stack)
     rec.failures.extend(f"RBAC refused: {d.message}" for d in stack.server.denials[:5])
     return rec
