@@ -20,6 +20,7 @@ def with_profile(fields: str) -> str:
 # --- accepted ----------------------------------------------------------------------------
 
 
+# rule C22
 def test_every_field_of_a_profile_is_read():
     config = parse(with_profile(
         "receive-interval: 50, transmit-interval: 60, detect-multiplier: 5, "
@@ -49,6 +50,7 @@ def test_a_peer_without_profile_has_none():
     assert parse(f"peers: [{{{PEER}}}]\n").peers[0].bfd_profile is None
 
 
+# rule C20
 def test_empty_bfd_profile_reads_as_not_given_with_a_warning():
     config = parse(f"peers: [{{{PEER}, bfd-profile: ''}}]\n")
     assert config.peers[0].bfd_profile is None
@@ -68,6 +70,7 @@ def test_range_edges_are_accepted(field, low, high):
 # --- refused -----------------------------------------------------------------------------
 
 
+# rule C22
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -100,6 +103,7 @@ def test_duplicate_profile_names_are_refused():
         "(value: 'a')"]
 
 
+# rule C22
 def test_a_peer_naming_a_missing_profile_is_refused():
     assert issues_of(with_profile("") + f"peers: [{{{PEER}, bfd-profile: nope}}]\n") == [
         "peers[0].bfd-profile: names no entry of bfd-profiles (value: 'nope')"]
@@ -110,6 +114,7 @@ def test_unknown_profile_keys_are_refused():
     assert line.startswith("bfd-profiles[0].recieve-interval: unknown key")
 
 
+# rule C22
 def test_echo_mode_is_refused_not_ignored():
     (line,) = issues_of(with_profile("echo-mode: true"))
     assert line.startswith("bfd-profiles[0].echo-mode: echo mode is not implemented")
@@ -130,6 +135,7 @@ def test_config_check_summary_shows_profiles_with_effective_timers_and_the_peer_
     ]
 
 
+# rules C22 and C23
 def test_a_peer_with_a_profile_is_warned_that_the_speaker_runs_no_bfd_yet():
     """Accepted (the profile is valid) but never silently ignored: the engine exists and
     the speaker does not start it yet, so config check and the daemons' logs say so."""

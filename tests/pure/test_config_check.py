@@ -131,6 +131,7 @@ def test_configmap_and_bare_give_same_summary(tmp_path):
     assert run(str(bare)).stdout.splitlines()[1:] == run(str(EXAMPLE)).stdout.splitlines()[1:]
 
 
+# rule C23
 def test_warnings_go_to_stderr_after_the_summary_and_exit_0(tmp_path):
     path = tmp_path / "hostbits.yaml"
     path.write_text("address-pools:\n- {name: a, protocol: bgp, addresses: [192.0.2.1/24]}\n")

@@ -20,6 +20,7 @@ PEER = "peer-address: 10.0.0.1, peer-asn: 65001, my-asn: 65000"
 # --- host bits: masked like Go's net.ParseCIDR, with a warning ---------------------------
 
 
+# rules C11, C23 and D4
 @pytest.mark.parametrize(
     ("written", "network"),
     [("198.51.100.7/24", "198.51.100.0/24"), ("2001:db8::1/64", "2001:db8::/64")],
@@ -36,6 +37,7 @@ def test_cidr_with_host_bits_is_its_network_with_a_warning(written, network):
     assert network in "\n".join(summarize(config))
 
 
+# rules C11 and C12
 def test_masked_cidr_still_counts_for_overlaps():
     text = single_pool("[198.51.100.7/24, 198.51.100.128/25]")
     assert issues_of(text) == [
@@ -51,6 +53,7 @@ def test_a_clean_config_has_no_warnings():
 # --- null reads as the Go zero value, which upstream takes as "not given" ---------------
 
 
+# rule C19
 @pytest.mark.parametrize(
     ("with_nulls", "without"),
     [
@@ -105,6 +108,7 @@ def test_null_means_not_given(with_nulls, without):
     assert config.warnings == ()
 
 
+# rule C19
 def test_null_defaults_are_the_documented_defaults():
     config = parse(
         single_pool(extra=", auto-assign: null, avoid-buggy-ips: null, bgp-advertisements: [null]")
@@ -118,6 +122,7 @@ def test_null_defaults_are_the_documented_defaults():
     assert config.pools[0].advertisements[0] == Advertisement(32, 128, None, ())
 
 
+# rule C19
 def test_null_label_value_is_the_empty_value():
     config = parse(
         f"peers: [{{{PEER}, node-selectors: [{{match-expressions: "
@@ -129,6 +134,7 @@ def test_null_label_value_is_the_empty_value():
     assert not config.peers[0].selects({"rack": "r1"})
 
 
+# rule C19
 @pytest.mark.parametrize(
     ("text", "path"),
     [
@@ -156,6 +162,7 @@ def test_null_where_upstream_refuses_the_zero_value(text, path):
     assert any(line.startswith(f"{path}: ") for line in issues_of(text)), issues_of(text)
 
 
+# rules C20 and C23
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -178,6 +185,7 @@ def test_written_zero_value_is_not_given_with_a_warning(field, value):
 # --- other values upstream accepts ---------------------------------------------------------
 
 
+# rules C6 and C23
 @pytest.mark.parametrize(
     ("field", "written", "seconds"),
     [
@@ -196,6 +204,7 @@ def test_timers_are_cut_to_whole_seconds_with_a_warning(field, written, seconds)
     )
 
 
+# rules C10 and C23
 def test_any_pool_name_is_accepted_with_a_warning_when_unusual():
     config = parse("address-pools:\n- {name: 'my pool!', protocol: bgp, "
                    "addresses: [198.51.100.0/24]}\n")
@@ -208,6 +217,7 @@ def test_any_pool_name_is_accepted_with_a_warning_when_unusual():
 # --- ebgp-multihop (v0.12) ---------------------------------------------------------------
 
 
+# rule C21
 def test_ebgp_multihop_is_a_peer_bool_defaulting_to_false():
     on, off, default = parse(
         f"peers:\n- {{{PEER}, ebgp-multihop: true}}\n"
@@ -219,6 +229,7 @@ def test_ebgp_multihop_is_a_peer_bool_defaulting_to_false():
     assert "ebgp-multihop" in "\n".join(summary)
 
 
+# rule C21
 def test_ebgp_multihop_refused_for_ibgp_as_v012():
     ibgp = "peers: [{peer-address: 10.0.0.1, peer-asn: 42, my-asn: 42, ebgp-multihop: %s}]"
     assert issues_of(ibgp % "true") == [
@@ -228,6 +239,7 @@ def test_ebgp_multihop_refused_for_ibgp_as_v012():
     assert parse(ibgp % "false").peers[0].ebgp_multihop is False
 
 
+# rule C21
 def test_ebgp_multihop_must_be_a_boolean():
     assert issues_of(f"peers: [{{{PEER}, ebgp-multihop: 'yes'}}]") == [
         "peers[0].ebgp-multihop: must be a boolean (true or false), not string (value: 'yes')"
@@ -237,6 +249,7 @@ def test_ebgp_multihop_must_be_a_boolean():
 # --- refused by v0.12: duplicates inside a pool's advertisements ---------------------------
 
 
+# rule C13
 @pytest.mark.parametrize(
     "advertisements",
     [
@@ -259,6 +272,7 @@ def test_advertisements_written_differently_are_not_duplicates():
     assert config.pools[0].advertisements == (Advertisement(), Advertisement())
 
 
+# rule C9
 def test_same_community_twice_is_refused_with_the_path():
     text = "bgp-communities: {bar: '64512:1234'}\n" + single_pool(
         extra=", bgp-advertisements: [{communities: [bar, '1:2', bar]}]"
@@ -270,6 +284,7 @@ def test_same_community_twice_is_refused_with_the_path():
     assert issues_of(single_pool(extra=", bgp-advertisements: [{communities: ['1:2', '1:2']}]"))
 
 
+# rule C9
 def test_alias_and_its_value_are_one_community():
     # Different text, so v0.12 accepts it; both name one community.
     text = "bgp-communities: {bar: '64512:1234'}\n" + single_pool(
@@ -281,6 +296,7 @@ def test_alias_and_its_value_are_one_community():
 # --- deliberate differences ----------------------------------------------------------------
 
 
+# rule C22
 def test_bfd_echo_mode_is_refused_with_a_reason():
     # Upstream hands echo mode to FRR; our engine runs asynchronous mode only.
     lines = issues_of(
@@ -324,6 +340,7 @@ def test_duration_as_integer_seconds_is_ours():
 # --- the daemons log the warnings of the config they apply --------------------------------
 
 
+# rule C23
 def test_daemons_log_config_warnings_when_applying(caplog):
     from prometheus_client import CollectorRegistry
 

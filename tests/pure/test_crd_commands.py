@@ -61,6 +61,7 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
 # --- config check -------------------------------------------------------------------------
 
 
+# rule K7
 def test_check_accepts_a_multi_document_crd_file(tmp_path, capsys):
     (tmp_path / "c.yaml").write_text(CRDS)
     code, out, err = cli(capsys, "config", "check", str(tmp_path / "c.yaml"))
@@ -87,6 +88,7 @@ def test_check_accepts_a_list_and_a_directory(tmp_path, capsys):
     assert "2 pools, 1 peer" in out
 
 
+# rules K5 and K7
 def test_check_names_object_and_field_and_exits_1(tmp_path, capsys):
     (tmp_path / "c.yaml").write_text(CRDS.replace("holdTime: 30s", "holdTime: 1s"))
     code, _out, err = cli(capsys, "config", "check", str(tmp_path / "c.yaml"))
@@ -123,6 +125,7 @@ def test_check_says_l2_is_not_announced(tmp_path, capsys):
 # --- plan --------------------------------------------------------------------------------
 
 
+# rule K7
 def test_plan_takes_crd_config(tmp_path, capsys):
     (tmp_path / "c.yaml").write_text(CRDS)
     (tmp_path / "s.yaml").write_text(
@@ -166,6 +169,7 @@ def converted(text: str) -> list[dict]:
     return list(convert_config(parse_config_text(text), "metallb-system").objects)
 
 
+# rule K8
 def test_convert_prints_objects_renames_and_warns_about_annotations(tmp_path, capsys):
     (tmp_path / "legacy.yaml").write_text(LEGACY)
     (tmp_path / "s.yaml").write_text(
@@ -193,6 +197,7 @@ def test_convert_prints_objects_renames_and_warns_about_annotations(tmp_path, ca
     assert config.pool("zeta-pool").advertisements == legacy.pool("Zeta_Pool").advertisements
 
 
+# rule K8
 @pytest.mark.parametrize("text, expected", [
     (EXAMPLE_CONFIG.read_text(), "peer-autodiscovery: cannot be converted"),
     ("peers: [{peer-address: 192.0.2.1, peer-asn: 1, my-asn: 2, peer-port: 20000}]\n",
@@ -244,6 +249,7 @@ PLAN_CASES = {
 }
 
 
+# rule K8
 @pytest.mark.parametrize("case", PLAN_CASES)
 def test_converted_objects_plan_the_same_addresses(case, tmp_path):
     config_text, services_text = PLAN_CASES[case]

@@ -67,6 +67,7 @@ def one_error(*objects: dict) -> str:
 # --- pools --------------------------------------------------------------------------------
 
 
+# rule K1
 def test_pool_defaults_as_upstream():
     config = parse_crds([pool("a", "192.0.2.0/28"), adv()])
     (p,) = config.pools
@@ -83,6 +84,7 @@ def test_pool_fields_are_read():
     assert (p.auto_assign, p.avoid_buggy_ips) == (False, True)
 
 
+# rule K4
 def test_a_pool_no_advertisement_selects_is_kept_but_not_announced():
     config = parse_crds([pool("a", "192.0.2.0/28")])
     assert config.pools[0].advertisements == ()
@@ -116,6 +118,7 @@ def test_pool_rules(objects, expected):
     assert_reported(objects, expected)
 
 
+# rule K1
 def test_service_allocation_is_read():
     config = parse_crds([pool("a", "192.0.2.0/28", serviceAllocation={
         "priority": 10, "namespaces": ["web"],
@@ -129,11 +132,13 @@ def test_service_allocation_is_read():
             SelectorRequirement("tier", "In", ("front",)),)),))
 
 
+# rule K2
 def test_priority_zero_is_no_priority_as_in_go():
     config = parse_crds([pool("a", "192.0.2.0/28", serviceAllocation={"priority": 0})])
     assert config.pools[0].allocation == ServiceAllocation(priority=None)
 
 
+# rule K2
 def test_pools_are_ordered_by_priority_then_name():
     config = parse_crds([
         pool("z-plain", "192.0.2.0/29"),
@@ -155,6 +160,7 @@ SEL_BLUE = (NodeSelector(match_labels=(("team", "blue"),)),)
 SEL_FRONT = (NodeSelector(match_labels=(("tier", "front"),)),)
 
 
+# rule K1
 @pytest.mark.parametrize("allocation, namespace, ns_labels, svc_labels, serves", [
     (None, "any", {}, {}, True),
     (ServiceAllocation(priority=1), "any", {}, {}, True),
@@ -184,6 +190,7 @@ def test_pool_serves(allocation, namespace, ns_labels, svc_labels, serves):
 # --- peers --------------------------------------------------------------------------------
 
 
+# rule K3
 def test_peer_fields_are_read():
     config = parse_crds([peer(
         peerPort=1179, holdTime="30s", keepaliveTime="10s", routerID="192.0.2.1",
@@ -200,6 +207,7 @@ def test_v1beta1_peer_is_read_like_v1beta2():
     assert parse_crds([peer(version="v1beta1")]).peers == parse_crds([peer()]).peers
 
 
+# rule K3
 @pytest.mark.parametrize("spec, hold, keepalive", [
     ({}, 90.0, None),
     ({"holdTime": "30s"}, 30.0, None),
@@ -217,6 +225,7 @@ def test_dynamic_asn():
     assert (p.peer_asn, p.dynamic_asn, p.is_ibgp) == (0, "external", False)
 
 
+# rule K3
 @pytest.mark.parametrize("objects, expected", [
     ([peer(holdTime="2s")], "BGPPeer/p1: spec.holdTime: must be 0 (no keepalives) or at least 3s"),
     ([peer(holdTime=90)], "BGPPeer/p1: spec.holdTime: must be a duration string"),
@@ -284,6 +293,7 @@ def test_password_from_secret():
     assert (p.password, p.password_secret) == ("s3cret", "bgp-auth")
 
 
+# rule K3
 @pytest.mark.parametrize("objects, expected", [
     ([secret(), peer(password="x", passwordSecret={"name": "bgp-auth"})],
      "BGPPeer/p1: spec.passwordSecret: password and passwordSecret are mutually exclusive"),
@@ -297,6 +307,7 @@ def test_password_rules(objects, expected):
     assert_reported(objects, expected)
 
 
+# rule K5
 def test_no_error_shows_a_password():
     text = " ".join(errors(secret(password="hunter2"), peer(
         password="hunter2", passwordSecret={"name": "bgp-auth"}), peer("p2", password=7)))
@@ -306,6 +317,7 @@ def test_no_error_shows_a_password():
 # --- advertisements and communities -----------------------------------------------------
 
 
+# rule K4
 def test_advertisement_fields_and_selection():
     config = parse_crds([
         pool("a", "192.0.2.0/28", labels={"zone": "east"}),
@@ -331,6 +343,7 @@ def test_an_advertisement_without_pools_selects_every_pool():
     assert all(p.advertisements == (Advertisement(),) for p in config.pools)
 
 
+# rules K4 and K5
 @pytest.mark.parametrize("objects, expected", [
     ([pool("a", "192.0.2.0/28"), adv(aggregationLength=24)],
      "BGPAdvertisement/adv: spec.aggregationLength: aggregationLength 24 is shorter than "
@@ -393,6 +406,7 @@ def test_l2_advertisement_is_validated_and_said_not_announced():
 # --- objects --------------------------------------------------------------------------
 
 
+# rule K5
 @pytest.mark.parametrize("bad, expected", [
     ({"apiVersion": "metallb.io/v1", "kind": "IPAddressPool", "metadata": {"name": "a"}},
      "document 1 (IPAddressPool): apiVersion must be metallb.io/v1beta1"),
@@ -413,6 +427,7 @@ def test_object_rules(bad, expected):
     assert str(info.value.issues[0]).startswith(expected), str(info.value)
 
 
+# rule K5
 def test_every_problem_is_reported_at_once():
     assert len(errors(pool("a"), peer(holdTime="1s"), adv(localPref=-1))) == 3
 

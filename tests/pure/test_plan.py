@@ -182,6 +182,7 @@ def test_empty_services_file(tmp_path, capsys):
     }
 
 
+# rule C23
 def test_config_warnings_on_stderr_plan_on_stdout(tmp_path, capsys):
     services = "kind: Service\nmetadata: {name: a}\nspec: {type: LoadBalancer}\n"
     config = "address-pools:\n- {name: p, protocol: bgp, addresses: [198.51.100.7/24]}\n"

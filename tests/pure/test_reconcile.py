@@ -182,6 +182,7 @@ def stamped(obj, created):
     return obj
 
 
+# rule A13
 def test_plan_without_timestamps_does_not_depend_on_the_file_order():
     cfg = config(pool("p", "198.51.100.20/31"))
     names = ["c", "a", "b"]
@@ -192,6 +193,7 @@ def test_plan_without_timestamps_does_not_depend_on_the_file_order():
         "default/a": ["198.51.100.20"], "default/b": ["198.51.100.21"], "default/c": []}
 
 
+# rule A13
 def test_plan_orders_by_creation_time_before_name_and_untimed_last():
     cfg = config(pool("p", "198.51.100.20/31"))
     result = plan_allocations(cfg, [
@@ -204,6 +206,7 @@ def test_plan_orders_by_creation_time_before_name_and_untimed_last():
     assert result["default/a-untimed"]["ips"] == []
 
 
+# rules A12 and A13
 def test_waiting_services_are_retried_in_the_one_order_not_the_order_they_failed():
     core = ControllerCore()
     cfg = config(pool("only", "198.51.100.20/32"))
@@ -219,6 +222,7 @@ def test_waiting_services_are_retried_in_the_one_order_not_the_order_they_failed
     assert step.released is not None and step.stats_changed
 
 
+# rule A12
 def test_nothing_is_retried_when_no_address_becomes_free():
     core = ControllerCore()
     shared = {"metallb.universe.tf/allow-shared-ip": "k"}

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 CODE_DIRS = ("metallb", "controller", "speaker", "lab", "tests", "bench", "scripts")
-SECTIONS = "CANKD"  # config, allocation, announcement, CRDs (planned), differences
+SECTIONS = "CANKD"  # config, allocation, announcement, CRDs, differences
 
 RULE_LINE = re.compile(r"^- \*\*([A-Z]+)(\d+)\*\* ")
 RULE_ID = r"[ACDKN]\d+"

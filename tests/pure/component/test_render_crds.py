@@ -21,6 +21,7 @@ def _kinds(objects: list[dict]) -> set[str]:
     return {o["kind"] for o in objects}
 
 
+# rule K9
 def test_crds_are_the_default_when_they_can_say_the_config(tmp_path):
     objects = objects_of(tmp_path, block(NO_AUTODISCOVERY, PEER))
     assert "ConfigMap" not in _kinds(objects)
@@ -35,6 +36,7 @@ def test_crds_are_the_default_when_they_can_say_the_config(tmp_path):
             assert obj["metadata"]["labels"]["app.kubernetes.io/component"] == "config"
 
 
+# rules K9 and D5
 def test_packet_autodiscovery_keeps_the_configmap_by_default(tmp_path):
     assert settings_of(tmp_path, SEED_BLOCK).config_format == "configmap"
     objects = objects_of(tmp_path, SEED_BLOCK)
@@ -64,6 +66,7 @@ def test_config_format_errors(tmp_path, lines, expected):
     assert any(str(i).startswith(expected) for i in info.value.issues), str(info.value)
 
 
+# rule K9
 def test_crds_are_rendered_in_both_formats(tmp_path):
     for text in (SEED_BLOCK, block(NO_AUTODISCOVERY)):
         crds = [o for o in objects_of(tmp_path, text) if o["kind"] == "CustomResourceDefinition"]
