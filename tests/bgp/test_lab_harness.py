@@ -7,9 +7,9 @@ import subprocess
 import pytest
 
 from lab.frr import FrrRouter, RouterConfig, pid_alive
+from lab.harness.requires import require_bgp_lab
 from lab.netns import Topology, add_netns, list_netns
 from metallb.wait import WaitTimeout, poll_until
-from tests.support.requires import require_bgp_lab
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 from lab import podman as lab_podman
+from lab.harness.requires import require_program, require_root
 from metallb.component.settings import DEFAULT_IMAGE
-from tests.support.requires import require_program, require_root
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.harness.requires import require_frr, require_program
 from lab.netns import list_netns
 from lab.processes import pids_referencing
 from lab.state import PREFIX_ENV, STATE_DIR_ENV
-from tests.support.requires import require_frr, require_program
 
 REPO = Path(__file__).resolve().parents[2]
 _runs = iter(range(1_000_000))

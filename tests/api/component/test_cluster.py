@@ -11,12 +11,12 @@ import kubernetes
 import pytest
 import yaml
 
+from lab.harness.requires import require_program
 from metallb.cli import main
 from metallb.component.labels import COMPONENT_SELECTOR, FIELD_MANAGER, NAMESPACE
 from metallb.component.render import load_settings, render_objects
 from tests.support.apiserver import apiserver, kube_client  # noqa: F401
 from tests.support.component import DATA, REPO, SEED_BLOCK, block, write
-from tests.support.requires import require_program
 
 NO_MONITORING = SEED_BLOCK.replace("service_monitor = true", "service_monitor = false")
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.support.requires import require_program
+from lab.harness.requires import require_program
 
 SERVICE = {
     "apiVersion": "v1", "kind": "Service",

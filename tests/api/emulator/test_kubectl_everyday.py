@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from lab.harness.requires import require_program
 from metallb.wait import poll_until
-from tests.support.requires import require_program
 
 AGE = re.compile(r"^\d+s$")
 TOKEN = "everyday-admin-token"

@@ -13,8 +13,8 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from lab.apiserver import ApiServerProcess
+from lab.harness.requires import require_program
 from tests.api.emulator.objects import configmap
-from tests.support.requires import require_program
 
 
 def test_runs_writes_kubeconfig_and_stops_on_sigterm(tmp_path):

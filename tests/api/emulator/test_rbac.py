@@ -12,9 +12,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from lab.apiserver import ApiServer
+from lab.harness.requires import require_program
 from tests.api.emulator.objects import configmap, namespace, request, service
 from tests.support.apiserver import api_client_for
-from tests.support.requires import require_program
 
 RBAC = "rbac.authorization.k8s.io"
 

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from lab.harness.requires import require_program
 from metallb import metrics
 from metallb.component.monitoring import alert_rules, dashboard_json, rule_groups
 from tests.support.component import SEED_BLOCK, find, objects_of
-from tests.support.requires import require_program
 
 NS = 'namespace="metallb-system"'
 SPEAKER_JOB = 'job="speaker-monitoring"'
