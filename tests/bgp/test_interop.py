@@ -6,7 +6,6 @@ real condition with a deadline.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 
@@ -132,27 +131,6 @@ def test_ipv6_host_route_over_ipv6_unicast():
         nodes = sorted(n.ipv6 for n in lab.nodes)
         assert wait(lambda: lab.nexthops(VIP6) == nodes, "3 IPv6 ECMP next hops")
         assert lab.router.path_nexthops(VIP6) == nodes
-
-
-def test_md5_right_password_establishes_wrong_one_does_not(caplog):
-    caplog.set_level(logging.WARNING, logger="speaker.exabgp")
-    config = RouterConfig(asn=ROUTER_ASN, password="s3cret")
-    with bgp_lab(2, config) as lab:
-        router = lab.topology.router_ipv4
-        good, bad = lab.start_drivers(establish_warn_after=1.5)
-        good.set_peers([lab.peer_v4(lab.nodes[0], password="s3cret")])
-        bad.set_peers([lab.peer_v4(lab.nodes[1], password="wrong")])
-        for drv in (good, bad):
-            drv.set_routes({router: {VIP: RouteAttrs()}})
-        assert wait(lambda: lab.nexthops(VIP) == [lab.nodes[0].ipv4], "good node's route")
-        # the bad node's driver reports the stuck session with a hint about the password
-        wait(lambda: any(e.kind == "session_not_established"
-                         for e in lab.events[lab.nodes[1].netns]), "stuck-session warning")
-        assert lab.router.established() == {lab.nodes[0].ipv4}
-        assert not bad.sessions()[router].up
-        line = next(r.getMessage() for r in caplog.records
-                    if "bgp_session_not_established" in r.getMessage())
-        assert f"peer={router}" in line and "md5=yes" in line and "password" in line
 
 
 # rules N9 and N13

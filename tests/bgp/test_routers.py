@@ -83,6 +83,10 @@ def test_md5_right_password_establishes_wrong_one_does_not(kind, caplog):
                          for e in lab.events[lab.nodes[1].netns]), "stuck-session warning")
         assert lab.router.established() == {lab.nodes[0].ipv4}
         assert lab.router.path_nexthops(VIP) == [lab.nodes[0].ipv4]
+        assert not bad.sessions()[router].up
+        line = next(r.getMessage() for r in caplog.records
+                    if "bgp_session_not_established" in r.getMessage())
+        assert f"peer={router}" in line and "md5=yes" in line and "password" in line
 
 
 @kinds
