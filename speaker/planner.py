@@ -91,6 +91,13 @@ def _parse_ip(raw: str | None) -> IPAddress | None:
         return None
 
 
+@functools.lru_cache(maxsize=1 << 10)
+def _version(address: str) -> int:
+    """A peer address's IP version, parsed once: the incremental planner plans one
+    service at a time, and parsing every peer again for each would double its cost."""
+    return ipaddress.ip_address(address).version
+
+
 @functools.lru_cache(maxsize=1 << 17)
 def _ip_text(ip: IPAddress) -> str:
     return str(ip)
@@ -163,7 +170,7 @@ def plan(
     peers, issues = node_peers(config, node)
     routes: dict[str, dict[str, RouteAttrs]] = {addr: {} for addr in peers}
     announced: set[tuple[str, str]] = set()
-    peer_versions = {addr: ipaddress.ip_address(addr).version for addr in peers}
+    peer_versions = {addr: _version(addr) for addr in peers}
     early: RouteTables = {addr: {} for addr in peers}
     since_ahead = 0
     if node_may_announce(node):

@@ -1,0 +1,226 @@
+"""The plan kept up to date one service at a time, with `planner.plan` as the reference.
+
+With 10,000 services announced, one new service must not wait for all of them to be
+planned again. Two ideas make a change cost only the services it touches:
+
+- A service's share of the plan (its routes and announced addresses) depends only on
+  the config, the node and that service with its own EndpointSlices, never on another
+  service. So each share is `plan(config, node, [service], its slices)`: the same rules
+  as the whole plan, run on one service.
+- Services meet only where their routes land on one prefix (a shared IP, or addresses
+  aggregated into one prefix): BGP carries one path per prefix, so the plan unites
+  their attributes (`planner._merge`). Each prefix keeps a tally of its contributors;
+  when one changes, only that prefix is recomputed from the tally. Services sharing an
+  address with a changed one therefore need no replanning of their own: their shares
+  did not change, and the tally still holds them.
+
+A config, node or peer change alters every share: that is a full plan again.
+The property tests hold this module to `plan` after every step of any sequence of changes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from metallb.config.model import Config
+from metallb.keys import DEFAULT_NAMESPACE, object_key
+from speaker.bgp import RouteAttrs, RouteTables
+from speaker.node import NodeInfo
+from speaker.objects import mapping
+from speaker.planner import SERVICE_NAME_LABEL, Plan, plan
+
+Lookup = Callable[[str], Mapping[str, Any] | None]
+"""An object by its `namespace/name` key; None when it is gone (an informer's `get`)."""
+
+EndpointOwner = tuple[str, str]
+"""(namespace, service name): how `planner.index_endpoints` ties a slice to a service."""
+
+
+def slice_owner(endpoint_slice: Mapping[str, Any]) -> EndpointOwner | None:
+    """The service a slice belongs to, read as `planner.index_endpoints` reads it."""
+    meta = mapping(endpoint_slice.get("metadata"))
+    service = mapping(meta.get("labels")).get(SERVICE_NAME_LABEL)
+    if not isinstance(service, str):
+        return None
+    return str(meta.get("namespace") or DEFAULT_NAMESPACE), service
+
+
+def service_owner(service: Mapping[str, Any]) -> EndpointOwner:
+    """The owner key under which `planner.has_eligible_endpoint` looks up endpoints."""
+    meta = mapping(service.get("metadata"))
+    return str(meta.get("namespace") or DEFAULT_NAMESPACE), str(meta.get("name", ""))
+
+
+@dataclass
+class _Tally:
+    """Who puts one prefix into one peer's table, and with which attributes.
+
+    Always holds: `communities` and `prefs` count, over `shares`, each community and
+    each non-None local preference once per contributing service."""
+
+    shares: dict[str, RouteAttrs] = field(default_factory=dict)  # service key -> attrs
+    communities: Counter = field(default_factory=Counter)
+    prefs: Counter = field(default_factory=Counter)
+
+    def add(self, key: str, attrs: RouteAttrs) -> None:
+        self.shares[key] = attrs
+        self.communities.update(attrs.communities)
+        if attrs.local_pref is not None:
+            self.prefs[attrs.local_pref] += 1
+
+    def remove(self, key: str) -> None:
+        attrs = self.shares.pop(key)
+        self.communities.subtract(attrs.communities)
+        self.communities += Counter()  # drops what fell to zero
+        if attrs.local_pref is not None:
+            self.prefs[attrs.local_pref] -= 1
+            if not self.prefs[attrs.local_pref]:
+                del self.prefs[attrs.local_pref]
+
+    def attrs(self) -> RouteAttrs:
+        """What `plan` writes for this prefix: the contributors' attributes merged as
+        `planner._merge` does (united communities, the highest local preference)."""
+        return RouteAttrs(communities=tuple(sorted(self.communities)),
+                          local_pref=max(self.prefs) if self.prefs else None)
+
+
+@dataclass(frozen=True)
+class _Share:
+    """One service's part of the plan (only services that announce something have one)."""
+
+    routes: tuple[tuple[str, str, RouteAttrs], ...]  # (peer, prefix, attrs)
+    announced: frozenset[tuple[str, str]]
+
+
+class IncrementalPlanner:
+    """The current plan, and each service's share of it, for one node.
+
+    Always holds: `current` equals `plan(config, node, services, slices, lb_class)` for
+    the services and slices last passed in (`full` takes them all, `changed` the ones
+    that changed since); `_tallies` hold exactly the routes of `_shares`; `_slices`
+    holds every slice seen, grouped by the service it names.
+
+    Threads: not thread-safe; one thread (the speaker's sync thread) calls every method.
+    Pure: no I/O, no clock; `changed` reads objects through the lookups it is given.
+    """
+
+    def __init__(self, lb_class: str | None = None):
+        self.lb_class = lb_class
+        self.config: Config | None = None
+        self.node: NodeInfo | None = None
+        self.current: Plan | None = None
+        self._shares: dict[str, _Share] = {}
+        self._tallies: dict[tuple[str, str], _Tally] = {}
+        self._routes: RouteTables = {}
+        self._announced: set[tuple[str, str]] = set()
+        self._slices: dict[EndpointOwner, dict[str, Mapping[str, Any]]] = {}
+        self._slice_owners: dict[str, EndpointOwner] = {}
+        # what the last full plan was made of, until `index` splits it into shares
+        self._unindexed: tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]] | None = None
+
+    def needs_full(self, config: Config, node: NodeInfo) -> bool:
+        """A config, node (labels, annotations: peers, exclusion) or first plan changes
+        every share: only a full plan answers that."""
+        return self.current is None or config != self.config or node != self.node
+
+    def full(
+        self,
+        config: Config,
+        node: NodeInfo,
+        services: Iterable[Mapping[str, Any]],
+        endpoint_slices: Iterable[Mapping[str, Any]],
+        ahead: Callable[[RouteTables], None] | None = None,
+        ahead_every: int = 1000,
+    ) -> Plan:
+        """The whole plan (`planner.plan`, `ahead` as there). The shares are split off
+        later (`index`), so a cold start's routes do not wait for them."""
+        services, endpoint_slices = list(services), list(endpoint_slices)
+        result = plan(config, node, services, endpoint_slices, lb_class=self.lb_class,
+                      ahead=ahead, ahead_every=ahead_every)
+        self.config, self.node, self.current = config, node, result
+        self._unindexed = (services, endpoint_slices)
+        return result
+
+    def index(self) -> None:
+        """Split the last full plan into shares and tallies (about twice a full plan's
+        time), unless done already: the caller runs it once the full plan is sent, and
+        `changed` runs it if the caller did not."""
+        if self._unindexed is None or self.current is None:
+            return
+        services, endpoint_slices = self._unindexed
+        self._unindexed = None
+        self._slices, self._slice_owners = {}, {}
+        for endpoint_slice in endpoint_slices:
+            self._note_slice(object_key(endpoint_slice, DEFAULT_NAMESPACE), endpoint_slice)
+        self._shares, self._tallies, self._announced = {}, {}, set()
+        self._routes = {addr: {} for addr in self.current.peers}
+        for service in services:
+            self._set_share(object_key(service, DEFAULT_NAMESPACE), service)
+
+    def changed(self, service_keys: Iterable[str], services: Lookup,
+                slice_keys: Iterable[str] = (), slices: Lookup = lambda _key: None) -> Plan:
+        """The plan after these services and slices changed (each looked up as it is
+        now; None = deleted); only their services are planned again."""
+        if self.current is None:
+            raise RuntimeError("changed() before full(): there is no plan to update")
+        self.index()
+        dirty = set(service_keys)
+        for key in slice_keys:
+            for owner in self._note_slice(key, slices(key)):
+                dirty.add(f"{owner[0]}/{owner[1]}")
+        for key in dirty:
+            self._set_share(key, services(key))
+        self.current = Plan(peers=self.current.peers,
+                            routes={addr: dict(table) for addr, table in self._routes.items()},
+                            announced=frozenset(self._announced), issues=self.current.issues)
+        return self.current
+
+    def _note_slice(self, key: str, endpoint_slice: Mapping[str, Any] | None) -> set[EndpointOwner]:
+        """Record a slice (None = deleted); the services whose endpoints that changes."""
+        touched = set()
+        old = self._slice_owners.pop(key, None)
+        if old is not None:
+            touched.add(old)
+            group = self._slices[old]
+            del group[key]
+            if not group:
+                del self._slices[old]
+        owner = None if endpoint_slice is None else slice_owner(endpoint_slice)
+        if owner is not None and endpoint_slice is not None:
+            touched.add(owner)
+            self._slice_owners[key] = owner
+            self._slices.setdefault(owner, {})[key] = endpoint_slice
+        return touched
+
+    def _set_share(self, key: str, service: Mapping[str, Any] | None) -> None:
+        """Replace a service's share (None = deleted) and recompute the prefixes it
+        left or joined."""
+        assert self.config is not None and self.node is not None
+        old = self._shares.pop(key, None)
+        touched: set[tuple[str, str]] = set()
+        if old is not None:
+            self._announced.difference_update(old.announced)
+            for addr, prefix, _ in old.routes:
+                self._tallies[addr, prefix].remove(key)
+                touched.add((addr, prefix))
+        if service is not None:
+            slices = self._slices.get(service_owner(service), {}).values()
+            own = plan(self.config, self.node, [service], slices, lb_class=self.lb_class)
+            routes = tuple((addr, prefix, attrs) for addr, table in own.routes.items()
+                           for prefix, attrs in table.items())
+            if routes or own.announced:
+                self._shares[key] = _Share(routes, own.announced)
+                self._announced.update(own.announced)
+                for addr, prefix, attrs in routes:
+                    self._tallies.setdefault((addr, prefix), _Tally()).add(key, attrs)
+                    touched.add((addr, prefix))
+        for addr, prefix in touched:
+            tally = self._tallies[addr, prefix]
+            if tally.shares:
+                self._routes[addr][prefix] = tally.attrs()
+            else:
+                del self._tallies[addr, prefix]
+                del self._routes[addr][prefix]
