@@ -2,9 +2,11 @@
 BGP backend (`speaker.bgp.BGPBackend`, built by `speaker.backends`); metrics;
 `nodeAssigned` events; clean withdraw on SIGTERM.
 
-Every watched change only marks the state dirty; one loop recomputes the whole plan and
-hands it to the driver, which sends only the difference. Recomputing the plan is cheap
-next to BGP, and it makes the daemon's behaviour a function of what it watches.
+Every watched change only marks the state dirty (and notes which service or slice
+changed); one loop brings the plan up to date and hands it to the driver, which sends
+only the difference. A config or node change plans everything again; a service or
+EndpointSlice change replans only its services (`speaker.incremental`, held equal to
+the full plan by property tests), so one new service does not wait behind 10,000.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from metallb.config.model import Config, Peer
 from metallb.config.summary import keepalive_ignored
 from metallb.config_source import ConfigSource
+from metallb.keys import object_key
 from metallb.kube.client import load_api_client
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
@@ -33,8 +36,9 @@ from speaker.backends import make_backend
 from speaker.bgp import BackendError, DriverEvent, PeerSpec, PeerSpecError
 from speaker.cli import parse_settings
 from speaker.config_guard import blocked_services
+from speaker.incremental import ChangedKeys, IncrementalPlanner
 from speaker.node import NodeInfo
-from speaker.planner import PROTOCOL, Plan, plan
+from speaker.planner import PROTOCOL, Plan
 from speaker.settings import SpeakerSettings
 
 log = logging.getLogger("metallb.speaker")
@@ -47,10 +51,12 @@ class SpeakerDaemon:
     what its informers hold (the backend is handed the whole plan, never a delta).
 
     Threads: the owner calls `start` and `stop` (stop withdraws every route, acked,
-    before anything else goes away). Informer threads call `_on_change` and the
-    backend's threads `_on_driver_event`: both only count, log and set the `_dirty`
-    event, so they never block. Everything else (`sync`, the announced set, logged
-    problems, published metrics, the config version) belongs to the one sync thread,
+    before anything else goes away). Informer threads call `_on_change` (services and
+    slices through `_on_service` / `_on_slice`, which first note the key in
+    `_changed`, under its own lock) and the backend's threads `_on_driver_event`: they
+    only count, log, note and set the `_dirty` event, so they never block. Everything
+    else (`sync`, the planner, the announced set, logged problems, published metrics,
+    the config version) belongs to the one sync thread,
     so there is no lock; tests may call `sync` themselves only while that thread is
     not running. `ready` (metrics server thread) reads the informers' synced flags.
     """
@@ -67,9 +73,13 @@ class SpeakerDaemon:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         mark = self._on_change
-        self.services = Informer("services", core.list_service_for_all_namespaces, mark)
+        self._changed = ChangedKeys()
+        self._planner = IncrementalPlanner(settings.load_balancer_class)
+        self.services = Informer("services", core.list_service_for_all_namespaces,
+                                 self._on_service)
         self.slices = Informer(
-            "endpointslices", discovery.list_endpoint_slice_for_all_namespaces, mark)
+            "endpointslices", discovery.list_endpoint_slice_for_all_namespaces,
+            self._on_slice)
         self.nodes = Informer("node", core.list_node, mark,
                               field_selector=f"metadata.name={settings.node_name}")
         self.config_maps = Informer(
@@ -128,6 +138,14 @@ class SpeakerDaemon:
         self.k8s_metrics.updates.inc()
         self._dirty.set()
 
+    def _on_service(self, kind: str, obj: dict[str, Any]) -> None:
+        self._changed.service(object_key(obj))
+        self._on_change(kind, obj)
+
+    def _on_slice(self, kind: str, obj: dict[str, Any]) -> None:
+        self._changed.slice(object_key(obj))
+        self._on_change(kind, obj)
+
     def _on_driver_event(self, _event: DriverEvent) -> None:
         # The backend logs what it reports (a stuck session once, with its hint); logging
         # it here again would say everything twice.
@@ -183,20 +201,32 @@ class SpeakerDaemon:
             if node_obj is None:
                 log_event(log, "warn", "node_not_found", node=self.settings.node_name,
                           action="check --node-name")
+            self._planner.forget()
             self._apply([], {}, frozenset())
             return None
         node = NodeInfo.from_object(node_obj)
-        # Large plans: the first host routes leave while the rest is planned.
-        result = plan(config, node, self.services.items(), self.slices.items(),
-                      lb_class=self.settings.load_balancer_class,
-                      ahead=self.driver.announce_ahead,
-                      ahead_every=self.settings.announce_ahead_every)
+        # Keys first, objects after: a change seen in between is planned again next time.
+        service_keys, slice_keys = self._changed.take()
+        try:
+            if self._planner.needs_full(config, node):
+                # Large plans: the first host routes leave while the rest is planned.
+                result = self._planner.full(
+                    config, node, self.services.items(), self.slices.items(),
+                    ahead=self.driver.announce_ahead,
+                    ahead_every=self.settings.announce_ahead_every)
+            else:
+                result = self._planner.changed(service_keys, self.services.get,
+                                               slice_keys, self.slices.get)
+        except Exception:
+            self._planner.forget()  # its state may be half-updated: plan fully next time
+            raise
         self.plans += 1
         specs, problems = peer_specs(result, node_addresses(node_obj))
         self._note_keepalive(result.peers)
         self._report_issues([*(str(issue) for issue in result.issues), *problems])
         routes = {addr: table for addr, table in result.routes.items() if addr in specs}
         self._apply(list(specs.values()), routes, result.announced)
+        self._planner.index()  # after a full plan, once its routes are out
         return result
 
     def _apply(self, specs: list[PeerSpec], routes: dict[str, Any],

@@ -20,6 +20,7 @@ The property tests hold this module to `plan` after every step of any sequence o
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -121,6 +122,12 @@ class IncrementalPlanner:
         # what the last full plan was made of, until `index` splits it into shares
         self._unindexed: tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]] | None = None
 
+    def forget(self) -> None:
+        """Drop the plan (a sync failed half-way, or there was nothing to plan with):
+        the next one is full."""
+        self.current = None
+        self._unindexed = None
+
     def needs_full(self, config: Config, node: NodeInfo) -> bool:
         """A config, node (labels, annotations: peers, exclusion) or first plan changes
         every share: only a full plan answers that."""
@@ -166,8 +173,11 @@ class IncrementalPlanner:
         now; None = deleted); only their services are planned again."""
         if self.current is None:
             raise RuntimeError("changed() before full(): there is no plan to update")
-        self.index()
         dirty = set(service_keys)
+        slice_keys = list(slice_keys)
+        if not dirty and not slice_keys:
+            return self.current
+        self.index()
         for key in slice_keys:
             for owner in self._note_slice(key, slices(key)):
                 dirty.add(f"{owner[0]}/{owner[1]}")
@@ -224,3 +234,30 @@ class IncrementalPlanner:
             else:
                 del self._tallies[addr, prefix]
                 del self._routes[addr][prefix]
+
+
+class ChangedKeys:
+    """Keys of the services and EndpointSlices changed since the last `take`.
+
+    Threads: informer threads call `service` / `slice` (never blocking: a set insert
+    under the lock); the sync thread calls `take`. The lock guards both sets."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._services: set[str] = set()
+        self._slices: set[str] = set()
+
+    def service(self, key: str) -> None:
+        with self._lock:
+            self._services.add(key)
+
+    def slice(self, key: str) -> None:
+        with self._lock:
+            self._slices.add(key)
+
+    def take(self) -> tuple[set[str], set[str]]:
+        """(service keys, slice keys) changed since the last call; both start empty."""
+        with self._lock:
+            taken = self._services, self._slices
+            self._services, self._slices = set(), set()
+        return taken
