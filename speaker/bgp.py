@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -191,8 +191,10 @@ class BGPBackend(Protocol):
         """Replace the set of sessions; unchanged sessions are kept as they are."""
 
     def set_routes(self, routes: Mapping[str, Mapping[str, RouteAttrs]],
-                   canonical: bool = False) -> None:
-        """Desired routes per peer address; only the difference is sent."""
+                   canonical: bool = False,
+                   changed: Mapping[str, Collection[str]] | None = None) -> None:
+        """Desired routes per peer address; only the difference is sent. `changed`: per
+        peer, the only prefixes that may differ from the last call (None: any)."""
 
     def announce_ahead(self, routes: Mapping[str, Mapping[str, RouteAttrs]]) -> None:
         """Send these routes now to sessions that are up; `set_routes` still decides."""

@@ -98,6 +98,8 @@ class SpeakerDaemon:
         self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
                                             ready=self.ready)
         self._announced: frozenset[tuple[str, str]] = frozenset()
+        self._addresses_of: dict[str, int] = {}  # service key -> its announced addresses
+        self._series: set[tuple[str, str, str, str]] = set()  # metallb_speaker_announced
         self._peer_problems: set[str] = set()
         self._known_peers: set[str] = set()
         self._keepalive_noted: set[tuple[str, str]] = set()  # (peer, text) logged
@@ -204,38 +206,60 @@ class SpeakerDaemon:
             self._planner.forget()
             self._apply([], {}, frozenset())
             return None
+        try:
+            return self._plan_and_apply(config, node_obj)
+        except Exception:
+            # The planner may be half-updated, or its plan never reached the backend
+            # (whose differences follow the plans it was given): plan fully next time.
+            self._planner.forget()
+            raise
+
+    def _plan_and_apply(self, config: Config, node_obj: dict[str, Any]) -> Plan:
         node = NodeInfo.from_object(node_obj)
         # Keys first, objects after: a change seen in between is planned again next time.
         service_keys, slice_keys = self._changed.take()
-        try:
-            if self._planner.needs_full(config, node):
-                # Large plans: the first host routes leave while the rest is planned.
-                result = self._planner.full(
-                    config, node, self.services.items(), self.slices.items(),
-                    ahead=self.driver.announce_ahead,
-                    ahead_every=self.settings.announce_ahead_every)
-            else:
-                result = self._planner.changed(service_keys, self.services.get,
-                                               slice_keys, self.slices.get)
-        except Exception:
-            self._planner.forget()  # its state may be half-updated: plan fully next time
-            raise
+        touched = None
+        if self._planner.needs_full(config, node):
+            # Large plans: the first host routes leave while the rest is planned.
+            result = self._planner.full(
+                config, node, self.services.items(), self.slices.items(),
+                ahead=self.driver.announce_ahead,
+                ahead_every=self.settings.announce_ahead_every)
+        else:
+            result = self._planner.changed(service_keys, self.services.get,
+                                           slice_keys, self.slices.get)
+            touched = self._planner.touched
         self.plans += 1
         specs, problems = peer_specs(result, node_addresses(node_obj))
         self._note_keepalive(result.peers)
         self._report_issues([*(str(issue) for issue in result.issues), *problems])
         routes = {addr: table for addr, table in result.routes.items() if addr in specs}
-        self._apply(list(specs.values()), routes, result.announced)
+        self._apply(list(specs.values()), routes, result.announced, touched)
         self._planner.index()  # after a full plan, once its routes are out
         return result
 
     def _apply(self, specs: list[PeerSpec], routes: dict[str, Any],
-               announced: frozenset[tuple[str, str]]) -> None:
+               announced: frozenset[tuple[str, str]],
+               changed: dict[str, set[str]] | None = None) -> None:
+        """Hand the plan to the backend (`changed`: the prefixes an incremental plan
+        touched) and follow what it announces with events, logs and metrics; the work
+        here grows with what changed, not with all that is announced."""
         self.driver.set_peers(specs)
-        self.driver.set_routes(routes, canonical=True)  # plan() writes canonical prefixes
+        # plan() writes canonical prefixes
+        self.driver.set_routes(routes, canonical=True, changed=changed)
         node = self.settings.node_name
-        started = sorted({k for k, _ in announced} - {k for k, _ in self._announced})
-        stopped = sorted({k for k, _ in self._announced} - {k for k, _ in announced})
+        added, removed = announced - self._announced, self._announced - announced
+        self._series.difference_update((k, PROTOCOL, node, ip) for k, ip in removed)
+        self._series.update((k, PROTOCOL, node, ip) for k, ip in added)
+        had = {k: k in self._addresses_of for k, _ in (*added, *removed)}
+        for key, _ in added:
+            self._addresses_of[key] = self._addresses_of.get(key, 0) + 1
+        for key, _ in removed:
+            self._addresses_of[key] -= 1
+            if not self._addresses_of[key]:
+                del self._addresses_of[key]
+        started = sorted(k for k, before in had.items() if not before and k in self._addresses_of)
+        stopped = sorted(k for k, before in had.items() if before and k not in self._addresses_of)
         for key in started:
             service = self.services.get(key)
             if service is not None:
@@ -245,7 +269,8 @@ class SpeakerDaemon:
         _log_services("service_announced", started, node, limit)
         _log_services("service_withdrawn", stopped, node, limit)
         self._announced = announced
-        self.speaker_metrics.publish({(k, PROTOCOL, node, ip) for k, ip in announced})
+        if added or removed:
+            self.speaker_metrics.publish(self._series)
         gone = self._known_peers - {s.peer_address for s in specs}
         for peer in gone:
             self.bgp_metrics.forget_peer(peer)

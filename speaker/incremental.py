@@ -113,6 +113,9 @@ class IncrementalPlanner:
         self.config: Config | None = None
         self.node: NodeInfo | None = None
         self.current: Plan | None = None
+        # per peer, the prefixes the last `changed` recomputed (the only ones whose routes
+        # may differ from the plan before); None after a full plan
+        self.touched: dict[str, set[str]] | None = None
         self._shares: dict[str, _Share] = {}
         self._tallies: dict[tuple[str, str], _Tally] = {}
         self._routes: RouteTables = {}
@@ -149,6 +152,7 @@ class IncrementalPlanner:
                       ahead=ahead, ahead_every=ahead_every)
         self.config, self.node, self.current = config, node, result
         self._unindexed = (services, endpoint_slices)
+        self.touched = None
         return result
 
     def index(self) -> None:
@@ -175,9 +179,10 @@ class IncrementalPlanner:
             raise RuntimeError("changed() before full(): there is no plan to update")
         dirty = set(service_keys)
         slice_keys = list(slice_keys)
+        self.index()
+        self.touched = {addr: set() for addr in self._routes}
         if not dirty and not slice_keys:
             return self.current
-        self.index()
         for key in slice_keys:
             for owner in self._note_slice(key, slices(key)):
                 dirty.add(f"{owner[0]}/{owner[1]}")
@@ -228,6 +233,8 @@ class IncrementalPlanner:
                     self._tallies.setdefault((addr, prefix), _Tally()).add(key, attrs)
                     touched.add((addr, prefix))
         for addr, prefix in touched:
+            if self.touched is not None:
+                self.touched[addr].add(prefix)
             tally = self._tallies[addr, prefix]
             if tally.shares:
                 self._routes[addr][prefix] = tally.attrs()

@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from metallb.logs import format_event, log_event
@@ -280,12 +280,15 @@ class ExaBGPDriver:
             return True
 
     def set_routes(self, routes: Mapping[str, Mapping[str, RouteAttrs]],
-                   canonical: bool = False) -> None:
+                   canonical: bool = False,
+                   changed: Mapping[str, Collection[str]] | None = None) -> None:
         """Desired routes per peer address; the driver sends only the difference to every
         session that is up (the rest get their full set when they come up).
 
         `canonical`: every prefix is already in `ipaddress.ip_network` text form (the
         planner builds them so), which saves parsing 10,000 prefixes again per burst.
+        `changed`: per peer, the only (canonical) prefixes that may differ from the last
+        call, so the difference is found without a pass over every table.
         """
         desired = {
             peer: dict(table) if canonical else {
@@ -293,7 +296,8 @@ class ExaBGPDriver:
             for peer, table in routes.items()
         }
         with self._lock:
-            for commands in self._book.set_desired(desired, self._sessions.up_peers()):
+            for commands in self._book.set_desired(desired, self._sessions.up_peers(),
+                                                   changed):
                 self._send_sync(commands)
 
     def announce_ahead(self, routes: Mapping[str, Mapping[str, RouteAttrs]]) -> None:

@@ -41,7 +41,8 @@ class RouteBook:
     ExaBGP for that peer (announces minus withdraws), until `forget_held` says ExaBGP
     restarted with nothing. Which sessions are up is the caller's knowledge; it passes
     the up peers in, and only those are sent anything (a session that comes up later
-    gets its full set from `sync(peer, full=True)`).
+    gets its full set from `sync(peer, full=True)`). For every peer in `_in_step`, held
+    equals desired: only for those may `set_desired` compare just the changed prefixes.
 
     Not thread-safe: the driver calls it under its own lock.
     """
@@ -50,6 +51,7 @@ class RouteBook:
         self.batch = batch  # prefixes per command line
         self._desired: dict[str, dict[str, RouteAttrs]] = {}
         self._held: dict[str, dict[str, RouteAttrs]] = {}
+        self._in_step: set[str] = set()
 
     def desired(self, peer: str) -> Mapping[str, RouteAttrs]:
         return self._desired.get(peer, {})
@@ -57,12 +59,20 @@ class RouteBook:
     def held(self, peer: str) -> Mapping[str, RouteAttrs]:
         return self._held.get(peer, {})
 
-    def set_desired(self, desired: dict[str, dict[str, RouteAttrs]],
-                    up: Iterable[str]) -> list[PeerCommands]:
+    def set_desired(self, desired: dict[str, dict[str, RouteAttrs]], up: Iterable[str],
+                    changed: Mapping[str, Collection[str]] | None = None
+                    ) -> list[PeerCommands]:
         """Replace the desired routes (the book keeps `desired`, it does not copy it);
-        the differences for every peer in `up`, in that order."""
-        self._desired = desired
-        return [self.sync(peer, full=False) for peer in up]
+        the differences for every peer in `up`, in that order. `changed`, if given,
+        promises that each peer's desired routes differ from the previous ones at most
+        at these prefixes (a peer not in it: nowhere)."""
+        up = list(up)
+        previous, self._desired = self._desired, desired
+        self._in_step.intersection_update(up)  # a peer that is down misses this change
+        return [self._step(peer, changed.get(peer, ()))
+                if changed is not None and peer in self._in_step
+                and peer in previous and peer in desired
+                else self.sync(peer, full=False) for peer in up]
 
     def sync(self, peer: str, full: bool) -> PeerCommands:
         """Withdraws for held-but-not-desired prefixes, then announces: all desired ones
@@ -72,9 +82,27 @@ class RouteBook:
         withdraw = [p for p in held if p not in desired]
         announce = desired if full else {
             p: a for p, a in desired.items() if held.get(p) != a}
+        self._held[peer] = dict(desired)
+        self._in_step.add(peer)
+        return self._commands(peer, withdraw, announce, full)
+
+    def _step(self, peer: str, prefixes: Collection[str]) -> PeerCommands:
+        """The difference on `prefixes` alone, for a peer whose held set is its
+        previous desired set; held follows in place."""
+        desired = self._desired.get(peer, {})
+        held = self._held.setdefault(peer, {})
+        withdraw = [p for p in prefixes if p in held and p not in desired]
+        announce = {p: desired[p] for p in prefixes
+                    if p in desired and held.get(p) != desired[p]}
+        for prefix in withdraw:
+            del held[prefix]
+        held.update(announce)
+        return self._commands(peer, withdraw, announce, False)
+
+    def _commands(self, peer: str, withdraw: list[str], announce: Mapping[str, RouteAttrs],
+                  full: bool) -> PeerCommands:
         lines = [*withdraw_commands(peer, withdraw, self.batch),
                  *announce_commands(peer, announce, self.batch)]
-        self._held[peer] = dict(desired)
         return PeerCommands(peer, tuple(lines), len(announce), len(withdraw), full)
 
     def ahead(self, routes: Mapping[str, Mapping[str, RouteAttrs]],
@@ -92,18 +120,21 @@ class RouteBook:
             out.append(PeerCommands(peer, tuple(announce_commands(peer, new, self.batch)),
                                     announced=len(new)))
             held.update(new)
+            self._in_step.discard(peer)
         return out
 
     def withdraw_held(self, peer: str) -> PeerCommands:
         """Withdraw everything held for `peer` (the driver stops, or the peer is removed:
         ExaBGP would resend a removed neighbor's cached routes if it came back)."""
         held = self._held.pop(peer, {})
+        self._in_step.discard(peer)
         return PeerCommands(peer, tuple(withdraw_commands(peer, held, self.batch)),
                             withdrawn=len(held))
 
     def forget_held(self) -> None:
         """ExaBGP restarted: it holds nothing any more."""
         self._held.clear()
+        self._in_step.clear()
 
     def counts(self, peer: str, up: bool) -> tuple[int, int]:
         """(announced, pending) prefixes of `peer` for metrics: with the session down
@@ -112,6 +143,8 @@ class RouteBook:
         if not up:
             return 0, len(desired)
         held = self._held.get(peer, {})
+        if peer in self._in_step:  # held is desired: nothing pending, no pass over both
+            return len(held), 0
         return len(held), sum(1 for p, a in desired.items() if held.get(p) != a)
 
 

@@ -138,6 +138,16 @@ def assert_same(got: Plan, want: Plan) -> None:
     assert got.issues == want.issues
 
 
+def assert_touched_covers_every_difference(planner: IncrementalPlanner, before: Plan,
+                                           after: Plan) -> None:
+    """`touched` is what the route book compares: a prefix left out would never be sent."""
+    assert planner.touched is not None
+    for addr, table in after.routes.items():
+        old = before.routes[addr]
+        differs = {p for p in {*old, *table} if old.get(p) != table.get(p)}
+        assert differs <= planner.touched[addr]
+
+
 def start(world: World, config: Config = CONFIG, node: NodeInfo = NODE,
           lb_class: str | None = None) -> IncrementalPlanner:
     planner = IncrementalPlanner(lb_class)
@@ -156,8 +166,11 @@ def test_after_every_single_change_the_incremental_plan_is_the_full_plan(
     planner = start(world, lb_class=lb_class)
     for change in changes:
         service_keys, slice_keys = world.apply(change)
+        before = planner.current
+        assert before is not None
         got = planner.changed(service_keys, world.services.get, slice_keys, world.slices.get)
         assert_same(got, world.reference(lb_class=lb_class))
+        assert_touched_covers_every_difference(planner, before, got)
 
 
 @settings(max_examples=200, deadline=None)
@@ -172,8 +185,11 @@ def test_after_every_batch_of_changes_the_incremental_plan_is_the_full_plan(batc
             touched_services, touched_slices = world.apply(change)
             service_keys += touched_services
             slice_keys += touched_slices
+        before = planner.current
+        assert before is not None
         got = planner.changed(service_keys, world.services.get, slice_keys, world.slices.get)
         assert_same(got, world.reference())
+        assert_touched_covers_every_difference(planner, before, got)
 
 
 @settings(max_examples=100, deadline=None)

@@ -145,3 +145,52 @@ def test_ack_ledger_counts_held_prefixes_once_their_commands_are_acked():
     ledger.sent("p", 2, commands=1, held=2)
     ledger.forget()
     assert ledger.acknowledged("p", 2, 0, 0) == 0
+
+
+# -- told which prefixes changed, the book compares only those -------------------------
+
+@pytest.mark.parametrize("held, desired, changed, lines", [
+    ({A: PLAIN}, {A: PLAIN, B: PLAIN}, [B], (announce(PEER, B),)),
+    ({A: PLAIN, B: PLAIN}, {A: PLAIN}, [B], (withdraw(PEER, B),)),
+    ({A: PLAIN}, {A: TAGGED}, [A], (announce(PEER, A, attrs="next-hop self community "
+                                                         "[64512:1]"),)),
+    ({A: PLAIN}, {B: PLAIN}, [A, B, C], (withdraw(PEER, A), announce(PEER, B))),
+    ({A: PLAIN}, {A: PLAIN}, [A], ()),
+], ids=["added", "removed", "attributes changed", "replaced", "unchanged"])
+def test_changed_prefixes_give_the_same_difference_as_a_full_comparison(
+        held, desired, changed, lines):
+    book = book_holding(held)
+    (cmds,) = book.set_desired({PEER: desired}, up=[PEER], changed={PEER: changed})
+    assert cmds.lines == lines
+    assert book.held(PEER) == desired
+
+
+def test_with_changed_prefixes_nothing_else_is_compared():
+    book = book_holding({A: PLAIN})
+    # a caller breaking its promise (A changed but not named) shows the book trusts it
+    (cmds,) = book.set_desired({PEER: {A: TAGGED, B: PLAIN}}, up=[PEER],
+                               changed={PEER: [B]})
+    assert cmds.lines == (announce(PEER, B),)
+
+
+@pytest.mark.parametrize("detour", ["down for one change", "routes sent ahead",
+                                    "exabgp restarted", "held withdrawn"])
+def test_a_peer_whose_held_set_drifted_from_desired_is_compared_in_full(detour):
+    book = book_holding({A: PLAIN})
+    if detour == "down for one change":
+        book.set_desired({PEER: {B: PLAIN}}, up=[])
+    elif detour == "routes sent ahead":
+        book.ahead({PEER: {C: PLAIN}}, up={PEER})
+    elif detour == "exabgp restarted":
+        book.forget_held()
+    else:
+        book.withdraw_held(PEER)
+    (cmds,) = book.set_desired({PEER: {B: PLAIN}}, up=[PEER], changed={PEER: []})
+    assert book.held(PEER) == {B: PLAIN}
+    assert cmds.announced == 1
+
+
+def test_a_peer_in_step_counts_everything_held_and_nothing_pending():
+    book = book_holding({A: PLAIN, B: PLAIN})
+    book.set_desired({PEER: {A: PLAIN, C: PLAIN}}, up=[PEER], changed={PEER: [B, C]})
+    assert book.counts(PEER, True) == (2, 0)
