@@ -6,6 +6,7 @@ bench/gobgp_raw.py; skipped if gobgpd is not installed); failover times; RSS.
 
     sudo python3 bench/speaker.py [--trigger pool-added,cold-start,exabgp-restart,session-reset]
                                   [--services 1000,10000] [--repeat 3] [--json]
+    sudo python3 bench/speaker.py --trigger one-more --services 1000,10000 --repeat 9
 
 Triggers (the speaker runs as its own process, at its default log level; the N services,
 their endpoints and their statuses exist before the clock starts, as the controller would
@@ -20,6 +21,13 @@ have written them):
   kill (the speaker restarts ExaBGP and announces again).
 - session-reset: the speaker announces all; the router clears the session
   (`vtysh -c 'clear bgp *'`), the clock starts at the command.
+- one-more (not in the default set): one speaker process runs while the cluster grows to
+  0, then each of the --services counts (every service announced, FRR holds them all);
+  at each size, per round, the clock starts when one new Service is created and stops
+  when FRR holds it (its status and EndpointSlice written right after, as the
+  controller and the endpoint controller would: 3 API writes in the figure); it is then
+  deleted (not timed). Ratio: each size's median over the median with 0 services, same
+  run. With the incremental planner only the new service is planned and sent.
 
 Every contender is measured the same way (bench/measure.py): the router idle (FRR and the
 kernel table empty) before each run, FRR and the kernel polled every 20 ms, "done" = FRR
@@ -35,6 +43,7 @@ import argparse
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,6 +73,8 @@ from speaker.exabgp.supervisor import default_exabgp_cmd, stock_exabgp_cmd
 POOL = "2001:db8:1::/112"
 FAMILY = "ipv6"
 TRIGGERS = ("pool-added", "cold-start", "exabgp-restart", "session-reset")
+ONE_MORE = "one-more"
+EXTRA = 60000  # address index of the new services of one-more, far above every populated one
 
 
 def config(with_pool: bool) -> dict:
@@ -79,14 +90,15 @@ def address(i: int) -> str:
     return f"2001:db8:1::{i + 1:x}"
 
 
-def populate(cluster: SpeakerCluster, n: int) -> None:
+def populate(cluster: SpeakerCluster, n: int, first: int = 0) -> None:
+    """Services svc-`first` .. svc-`n - 1`, each with its status and EndpointSlice."""
     node = cluster.lab.nodes[0]
 
     def one(i: int) -> None:
         cluster.service(f"svc-{i}", [address(i)])
         cluster.endpoints(f"svc-{i}", [node])
 
-    parallel(one, range(n))
+    parallel(one, range(first, n))
 
 
 def parallel(fn: Callable[[int], object], items: Iterable[int]) -> None:
@@ -205,6 +217,47 @@ def measure_triggers(triggers: list[str], n: int, workdir: Path, repeat: int,
     return rounds
 
 
+def measure_one_more(counts: list[int], workdir: Path, repeat: int,
+                     timeout: float) -> dict[int, list[float]]:
+    """Per cluster size (0 first, growing), `repeat` times: seconds from creating one new
+    service (then its status and EndpointSlice) until FRR holds its route."""
+    seconds: dict[int, list[float]] = {}
+    with speaker_cluster(1, start_speakers=False) as cluster:
+        cluster.set_config(config(with_pool=True))
+        router, node = cluster.lab.router, cluster.lab.nodes[0]
+        proc = speaker_process(cluster, 0, workdir, ONE_MORE)
+        try:
+            poll_until(lambda: router.established(), 120, what="IPv6 session")
+            size = 0
+            for n in sorted({0, *counts}):
+                populate(cluster, n, first=size)
+                size = n
+                until_router_holds(router, n, FAMILY, time.monotonic(), timeout)
+                seconds[n] = []
+                for r in range(repeat):
+                    name = f"extra-{r}"
+                    start = time.monotonic()
+                    cluster.service(name, [address(EXTRA + r)])
+                    cluster.endpoints(name, [node])
+                    finish = until_router_holds(router, n + 1, FAMILY, start, timeout)
+                    seconds[n].append(finish.bgp_s if finish.bgp_s is not None
+                                      else float("nan"))
+                    cluster.delete_service(name)
+                    until_router_holds(router, n, FAMILY, time.monotonic(), timeout)
+                    print(f"# one-more {n} round {r}: {seconds[n][-1]:.3f}", flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    return seconds
+
+
+def one_more_rows(seconds: dict[int, list[float]]) -> list[tuple]:
+    """One row per size: the spread, and the median over the median with 0 services."""
+    base = statistics.median(seconds[0])
+    return [(f"{n:,}", fmt_spread([t * 1000 for t in times], " ms", 0),
+             f"{statistics.median(times) / base:.2f}x") for n, times in seconds.items()]
+
+
 def column(rounds: list[dict[str, float | None]], key: str) -> list[float]:
     return [v if (v := r.get(key)) is not None else float("nan") for r in rounds]
 
@@ -301,7 +354,8 @@ def _kill(pid: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trigger", default=",".join(TRIGGERS),
-                        help=f"comma-separated, any of {', '.join(TRIGGERS)} (default: all)")
+                        help=f"comma-separated, any of {', '.join(TRIGGERS)} (default: "
+                             f"these), or {ONE_MORE}")
     parser.add_argument("--services", default="1000,10000")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds per trigger and size (each with its baselines)")
@@ -311,7 +365,7 @@ def main() -> int:
     add_json_flag(parser)
     args = parser.parse_args()
     triggers = args.trigger.split(",")
-    if unknown := set(triggers) - set(TRIGGERS):
+    if unknown := set(triggers) - {*TRIGGERS, ONE_MORE}:
         parser.error(f"unknown triggers {sorted(unknown)}")
     if os.geteuid() != 0:
         print("bench/speaker.py needs root (network namespaces, FRR)", file=sys.stderr)
@@ -319,19 +373,33 @@ def main() -> int:
     report = Report("speaker", args)
     counts = [int(x) for x in args.services.split(",")]
     rows, raw = [], {}
+    one_more = ONE_MORE in triggers
+    triggers = [t for t in triggers if t != ONE_MORE]
     with tempfile.TemporaryDirectory(prefix="bench-speaker-") as tmp:
         Path(tmp).chmod(0o711)
-        for n in counts:
+        if one_more:
+            work = Path(tmp) / ONE_MORE
+            work.mkdir()
+            seconds = measure_one_more(counts, work, args.repeat, args.timeout)
+            report.table(ONE_MORE, ("services already announced",
+                                    "one new service: create -> FRR holds it (min / median / "
+                                    "max)", "median / median at 0"),
+                         one_more_rows(seconds),
+                         title=f"{args.repeat} rounds per size, one speaker process, sizes "
+                               f"in growing order; FRR polled every {POLL_S * 1000:.0f} ms")
+            report.set("one_more_s", seconds)
+        for n in counts if triggers else ():
             work = Path(tmp) / f"n{n}"
             work.mkdir()
             measured = measure_triggers(triggers, n, work, args.repeat, args.timeout)
             raw[n] = measured
             rows += [trigger_row(t, n, measured[t]) for t in triggers]
-        report.table("speaker", SPEAKER_HEADER, rows,
-                     title=f"min / median / max of {args.repeat} interleaved rounds; GoBGP = "
-                           "gobgpd fed by AddPathStream (bench/gobgp_raw.py); the router polled "
-                           f"every {POLL_S * 1000:.0f} ms")
-        report.set("rounds", raw)
+        if triggers:
+            report.table("speaker", SPEAKER_HEADER, rows,
+                         title=f"min / median / max of {args.repeat} interleaved rounds; GoBGP "
+                               "= gobgpd fed by AddPathStream (bench/gobgp_raw.py); the router "
+                               f"polled every {POLL_S * 1000:.0f} ms")
+            report.set("rounds", raw)
         if args.failover_rounds:
             work = Path(tmp) / "failover"
             work.mkdir()

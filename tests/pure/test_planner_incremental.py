@@ -244,12 +244,17 @@ def test_a_local_service_whose_endpoint_leaves_the_node_is_withdrawn_but_its_clu
     assert_same(got, world.reference())
 
 
-def test_a_service_leaving_an_aggregate_keeps_the_aggregate_while_another_is_in_it():
+def _two_cluster_services(first: str, second: str) -> World:
+    """s0 and s1 (Cluster policy, an endpoint on another node) on these addresses."""
     world = World()
-    world.apply(("service", service("s0", ["203.0.113.1"], local=False)))
-    world.apply(("service", service("s1", ["203.0.113.5"], local=False)))
-    world.apply(("slice", endpoint_slice("s0-a", "s0", [("n2", True)])))
-    world.apply(("slice", endpoint_slice("s1-a", "s1", [("n2", True)])))
+    for name, ip in (("s0", first), ("s1", second)):
+        world.apply(("service", service(name, [ip], local=False)))
+        world.apply(("slice", endpoint_slice(f"{name}-a", name, [("n2", True)])))
+    return world
+
+
+def test_a_service_leaving_an_aggregate_keeps_the_aggregate_while_another_is_in_it():
+    world = _two_cluster_services("203.0.113.1", "203.0.113.5")
     planner = start(world)
     world.apply(("service", service("s1", ["198.51.100.1"], local=False)))
     got = planner.changed(["default/s1"], world.services.get)
@@ -259,11 +264,7 @@ def test_a_service_leaving_an_aggregate_keeps_the_aggregate_while_another_is_in_
 
 
 def test_a_prefix_two_pools_aggregate_into_loses_the_leaving_pools_attributes():
-    world = World()
-    world.apply(("service", service("s0", ["203.0.113.1"], local=False)))
-    world.apply(("service", service("s1", ["203.0.113.9"], local=False)))
-    world.apply(("slice", endpoint_slice("s0-a", "s0", [("n2", True)])))
-    world.apply(("slice", endpoint_slice("s1-a", "s1", [("n2", True)])))
+    world = _two_cluster_services("203.0.113.1", "203.0.113.9")
     planner = start(world)
     assert planner.changed([], world.services.get).routes[IBGP.peer_address][
         "203.0.113.0/24"] == RouteAttrs(communities=("64512:10", "64512:20"), local_pref=300)
