@@ -28,6 +28,11 @@ have written them):
   controller and the endpoint controller would: 3 API writes in the figure); it is then
   deleted (not timed). Ratio: each size's median over the median with 0 services, same
   run. With the incremental planner only the new service is planned and sent.
+- planner-one-more (in-process, no root, no FRR; sizes from --planner-sizes): the
+  speaker's own share of one-more at sizes the emulator cannot hold in time, 100,000
+  included: the incremental planner and the route book for one new service (what the
+  sync thread does before ExaBGP gets its command), beside one full plan of the same
+  size (what every change cost before).
 
 Every contender is measured the same way (bench/measure.py): the router idle (FRR and the
 kernel table empty) before each run, FRR and the kernel polled every 20 ms, "done" = FRR
@@ -40,6 +45,7 @@ Run from the repository root.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import shutil
 import signal
@@ -67,13 +73,19 @@ from bench.measure import (
 from bench.report import Report, add_json_flag, fmt_spread, paired_ratios
 from lab.harness.bgplab import NODE_ASN, ROUTER_ASN
 from lab.harness.speaker_cluster import SpeakerCluster, speaker_cluster
+from metallb.config.parse import parse_config
 from metallb.wait import poll_until
+from speaker.exabgp.routebook import RouteBook
 from speaker.exabgp.supervisor import default_exabgp_cmd, stock_exabgp_cmd
+from speaker.incremental import IncrementalPlanner
+from speaker.node import NodeInfo
+from speaker.planner import plan
 
 POOL = "2001:db8:1::/112"
 FAMILY = "ipv6"
 TRIGGERS = ("pool-added", "cold-start", "exabgp-restart", "session-reset")
 ONE_MORE = "one-more"
+PLANNER_ONE_MORE = "planner-one-more"
 EXTRA = 60000  # address index of the new services of one-more, far above every populated one
 
 
@@ -251,6 +263,66 @@ def measure_one_more(counts: list[int], workdir: Path, repeat: int,
     return seconds
 
 
+def measure_planner_one_more(sizes: list[int], repeat: int) -> dict[int, dict[str, list[float]]]:
+    """Per size, seconds of `repeat` single-service increments (plan + route book diff)
+    and of up to 3 full plans, in this process (see the module doc)."""
+    cfg = parse_config({"peers": config(with_pool=True)["peers"], "address-pools": [
+        {"name": "bench", "protocol": "bgp", "addresses": ["2001:db8:1::/104"]}]})
+    node, peer = NodeInfo("node0"), "2001:db8:ffff::1"
+    base = int(ipaddress.ip_address("2001:db8:1::1"))
+    out: dict[int, dict[str, list[float]]] = {}
+    for n in sorted({0, *sizes}):
+        services = {f"default/svc-{i}": _service_object(f"svc-{i}", base + i)
+                    for i in range(n + repeat)}
+        slices = {f"default/svc-{i}-slice": _slice_object(f"svc-{i}") for i in range(n + repeat)}
+        extra = [f"default/svc-{i}" for i in range(n, n + repeat)]
+        seen = {k: services[k] for k in list(services)[:n]}
+        seen_slices = {f"{k}-slice": slices[f"{k}-slice"] for k in seen}
+        full_s = []
+        for _ in range(min(repeat, 3)):
+            start = time.perf_counter()
+            plan(cfg, node, seen.values(), seen_slices.values())
+            full_s.append(time.perf_counter() - start)
+        planner = IncrementalPlanner()
+        book = RouteBook()
+        book.set_desired(planner.full(cfg, node, seen.values(), seen_slices.values()).routes,
+                         [peer])
+        planner.index()
+        one_s = []
+        for key in extra:
+            seen[key], seen_slices[f"{key}-slice"] = services[key], slices[f"{key}-slice"]
+            start = time.perf_counter()
+            result = planner.changed([key], seen.get, [f"{key}-slice"], seen_slices.get)
+            book.set_desired({p: dict(t) for p, t in result.routes.items()}, [peer],
+                             changed=planner.touched)
+            one_s.append(time.perf_counter() - start)
+        out[n] = {"one_more": one_s, "full_plan": full_s}
+        print(f"# planner-one-more {n}: one {statistics.median(one_s) * 1000:.2f} ms, "
+              f"full plan {statistics.median(full_s) * 1000:.1f} ms", flush=True)
+    return out
+
+
+def _service_object(name: str, ip: int) -> dict:
+    return {"metadata": {"name": name, "namespace": "default"},
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster"},
+            "status": {"loadBalancer": {"ingress": [{"ip": str(ipaddress.ip_address(ip))}]}}}
+
+
+def _slice_object(service: str) -> dict:
+    return {"metadata": {"name": f"{service}-slice", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": service}},
+            "endpoints": [{"addresses": ["10.244.0.10"], "nodeName": "node0",
+                           "conditions": {"ready": True}}]}
+
+
+def planner_rows(figures: dict[int, dict[str, list[float]]]) -> list[tuple]:
+    base = statistics.median(figures[0]["one_more"])
+    return [(f"{n:,}", fmt_spread([t * 1000 for t in f["one_more"]], " ms", 2),
+             f"{statistics.median(f['one_more']) / base:.2f}x",
+             fmt_spread([t * 1000 for t in f["full_plan"]], " ms", 1))
+            for n, f in figures.items()]
+
+
 def one_more_rows(seconds: dict[int, list[float]]) -> list[tuple]:
     """One row per size: the spread, and the median over the median with 0 services."""
     base = statistics.median(seconds[0])
@@ -355,22 +427,36 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trigger", default=",".join(TRIGGERS),
                         help=f"comma-separated, any of {', '.join(TRIGGERS)} (default: "
-                             f"these), or {ONE_MORE}")
+                             f"these), or {ONE_MORE}, {PLANNER_ONE_MORE}")
     parser.add_argument("--services", default="1000,10000")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds per trigger and size (each with its baselines)")
     parser.add_argument("--failover-rounds", type=int, default=3, help="0: no failover table")
+    parser.add_argument("--planner-sizes", default="0,1000,10000,100000",
+                        help=f"services already planned, for {PLANNER_ONE_MORE}")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds to wait for one finish line")
     add_json_flag(parser)
     args = parser.parse_args()
     triggers = args.trigger.split(",")
-    if unknown := set(triggers) - {*TRIGGERS, ONE_MORE}:
+    if unknown := set(triggers) - {*TRIGGERS, ONE_MORE, PLANNER_ONE_MORE}:
         parser.error(f"unknown triggers {sorted(unknown)}")
+    report = Report("speaker", args)
+    if PLANNER_ONE_MORE in triggers:
+        triggers.remove(PLANNER_ONE_MORE)
+        figures = measure_planner_one_more(
+            [int(x) for x in args.planner_sizes.split(",")], args.repeat)
+        report.table(PLANNER_ONE_MORE, (
+            "services already planned", "one new service: incremental plan + route book "
+            "(min / median / max)", "median / median at 0", "full plan (min / median / max)"),
+            planner_rows(figures), title=f"in-process, {args.repeat} new services per size")
+        report.set("planner_one_more_s", figures)
+        if not triggers and not args.failover_rounds:
+            report.finish()
+            return 0
     if os.geteuid() != 0:
         print("bench/speaker.py needs root (network namespaces, FRR)", file=sys.stderr)
         return 2
-    report = Report("speaker", args)
     counts = [int(x) for x in args.services.split(",")]
     rows, raw = [], {}
     one_more = ONE_MORE in triggers
