@@ -48,7 +48,8 @@ COMPONENT = "metallb-speaker"
 
 class SpeakerDaemon:
     """One node's speaker: what it announces is always a function of the last plan of
-    what its informers hold (the backend is handed the whole plan, never a delta).
+    what its informers hold (the backend is handed the whole plan, never a delta alone:
+    after an incremental plan, with the prefixes it touched).
 
     Threads: the owner calls `start` and `stop` (stop withdraws every route, acked,
     before anything else goes away). Informer threads call `_on_change` (services and
@@ -56,9 +57,9 @@ class SpeakerDaemon:
     `_changed`, under its own lock) and the backend's threads `_on_driver_event`: they
     only count, log, note and set the `_dirty` event, so they never block. Everything
     else (`sync`, the planner, the announced set, logged problems, published metrics,
-    the config version) belongs to the one sync thread,
-    so there is no lock; tests may call `sync` themselves only while that thread is
-    not running. `ready` (metrics server thread) reads the informers' synced flags.
+    the config version) belongs to the one sync thread, so there is no lock; tests may
+    call `sync` themselves only while that thread is not running. `ready` (metrics
+    server thread) reads the informers' synced flags.
     """
 
     def __init__(self, settings: SpeakerSettings, api_client: client.ApiClient | None = None):
@@ -242,8 +243,9 @@ class SpeakerDaemon:
                announced: frozenset[tuple[str, str]],
                changed: dict[str, set[str]] | None = None) -> None:
         """Hand the plan to the backend (`changed`: the prefixes an incremental plan
-        touched) and follow what it announces with events, logs and metrics; the work
-        here grows with what changed, not with all that is announced."""
+        touched) and follow what it announces with events, logs and metrics. Apart from
+        two set differences (C-level passes), the work grows with what changed, not
+        with all that is announced."""
         self.driver.set_peers(specs)
         # plan() writes canonical prefixes
         self.driver.set_routes(routes, canonical=True, changed=changed)
