@@ -23,6 +23,7 @@ from metallb.config.model import Peer
 FAMILY_OF_VERSION = {4: "ipv4 unicast", 6: "ipv6 unicast"}
 KNOWN_FAMILIES = frozenset(FAMILY_OF_VERSION.values())
 _UNSAFE_PASSWORD = re.compile(r"[\s\"'\\;{}]")
+LARGE_PREFIX = "large:"  # a large community (RFC 8092) among RouteAttrs.communities
 
 
 class PeerSpecError(ValueError):
@@ -38,7 +39,7 @@ class RouteAttrs:
     """Attributes of an announced prefix. `next_hop` "self" = our address on the session."""
 
     next_hop: str = "self"
-    communities: tuple[str, ...] = ()  # "A:B"
+    communities: tuple[str, ...] = ()  # "A:B", or "large:A:B:C" for a large community
     local_pref: int | None = None  # only meaningful on iBGP sessions
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import speaker
-from speaker.bgp import PeerSpec, PeerSpecError, RouteAttrs
+from speaker.bgp import LARGE_PREFIX, PeerSpec, PeerSpecError, RouteAttrs
 from speaker.settings import SpeakerSettings
 
 DEFAULT_BATCH = SpeakerSettings.exabgp_batch  # prefixes per command line (see there why)
@@ -22,8 +22,12 @@ _UNSAFE_PATH = re.compile(r"[\s\"'\\;{}]")
 def render_attrs(attrs: RouteAttrs) -> str:
     """The attributes as ExaBGP's `announce attributes ...` syntax writes them."""
     parts = [f"next-hop {attrs.next_hop}"]
-    if attrs.communities:
-        parts.append(f"community [{' '.join(attrs.communities)}]")
+    standard = [c for c in attrs.communities if not c.startswith(LARGE_PREFIX)]
+    large = [c[len(LARGE_PREFIX):] for c in attrs.communities if c.startswith(LARGE_PREFIX)]
+    if standard:
+        parts.append(f"community [{' '.join(standard)}]")
+    if large:  # RFC 8092: a separate attribute, "A:B:C" in ExaBGP's syntax
+        parts.append(f"large-community [{' '.join(large)}]")
     if attrs.local_pref is not None:
         parts.append(f"local-preference {attrs.local_pref}")
     return " ".join(parts)

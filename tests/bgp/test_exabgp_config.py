@@ -9,6 +9,7 @@ from speaker.bgp import PeerSpec, PeerSpecError, RouteAttrs, normalise_prefix
 from speaker.exabgp.config import (
     announce_commands,
     exabgp_env,
+    render_attrs,
     render_config,
     withdraw_commands,
 )
@@ -166,3 +167,12 @@ def test_ebgp_multihop_renders_outgoing_ttl():
     assert "    outgoing-ttl 255;" in far_block
     assert "outgoing-ttl" not in near_block  # ExaBGP leaves the kernel's default TTL (64)
     assert not PeerSpec.from_peer(Peer("192.0.2.1", 64512, 64513), NODE).ebgp_multihop
+
+
+# rule N16
+def test_large_communities_go_in_their_own_attribute():
+    attrs = RouteAttrs(communities=("64512:1", "large:64512:1:2", "large:4200000000:0:7"))
+    assert render_attrs(attrs) == ("next-hop self community [64512:1] "
+                                   "large-community [64512:1:2 4200000000:0:7]")
+    assert render_attrs(RouteAttrs(communities=("large:1:2:3",))) == (
+        "next-hop self large-community [1:2:3]")

@@ -76,3 +76,19 @@ def test_advertisement_peers_choose_the_routers():
         # the same announce line as B's, so its absence now is final.
         assert router2.routes(f"{VIP_A}/32") == []
         assert router2.established() == {node.ipv4}
+
+
+# rule N16
+def test_large_communities_reach_frr():
+    """`large:A:B:C` from a BGPAdvertisement arrives as a large community (RFC 8092),
+    beside the standard one, on the router's path."""
+    config = crds(bgp_peer("peer1", "192.0.2.1"),
+                  adv("a", ipAddressPools=["a"],
+                      communities=["64512:7", "large:64512:1:2", "large:4200000000:0:7"]))
+    with bgp_lab(1) as lab:
+        (driver,) = lab.start_drivers()
+        run_plan(driver, config, lab.nodes[0].ipv4, [("web-a", VIP_A)])
+        paths = poll_until(lambda: lab.router.routes(f"{VIP_A}/32"), TIMEOUT,
+                           what="the route at the router")
+        assert paths[0]["largeCommunity"]["string"] == "64512:1:2 4200000000:0:7"
+        assert paths[0]["community"]["string"] == "64512:7"
