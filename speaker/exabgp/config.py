@@ -12,7 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import speaker
-from speaker.bgp import LARGE_PREFIX, PeerSpec, PeerSpecError, RouteAttrs
+from speaker.bgp import (
+    GRACEFUL_RESTART_TIME,
+    LARGE_PREFIX,
+    PeerSpec,
+    PeerSpecError,
+    RouteAttrs,
+)
 from speaker.settings import SpeakerSettings
 
 DEFAULT_BATCH = SpeakerSettings.exabgp_batch  # prefixes per command line (see there why)
@@ -64,6 +70,12 @@ def render_config(peers: Iterable[PeerSpec], relay_argv: Sequence[str],
             lines.append("    outgoing-ttl 255;")
         if p.password:
             lines.append(f'    md5-password "{p.password}";')
+        if p.graceful_restart:
+            # The capability, and End-of-RIB only when the driver says the whole set is
+            # out (ExaBGP's own comes at once, before any API route: the peer would drop
+            # the routes it kept for us, then learn them again).
+            lines += [f"    capability {{ graceful-restart {GRACEFUL_RESTART_TIME}; }}",
+                      "    manual-eor true;"]
         lines.append("    family {")
         lines += [f"        {family};" for family in p.address_families]
         lines += [
@@ -139,3 +151,9 @@ def withdraw_commands(peer: str, prefixes: Iterable[str], batch: int = DEFAULT_B
         for chunk in _chunks(sorted(group), batch):
             out.append(f"neighbor {peer} withdraw attributes next-hop self nlri {' '.join(chunk)}")
     return out
+
+
+def end_of_rib_commands(peer: str, families: Iterable[str]) -> list[str]:
+    """`neighbor P announce eor <family>`: End-of-RIB (RFC 4724) for each family, which
+    tells a graceful-restart peer to drop the stale routes we did not announce again."""
+    return [f"neighbor {peer} announce eor {family}" for family in families]

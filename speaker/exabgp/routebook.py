@@ -15,7 +15,12 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from speaker.bgp import RouteAttrs
-from speaker.exabgp.config import DEFAULT_BATCH, announce_commands, withdraw_commands
+from speaker.exabgp.config import (
+    DEFAULT_BATCH,
+    announce_commands,
+    end_of_rib_commands,
+    withdraw_commands,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,10 @@ class RouteBook:
     the up peers in, and only those are sent anything (a session that comes up later
     gets its full set from `sync(peer, full=True)`).
 
+    A graceful-restart peer (`set_end_of_rib`) gets End-of-RIB once its full set is out
+    after its session came up, and never before the first `set_desired` (a whole plan):
+    End-of-RIB makes it drop every route it kept for us that it was not sent again.
+
     Not thread-safe: the driver calls it under its own lock.
     """
 
@@ -50,6 +59,14 @@ class RouteBook:
         self.batch = batch  # prefixes per command line
         self._desired: dict[str, dict[str, RouteAttrs]] = {}
         self._held: dict[str, dict[str, RouteAttrs]] = {}
+        self._end_of_rib: dict[str, tuple[str, ...]] = {}  # graceful-restart peer -> families
+        self._planned = False  # set_desired was called: `_desired` is a whole plan
+        self._eor_due: set[str] = set()  # came up, End-of-RIB not sent yet
+
+    def set_end_of_rib(self, families: Mapping[str, tuple[str, ...]]) -> None:
+        """The peers that get End-of-RIB after their full set, with their families."""
+        self._end_of_rib = dict(families)
+        self._eor_due &= set(self._end_of_rib)
 
     def desired(self, peer: str) -> Mapping[str, RouteAttrs]:
         return self._desired.get(peer, {})
@@ -62,6 +79,7 @@ class RouteBook:
         """Replace the desired routes (the book keeps `desired`, it does not copy it);
         the differences for every peer in `up`, in that order."""
         self._desired = desired
+        self._planned = True
         return [self.sync(peer, full=False) for peer in up]
 
     def sync(self, peer: str, full: bool) -> PeerCommands:
@@ -74,6 +92,11 @@ class RouteBook:
             p: a for p, a in desired.items() if held.get(p) != a}
         lines = [*withdraw_commands(peer, withdraw, self.batch),
                  *announce_commands(peer, announce, self.batch)]
+        if full and peer in self._end_of_rib:
+            self._eor_due.add(peer)
+        if peer in self._eor_due and self._planned:
+            lines += end_of_rib_commands(peer, self._end_of_rib[peer])
+            self._eor_due.discard(peer)
         self._held[peer] = dict(desired)
         return PeerCommands(peer, tuple(lines), len(announce), len(withdraw), full)
 
@@ -102,8 +125,9 @@ class RouteBook:
                             withdrawn=len(held))
 
     def forget_held(self) -> None:
-        """ExaBGP restarted: it holds nothing any more."""
+        """ExaBGP restarted: it holds nothing any more (and its sessions start anew)."""
         self._held.clear()
+        self._eor_due.clear()
 
     def counts(self, peer: str, up: bool) -> tuple[int, int]:
         """(announced, pending) prefixes of `peer` for metrics: with the session down

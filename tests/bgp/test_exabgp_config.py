@@ -8,6 +8,7 @@ from metallb.config.model import Peer
 from speaker.bgp import PeerSpec, PeerSpecError, RouteAttrs, normalise_prefix
 from speaker.exabgp.config import (
     announce_commands,
+    end_of_rib_commands,
     exabgp_env,
     render_attrs,
     render_config,
@@ -176,3 +177,16 @@ def test_large_communities_go_in_their_own_attribute():
                                    "large-community [64512:1:2 4200000000:0:7]")
     assert render_attrs(RouteAttrs(communities=("large:1:2:3",))) == (
         "next-hop self large-community [1:2:3]")
+
+
+# rule N17
+def test_graceful_restart_renders_the_capability_and_manual_end_of_rib():
+    peer = Peer("192.0.2.1", 64512, 64513, enable_graceful_restart=True, name="p")
+    text = render_config([PeerSpec.from_peer(peer, NODE)], ["/p", "/r", "/s"])
+    assert "    capability { graceful-restart 120; }" in text
+    assert "    manual-eor true;" in text
+    plain = render_config([PeerSpec.from_peer(Peer("192.0.2.1", 64512, 64513), NODE)],
+                          ["/p", "/r", "/s"])
+    assert "graceful-restart" not in plain and "manual-eor" not in plain
+    assert end_of_rib_commands("192.0.2.1", ("ipv4 unicast",)) == [
+        "neighbor 192.0.2.1 announce eor ipv4 unicast"]
