@@ -131,8 +131,11 @@ class PeerSpec:
         if router_id is None:
             raise PeerSpecError(f"{where}: the node has no IPv4 address to use as router-id; "
                                 "set router-id")
+        # dynamicASN "internal" accepts exactly our own ASN (FRR's `remote-as internal`);
+        # the parser refuses "external", which ExaBGP cannot run.
+        peer_asn = peer.my_asn if peer.dynamic_asn == "internal" else peer.peer_asn
         return cls(
-            peer_address=peer.peer_address, peer_asn=peer.peer_asn, local_asn=peer.my_asn,
+            peer_address=peer.peer_address, peer_asn=peer_asn, local_asn=peer.my_asn,
             local_address=local, router_id=router_id, peer_port=peer.peer_port,
             hold_time=int(peer.hold_time), password=peer.password, families=families,
             ebgp_multihop=peer.ebgp_multihop, graceful_restart=peer.enable_graceful_restart,

@@ -190,3 +190,10 @@ def test_graceful_restart_renders_the_capability_and_manual_end_of_rib():
     assert "graceful-restart" not in plain and "manual-eor" not in plain
     assert end_of_rib_commands("192.0.2.1", ("ipv4 unicast",)) == [
         "neighbor 192.0.2.1 announce eor ipv4 unicast"]
+
+
+# rule K3: dynamicASN internal is our own ASN (the parser refuses external)
+def test_dynamic_asn_internal_is_our_own_asn():
+    peer = Peer("192.0.2.1", 0, 64513, dynamic_asn="internal", name="p")
+    spec_ = PeerSpec.from_peer(peer, NODE)
+    assert (spec_.peer_asn, spec_.is_ibgp) == (64513, True)

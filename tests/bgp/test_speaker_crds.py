@@ -1,7 +1,7 @@
-"""BGPAdvertisement `peers` against two real FRR routers (rule N15): metallb.io objects
--> parse_crds -> the planner -> ExaBGP in a node namespace -> FRR. Advertisement A names
-peer1 only, advertisement B no peer (so every peer): router1 learns both pools' routes,
-router2 only B's."""
+"""The speaker's side of the metallb.io objects against real FRR: objects -> parse_crds
+-> the planner -> ExaBGP in a node namespace -> FRR. BGPAdvertisement `peers` with two
+routers (rule N15: advertisement A names peer1 only, B no peer, so every peer), large
+communities (rule N16), and `dynamicASN: internal` (rule K3)."""
 
 from __future__ import annotations
 
@@ -92,3 +92,19 @@ def test_large_communities_reach_frr():
                            what="the route at the router")
         assert paths[0]["largeCommunity"]["string"] == "64512:1:2 4200000000:0:7"
         assert paths[0]["community"]["string"] == "64512:7"
+
+
+# rule K3
+def test_dynamic_asn_internal_peers_with_an_ibgp_router():
+    """`dynamicASN: internal` opens an iBGP session (peer-as = myASN, all that FRR's
+    `remote-as internal` accepts too); localPref is sent, as on any iBGP session."""
+    config = crds(peer("peer1", myASN=ROUTER_ASN, peerASN=None, dynamicASN="internal",
+                       peerAddress="192.0.2.1", holdTime="3s"),
+                  adv("a", ipAddressPools=["a"], localPref=150))
+    with bgp_lab(1, router=RouterConfig(asn=ROUTER_ASN, remote_as="internal")) as lab:
+        (driver,) = lab.start_drivers()
+        run_plan(driver, config, lab.nodes[0].ipv4, [("web-a", VIP_A)])
+        paths = poll_until(lambda: lab.router.routes(f"{VIP_A}/32"), TIMEOUT,
+                           what="the route over the iBGP session")
+        assert paths[0]["locPrf"] == 150
+        assert lab.router.established() == {lab.nodes[0].ipv4}
