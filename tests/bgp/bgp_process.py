@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 from metallb.config.crds.parse import parse_crds
+from metallb.logs import configure_logging
 from speaker.bgp import PeerSpec
 from speaker.exabgp.driver import ExaBGPDriver
 from speaker.node import NodeInfo
@@ -34,6 +35,7 @@ def endpoints_of(service: dict) -> dict:
 
 
 def main(spec_path: str) -> int:
+    configure_logging("info")  # to stderr: the test keeps it in a file beside the spec
     spec = json.loads(Path(spec_path).read_text())
     config = parse_crds(spec["objects"])
     services = spec["services"]
