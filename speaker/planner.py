@@ -225,7 +225,8 @@ def _announceable(
 class _AdvertisementFilter:
     """Which advertisements of a pool apply on this node, and to which of its peers
     (rule N15: an advertisement's `nodeSelectors` pick the nodes that announce, its
-    `peers` the BGPPeers it goes to). Worked out once per pool and plan, not per service."""
+    `peers` the BGPPeers it goes to). Worked out once per pool and plan, not per service;
+    one per `plan()` call, used by its thread only."""
 
     def __init__(self, node: NodeInfo, peers: Mapping[str, Peer]):
         self._labels = node.labels
