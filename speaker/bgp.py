@@ -23,6 +23,10 @@ from metallb.config.model import Peer
 FAMILY_OF_VERSION = {4: "ipv4 unicast", 6: "ipv6 unicast"}
 KNOWN_FAMILIES = frozenset(FAMILY_OF_VERSION.values())
 _UNSAFE_PASSWORD = re.compile(r"[\s\"'\\;{}]")
+LARGE_PREFIX = "large:"  # a large community (RFC 8092) among RouteAttrs.communities
+# Restart time a graceful-restart peer is told (RFC 4724: how long it keeps our routes
+# after the session drops): 120 s, what upstream MetalLB's FRR sends (FRR's default).
+GRACEFUL_RESTART_TIME = 120
 
 
 class PeerSpecError(ValueError):
@@ -38,7 +42,7 @@ class RouteAttrs:
     """Attributes of an announced prefix. `next_hop` "self" = our address on the session."""
 
     next_hop: str = "self"
-    communities: tuple[str, ...] = ()  # "A:B"
+    communities: tuple[str, ...] = ()  # "A:B", or "large:A:B:C" for a large community
     local_pref: int | None = None  # only meaningful on iBGP sessions
 
 
@@ -64,6 +68,9 @@ class PeerSpec:
     password: str | None = field(default=None, repr=False)  # never logged
     families: tuple[str, ...] = ()  # empty = the peer address's own family
     ebgp_multihop: bool = False  # the peer is several hops away: send with the largest TTL
+    # Send the graceful-restart capability (RFC 4724): the peer keeps our routes, marked
+    # stale, while the session is down, until we send End-of-RIB after coming back.
+    graceful_restart: bool = False
 
     def __post_init__(self) -> None:
         where = f"peer {self.peer_address}"
@@ -124,11 +131,14 @@ class PeerSpec:
         if router_id is None:
             raise PeerSpecError(f"{where}: the node has no IPv4 address to use as router-id; "
                                 "set router-id")
+        # dynamicASN "internal" accepts exactly our own ASN (FRR's `remote-as internal`);
+        # the parser refuses "external", which ExaBGP cannot run.
+        peer_asn = peer.my_asn if peer.dynamic_asn == "internal" else peer.peer_asn
         return cls(
-            peer_address=peer.peer_address, peer_asn=peer.peer_asn, local_asn=peer.my_asn,
+            peer_address=peer.peer_address, peer_asn=peer_asn, local_asn=peer.my_asn,
             local_address=local, router_id=router_id, peer_port=peer.peer_port,
             hold_time=int(peer.hold_time), password=peer.password, families=families,
-            ebgp_multihop=peer.ebgp_multihop,
+            ebgp_multihop=peer.ebgp_multihop, graceful_restart=peer.enable_graceful_restart,
         )
 
 
@@ -185,7 +195,8 @@ class BGPBackend(Protocol):
         """Start serving; raises `BackendError` (or OSError) when it cannot."""
 
     def stop(self, withdraw: bool = True) -> None:
-        """Withdraw every route (when `withdraw`) and end every session; idempotent."""
+        """Withdraw every route (when `withdraw`; never to a graceful-restart peer, which
+        keeps them through the restart) and end every session; idempotent."""
 
     def set_peers(self, peers: Iterable[PeerSpec]) -> None:
         """Replace the set of sessions; unchanged sessions are kept as they are."""

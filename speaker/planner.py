@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from metallb.config.errors import ConfigIssue
-from metallb.config.model import Config, IPAddress, Peer, Pool, selectors_match
+from metallb.config.model import (
+    Advertisement,
+    Config,
+    IPAddress,
+    Peer,
+    Pool,
+    selectors_match,
+)
 from metallb.keys import DEFAULT_NAMESPACE, object_key
 from speaker.autodiscovery import discover_peers
 from speaker.bgp import RouteAttrs, RouteTables
@@ -175,17 +182,19 @@ def plan(
     since_ahead = 0
     if node_may_announce(node):
         endpoints = index_endpoints(endpoint_slices)
+        adverts = _AdvertisementFilter(node, peers)
         for service in services:
             ips, pool = _announceable(config, service, endpoints, node.name, lb_class)
-            if pool is None:
-                continue
+            if pool is None or not adverts.from_node(pool):
+                continue  # no advertisement of its pool selects this node (rule N15)
             announced.update((object_key(service, DEFAULT_NAMESPACE), _ip_text(ip)) for ip in ips)
             for addr, peer in peers.items():
                 table = routes[addr]
                 for ip in ips:
                     if ip.version != peer_versions[addr]:
                         continue  # IPv4 goes to IPv4 peers, IPv6 to IPv6 peers
-                    for prefix, attrs in _prefixes(pool, ip, peer.is_ibgp):
+                    for prefix, attrs in _prefixes(adverts.to_peer(pool, addr), ip,
+                                                   peer.is_ibgp):
                         table[prefix] = _merge(table.get(prefix), attrs)
                     host = _host_prefix(ip)
                     if ahead is not None and host in table:
@@ -220,10 +229,41 @@ def _announceable(
     return ips, pool
 
 
-def _prefixes(pool: Pool, ip: IPAddress, ibgp: bool) -> list[tuple[str, RouteAttrs]]:
+class _AdvertisementFilter:
+    """Which advertisements of a pool apply on this node, and to which of its peers
+    (rule N15: an advertisement's `nodeSelectors` pick the nodes that announce, its
+    `peers` the BGPPeers it goes to). Worked out once per pool and plan, not per service;
+    one per `plan()` call, used by its thread only."""
+
+    def __init__(self, node: NodeInfo, peers: Mapping[str, Peer]):
+        self._labels = node.labels
+        self._peers = peers
+        self._here: dict[str, tuple[Advertisement, ...]] = {}
+        self._per_peer: dict[tuple[str, str], tuple[Advertisement, ...]] = {}
+
+    def from_node(self, pool: Pool) -> tuple[Advertisement, ...]:
+        """The pool's advertisements this node makes (none: it announces nothing of it)."""
+        found = self._here.get(pool.name)
+        if found is None:
+            found = tuple(a for a in pool.advertisements if a.announced_by(self._labels))
+            self._here[pool.name] = found
+        return found
+
+    def to_peer(self, pool: Pool, peer_address: str) -> tuple[Advertisement, ...]:
+        key = (pool.name, peer_address)
+        found = self._per_peer.get(key)
+        if found is None:
+            peer = self._peers[peer_address]
+            found = tuple(a for a in self.from_node(pool) if a.announces_to(peer))
+            self._per_peer[key] = found
+        return found
+
+
+def _prefixes(advertisements: Iterable[Advertisement], ip: IPAddress,
+              ibgp: bool) -> list[tuple[str, RouteAttrs]]:
     """One prefix per advertisement: the address masked to its aggregation length."""
     out = []
-    for adv in pool.advertisements:
+    for adv in advertisements:
         length = adv.aggregation_length if ip.version == 4 else adv.aggregation_length_v6
         prefix = _host_prefix(ip) if length == ip.max_prefixlen else _aggregate_prefix(
             ip, length)

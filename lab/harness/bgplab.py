@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lab.frr import FrrRouter, RouterConfig
 from lab.harness.requires import require_bgp_lab
-from lab.netns import Node, Topology, add_netns, delete_netns
+from lab.netns import Node, Topology, add_netns, delete_netns, ip
 from lab.routers.base import RouterSpec, UpstreamRouter
 from lab.routers.kinds import make_router, require_router
 from speaker.bgp import DriverEvent, PeerSpec
@@ -146,3 +146,21 @@ def extra_router(lab: BgpLab, name: str, config: RouterConfig,
         if router is not None:
             router.stop()
         delete_netns(netns)
+
+
+@contextlib.contextmanager
+def segment_router(lab: BgpLab, name: str, address: str,
+                   config: RouterConfig) -> Iterator[FrrRouter]:
+    """Another FRR on the nodes' segment (the lab router's bridge) at IPv4 `address`, in
+    a namespace of its own (see `extra_router`)."""
+    middle = lab.topology.router
+
+    def wire(netns: str) -> None:
+        ip("-n", middle, "link", "add", f"p{name}", "type", "veth", "peer", "name", "eth0",
+           "netns", netns)
+        ip("-n", middle, "link", "set", f"p{name}", "master", "br0", "up")
+        ip("-n", netns, "addr", "add", f"{address}/24", "dev", "eth0")
+        ip("-n", netns, "link", "set", "eth0", "up")
+
+    with extra_router(lab, name, config, wire) as router:
+        yield router

@@ -12,7 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import speaker
-from speaker.bgp import PeerSpec, PeerSpecError, RouteAttrs
+from speaker.bgp import (
+    GRACEFUL_RESTART_TIME,
+    LARGE_PREFIX,
+    PeerSpec,
+    PeerSpecError,
+    RouteAttrs,
+)
 from speaker.settings import SpeakerSettings
 
 DEFAULT_BATCH = SpeakerSettings.exabgp_batch  # prefixes per command line (see there why)
@@ -22,8 +28,12 @@ _UNSAFE_PATH = re.compile(r"[\s\"'\\;{}]")
 def render_attrs(attrs: RouteAttrs) -> str:
     """The attributes as ExaBGP's `announce attributes ...` syntax writes them."""
     parts = [f"next-hop {attrs.next_hop}"]
-    if attrs.communities:
-        parts.append(f"community [{' '.join(attrs.communities)}]")
+    standard = [c for c in attrs.communities if not c.startswith(LARGE_PREFIX)]
+    large = [c[len(LARGE_PREFIX):] for c in attrs.communities if c.startswith(LARGE_PREFIX)]
+    if standard:
+        parts.append(f"community [{' '.join(standard)}]")
+    if large:  # RFC 8092: a separate attribute, "A:B:C" in ExaBGP's syntax
+        parts.append(f"large-community [{' '.join(large)}]")
     if attrs.local_pref is not None:
         parts.append(f"local-preference {attrs.local_pref}")
     return " ".join(parts)
@@ -60,6 +70,12 @@ def render_config(peers: Iterable[PeerSpec], relay_argv: Sequence[str],
             lines.append("    outgoing-ttl 255;")
         if p.password:
             lines.append(f'    md5-password "{p.password}";')
+        if p.graceful_restart:
+            # The capability, and End-of-RIB only when the driver says the whole set is
+            # out (ExaBGP's own comes at once, before any API route: the peer would drop
+            # the routes it kept for us, then learn them again).
+            lines += [f"    capability {{ graceful-restart {GRACEFUL_RESTART_TIME}; }}",
+                      "    manual-eor true;"]
         lines.append("    family {")
         lines += [f"        {family};" for family in p.address_families]
         lines += [
@@ -135,3 +151,9 @@ def withdraw_commands(peer: str, prefixes: Iterable[str], batch: int = DEFAULT_B
         for chunk in _chunks(sorted(group), batch):
             out.append(f"neighbor {peer} withdraw attributes next-hop self nlri {' '.join(chunk)}")
     return out
+
+
+def end_of_rib_commands(peer: str, families: Iterable[str]) -> list[str]:
+    """`neighbor P announce eor <family>`: End-of-RIB (RFC 4724) for each family, which
+    tells a graceful-restart peer to drop the stale routes we did not announce again."""
+    return [f"neighbor {peer} announce eor {family}" for family in families]

@@ -199,7 +199,11 @@ class ExaBGPDriver:
         each wait takes at most `timeout` (default `withdraw_timeout`).
 
         Withdraw-then-stop makes the router drop this node at once instead of after the
-        hold time. Idempotent; never raises for a process that is already gone.
+        hold time. Except to a graceful-restart peer: there, as upstream MetalLB, a stop
+        is a restart to ride through, so its routes stay and ExaBGP closes the session
+        without a NOTIFICATION (what it does when graceful restart was negotiated); the
+        peer keeps them, stale, until we are back or its restart timer runs out.
+        Idempotent; never raises for a process that is already gone.
         """
         timeout = self.withdraw_timeout if timeout is None else timeout
         self._stopping.set()
@@ -207,6 +211,9 @@ class ExaBGPDriver:
             with self._lock:
                 withdrawn = 0
                 for addr, sess in self._sessions:
+                    spec = self._peers.get(addr)
+                    if spec is not None and spec.graceful_restart:
+                        continue
                     if sess.up and self._book.held(addr):
                         withdrawn += self._send(self._book.withdraw_held(addr)).withdrawn
             if withdrawn:
@@ -250,6 +257,8 @@ class ExaBGPDriver:
                     withdrawn += self._send(self._book.withdraw_held(addr)).withdrawn
             self._sessions.configure(new)
             self._peers = new
+            self._book.set_end_of_rib({addr: spec.address_families
+                                       for addr, spec in new.items() if spec.graceful_restart})
             self._secrets = tuple(sorted({*self._secrets, *(
                 spec.password for spec in new.values() if spec.password)}))
         if withdrawn:

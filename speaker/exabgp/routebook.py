@@ -15,7 +15,12 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from speaker.bgp import RouteAttrs
-from speaker.exabgp.config import DEFAULT_BATCH, announce_commands, withdraw_commands
+from speaker.exabgp.config import (
+    DEFAULT_BATCH,
+    announce_commands,
+    end_of_rib_commands,
+    withdraw_commands,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,10 @@ class RouteBook:
     gets its full set from `sync(peer, full=True)`). For every peer in `_in_step`, held
     equals desired: only for those may `set_desired` compare just the changed prefixes.
 
+    A graceful-restart peer (`set_end_of_rib`) gets End-of-RIB once its full set is out
+    after its session came up, and never before the first `set_desired` (a whole plan):
+    End-of-RIB makes it drop every route it kept for us that it was not sent again.
+
     Not thread-safe: the driver calls it under its own lock.
     """
 
@@ -52,6 +61,14 @@ class RouteBook:
         self._desired: dict[str, dict[str, RouteAttrs]] = {}
         self._held: dict[str, dict[str, RouteAttrs]] = {}
         self._in_step: set[str] = set()
+        self._end_of_rib: dict[str, tuple[str, ...]] = {}  # graceful-restart peer -> families
+        self._planned = False  # set_desired was called: `_desired` is a whole plan
+        self._eor_due: set[str] = set()  # came up, End-of-RIB not sent yet
+
+    def set_end_of_rib(self, families: Mapping[str, tuple[str, ...]]) -> None:
+        """The peers that get End-of-RIB after their full set, with their families."""
+        self._end_of_rib = dict(families)
+        self._eor_due &= set(self._end_of_rib)
 
     def desired(self, peer: str) -> Mapping[str, RouteAttrs]:
         return self._desired.get(peer, {})
@@ -67,6 +84,7 @@ class RouteBook:
         promises that each peer's desired routes differ from the previous ones at most
         at these prefixes (a peer not in it: nowhere)."""
         up = list(up)
+        self._planned = True
         previous, self._desired = self._desired, desired
         self._in_step.intersection_update(up)  # a peer that is down misses this change
         return [self._step(peer, changed.get(peer, ()))
@@ -103,6 +121,11 @@ class RouteBook:
                   full: bool) -> PeerCommands:
         lines = [*withdraw_commands(peer, withdraw, self.batch),
                  *announce_commands(peer, announce, self.batch)]
+        if full and peer in self._end_of_rib:
+            self._eor_due.add(peer)
+        if peer in self._eor_due and self._planned:
+            lines += end_of_rib_commands(peer, self._end_of_rib[peer])
+            self._eor_due.discard(peer)
         return PeerCommands(peer, tuple(lines), len(announce), len(withdraw), full)
 
     def ahead(self, routes: Mapping[str, Mapping[str, RouteAttrs]],
@@ -132,9 +155,10 @@ class RouteBook:
                             withdrawn=len(held))
 
     def forget_held(self) -> None:
-        """ExaBGP restarted: it holds nothing any more."""
+        """ExaBGP restarted: it holds nothing any more (and its sessions start anew)."""
         self._held.clear()
         self._in_step.clear()
+        self._eor_due.clear()
 
     def counts(self, peer: str, up: bool) -> tuple[int, int]:
         """(announced, pending) prefixes of `peer` for metrics: with the session down

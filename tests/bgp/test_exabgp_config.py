@@ -8,7 +8,9 @@ from metallb.config.model import Peer
 from speaker.bgp import PeerSpec, PeerSpecError, RouteAttrs, normalise_prefix
 from speaker.exabgp.config import (
     announce_commands,
+    end_of_rib_commands,
     exabgp_env,
+    render_attrs,
     render_config,
     withdraw_commands,
 )
@@ -166,3 +168,32 @@ def test_ebgp_multihop_renders_outgoing_ttl():
     assert "    outgoing-ttl 255;" in far_block
     assert "outgoing-ttl" not in near_block  # ExaBGP leaves the kernel's default TTL (64)
     assert not PeerSpec.from_peer(Peer("192.0.2.1", 64512, 64513), NODE).ebgp_multihop
+
+
+# rule N16
+def test_large_communities_go_in_their_own_attribute():
+    attrs = RouteAttrs(communities=("64512:1", "large:64512:1:2", "large:4200000000:0:7"))
+    assert render_attrs(attrs) == ("next-hop self community [64512:1] "
+                                   "large-community [64512:1:2 4200000000:0:7]")
+    assert render_attrs(RouteAttrs(communities=("large:1:2:3",))) == (
+        "next-hop self large-community [1:2:3]")
+
+
+# rule N17
+def test_graceful_restart_renders_the_capability_and_manual_end_of_rib():
+    peer = Peer("192.0.2.1", 64512, 64513, enable_graceful_restart=True, name="p")
+    text = render_config([PeerSpec.from_peer(peer, NODE)], ["/p", "/r", "/s"])
+    assert "    capability { graceful-restart 120; }" in text
+    assert "    manual-eor true;" in text
+    plain = render_config([PeerSpec.from_peer(Peer("192.0.2.1", 64512, 64513), NODE)],
+                          ["/p", "/r", "/s"])
+    assert "graceful-restart" not in plain and "manual-eor" not in plain
+    assert end_of_rib_commands("192.0.2.1", ("ipv4 unicast",)) == [
+        "neighbor 192.0.2.1 announce eor ipv4 unicast"]
+
+
+# rule K3: dynamicASN internal is our own ASN (the parser refuses external)
+def test_dynamic_asn_internal_is_our_own_asn():
+    peer = Peer("192.0.2.1", 0, 64513, dynamic_asn="internal", name="p")
+    spec_ = PeerSpec.from_peer(peer, NODE)
+    assert (spec_.peer_asn, spec_.is_ibgp) == (64513, True)

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from lab.frr import FrrRouter, RouterConfig
-from lab.harness.bgplab import NODE_ASN, ROUTER_ASN, extra_router
+from lab.harness.bgplab import NODE_ASN, ROUTER_ASN, segment_router
 from lab.harness.speaker_cluster import SpeakerCluster, speaker_cluster
-from lab.netns import ip
 from metallb.wait import poll_until
 
 TIMEOUT = 20.0
@@ -51,18 +50,9 @@ address-pools:
 @contextlib.contextmanager
 def second_router(cluster: SpeakerCluster, password: str | None) -> Iterator[FrrRouter]:
     """Another FRR on the same segment, at 192.0.2.2, in a namespace of its own."""
-    middle = cluster.lab.topology.router
-
-    def wire(netns: str) -> None:
-        ip("-n", middle, "link", "add", "px2", "type", "veth", "peer", "name", "eth0",
-           "netns", netns)
-        ip("-n", middle, "link", "set", "px2", "master", "br0", "up")
-        ip("-n", netns, "addr", "add", f"{ROUTER2}/24", "dev", "eth0")
-        ip("-n", netns, "link", "set", "eth0", "up")
-
     config = RouterConfig(asn=ROUTER_ASN, router_id=ROUTER2, listen_v6=None,
                           password=password)
-    with extra_router(cluster.lab, "x2", config, wire) as router:
+    with segment_router(cluster.lab, "x2", ROUTER2, config) as router:
         yield router
 
 

@@ -220,9 +220,16 @@ def test_timers_as_upstream(spec, hold, keepalive):
     assert (p.hold_time, p.keepalive_time) == (hold, keepalive)
 
 
-def test_dynamic_asn():
-    (p,) = parse_crds([peer(peerASN=None, dynamicASN="external")]).peers
-    assert (p.peer_asn, p.dynamic_asn, p.is_ibgp) == (0, "external", False)
+def test_dynamic_asn_internal_is_read():
+    (p,) = parse_crds([peer(peerASN=None, dynamicASN="internal")]).peers
+    assert (p.peer_asn, p.dynamic_asn, p.is_ibgp) == (0, "internal", True)
+
+
+# rule K3: was accepted, and the speaker then failed to build its session (peer-asn 0)
+def test_dynamic_asn_external_is_refused_naming_the_field():
+    message = one_error(peer(peerASN=None, dynamicASN="external"))
+    assert message.startswith("BGPPeer/p1: spec.dynamicASN: external is not supported: "
+                              "ExaBGP must know the peer's AS number")
 
 
 # rule K3

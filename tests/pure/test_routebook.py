@@ -194,3 +194,41 @@ def test_a_peer_in_step_counts_everything_held_and_nothing_pending():
     book = book_holding({A: PLAIN, B: PLAIN})
     book.set_desired({PEER: {A: PLAIN, C: PLAIN}}, up=[PEER], changed={PEER: [B, C]})
     assert book.counts(PEER, True) == (2, 0)
+
+
+# -- graceful restart: End-of-RIB once the whole set is out (rule N17) -------------------
+
+def eor(peer: str) -> str:
+    return f"neighbor {peer} announce eor ipv4 unicast"
+
+
+def graceful_book() -> RouteBook:
+    book = RouteBook()
+    book.set_end_of_rib({PEER: ("ipv4 unicast",)})
+    return book
+
+
+def test_a_graceful_peer_gets_end_of_rib_after_its_full_set():
+    book = graceful_book()
+    book.set_desired({PEER: {A: PLAIN}, OTHER: {B: PLAIN}}, up=[])
+    assert book.sync(PEER, full=True).lines == (announce(PEER, A), eor(PEER))
+    assert book.sync(OTHER, full=True).lines == (announce(OTHER, B),)  # not graceful
+    assert book.set_desired({PEER: {A: PLAIN, C: PLAIN}}, up=[PEER])[0].lines == (
+        announce(PEER, C),)  # a later difference: no second End-of-RIB
+
+
+def test_a_graceful_peer_up_before_the_first_plan_gets_end_of_rib_after_it():
+    """Up before the speaker planned: an End-of-RIB then would make the peer drop every
+    route it kept for us, so it waits for the first whole plan."""
+    book = graceful_book()
+    assert book.sync(PEER, full=True).lines == ()
+    (cmds,) = book.set_desired({PEER: {A: PLAIN}}, up=[PEER])
+    assert cmds.lines == (announce(PEER, A), eor(PEER))
+    assert book.set_desired({PEER: {A: PLAIN}}, up=[PEER])[0].lines == ()
+
+
+def test_an_exabgp_restart_forgets_an_end_of_rib_still_due():
+    book = graceful_book()
+    book.sync(PEER, full=True)
+    book.forget_held()
+    assert book.set_desired({PEER: {A: PLAIN}}, up=[PEER])[0].lines == (announce(PEER, A),)

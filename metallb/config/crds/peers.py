@@ -35,6 +35,13 @@ UNSUPPORTED_PEER_FIELDS: dict[str, tuple[object, str]] = {
     "disableMP": (False, "separate IPv4 and IPv6 sessions are not implemented"),
     "dualStackAddressFamily": (False, "both families on one session is not implemented"),
 }
+# ExaBGP (4.2) opens a session only with the peer's AS number in its config (`peer-as
+# auto` is parsed, then refused as "missing peer-as"): "internal" is that number (our
+# own ASN, which is all FRR's `remote-as internal` accepts), "external" (any other)
+# has no such number.
+EXTERNAL_ASN_UNSUPPORTED = (
+    'external is not supported: ExaBGP must know the peer\'s AS number before the session '
+    'opens and has no "any AS but ours" mode; give peerASN (dynamicASN: internal works)')
 BASIC_AUTH = "kubernetes.io/basic-auth"
 BFD_KEYS = {  # field -> (model attribute, low, high), as the CRD schema and bfdIntFromConfig
     "receiveInterval": ("receive_interval", 10, 60000),
@@ -140,6 +147,8 @@ def _parse_peer(
     if dynamic is not None and dynamic not in DYNAMIC_ASN_MODES:
         issues.add(f"{base}.dynamicASN", f"must be one of {', '.join(DYNAMIC_ASN_MODES)}",
                    dynamic)
+    elif dynamic == "external":
+        issues.add(f"{base}.dynamicASN", EXTERNAL_ASN_UNSUPPORTED, dynamic)
     if peer_asn and dynamic:
         issues.add(f"{base}.dynamicASN", "peerASN and dynamicASN are mutually exclusive; "
                    "give one", dynamic)
