@@ -30,6 +30,7 @@ from metallb.logs import configure_logging, format_event, log_event
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
 from speaker.backends import make_backend
+from speaker.bfd_wiring import BfdWiring, bfd_sessions
 from speaker.bgp import BackendError, DriverEvent, PeerSpec, PeerSpecError
 from speaker.cli import parse_settings
 from speaker.config_guard import blocked_services
@@ -79,6 +80,7 @@ class SpeakerDaemon:
         self.config_source = ConfigSource(settings.namespace, settings.config_name,
                                           settings.config_key, self.k8s_metrics)
         self.driver = make_backend(settings, [], on_event=self._on_driver_event)
+        self.bfd = BfdWiring(settings, self.registry, teardown=self.driver.teardown)
         # Routes first: events wait while ExaBGP still has commands to work through, and
         # go out at most at the rate of controller-runtime's default client (QPS 20,
         # burst 30), which upstream's speaker writes its events with.
@@ -100,6 +102,7 @@ class SpeakerDaemon:
     def start(self) -> SpeakerDaemon:
         self.metrics_server.start()
         self.driver.start()
+        self.bfd.start()
         for informer in self.informers:
             informer.start()
         self._thread = threading.Thread(target=self._loop, name="speaker-sync", daemon=True)
@@ -114,6 +117,7 @@ class SpeakerDaemon:
         self._dirty.set()
         if self._thread is not None:
             self._thread.join(timeout=self.settings.sync_stop_timeout)
+        self.bfd.stop()  # AdminDown first: the routers take it as no failure
         self.driver.stop(withdraw=True)
         self.events.stop()
         for informer in self.informers:
@@ -184,6 +188,7 @@ class SpeakerDaemon:
                 log_event(log, "warn", "node_not_found", node=self.settings.node_name,
                           action="check --node-name")
             self._apply([], {}, frozenset())
+            self.bfd.set_sessions([])
             return None
         node = NodeInfo.from_object(node_obj)
         # Large plans: the first host routes leave while the rest is planned.
@@ -193,10 +198,13 @@ class SpeakerDaemon:
                       ahead_every=self.settings.announce_ahead_every)
         self.plans += 1
         specs, problems = peer_specs(result, node_addresses(node_obj))
+        sessions, bfd_problems = bfd_sessions(config, result.peers, specs)
         self._note_keepalive(result.peers)
-        self._report_issues([*(str(issue) for issue in result.issues), *problems])
+        self._report_issues([*(str(issue) for issue in result.issues), *problems,
+                             *bfd_problems])
         routes = {addr: table for addr, table in result.routes.items() if addr in specs}
         self._apply(list(specs.values()), routes, result.announced)
+        self.bfd.set_sessions(sessions)
         return result
 
     def _apply(self, specs: list[PeerSpec], routes: dict[str, Any],
