@@ -1,10 +1,10 @@
 """FRR's bfdd (with zebra) in a router namespace, and our BFD process in node namespaces,
 for the BFD interop tests and bench/bfd.py.
 
-The lab's FrrRouter runs zebra + bgpd only; BFD needs no BGP to be proven, so this
-starts its own zebra + bfdd per router namespace, in its own state directory (own vty
-socket, zserv socket and bfdd control socket, so parallel runs never meet). Everything
-is stopped by PID and the namespaces deleted in `finally`, also when a test fails.
+BFD needs no BGP to be proven, so the router here is lab.frr.FrrRouter without bgpd
+(zebra + bfdd, with static `peer` blocks), in its own state directory (own vty socket,
+zserv socket and bfdd control socket, so parallel runs never meet). Everything is
+stopped by PID and the namespaces deleted in `finally`, also when a test fails.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ import contextlib
 import datetime
 import json
 import os
-import pwd
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,29 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.frr import FRR_LIBDIR, FrrError, pid_alive, terminate
+from lab.frr import FRR_LIBDIR, BfdTimers, FrrError, FrrRouter, RouterConfig
 from lab.harness.requires import require_frr, require_program
 from lab.netns import Node, Topology, ip
 from metallb.wait import poll_until
 from speaker.bfd.client import BfdClient, BfdEvent
 from speaker.bfd.spec import SessionSpec
 
-DAEMONS = ("zebra", "bfdd")
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A BFD profile as both ends use it (milliseconds)."""
-
-    name: str
-    tx: int
-    rx: int
-    multiplier: int
-
-    @property
-    def detect_ms(self) -> int:
-        return self.multiplier * max(self.tx, self.rx)
-
+Profile = BfdTimers  # a BFD profile as both ends use it (milliseconds)
 
 P300 = Profile("p300x3", 300, 300, 3)
 P100 = Profile("p100x3", 100, 100, 3)
@@ -71,91 +54,42 @@ class FrrPeer:
 
 
 class Bfdd:
-    """zebra + bfdd in `netns`; state in `state_dir` (traversable by user frr)."""
+    """zebra + bfdd in `netns` (a FrrRouter without bgpd, made by `start` from `peers`);
+    state in `state_dir` (traversable by user frr). Adds a kept vty connection to bfdd,
+    for polling it every few milliseconds."""
 
     def __init__(self, netns: str, state_dir: Path, peers: list[FrrPeer]):
         self.netns = netns
         self.state_dir = state_dir
         self.peers = peers
+        self.router: FrrRouter | None = None
         self._vty: socket.socket | None = None
 
-    def render(self) -> str:
-        profiles = {p.profile for p in self.peers}
-        # Microsecond log stamps and the state-change lines: see state_changes(). (The
-        # log file is named here: a `--log` target ignores the precision.)
-        text = (f"log file {self.state_dir / 'bfdd.log'}\nlog timestamp precision 6\n"
-                "debug bfd peer\nbfd\n")
-        for prof in sorted(profiles, key=lambda p: p.name):
-            text += (f" profile {prof.name}\n  receive-interval {prof.rx}\n"
-                     f"  transmit-interval {prof.tx}\n"
-                     f"  detect-multiplier {prof.multiplier}\n !\n")
-        return text + "".join(p.render() for p in self.peers)
-
-    def _pidfile(self, daemon: str) -> Path:
-        return self.state_dir / f"{daemon}.pid"
+    def config(self) -> RouterConfig:
+        profiles = sorted({p.profile for p in self.peers}, key=lambda p: p.name)
+        return RouterConfig(bgp=False, bfd_profiles=tuple(profiles),
+                            bfd_peers=tuple(p.render() for p in self.peers))
 
     def start(self, timeout: float = 10.0) -> Bfdd:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        frr = pwd.getpwnam("frr")
-        (self.state_dir / "zebra.conf").write_text("hostname bfd-lab-router\n")
-        (self.state_dir / "bfdd.conf").write_text(self.render())
-        for path in (self.state_dir, self.state_dir / "zebra.conf",
-                     self.state_dir / "bfdd.conf"):
-            os.chown(path, frr.pw_uid, frr.pw_gid)
-        self.state_dir.chmod(0o770)
-        try:
-            for daemon in DAEMONS:
-                if self.pid(daemon) is None:
-                    self._start_daemon(daemon, timeout)
-            poll_until(lambda: self._vtysh_ok("show bfd peers json"), timeout,
-                       what=f"bfdd vty in {self.netns}")
-        except BaseException:
-            self.stop()
-            raise
+        """Start what does not run (after `stop_daemon("bfdd")`: bfdd again)."""
+        if self.router is None:
+            self.router = FrrRouter(self.netns, self.config(), state_dir=self.state_dir)
+        self.router.start(timeout)
         return self
 
-    def _start_daemon(self, daemon: str, timeout: float) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._pidfile(daemon).unlink()
-        cmd = ["ip", "netns", "exec", self.netns, str(FRR_LIBDIR / daemon), "-d",
-               "--vty_socket", str(self.state_dir), "-z", str(self.state_dir / "zserv.api"),
-               "-P", "0", "-i", str(self._pidfile(daemon)),
-               "-f", str(self.state_dir / f"{daemon}.conf")]
-        if daemon == "bfdd":
-            cmd += ["--bfdctl", str(self.state_dir / "bfdd.sock")]
-        else:
-            cmd += ["--log", f"file:{self.state_dir / daemon}.log"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                              timeout=timeout)
-        if proc.returncode != 0:
-            raise FrrError(f"{daemon} in {self.netns} failed (rc={proc.returncode}): "
-                           f"{proc.stderr.strip() or proc.stdout.strip()}")
-        poll_until(lambda: self.pid(daemon), timeout, what=f"{daemon} pidfile")
-
     def pid(self, daemon: str = "bfdd") -> int | None:
-        try:
-            pid = int(self._pidfile(daemon).read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if pid_alive(pid) else None
+        return self.router.pids().get(daemon) if self.router is not None else None
 
     def stop_daemon(self, daemon: str = "bfdd", timeout: float = 10.0) -> None:
         if daemon == "bfdd":
             self._close_vty()
-        pid = self.pid(daemon)
-        if pid is not None:
-            terminate(pid, timeout)
-        with contextlib.suppress(FileNotFoundError):
-            self._pidfile(daemon).unlink()
+        if self.router is not None:
+            self.router.stop_daemon(daemon, timeout)
 
     def stop(self) -> None:
-        for daemon in reversed(DAEMONS):
-            self.stop_daemon(daemon)
-
-    def _vtysh_ok(self, command: str) -> bool:
-        proc = subprocess.run(["vtysh", "--vty_socket", str(self.state_dir), "-c", command],
-                              capture_output=True, text=True, check=False, timeout=30)
-        return proc.returncode == 0 and proc.stdout.strip().startswith("[")
+        self._close_vty()
+        if self.router is not None:
+            self.router.stop()
 
     def vty(self, command: str) -> str:
         """One command on bfdd's own vty socket, over a kept connection: ~0.1 ms instead
