@@ -10,6 +10,7 @@ stopped by PID and the namespaces deleted in `finally`, also when a test fails.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import json
 import os
@@ -20,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.frr import FRR_LIBDIR, BfdTimers, FrrError, FrrRouter, RouterConfig
 from lab.harness.requires import require_frr, require_program
@@ -28,6 +29,9 @@ from lab.netns import Node, Topology, ip
 from metallb.wait import poll_until
 from speaker.bfd.client import BfdClient, BfdEvent
 from speaker.bfd.spec import SessionSpec
+
+if TYPE_CHECKING:
+    from lab.harness.speaker_cluster import SpeakerCluster
 
 Profile = BfdTimers  # a BFD profile as both ends use it (milliseconds)
 
@@ -249,3 +253,69 @@ def wait_status(lab: BfdLab, peer: str, status: str, timeout: float,
     poll_until(lambda: lab.bfdd.status(peer, multihop) == status, timeout, interval=0.002,
                max_interval=0.005, what=f"bfdd session with {peer} {status}")
     return time.monotonic() - start
+
+
+# -- the speaker with BFD against FRR with bfdd (tests/bgp/test_bfd_speaker.py, bench) ----
+
+
+def speaker_bfd_config(profile: Profile | None, hold_time: int,
+                       multihop: bool = False) -> dict[str, Any]:
+    """The speaker cluster's base config with `hold-time` on both peers and, with a
+    profile, a `bfd-profiles` entry of its timers that both peers use."""
+    from lab.harness.speaker_cluster import BASE_CONFIG
+
+    config = copy.deepcopy(BASE_CONFIG)
+    if profile is not None:
+        config["bfd-profiles"] = [{"name": profile.name, "receive-interval": profile.rx,
+                                   "transmit-interval": profile.tx,
+                                   "detect-multiplier": profile.multiplier}]
+    for peer in config["peers"]:
+        peer["hold-time"] = f"{hold_time}s"
+        if profile is not None:
+            peer["bfd-profile"] = profile.name
+        if multihop:
+            peer["ebgp-multihop"] = True
+    return config
+
+
+@contextlib.contextmanager
+def bfd_speaker_cluster(nodes: int, profile: Profile | None, hold_time: int,
+                        multihop: bool = False, timeout: float = 30.0
+                        ) -> Iterator[SpeakerCluster]:
+    """Speaker daemons (ExaBGP and, with a profile, BFD in the node namespaces) and FRR
+    with bfdd and `neighbor ... bfd profile` (none without a profile), every node's
+    IPv4 and IPv6 sessions Established."""
+    from lab.harness.bgplab import ROUTER_ASN
+    from lab.harness.speaker_cluster import speaker_cluster
+
+    router = RouterConfig(asn=ROUTER_ASN, hold_time=hold_time,
+                          keepalive=max(1, hold_time // 3), bfd=profile,
+                          ebgp_multihop=2 if multihop else None)
+    with speaker_cluster(nodes, start_speakers=False, router=router) as cluster:
+        cluster.set_config(speaker_bfd_config(profile, hold_time, multihop))
+        for node in cluster.lab.nodes:
+            cluster.start_speaker(node)
+        poll_until(lambda: len(cluster.lab.router.established()) == 2 * nodes, timeout,
+                   what="every node's IPv4 and IPv6 sessions Established")
+        yield cluster
+
+
+def frr_bfd_status(cluster: SpeakerCluster) -> dict[tuple[str, bool], str]:
+    """(node address, multihop) -> status, as the cluster router's bfdd reports it."""
+    return {(e["peer"], bool(e.get("multihop"))): str(e["status"])
+            for e in cluster.lab.router.bfd_peers()}  # type: ignore[union-attr]
+
+
+def node_processes(cluster: SpeakerCluster, node: Node) -> list[tuple[int, bool]]:
+    """(pid, whole process group) of what `node` runs besides its in-process speaker
+    daemon: ExaBGP (with its API relay: one process group) and the BFD process."""
+    speaker = cluster.speakers[cluster.node_name(node)]
+    exabgp, bfd = speaker.driver.pid, speaker.bfd.client.pid  # type: ignore[attr-defined]
+    return [(pid, group) for pid, group in ((exabgp, True), (bfd, False)) if pid is not None]
+
+
+def signal_processes(processes: list[tuple[int, bool]], sig: int) -> None:
+    """`sig` to each (pid, group) of `node_processes`; gone ones are skipped."""
+    for pid, group in processes:
+        with contextlib.suppress(ProcessLookupError):
+            (os.killpg if group else os.kill)(pid, sig)

@@ -10,21 +10,23 @@ frozen-node deadline is shorter than the hold time, so only BFD can meet it.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
-import os
 import signal
 import time
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from lab.frr import BfdTimers, RouterConfig
-from lab.harness.bfd_lab import require_bfd_lab
-from lab.harness.bgplab import ROUTER_ASN
-from lab.harness.speaker_cluster import BASE_CONFIG, SpeakerCluster, speaker_cluster
+from lab.frr import BfdTimers
+from lab.harness.bfd_lab import (
+    bfd_speaker_cluster,
+    frr_bfd_status,
+    node_processes,
+    require_bfd_lab,
+    signal_processes,
+)
+from lab.harness.speaker_cluster import SpeakerCluster
 from lab.netns import Node
 from metallb.wait import poll_until
 from speaker.daemon import SpeakerDaemon
@@ -41,40 +43,15 @@ def _lab_available():
     require_bfd_lab()
 
 
-def bfd_config(multihop: bool = False) -> dict[str, Any]:
-    config = copy.deepcopy(BASE_CONFIG)
-    config["bfd-profiles"] = [{"name": PROFILE.name, "receive-interval": PROFILE.rx,
-                               "transmit-interval": PROFILE.tx,
-                               "detect-multiplier": PROFILE.multiplier}]
-    for peer in config["peers"]:
-        peer.update({"bfd-profile": PROFILE.name, "hold-time": f"{HOLD_TIME}s"})
-        if multihop:
-            peer["ebgp-multihop"] = True
-    return config
-
-
 @contextlib.contextmanager
 def bfd_cluster(nodes: int, multihop: bool = False) -> Iterator[SpeakerCluster]:
-    router = RouterConfig(asn=ROUTER_ASN, hold_time=HOLD_TIME, keepalive=3, bfd=PROFILE,
-                          ebgp_multihop=2 if multihop else None)
-    with speaker_cluster(nodes, start_speakers=False, router=router) as cluster:
-        cluster.set_config(bfd_config(multihop))
-        for node in cluster.lab.nodes:
-            cluster.start_speaker(node)
-        poll_until(lambda: len(cluster.lab.router.established()) == 2 * nodes, TIMEOUT,
-                   what="every node's IPv4 and IPv6 sessions Established")
+    with bfd_speaker_cluster(nodes, PROFILE, HOLD_TIME, multihop, TIMEOUT) as cluster:
         yield cluster
-
-
-def frr_bfd(cluster: SpeakerCluster) -> dict[tuple[str, bool], str]:
-    """(node address, multihop) -> status, as FRR's bfdd reports it."""
-    return {(e["peer"], bool(e.get("multihop"))): str(e["status"])
-            for e in cluster.lab.router.bfd_peers()}
 
 
 def all_up(cluster: SpeakerCluster, multihop: bool = False) -> bool:
     wanted = {(a, multihop) for n in cluster.lab.nodes for a in (n.ipv4, n.ipv6)}
-    status = frr_bfd(cluster)
+    status = frr_bfd_status(cluster)
     return all(status.get(key) == "up" for key in wanted)
 
 
@@ -90,20 +67,6 @@ def metric(speaker: SpeakerDaemon, name: str, peer: str) -> float | None:
         if line.startswith(prefix):
             return float(line[len(prefix):])
     return None
-
-
-def processes_of(speaker: SpeakerDaemon) -> list[tuple[int, bool]]:
-    """(pid, whole process group) of what the node runs besides the in-process speaker
-    daemon: ExaBGP (with its API relay, one process group) and the BFD process."""
-    exabgp, bfd = speaker.driver.pid, speaker.bfd.client.pid  # type: ignore[attr-defined]
-    assert exabgp is not None and bfd is not None
-    return [(exabgp, True), (bfd, False)]
-
-
-def signal_all(processes: list[tuple[int, bool]], sig: int) -> None:
-    for pid, group in processes:
-        with contextlib.suppress(ProcessLookupError):
-            (os.killpg if group else os.kill)(pid, sig)
 
 
 def serve_from(cluster: SpeakerCluster, nodes: tuple[Node, ...]) -> None:
@@ -132,7 +95,7 @@ def test_sessions_come_up_for_both_families_with_metrics_and_a_log_line(multihop
                        and f"peer={peer} " in r.getMessage() and "state=up" in r.getMessage()
                        for r in caplog.records), f"no log line of {peer} going up"
         # Multihop sessions are multihop on both ends (RFC 5883, port 4784).
-        assert set(frr_bfd(cluster)) == {(a, multihop) for a in (
+        assert set(frr_bfd_status(cluster)) == {(a, multihop) for a in (
             cluster.lab.nodes[0].ipv4, cluster.lab.nodes[0].ipv6)}
 
 
@@ -141,8 +104,9 @@ def test_a_frozen_node_leaves_the_ecmp_set_before_the_hold_time():
         node0, node1 = cluster.lab.nodes
         poll_until(lambda: all_up(cluster), TIMEOUT, what="FRR's BFD sessions up")
         serve_from(cluster, (node0, node1))
-        frozen = processes_of(cluster.speakers["node1"])
-        signal_all(frozen, signal.SIGSTOP)
+        frozen = node_processes(cluster, node1)
+        assert len(frozen) == 2
+        signal_processes(frozen, signal.SIGSTOP)
         try:
             start = time.monotonic()
             poll_until(lambda: cluster.lab.nexthops(PREFIX) == [node0.ipv4], DETECT_DEADLINE,
@@ -151,9 +115,9 @@ def test_a_frozen_node_leaves_the_ecmp_set_before_the_hold_time():
                             "hold time")
             took = time.monotonic() - start
             # FRR deletes a dynamic neighbor's BFD session with the neighbor.
-            status = frr_bfd(cluster).get((node1.ipv4, False), "deleted")
+            status = frr_bfd_status(cluster).get((node1.ipv4, False), "deleted")
         finally:
-            signal_all(frozen, signal.SIGCONT)
+            signal_processes(frozen, signal.SIGCONT)
         print(f"\nfrozen node out of the ECMP set after {took * 1000:.0f} ms "
               f"(BFD detect {PROFILE.detect_ms} ms, hold time {HOLD_TIME} s)")
         assert status in ("down", "deleted")
