@@ -13,7 +13,9 @@ in place to that poll is one sample. Faults:
   process. The speaker daemon itself runs inside this script and is not stopped; it
   sends nothing on the wire, so to the router the node is as silent as a frozen one.
 - link down: the node's veth end set down (the router's bridge stays up, as a switch
-  would), injection time taken when `ip` returns.
+  would), injection time taken when `ip` returns. The node keeps its IPv6 address
+  while the link is down (`keep_addr_on_down`; Linux flushes it otherwise, and the
+  IPv6 session could not come back).
 Between rounds the node is thawed / its link set up, and the next round waits for both
 next hops, every BGP session and (with BFD) every BFD session up with agreed timers.
 The router's daemons run at SCHED_FIFO `--router-realtime-priority` (default 10): in
@@ -30,6 +32,7 @@ import os
 import platform
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -87,6 +90,9 @@ def one_round(cluster: SpeakerCluster, fault: str, poll_s: float, deadline: floa
         if fault == "frozen":
             signal_processes(frozen, signal.SIGSTOP)
         else:
+            subprocess.run(["ip", "netns", "exec", node1.netns, "sysctl", "-qw",
+                            f"net.ipv6.conf.{node1.interface}.keep_addr_on_down=1"],
+                           check=True)
             ip("-n", node1.netns, "link", "set", node1.interface, "down")
         injected = time.monotonic()
         poll_until(lambda: cluster.lab.nexthops(PREFIX) == [node0.ipv4], deadline,
@@ -148,14 +154,13 @@ def main() -> int:
           f"(ms; {args.rounds} rounds each; poll every {args.poll_ms:.0f} ms; BGP hold time "
           f"{args.hold_time} s; {os.cpu_count()} CPUs, load average "
           f"{load_before[0]:.1f} before, {load_after[0]:.1f} after)")
-    print(f"{'setting':<16} {'detect':>6}  {'frozen med':>10} {'min':>6} {'max':>6}  "
-          f"{'link down med':>13} {'min':>6} {'max':>6}")
+    print(f"{'setting':<16} {'detect':>6}"
+          + "".join(f"  {fault + ' med':>14} {'min':>6} {'max':>6}" for fault in FAULTS))
     for r in rows:
-        fz, ld = r["frozen"], r["link down"]
-        detect = str(r["detect_ms"]) if r["detect_ms"] else "-"
-        print(f"{r['setting']:<16} {detect:>6}  "
-              f"{fz['median_ms']:>10.0f} {fz['min_ms']:>6.0f} {fz['max_ms']:>6.0f}  "  # type: ignore[index]
-              f"{ld['median_ms']:>13.0f} {ld['min_ms']:>6.0f} {ld['max_ms']:>6.0f}")  # type: ignore[index]
+        cells = [r[fault] for fault in FAULTS]
+        print(f"{r['setting']:<16} {r['detect_ms'] or '-':>6}" + "".join(
+            f"  {c['median_ms']:>14.0f} {c['min_ms']:>6.0f} {c['max_ms']:>6.0f}"  # type: ignore[index]
+            for c in cells))
     if args.json:
         print(json.dumps({"started": started, "host": platform.node(),
                           "cpus": os.cpu_count(), "loadavg_before": load_before,
