@@ -28,6 +28,8 @@ from lab.harness.bfd_lab import (
 )
 from lab.harness.speaker_cluster import SpeakerCluster
 from lab.netns import Node
+from lab.routers.upstream import bfd_report
+from lab.state import LabNode, LabRouter, LabState
 from metallb.wait import poll_until
 from speaker.daemon import SpeakerDaemon
 
@@ -97,6 +99,15 @@ def test_sessions_come_up_for_both_families_with_metrics_and_a_log_line(multihop
         # Multihop sessions are multihop on both ends (RFC 5883, port 4784).
         assert set(frr_bfd_status(cluster)) == {(a, multihop) for a in (
             cluster.lab.nodes[0].ipv4, cluster.lab.nodes[0].ipv6)}
+        # `metallb lab status --json` reports them as the router does.
+        node = cluster.lab.nodes[0]
+        frr = cluster.lab.router
+        state = LabState(state_dir="", prefix="", nodes=(
+            LabNode("node0", node.netns, node.ipv4), LabNode("node0", node.netns, node.ipv6)),
+            routers=(LabRouter("frr", frr.netns, "192.0.2.1", str(frr.state_dir)),))
+        assert sorted((s["node"], s["peer"], s["multihop"], s["status"])
+                      for s in bfd_report(state)) == sorted(
+            ("node0", a, multihop, "up") for a in (node.ipv4, node.ipv6))
 
 
 def test_a_frozen_node_leaves_the_ecmp_set_before_the_hold_time():
