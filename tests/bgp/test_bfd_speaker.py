@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import time
 import urllib.request
@@ -161,3 +162,19 @@ def test_a_router_whose_bfdd_stops_gets_its_bgp_sessions_reset_and_routes_come_b
         poll_until(lambda: cluster.lab.nexthops(PREFIX) == [node.ipv4], TIMEOUT,
                    what="the route back")
         assert len(router.established()) == 2
+
+
+def test_a_bfd_process_that_dies_is_started_again_and_its_sessions_return(caplog):
+    caplog.set_level(logging.INFO, logger="metallb.speaker")
+    with bfd_cluster(1) as cluster:
+        speaker = cluster.speakers["node0"]
+        client = speaker.bfd.client  # type: ignore[attr-defined]
+        poll_until(lambda: all_up(cluster), TIMEOUT, what="FRR's BFD sessions up")
+        old = client.pid
+        os.kill(old, signal.SIGKILL)
+        poll_until(lambda: client.pid not in (None, old) and client.running(), TIMEOUT,
+                   what="a new BFD process")
+        assert any("event=bfd_process_restart" in r.getMessage() for r in caplog.records)
+        poll_until(lambda: all_up(cluster), TIMEOUT, what="FRR's BFD sessions up again")
+        poll_until(lambda: len(cluster.lab.router.established()) == 2, TIMEOUT,
+                   what="both BGP sessions Established again")
