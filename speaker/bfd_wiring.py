@@ -108,8 +108,8 @@ class BfdWiring:
         return self
 
     def stop(self) -> None:
-        """AdminDown to every router (it takes that as no failure), then the process
-        ends; the worker stops first so that nothing restarts it."""
+        """AdminDown to every router (an administrative down, not a failure), then the
+        process ends; the worker stops first so that nothing restarts it."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

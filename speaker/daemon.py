@@ -117,7 +117,7 @@ class SpeakerDaemon:
         self._dirty.set()
         if self._thread is not None:
             self._thread.join(timeout=self.settings.sync_stop_timeout)
-        self.bfd.stop()  # AdminDown first: the routers take it as no failure
+        self.bfd.stop()  # AdminDown first (RFC 5882: an administrative down, no failure)
         self.driver.stop(withdraw=True)
         self.events.stop()
         for informer in self.informers:
