@@ -24,7 +24,7 @@ from typing import Any
 
 from lab import prometheus
 from lab.errors import LabError
-from lab.frr import FRR_LIBDIR, FrrError
+from lab.frr import FRR_LIBDIR, BfdTimers, FrrError
 from lab.netns import NetnsError, Topology, list_netns
 from lab.objects import node_object, node_status
 from lab.operator_crds import needs_operator, operator_crds
@@ -40,7 +40,15 @@ from lab.processes import (
 )
 from lab.routers.base import RouterError
 from lab.routers.kinds import DEFAULT_KIND, KINDS, make_router, require_router
-from lab.routers.upstream import lab_routers, open_router, router_report, routers_of
+from lab.routers.upstream import (
+    bfd_report,
+    config_of,
+    lab_routers,
+    open_router,
+    router_bfd,
+    router_report,
+    routers_of,
+)
 from lab.state import LabNode, LabState, load, save, state_path
 from metallb.wait import WaitTimeout, poll_until
 
@@ -194,7 +202,7 @@ class _Starter:
     def run(self, objects: list[dict[str, Any]]) -> LabState:
         save(self.state)
         topology = self._network()
-        self._router(topology)
+        self._router(topology, router_bfd(config_of(objects)))
         api = self._apiserver()
         try:
             self._cluster_objects(api, objects, topology)
@@ -232,8 +240,10 @@ class _Starter:
                           f"{topology.link_v4}")
         return topology
 
-    def _router(self, topology: Topology) -> None:
-        for router, spec in lab_routers(self.options.router, topology, self.dir):
+    def _router(self, topology: Topology, bfd: BfdTimers | None) -> None:
+        """The upstream router(s); with BFD (bfdd) when a configured peer has a BFD
+        profile, so the speakers' BFD sessions have a counterpart."""
+        for router, spec in lab_routers(self.options.router, topology, self.dir, bfd):
             if not self.state.routers:  # the first router is the one `router_*` name
                 self._record(router_namespace=router.namespace,
                              router_address=router.address, frr_dir=router.state_dir)
@@ -242,7 +252,8 @@ class _Starter:
             self.progress(f"router: {router.kind} (AS {spec.asn}) in {router.namespace} at "
                           f"{router.address}, accepting BGP from {topology.link_v4}"
                           + (f" (eBGP multihop {spec.ebgp_multihop}, MD5)"
-                             if spec.ebgp_multihop else ""))
+                             if spec.ebgp_multihop else "")
+                          + (f", BFD {bfd.tx}x{bfd.multiplier} ms" if bfd else ""))
 
     def _apiserver(self) -> Any:
         from metallb.kube.client import load_api_client
@@ -465,6 +476,7 @@ def status(state_dir: str) -> dict[str, Any] | None:
         "pids": [p["pid"] for p in processes if p["running"]],
         "processes": processes,
         "sessions": sessions,
+        "bfd_sessions": bfd_report(state),
         "containers": list(state.containers),
         "problems": session_problems(state, sessions),
     }

@@ -1,11 +1,13 @@
-"""An FRR router (zebra + bgpd) inside a network namespace, without systemd.
+"""An FRR router (zebra + bgpd, + bfdd when BFD is configured) inside a network
+namespace, without systemd.
 
 Each instance has its own state directory (owned by user `frr`, because the daemons drop
 privileges), its own vty socket directory and zserv socket, and pidfiles, so several
 routers, also of other engineers' concurrent runs, coexist on one machine. The config
 accepts any node of the link subnets through `bgp listen range` and installs ECMP routes
 (`maximum-paths 8`, `bgp bestpath as-path multipath-relax`), which is what MetalLB users
-run upstream.
+run upstream. With a BFD profile, bfdd runs too and every node session is watched by
+BFD (`neighbor GROUP bfd profile NAME`), as upstream's FRR mode configures it.
 """
 
 from __future__ import annotations
@@ -34,11 +36,32 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FRR_LIBDIR = Path("/usr/lib/frr")
-DAEMONS = ("zebra", "bgpd")  # start order; stopped in reverse
+DAEMONS = ("zebra", "bfdd", "bgpd")  # start order of those a config runs; stopped in reverse
 
 
 class FrrError(RuntimeError):
     """FRR failed to start or a vtysh command failed; says which and why."""
+
+
+@dataclass(frozen=True)
+class BfdTimers:
+    """A bfdd profile (milliseconds), as both ends of a lab session use it."""
+
+    name: str
+    tx: int = 300
+    rx: int = 300
+    multiplier: int = 3
+    passive: bool = False
+
+    @property
+    def detect_ms(self) -> int:
+        return self.multiplier * max(self.tx, self.rx)
+
+    def render(self) -> str:
+        passive = "  passive-mode\n" if self.passive else ""
+        return (f" profile {self.name}\n  receive-interval {self.rx}\n"
+                f"  transmit-interval {self.tx}\n  detect-multiplier {self.multiplier}\n"
+                f"{passive} !\n")
 
 
 @dataclass(frozen=True)
@@ -59,6 +82,27 @@ class RouterConfig:
     hold_time: int = 3
     keepalive: int = 1
     ebgp_multihop: int | None = None  # > 1: nodes behind a gateway (Packet topology)
+    # BFD: `bfd` watches every node session with this profile (bfdd runs); `bfd_peers`
+    # are static bfdd `peer` blocks (the BFD interop lab, which runs no BGP: bgp=False).
+    bfd: BfdTimers | None = None
+    bfd_profiles: tuple[BfdTimers, ...] = ()
+    bfd_peers: tuple[str, ...] = ()
+    bgp: bool = True
+
+    def daemons(self) -> tuple[str, ...]:
+        """The FRR daemons this config runs, in start order."""
+        bfd = self.bfd is not None or bool(self.bfd_peers)
+        return tuple(d for d in DAEMONS
+                     if d == "zebra" or (d == "bfdd" and bfd) or (d == "bgpd" and self.bgp))
+
+    def render_bfdd(self, log_file: Path) -> str:
+        """bfdd's configuration: microsecond log stamps and the state-change lines (the
+        log is named here: a `--log` target ignores the precision), the profiles, the
+        static peers."""
+        profiles = {p.name: p for p in (*self.bfd_profiles, *([self.bfd] if self.bfd else []))}
+        return (f"log file {log_file}\nlog timestamp precision 6\ndebug bfd peer\nbfd\n"
+                + "".join(profiles[name].render() for name in sorted(profiles))
+                + "".join(self.bfd_peers))
 
     def render(self) -> str:
         """bgpd configuration text (zebra needs none: it installs what bgpd selects)."""
@@ -89,6 +133,8 @@ class RouterConfig:
                 lines.append(f" neighbor {name} password {self.password}")
             if self.ebgp_multihop:
                 lines.append(f" neighbor {name} ebgp-multihop {self.ebgp_multihop}")
+            if self.bfd:
+                lines.append(f" neighbor {name} bfd profile {self.bfd.name}")
             lines.append(f" bgp listen range {subnet} peer-group {name}")
         for name, _subnet, family in groups:
             lines += [
@@ -104,7 +150,8 @@ class RouterConfig:
 
 
 class FrrRouter:
-    """zebra + bgpd in `netns`, state under `state_dir` (a temp dir when None).
+    """zebra + bgpd (+ bfdd, see RouterConfig.daemons) in `netns`, state under
+    `state_dir` (a temp dir when None).
 
     The daemons run as user `frr`: every parent directory of `state_dir` must be
     traversable by it (mode o+x), or zebra fails with "Can't create pid lock file".
@@ -117,6 +164,7 @@ class FrrRouter:
         self._own_state_dir = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix=f"frr-{netns}-"))
         self.conf_path = self.state_dir / "bgpd.conf"
+        self.daemons = self.config.daemons()
 
     # -- lifecycle -------------------------------------------------------------------
     def _conf_of(self, daemon: str) -> Path:
@@ -127,20 +175,24 @@ class FrrRouter:
 
     def _prepare_state_dir(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.conf_path.write_text(self.config.render())
-        self._conf_of("zebra").write_text("hostname metallb-lab-router\n")
+        texts = {"zebra": "hostname metallb-lab-router\n", "bgpd": self.config.render(),
+                 "bfdd": self.config.render_bfdd(self.state_dir / "bfdd.log")}
         frr = pwd.getpwnam("frr")
-        for path in (self.state_dir, self.conf_path, self._conf_of("zebra")):
-            os.chown(path, frr.pw_uid, frr.pw_gid)
+        os.chown(self.state_dir, frr.pw_uid, frr.pw_gid)
+        for daemon in self.daemons:
+            self._conf_of(daemon).write_text(texts[daemon])
+            os.chown(self._conf_of(daemon), frr.pw_uid, frr.pw_gid)
         self.state_dir.chmod(0o770)
 
     def start(self, timeout: float = 10.0) -> FrrRouter:
-        """Start zebra then bgpd; return once bgpd answers on its vty socket."""
+        """Start the daemons that are not running (zebra, bfdd, bgpd); return once the
+        last answers on its vty socket."""
         self._prepare_state_dir()
         try:
-            for daemon in DAEMONS:
-                self._start_daemon(daemon, timeout)
-            poll_until(self._vty_ready, timeout, what=f"bgpd vty in {self.netns}")
+            for daemon in self.daemons:
+                if self._read_pid(daemon) is None:
+                    self._start_daemon(daemon, timeout)
+            poll_until(self._vty_ready, timeout, what=f"{self.daemons[-1]} vty in {self.netns}")
         except BaseException:
             self.stop()
             raise
@@ -157,8 +209,11 @@ class FrrRouter:
             "ip", "netns", "exec", self.netns, str(FRR_LIBDIR / daemon), "-d",
             "--vty_socket", str(self.state_dir), "-z", str(self.state_dir / "zserv.api"),
             "-P", "0", "-i", str(pidfile), "-f", str(self._conf_of(daemon)),
-            "--log", f"file:{logfile}",
         ]
+        # bfdd: its own control socket (the default one is shared by every bfdd of the
+        # machine); its log file is named in its config (for the stamps' precision).
+        cmd += (["--bfdctl", str(self.state_dir / "bfdd.sock")] if daemon == "bfdd"
+                else ["--log", f"file:{logfile}"])
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
                               timeout=timeout)
         if proc.returncode != 0:
@@ -174,6 +229,9 @@ class FrrRouter:
         return pid if pid_alive(pid) else None
 
     def _vty_ready(self) -> bool:
+        if self.daemons[-1] == "bfdd":
+            proc = self._vtysh_raw("show bfd peers json")
+            return proc.returncode == 0 and proc.stdout.strip().startswith("[")
         proc = self._vtysh_raw("show bgp summary json")
         return proc.returncode == 0 and proc.stdout.strip().startswith("{")
 
@@ -181,15 +239,19 @@ class FrrRouter:
         """Running daemons and their PIDs (from the pidfiles)."""
         return {d: pid for d in DAEMONS if (pid := self._read_pid(d))}
 
+    def stop_daemon(self, daemon: str, timeout: float = 10.0) -> None:
+        """SIGTERM one daemon by PID, SIGKILL after `timeout` (e.g. bfdd, for a router
+        whose BFD fails while BGP runs on). `start` starts it again."""
+        pid = self._read_pid(daemon)
+        if pid is not None:
+            terminate(pid, timeout)
+        with contextlib.suppress(FileNotFoundError):
+            self._pidfile(daemon).unlink()
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM each daemon by PID (bgpd first), SIGKILL after `timeout`. Idempotent."""
         for daemon in reversed(DAEMONS):
-            pid = self._read_pid(daemon)
-            if pid is None:
-                continue
-            terminate(pid, timeout)
-            with contextlib.suppress(FileNotFoundError):
-                self._pidfile(daemon).unlink()
+            self.stop_daemon(daemon, timeout)
         log_event(log, "info", "frr_stopped", netns=self.netns)
 
     def restart(self, timeout: float = 10.0) -> FrrRouter:
@@ -261,6 +323,13 @@ class FrrRouter:
         """Prefixes received over all sessions of `family` (cheap: no per-route JSON)."""
         data = self.vtysh_json(f"show bgp {family} unicast summary json")
         return sum(int(p.get("pfxRcd", 0)) for p in data.get("peers", {}).values())
+
+    def bfd_peers(self) -> list[dict[str, Any]]:
+        """bfdd's sessions (`show bfd peers json`); [] when bfdd does not run."""
+        if self._read_pid("bfdd") is None:
+            return []
+        data = self.vtysh_json("show bfd peers json")
+        return list(data) if isinstance(data, list) else []
 
     def kernel_nexthops(self, prefix: str) -> list[str]:
         """Gateways zebra installed for `prefix` in the router namespace's kernel table."""

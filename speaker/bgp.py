@@ -187,8 +187,9 @@ class BGPBackend(Protocol):
     """What the speaker daemon needs from a BGP implementation.
 
     The daemon's sync thread calls `set_peers`, `set_routes`, `announce_ahead` and
-    `sessions`; the events recorder's thread calls `busy`; `start` and `stop` come from
-    the thread that owns the daemon. Every call must be safe from any thread.
+    `sessions`; the events recorder's thread calls `busy`, the BFD thread `teardown`;
+    `start` and `stop` come from the thread that owns the daemon. Every call must be
+    safe from any thread.
     """
 
     def start(self) -> BGPBackend:
@@ -212,6 +213,10 @@ class BGPBackend(Protocol):
 
     def sessions(self) -> dict[str, SessionState]:
         """A snapshot of every configured session."""
+
+    def teardown(self, peer: str) -> bool:
+        """Reset the session with `peer` at once (BFD saw it down); the backend lets it
+        come back by itself. False when there is no such session to reset."""
 
     def busy(self) -> bool:
         """True while sent commands are not yet confirmed (lower-priority work waits)."""

@@ -33,6 +33,7 @@ from metallb.logs import configure_logging, format_event, log_event
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
 from speaker.backends import make_backend
+from speaker.bfd_wiring import BfdWiring, bfd_sessions
 from speaker.bgp import BackendError, DriverEvent, PeerSpec, PeerSpecError
 from speaker.cli import parse_settings
 from speaker.config_guard import blocked_services
@@ -90,6 +91,7 @@ class SpeakerDaemon:
         self.config_source = ConfigSource(settings.namespace, settings.config_name,
                                           settings.config_key, self.k8s_metrics)
         self.driver = make_backend(settings, [], on_event=self._on_driver_event)
+        self.bfd = BfdWiring(settings, self.registry, teardown=self.driver.teardown)
         # Routes first: events wait while ExaBGP still has commands to work through, and
         # go out at most at the rate of controller-runtime's default client (QPS 20,
         # burst 30), which upstream's speaker writes its events with.
@@ -113,6 +115,7 @@ class SpeakerDaemon:
     def start(self) -> SpeakerDaemon:
         self.metrics_server.start()
         self.driver.start()
+        self.bfd.start()
         for informer in self.informers:
             informer.start()
         self._thread = threading.Thread(target=self._loop, name="speaker-sync", daemon=True)
@@ -127,6 +130,7 @@ class SpeakerDaemon:
         self._dirty.set()
         if self._thread is not None:
             self._thread.join(timeout=self.settings.sync_stop_timeout)
+        self.bfd.stop()  # AdminDown first (RFC 5882: an administrative down, no failure)
         self.driver.stop(withdraw=True)
         self.events.stop()
         for informer in self.informers:
@@ -206,6 +210,7 @@ class SpeakerDaemon:
                           action="check --node-name")
             self._planner.forget()
             self._apply([], {}, frozenset())
+            self.bfd.set_sessions([])
             return None
         try:
             return self._plan_and_apply(config, node_obj)
@@ -232,11 +237,14 @@ class SpeakerDaemon:
             touched = self._planner.touched
         self.plans += 1
         specs, problems = peer_specs(result, node_addresses(node_obj))
+        sessions, bfd_problems = bfd_sessions(config, result.peers, specs)
         self._note_keepalive(result.peers)
-        self._report_issues([*(str(issue) for issue in result.issues), *problems])
+        self._report_issues([*(str(issue) for issue in result.issues), *problems,
+                             *bfd_problems])
         routes = {addr: table for addr, table in result.routes.items() if addr in specs}
         self._apply(list(specs.values()), routes, result.announced, touched)
         self._planner.index()  # after a full plan, once its routes are out
+        self.bfd.set_sessions(sessions)
         return result
 
     def _apply(self, specs: list[PeerSpec], routes: dict[str, Any],

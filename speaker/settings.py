@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from metallb.daemon_cli import DaemonSettings
+from speaker.bfd.client import DEFAULT_REALTIME_PRIORITY
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +73,17 @@ class SpeakerSettings(DaemonSettings):
     """Seconds between checks that ExaBGP still runs and that sessions came up."""
     establish_warn_after: float = 10.0
     """A session not up after this many seconds is logged once, with a hint."""
+
+    # -- the BFD process's tunables -------------------------------------------------------
+    bfd_realtime_priority: int = DEFAULT_REALTIME_PRIORITY
+    """SCHED_FIFO priority of the BFD process (0: normal scheduling); the default's
+    measurement is in speaker.bfd.client."""
+    bfd_restart_backoff: tuple[float, float] = (0.2, 10.0)
+    """(first, longest) seconds before restarting a BFD process that died; doubles,
+    back to the first once one ran `exabgp_stable_after` seconds."""
+    bfd_stats_timeout: float = 1.0
+    """Seconds the BFD thread waits for the process's counters (a frozen process must
+    not hold up the teardowns queued behind it for long)."""
 
     def __post_init__(self) -> None:
         if not self.state_dir:

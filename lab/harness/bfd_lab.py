@@ -1,52 +1,39 @@
 """FRR's bfdd (with zebra) in a router namespace, and our BFD process in node namespaces,
 for the BFD interop tests and bench/bfd.py.
 
-The lab's FrrRouter runs zebra + bgpd only; BFD needs no BGP to be proven, so this
-starts its own zebra + bfdd per router namespace, in its own state directory (own vty
-socket, zserv socket and bfdd control socket, so parallel runs never meet). Everything
-is stopped by PID and the namespaces deleted in `finally`, also when a test fails.
+BFD needs no BGP to be proven, so the router here is lab.frr.FrrRouter without bgpd
+(zebra + bfdd, with static `peer` blocks), in its own state directory (own vty socket,
+zserv socket and bfdd control socket, so parallel runs never meet). Everything is
+stopped by PID and the namespaces deleted in `finally`, also when a test fails.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import json
 import os
-import pwd
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lab.frr import FRR_LIBDIR, FrrError, pid_alive, terminate
+from lab.frr import FRR_LIBDIR, BfdTimers, FrrError, FrrRouter, RouterConfig
 from lab.harness.requires import require_frr, require_program
 from lab.netns import Node, Topology, ip
 from metallb.wait import poll_until
 from speaker.bfd.client import BfdClient, BfdEvent
 from speaker.bfd.spec import SessionSpec
 
-DAEMONS = ("zebra", "bfdd")
+if TYPE_CHECKING:
+    from lab.harness.speaker_cluster import SpeakerCluster
 
-
-@dataclass(frozen=True)
-class Profile:
-    """A BFD profile as both ends use it (milliseconds)."""
-
-    name: str
-    tx: int
-    rx: int
-    multiplier: int
-
-    @property
-    def detect_ms(self) -> int:
-        return self.multiplier * max(self.tx, self.rx)
-
+Profile = BfdTimers  # a BFD profile as both ends use it (milliseconds)
 
 P300 = Profile("p300x3", 300, 300, 3)
 P100 = Profile("p100x3", 100, 100, 3)
@@ -71,91 +58,42 @@ class FrrPeer:
 
 
 class Bfdd:
-    """zebra + bfdd in `netns`; state in `state_dir` (traversable by user frr)."""
+    """zebra + bfdd in `netns` (a FrrRouter without bgpd, made by `start` from `peers`);
+    state in `state_dir` (traversable by user frr). Adds a kept vty connection to bfdd,
+    for polling it every few milliseconds."""
 
     def __init__(self, netns: str, state_dir: Path, peers: list[FrrPeer]):
         self.netns = netns
         self.state_dir = state_dir
         self.peers = peers
+        self.router: FrrRouter | None = None
         self._vty: socket.socket | None = None
 
-    def render(self) -> str:
-        profiles = {p.profile for p in self.peers}
-        # Microsecond log stamps and the state-change lines: see state_changes(). (The
-        # log file is named here: a `--log` target ignores the precision.)
-        text = (f"log file {self.state_dir / 'bfdd.log'}\nlog timestamp precision 6\n"
-                "debug bfd peer\nbfd\n")
-        for prof in sorted(profiles, key=lambda p: p.name):
-            text += (f" profile {prof.name}\n  receive-interval {prof.rx}\n"
-                     f"  transmit-interval {prof.tx}\n"
-                     f"  detect-multiplier {prof.multiplier}\n !\n")
-        return text + "".join(p.render() for p in self.peers)
-
-    def _pidfile(self, daemon: str) -> Path:
-        return self.state_dir / f"{daemon}.pid"
+    def config(self) -> RouterConfig:
+        profiles = sorted({p.profile for p in self.peers}, key=lambda p: p.name)
+        return RouterConfig(bgp=False, bfd_profiles=tuple(profiles),
+                            bfd_peers=tuple(p.render() for p in self.peers))
 
     def start(self, timeout: float = 10.0) -> Bfdd:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        frr = pwd.getpwnam("frr")
-        (self.state_dir / "zebra.conf").write_text("hostname bfd-lab-router\n")
-        (self.state_dir / "bfdd.conf").write_text(self.render())
-        for path in (self.state_dir, self.state_dir / "zebra.conf",
-                     self.state_dir / "bfdd.conf"):
-            os.chown(path, frr.pw_uid, frr.pw_gid)
-        self.state_dir.chmod(0o770)
-        try:
-            for daemon in DAEMONS:
-                if self.pid(daemon) is None:
-                    self._start_daemon(daemon, timeout)
-            poll_until(lambda: self._vtysh_ok("show bfd peers json"), timeout,
-                       what=f"bfdd vty in {self.netns}")
-        except BaseException:
-            self.stop()
-            raise
+        """Start what does not run (after `stop_daemon("bfdd")`: bfdd again)."""
+        if self.router is None:
+            self.router = FrrRouter(self.netns, self.config(), state_dir=self.state_dir)
+        self.router.start(timeout)
         return self
 
-    def _start_daemon(self, daemon: str, timeout: float) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._pidfile(daemon).unlink()
-        cmd = ["ip", "netns", "exec", self.netns, str(FRR_LIBDIR / daemon), "-d",
-               "--vty_socket", str(self.state_dir), "-z", str(self.state_dir / "zserv.api"),
-               "-P", "0", "-i", str(self._pidfile(daemon)),
-               "-f", str(self.state_dir / f"{daemon}.conf")]
-        if daemon == "bfdd":
-            cmd += ["--bfdctl", str(self.state_dir / "bfdd.sock")]
-        else:
-            cmd += ["--log", f"file:{self.state_dir / daemon}.log"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                              timeout=timeout)
-        if proc.returncode != 0:
-            raise FrrError(f"{daemon} in {self.netns} failed (rc={proc.returncode}): "
-                           f"{proc.stderr.strip() or proc.stdout.strip()}")
-        poll_until(lambda: self.pid(daemon), timeout, what=f"{daemon} pidfile")
-
     def pid(self, daemon: str = "bfdd") -> int | None:
-        try:
-            pid = int(self._pidfile(daemon).read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if pid_alive(pid) else None
+        return self.router.pids().get(daemon) if self.router is not None else None
 
     def stop_daemon(self, daemon: str = "bfdd", timeout: float = 10.0) -> None:
         if daemon == "bfdd":
             self._close_vty()
-        pid = self.pid(daemon)
-        if pid is not None:
-            terminate(pid, timeout)
-        with contextlib.suppress(FileNotFoundError):
-            self._pidfile(daemon).unlink()
+        if self.router is not None:
+            self.router.stop_daemon(daemon, timeout)
 
     def stop(self) -> None:
-        for daemon in reversed(DAEMONS):
-            self.stop_daemon(daemon)
-
-    def _vtysh_ok(self, command: str) -> bool:
-        proc = subprocess.run(["vtysh", "--vty_socket", str(self.state_dir), "-c", command],
-                              capture_output=True, text=True, check=False, timeout=30)
-        return proc.returncode == 0 and proc.stdout.strip().startswith("[")
+        self._close_vty()
+        if self.router is not None:
+            self.router.stop()
 
     def vty(self, command: str) -> str:
         """One command on bfdd's own vty socket, over a kept connection: ~0.1 ms instead
@@ -315,3 +253,69 @@ def wait_status(lab: BfdLab, peer: str, status: str, timeout: float,
     poll_until(lambda: lab.bfdd.status(peer, multihop) == status, timeout, interval=0.002,
                max_interval=0.005, what=f"bfdd session with {peer} {status}")
     return time.monotonic() - start
+
+
+# -- the speaker with BFD against FRR with bfdd (tests/bgp/test_bfd_speaker.py, bench) ----
+
+
+def speaker_bfd_config(profile: Profile | None, hold_time: int,
+                       multihop: bool = False) -> dict[str, Any]:
+    """The speaker cluster's base config with `hold-time` on both peers and, with a
+    profile, a `bfd-profiles` entry of its timers that both peers use."""
+    from lab.harness.speaker_cluster import BASE_CONFIG
+
+    config = copy.deepcopy(BASE_CONFIG)
+    if profile is not None:
+        config["bfd-profiles"] = [{"name": profile.name, "receive-interval": profile.rx,
+                                   "transmit-interval": profile.tx,
+                                   "detect-multiplier": profile.multiplier}]
+    for peer in config["peers"]:
+        peer["hold-time"] = f"{hold_time}s"
+        if profile is not None:
+            peer["bfd-profile"] = profile.name
+        if multihop:
+            peer["ebgp-multihop"] = True
+    return config
+
+
+@contextlib.contextmanager
+def bfd_speaker_cluster(nodes: int, profile: Profile | None, hold_time: int,
+                        multihop: bool = False, timeout: float = 30.0
+                        ) -> Iterator[SpeakerCluster]:
+    """Speaker daemons (ExaBGP and, with a profile, BFD in the node namespaces) and FRR
+    with bfdd and `neighbor ... bfd profile` (none without a profile), every node's
+    IPv4 and IPv6 sessions Established."""
+    from lab.harness.bgplab import ROUTER_ASN
+    from lab.harness.speaker_cluster import speaker_cluster
+
+    router = RouterConfig(asn=ROUTER_ASN, hold_time=hold_time,
+                          keepalive=max(1, hold_time // 3), bfd=profile,
+                          ebgp_multihop=2 if multihop else None)
+    with speaker_cluster(nodes, start_speakers=False, router=router) as cluster:
+        cluster.set_config(speaker_bfd_config(profile, hold_time, multihop))
+        for node in cluster.lab.nodes:
+            cluster.start_speaker(node)
+        poll_until(lambda: len(cluster.lab.router.established()) == 2 * nodes, timeout,
+                   what="every node's IPv4 and IPv6 sessions Established")
+        yield cluster
+
+
+def frr_bfd_status(cluster: SpeakerCluster) -> dict[tuple[str, bool], str]:
+    """(node address, multihop) -> status, as the cluster router's bfdd reports it."""
+    return {(e["peer"], bool(e.get("multihop"))): str(e["status"])
+            for e in cluster.lab.router.bfd_peers()}  # type: ignore[union-attr]
+
+
+def node_processes(cluster: SpeakerCluster, node: Node) -> list[tuple[int, bool]]:
+    """(pid, whole process group) of what `node` runs besides its in-process speaker
+    daemon: ExaBGP (with its API relay: one process group) and the BFD process."""
+    speaker = cluster.speakers[cluster.node_name(node)]
+    exabgp, bfd = speaker.driver.pid, speaker.bfd.client.pid  # type: ignore[attr-defined]
+    return [(pid, group) for pid, group in ((exabgp, True), (bfd, False)) if pid is not None]
+
+
+def signal_processes(processes: list[tuple[int, bool]], sig: int) -> None:
+    """`sig` to each (pid, group) of `node_processes`; gone ones are skipped."""
+    for pid, group in processes:
+        with contextlib.suppress(ProcessLookupError):
+            (os.killpg if group else os.kill)(pid, sig)

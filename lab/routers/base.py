@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from lab.frr import pid_alive, terminate
+from lab.frr import BfdTimers, pid_alive, terminate
 from lab.routes import kernel_nexthops
 from metallb.logs import log_event
 from metallb.wait import poll_until
@@ -52,6 +52,8 @@ class RouterSpec:
     # Static neighbors (the nodes' addresses) for what a range cannot do: GoBGP accepts
     # no MD5 password on a dynamic-neighbor range, so with a password it peers with these.
     neighbors: tuple[str, ...] = ()
+    # BFD on every node session with these timers (FRR only: bfdd + `neighbor ... bfd`).
+    bfd: BfdTimers | None = None
 
     def peer_asn(self) -> int:
         """The ASN the router expects from nodes, as a number."""
@@ -65,6 +67,24 @@ class RouterSpec:
         """(listen range, IP version) for each family the router accepts."""
         return [(r, ipaddress.ip_network(r).version)
                 for r in (self.listen_v4, self.listen_v6) if r]
+
+
+@dataclass(frozen=True)
+class BfdSession:
+    """One BFD session as the router reports it."""
+
+    peer: str  # the node's address
+    local: str
+    multihop: bool
+    status: str  # "up", "down", "init", "shutdown"
+    diagnostic: str
+    remote_diagnostic: str
+    detect_ms: int | None  # the router's detection time of the node (agreed timers)
+
+    def to_json(self) -> dict[str, object]:
+        return {"peer": self.peer, "local": self.local, "multihop": self.multihop,
+                "status": self.status, "diagnostic": self.diagnostic,
+                "remote_diagnostic": self.remote_diagnostic, "detect_ms": self.detect_ms}
 
 
 @dataclass(frozen=True)
@@ -102,6 +122,7 @@ class UpstreamRouter(Protocol):
     def cleanup(self) -> None: ...
     def pids(self) -> dict[str, int]: ...
     def sessions(self) -> dict[str, str]: ...
+    def bfd_sessions(self) -> list[BfdSession]: ...
     def established(self) -> set[str]: ...
     def paths(self, prefix: str) -> list[RoutePath]: ...
     def path_nexthops(self, prefix: str) -> list[str]: ...
@@ -126,6 +147,10 @@ class RouterQueries:
     def established(self) -> set[str]:
         """Addresses of peers whose session is Established."""
         return {peer for peer, state in self.sessions().items() if state == "Established"}
+
+    def bfd_sessions(self) -> list[BfdSession]:
+        """The router's BFD sessions; [] for a router the lab runs without BFD."""
+        return []
 
     def path_nexthops(self, prefix: str) -> list[str]:
         """Next hops of the router's own paths for `prefix` (its RIB, before the kernel)."""

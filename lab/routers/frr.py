@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lab.frr import FrrError, FrrRouter, RouterConfig
-from lab.routers.base import RoutePath, RouterError, RouterQueries, RouterSpec
+from lab.routers.base import BfdSession, RoutePath, RouterError, RouterQueries, RouterSpec
 
 
 def frr_config(spec: RouterSpec) -> RouterConfig:
@@ -13,7 +13,7 @@ def frr_config(spec: RouterSpec) -> RouterConfig:
                         listen_v6=spec.listen_v6, remote_as=spec.remote_as,
                         password=spec.password, maximum_paths=spec.maximum_paths,
                         hold_time=spec.hold_time, keepalive=spec.keepalive,
-                        ebgp_multihop=spec.ebgp_multihop)
+                        ebgp_multihop=spec.ebgp_multihop, bfd=spec.bfd)
 
 
 class FrrUpstream(RouterQueries):
@@ -51,6 +51,20 @@ class FrrUpstream(RouterQueries):
 
     def sessions(self) -> dict[str, str]:
         return {peer: str(e.get("state")) for peer, e in self.frr.bgp_summary().items()}
+
+    def bfd_sessions(self) -> list[BfdSession]:
+        out = []
+        for e in self.frr.bfd_peers():
+            mult, rx = e.get("remote-detect-multiplier"), e.get("remote-transmit-interval")
+            local_rx = e.get("receive-interval")
+            out.append(BfdSession(
+                peer=str(e.get("peer")), local=str(e.get("local", "")),
+                multihop=bool(e.get("multihop")), status=str(e.get("status")),
+                diagnostic=str(e.get("diagnostic", "")),
+                remote_diagnostic=str(e.get("remote-diagnostic", "")),
+                detect_ms=int(mult) * max(int(rx), int(local_rx))
+                if mult and rx and local_rx else None))
+        return out
 
     def paths(self, prefix: str) -> list[RoutePath]:
         out = []

@@ -72,8 +72,3 @@ def _parse_profile(raw: object, path: str, issues: Issues) -> BfdProfile | None:
     if len(issues) != before:
         return None
     return BfdProfile(name=name, **kwargs)  # type: ignore[arg-type]
-
-
-BFD_NOT_RUN = ("BFD sessions are not run by the speaker yet (the engine is speaker/bfd/; "
-               "wiring it in is issue 16's next step): this peer's failure detection is "
-               "its BGP hold time")

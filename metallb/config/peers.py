@@ -13,7 +13,6 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 
 from metallb.config import fields
-from metallb.config.bfd import BFD_NOT_RUN
 from metallb.config.errors import ConfigIssue
 from metallb.config.issues import Issues, index_path, key_path
 from metallb.config.model import AUTODISCOVERY_FIELDS, DEFAULT_HOLD_TIME, Peer
@@ -192,8 +191,6 @@ def parse_peers(
             issues.add(f"{peer_path}.bfd-profile", "names no entry of bfd-profiles",
                        peer.bfd_profile)
             continue
-        if peer.bfd_profile is not None:
-            issues.warn(f"{peer_path}.bfd-profile", BFD_NOT_RUN, peer.bfd_profile)
         duplicate = next((p for p, other in peers if other == peer), None)
         if duplicate is not None:
             issues.add(

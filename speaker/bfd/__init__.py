@@ -8,7 +8,7 @@ Not implemented: echo mode (the config parser refuses it), demand mode (a peer's
 is ignored: we keep sending, which costs the peer nothing), authentication (packets
 with the A bit are dropped).
 
-Wiring into the speaker (not done here):
+Wiring into the speaker (done in speaker/bfd_wiring.py, which the daemon calls):
 - Sessions: for every configured peer with `bfd_profile`,
   `spec_for_peer(peer, config.bfd_profile(peer.bfd_profile))`; hand the whole list to
   `BfdClient.set_sessions` on every config change (it adds, removes with AdminDown and

@@ -11,6 +11,7 @@ Public API (the speaker daemon uses it as a `speaker.bgp.BGPBackend`):
     driver.set_peers([PeerSpec(...) or PeerSpec.from_peer(peer, node_addresses)])
     driver.set_routes({"192.0.2.1": {"198.51.100.10/32": RouteAttrs()}})
     driver.sessions()  -> {peer: SessionState}
+    driver.teardown("192.0.2.1")  # reset one session now (BFD saw the peer down)
     driver.stop(withdraw=True)
 """
 
@@ -47,6 +48,7 @@ from speaker.settings import SpeakerSettings as DEFAULTS
 log = logging.getLogger(__name__)
 
 RELAY_SCRIPT = Path(__file__).with_name("relay.py")
+CEASE_BFD_DOWN = 10  # Cease subcode "BFD Down" (RFC 9384), what FRR's bgpd sends too
 
 
 class ExaBGPError(BackendError):
@@ -62,10 +64,11 @@ class ExaBGPDriver:
     session that comes up gets its full set (the route book knows what ExaBGP holds).
     Threads: the owner calls `start` and `stop`; the daemon's sync thread calls
     `set_peers`, `set_routes`, `announce_ahead`, `sessions`; any thread may call `busy`,
-    `flush`, `pid`. The channel's reader thread reports session changes and acks, its
-    accept thread the relay's connection, the supervisor's thread exits and stuck
-    sessions, the supervisor's log readers ExaBGP's output (redacted with `_secrets`,
-    every password ever configured, replaced whole under the lock and read without it).
+    `flush`, `pid`, `teardown` (the speaker's BFD thread does). The channel's reader
+    thread reports session changes and acks, its accept thread the relay's connection,
+    the supervisor's thread exits and stuck sessions, the supervisor's log readers
+    ExaBGP's output (redacted with `_secrets`, every password ever configured, replaced
+    whole under the lock and read without it).
     The lock (re-entrant) guards the peers, the session table, the route book, the ack
     ledger and the config serials, and makes "decide commands + queue them" one step.
     `on_event` runs on those threads without the lock: it must not block.
@@ -342,6 +345,19 @@ class ExaBGPDriver:
             generation, sent, _ = self._channel.progress()
             self._acks.sent(commands.peer, generation, sent, len(self._book.held(commands.peer)))
         return commands
+
+    def teardown(self, peer: str, subcode: int = CEASE_BFD_DOWN) -> bool:
+        """Reset the BGP session with `peer` now: ExaBGP sends a Cease NOTIFICATION with
+        `subcode` (default 10, "BFD Down", RFC 9384), closes the connection and
+        re-establishes it by itself; the usual `up` then re-announces every route.
+        False (nothing sent) when `peer` is not configured or ExaBGP is not running.
+        ExaBGP ignores it for a session that is not established."""
+        with self._lock:
+            if peer not in self._peers or self.pid is None or not self._channel.connected:
+                return False
+            self._channel.send([f"neighbor {peer} teardown {subcode}"])
+        log_event(log, "info", "bgp_session_teardown", peer=peer, subcode=subcode)
+        return True
 
     def busy(self) -> bool:
         """Commands sent to the running ExaBGP that it has not acknowledged yet."""

@@ -136,10 +136,8 @@ def test_config_check_summary_shows_profiles_with_effective_timers_and_the_peer_
 
 
 # rules C22 and C23
-def test_a_peer_with_a_profile_is_warned_that_the_speaker_runs_no_bfd_yet():
-    """Accepted (the profile is valid) but never silently ignored: the engine exists and
-    the speaker does not start it yet, so config check and the daemons' logs say so."""
+def test_a_peer_with_a_profile_is_accepted_without_a_warning():
+    """The speaker runs the session (speaker/bfd_wiring.py): nothing to warn about."""
     config = parse(with_profile("") + f"peers: [{{{PEER}, bfd-profile: p1}}]\n")
-    assert [(w.path, w.value) for w in config.warnings] == [("peers[0].bfd-profile", "p1")]
-    assert "not run by the speaker yet" in config.warnings[0].message
-    assert parse(with_profile("") + f"peers: [{{{PEER}}}]\n").warnings == ()
+    assert config.peers[0].bfd_profile == "p1"
+    assert config.warnings == ()

@@ -275,14 +275,22 @@ def test_zero_values_of_unsupported_fields_are_accepted():
 
 def test_bfd_profile_is_checked_and_referenced():
     config = parse_crds([
-        obj("BFDProfile", "fast", {"receiveInterval": 100, "echoMode": True}),
+        obj("BFDProfile", "fast", {"receiveInterval": 100, "echoMode": False}),
         peer(bfdProfile="fast")])
     assert config.peers[0].bfd_profile == "fast"
     (profile,) = config.bfd_profiles
     assert (profile.receive_interval, profile.echo_mode, profile.detect_multiplier) == (
-        100, True, None)
+        100, False, None)
     assert one_error(obj("BFDProfile", "slow", {"detectMultiplier": 1})).startswith(
         "BFDProfile/slow: spec.detectMultiplier: must be between 2 and 255")
+
+
+def test_bfd_profile_with_echo_mode_is_refused_as_the_legacy_config_refuses_it():
+    """Echo mode is not implemented: accepting it would promise a detection the speaker
+    does not run (issue 16: refuse it with a clear error, never accept and ignore)."""
+    assert one_error(obj("BFDProfile", "fast", {"echoMode": True})) == (
+        "BFDProfile/fast: spec.echoMode: echo mode is not implemented (the BFD engine runs "
+        "asynchronous mode only); remove echo-mode or set it to false (value: True)")
 
 
 # --- passwords ---------------------------------------------------------------------------

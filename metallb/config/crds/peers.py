@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from metallb.config import fields
-from metallb.config.bfd import BFD_NOT_RUN
+from metallb.config.bfd import ECHO_MODE_REFUSED
 from metallb.config.crds.common import optional_bool, optional_int, optional_string, selector_list
 from metallb.config.crds.objects import Resource, spec_of
 from metallb.config.issues import Issues
@@ -65,6 +65,8 @@ def parse_bfd_profiles(resources: list[Resource], issues: Issues) -> dict[str, B
             for key, (attr, low, high) in BFD_KEYS.items()
         }
         values["echo_mode"] = optional_bool(spec, "echoMode", base, issues, False)
+        if values["echo_mode"]:
+            issues.add(f"{base}.echoMode", ECHO_MODE_REFUSED, True)
         values["passive_mode"] = optional_bool(spec, "passiveMode", base, issues, False)
         if len(issues) == before:
             profiles[resource.name] = BfdProfile(name=resource.name, **values)
@@ -181,8 +183,6 @@ def _parse_peer(
     bfd = optional_string(spec, "bfdProfile", base, issues)
     if bfd is not None and bfd not in bfd_profiles:
         issues.add(f"{base}.bfdProfile", "names no BFDProfile", bfd)
-    elif bfd is not None:
-        issues.warn(f"{base}.bfdProfile", BFD_NOT_RUN, bfd)
     kwargs["bfd_profile"] = bfd
     if len(issues) != before:
         return None
