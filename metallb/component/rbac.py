@@ -36,6 +36,9 @@ NAMESPACE_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[s
         (("",), ("configmaps",), ("get", "list", "watch")),
         (("coordination.k8s.io",), ("leases",), ("get", "create", "update")),
         (("metallb.io",), CONFIG_RESOURCES, READ),
+        # Status objects (metallb.controller.status): its ConfigurationState, pool counts.
+        (("metallb.io",), ("configurationstates",), ("create",)),
+        (("metallb.io",), ("configurationstates/status", "ipaddresspools/status"), ("patch",)),
     ),
     SPEAKER: (
         (("",), ("configmaps",), ("get", "list", "watch")),

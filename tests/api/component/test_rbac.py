@@ -35,8 +35,12 @@ PLURAL_PATHS = {  # resource -> collection path in a namespace (None: cluster-sc
     "namespaces": "/api/v1/namespaces",
     **{plural: f"/apis/metallb.io/{version}/namespaces/{{ns}}/{plural}" for plural, version in (
         ("ipaddresspools", "v1beta1"), ("bgppeers", "v1beta2"), ("bgpadvertisements", "v1beta1"),
-        ("communities", "v1beta1"), ("bfdprofiles", "v1beta1"), ("l2advertisements", "v1beta1"))},
+        ("communities", "v1beta1"), ("bfdprofiles", "v1beta1"), ("l2advertisements", "v1beta1"),
+        ("configurationstates", "v1beta1"), ("servicebgpstatuses", "v1beta1"),
+        ("bgpsessionstates", "v1beta1"))},
 }
+PLURAL_PATHS.update({f"{plural}/status": PLURAL_PATHS[plural] for plural in (
+    "ipaddresspools", "configurationstates", "servicebgpstatuses", "bgpsessionstates")})
 SUBRESOURCE_VERBS = ("get", "update", "patch")  # what a status subresource answers to
 
 
@@ -63,7 +67,7 @@ def _status(client, method: str, resource: str, namespace: str, name: str = "",
     path = PLURAL_PATHS[resource].format(ns=namespace)
     if name:
         path += f"/{name}"
-    if resource == "services/status":
+    if resource.endswith("/status"):
         path += "/status"
     headers = {"Accept": "application/json"}
     if body is not None:

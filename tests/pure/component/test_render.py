@@ -20,7 +20,8 @@ def test_seed_example_renders_every_part(tmp_path):
         ("Namespace", "metallb-system"),
         *(("CustomResourceDefinition", f"{plural}.metallb.io") for plural in (
             "ipaddresspools", "bgppeers", "bgpadvertisements", "communities", "bfdprofiles",
-            "l2advertisements")),
+            "l2advertisements", "servicebgpstatuses", "configurationstates",
+            "bgpsessionstates")),
         ("ServiceAccount", "controller"), ("ClusterRole", "metallb-system:controller"),
         ("ClusterRoleBinding", "metallb-system:controller"), ("Role", "controller"),
         ("RoleBinding", "controller"),

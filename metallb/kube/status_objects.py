@@ -1,0 +1,75 @@
+"""Writes of metallb.io status objects through the status subresource, for the
+StatusQueue's thread: a merge patch of `status` (the whole status is ours, so no read
+first), creating the object first when it does not exist yet (a create ignores
+`status` on a kind with the status subresource, as a real API server does)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from metallb.kube.errors import is_conflict, is_not_found
+
+GROUP, VERSION = "metallb.io", "v1beta1"
+
+
+class MetallbObjects:
+    """metallb.io objects of one namespace; each call bounded by `timeout` seconds.
+    Stateless: any thread may call it (the StatusQueue's, in practice)."""
+
+    def __init__(self, api_client: client.ApiClient, namespace: str, timeout: float = 10.0):
+        self._api = client.CustomObjectsApi(api_client)
+        self.namespace, self._timeout = namespace, timeout
+
+    def patch_status(self, plural: str, name: str, status: dict[str, Any]) -> bool:
+        """Merge-patch `status` onto the object; False when it does not exist."""
+        try:
+            self._api.patch_namespaced_custom_object_status(
+                GROUP, VERSION, self.namespace, plural, name, {"status": status},
+                _preload_content=False, _request_timeout=self._timeout)
+        except ApiException as err:
+            if is_not_found(err):
+                return False
+            raise
+        return True
+
+    def create(self, kind: str, plural: str, name: str, labels: dict[str, str],
+               generate: bool = False) -> str:
+        """Create the object (status empty); its name (generated when `generate`, else
+        `name`, also when it exists already)."""
+        meta: dict[str, Any] = {"labels": labels}
+        meta["generateName" if generate else "name"] = name
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": meta}
+        try:
+            created = self._api.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, plural, body, _request_timeout=self._timeout)
+        except ApiException as err:
+            if not generate and is_conflict(err):
+                return name
+            raise
+        return created["metadata"]["name"]
+
+    def put_status(self, kind: str, plural: str, name: str, labels: dict[str, str],
+                   status: dict[str, Any]) -> None:
+        """The object `name` exists with these labels and says `status`."""
+        if not self.patch_status(plural, name, status):
+            self.create(kind, plural, name, labels)
+            if not self.patch_status(plural, name, status):
+                raise RuntimeError(f"{plural}/{name} vanished right after its creation")
+
+    def list(self, plural: str, label_selector: str = "") -> list[dict[str, Any]]:
+        answer = self._api.list_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, plural, label_selector=label_selector,
+            _request_timeout=self._timeout)
+        return answer.get("items") or []
+
+    def delete(self, plural: str, name: str) -> None:
+        """Delete the object; gone already is fine."""
+        try:
+            self._api.delete_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, plural, name, _request_timeout=self._timeout)
+        except ApiException as err:
+            if not is_not_found(err):
+                raise
