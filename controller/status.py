@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,9 @@ class ControllerStatus:
     """States the controller's status objects should hold, written by a StatusQueue.
 
     Threads: service(), conditions_for(), written(), deleted(), pools() and config()
-    from the controller's worker only, never blocking; the queue's thread runs
+    from the controller's worker only, never blocking; is_own_write() from the Service
+    informer's thread (the lock guards `_own_writes`, at most one entry per Service
+    with a condition write not yet seen by the watch); the queue's thread runs
     `_write`, which reads and writes the API (each call bounded by `timeout`) and
     hands a Service it wrote to `on_service_written` (the informer's update_local).
     stop() from the daemon's shutdown path, once.
@@ -77,6 +80,8 @@ class ControllerStatus:
         self._timeout, self._clock = timeout, clock
         self._on_service_written = on_service_written
         self._transition: dict[str, str] = {}  # ConfigurationState condition status+time
+        self._lock = threading.Lock()  # guards _own_writes only
+        self._own_writes: dict[str, str] = {}  # Service key -> resourceVersion we wrote
         self.queue = StatusQueue(self._write, name="controller-status", clock=clock,
                                  **queue_settings)
 
@@ -111,6 +116,19 @@ class ControllerStatus:
 
     def deleted(self, key: str) -> None:
         self.queue.forget(_ServiceCondition(key))
+        with self._lock:
+            self._own_writes.pop(key, None)
+
+    def is_own_write(self, obj: dict[str, Any]) -> bool:
+        """The watch event of `obj` is our own condition write, which changed nothing the
+        allocation reads: no need to reconcile it again (a pending Service would record
+        its AllocationFailed Event once more). Called from the informer's thread."""
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        with self._lock:
+            if version is None or self._own_writes.get(object_key(obj)) != version:
+                return False
+            del self._own_writes[object_key(obj)]
+            return True
 
     # -- pools and config -----------------------------------------------------------------
 
@@ -157,7 +175,10 @@ class ControllerStatus:
             if is_not_found(err):
                 return  # deleted meanwhile
             raise
-        self._on_service_written(json.loads(resp.data))
+        written = json.loads(resp.data)
+        with self._lock:
+            self._own_writes[key] = (written.get("metadata") or {}).get("resourceVersion")
+        self._on_service_written(written)
 
     def _write_config_state(self, state: config_state.ConfigState) -> None:
         result, summary, condition = config_state.result_of(state)

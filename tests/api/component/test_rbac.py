@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import kubernetes
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from lab.apiserver import ApiServer, Identity
 from lab.harness.daemons import DaemonProcess
@@ -164,6 +165,22 @@ def test_controller_works_with_only_its_service_account(enforcing_server, tmp_pa
         reasons = poll_until(lambda: {e.reason for e in core.list_namespaced_event(
             OTHER_NAMESPACE).items}, timeout=30, what="an event from the controller")
         assert "IPAllocated" in reasons
+        # Status objects are written from the status thread: ConfigurationState (create
+        # + status patch), the pool's status (patch), the Service's condition (update).
+        custom = kubernetes.client.CustomObjectsApi(admin)
+        def config_state_valid() -> bool:
+            try:
+                obj = custom.get_namespaced_custom_object(
+                    "metallb.io", "v1beta1", NAMESPACE, "configurationstates", "controller")
+            except ApiException as err:
+                assert err.status == 404
+                return False
+            return (obj.get("status") or {}).get("result") == "Valid"
+
+        poll_until(config_state_valid, timeout=30, what="the controller's ConfigurationState")
+        poll_until(lambda: any(c.type == "metallb.io/AddressAssigned" for c in (
+            core.read_namespaced_service_status("web", OTHER_NAMESPACE).status.conditions
+            or [])), timeout=30, what="the Service's condition")
     finally:
         admin.close()
         terminate(proc, 15)
