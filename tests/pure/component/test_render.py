@@ -143,7 +143,10 @@ def test_rbac_is_exactly_the_table(tmp_path):
     assert _rules(find(objects, "Role", "controller")) == {
         ("", "configmaps", "get"), ("", "configmaps", "list"), ("", "configmaps", "watch"),
         ("coordination.k8s.io", "leases", "get"), ("coordination.k8s.io", "leases", "create"),
-        ("coordination.k8s.io", "leases", "update")} | METALLB_IO_READ
+        ("coordination.k8s.io", "leases", "update")} | METALLB_IO_READ | {
+        ("metallb.io", "configurationstates", "create"),
+        ("metallb.io", "configurationstates/status", "patch"),
+        ("metallb.io", "ipaddresspools/status", "patch")}
     speaker_cluster = _rules(find(objects, "ClusterRole", "metallb-system:speaker"))
     assert speaker_cluster == {
         (g, r, v) for g, r in (("", "services"), ("", "nodes"),
