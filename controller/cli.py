@@ -38,9 +38,6 @@ class Settings(DaemonSettings):
     event_burst: int = 200
     event_queue_size: int = 10000
     """Events waiting to be written at most; more are dropped and counted."""
-    status: bool = True
-    """Write the status objects (pool counts, Service conditions, ConfigurationState);
-    off only to measure what they cost."""
     status_rate: float = 20.0
     """Status writes per second at most (after a burst of 50); each object is written
     at most once a second, its last desired state winning."""
@@ -89,9 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
                    f"(default: {d.lease_duration:g})")
     p.add_argument("--identity", default=d.identity or None,
                    help="this replica's name in the lease (default: hostname_pid)")
-    p.add_argument("--status", choices=("on", "off"), default="on" if d.status else "off",
-                   help="write status objects: pool counts, Service conditions, "
-                   "ConfigurationState (default: on)")
     return p
 
 
@@ -103,5 +97,4 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         lease_name=args.lease_name,
         lease_duration=args.lease_duration,
         identity=args.identity or default_identity(),
-        status=args.status == "on",
     )

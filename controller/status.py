@@ -25,7 +25,7 @@ from metallb.config_source import ConfigSource
 from metallb.keys import object_key
 from metallb.kube.clock import REAL_CLOCK, Clock
 from metallb.kube.errors import is_not_found
-from metallb.kube.status_objects import MetallbObjects
+from metallb.kube.status_objects import ConfigStateWriter, MetallbObjects
 from metallb.kube.status_queue import StatusQueue
 from metallb.logs import log_event
 from metallb.status import config_state
@@ -79,7 +79,7 @@ class ControllerStatus:
         self._objects = MetallbObjects(api_client, namespace, timeout)
         self._timeout, self._clock = timeout, clock
         self._on_service_written = on_service_written
-        self._transition: dict[str, str] = {}  # ConfigurationState condition status+time
+        self._config_state = ConfigStateWriter(self._objects, COMPONENT, None, clock)
         self._lock = threading.Lock()  # guards _own_writes only
         self._own_writes: dict[str, str] = {}  # Service key -> resourceVersion we wrote
         self.queue = StatusQueue(self._write, name="controller-status", clock=clock,
@@ -138,9 +138,7 @@ class ControllerStatus:
             self.queue.put(_Pool(name), pool_status(by_family))
 
     def config(self, source: ConfigSource) -> None:
-        state = config_state.ConfigState(loaded=source.current is not None,
-                                         problem=source.problem)
-        self.queue.put(_CONFIG_STATE, state)
+        self.queue.put(_CONFIG_STATE, config_state.ConfigState.of(source))
 
     # -- the queue's thread -------------------------------------------------------------
 
@@ -153,7 +151,7 @@ class ControllerStatus:
                 log_event(log, "debug", "pool_status_skipped", pool=key.name,
                           reason="no_object")
         else:
-            self._write_config_state(desired)
+            self._config_state.write(desired)
 
     def _write_condition(self, key: str, wanted: Condition | None) -> None:
         """Read the Service, merge the condition into its conditions, write the status
@@ -179,17 +177,6 @@ class ControllerStatus:
         with self._lock:
             self._own_writes[key] = (written.get("metadata") or {}).get("resourceVersion")
         self._on_service_written(written)
-
-    def _write_config_state(self, state: config_state.ConfigState) -> None:
-        result, summary, condition = config_state.result_of(state)
-        now = self._now()
-        if self._transition.get("status") != condition.status:
-            self._transition = {"status": condition.status, "time": now}
-        status = {"result": result, "errorSummary": summary,
-                  "conditions": [condition.as_dict(self._transition["time"])]}
-        name = config_state.object_name(COMPONENT)
-        self._objects.put_status(config_state.KIND, config_state.PLURAL, name,
-                                 config_state.labels(COMPONENT), status)
 
     def _now(self) -> str:
         return timestamp(self._clock.now())

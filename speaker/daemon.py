@@ -36,6 +36,7 @@ from speaker.config_guard import blocked_services
 from speaker.node import NodeInfo
 from speaker.planner import PROTOCOL, Plan, plan
 from speaker.settings import SpeakerSettings
+from speaker.status import SpeakerStatus
 
 log = logging.getLogger("metallb.speaker")
 
@@ -87,6 +88,8 @@ class SpeakerDaemon:
             burst=settings.event_burst, yield_to=self.driver.busy)
         self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
                                             ready=self.ready)
+        self.status = SpeakerStatus(api, settings.namespace, settings.node_name
+                                    ) if settings.status else None
         self._announced: frozenset[tuple[str, str]] = frozenset()
         self._peer_problems: set[str] = set()
         self._known_peers: set[str] = set()
@@ -116,6 +119,8 @@ class SpeakerDaemon:
             self._thread.join(timeout=self.settings.sync_stop_timeout)
         self.driver.stop(withdraw=True)
         self.events.stop()
+        if self.status is not None:  # nothing announced any more: say so, briefly
+            self.status.withdrawn()
         for informer in self.informers:
             informer.stop()
         self.metrics_server.stop()
@@ -177,6 +182,12 @@ class SpeakerDaemon:
         return self.config_source.current
 
     def sync(self) -> Plan | None:
+        result = self._sync()
+        if self.status is not None:
+            self.status.synced(self.config_source, result)
+        return result
+
+    def _sync(self) -> Plan | None:
         config = self.current_config()
         node_obj = self.nodes.get(self.settings.node_name)
         if config is None or node_obj is None:
@@ -247,6 +258,8 @@ class SpeakerDaemon:
         self._peer_problems = current
 
     def _publish_sessions(self) -> None:
+        if self.status is not None:
+            self.status.sessions(self.driver.sessions())
         for peer, state in self.driver.sessions().items():
             m = self.bgp_metrics
             m.session_up.labels(peer).set(1 if state.up else 0)

@@ -45,6 +45,13 @@ NAMESPACE_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[s
         (("metallb.io",), CONFIG_RESOURCES, READ),
         # BGPPeer.spec.passwordSecret: basic-auth Secrets in this namespace only.
         (("",), ("secrets",), READ),
+        # Status objects (speaker.status): its ConfigurationState; per Service and per
+        # peer objects of its node, listed at start to remove what a predecessor left.
+        (("metallb.io",), ("configurationstates",), ("create",)),
+        (("metallb.io",), ("servicebgpstatuses", "bgpsessionstates"),
+         ("list", "create", "delete")),
+        (("metallb.io",), ("configurationstates/status", "servicebgpstatuses/status",
+                           "bgpsessionstates/status"), ("patch",)),
     ),
 }
 

@@ -10,7 +10,10 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from metallb.kube.clock import Clock
 from metallb.kube.errors import is_conflict, is_not_found
+from metallb.status import config_state
+from metallb.status.conditions import timestamp
 
 GROUP, VERSION = "metallb.io", "v1beta1"
 
@@ -73,3 +76,24 @@ class MetallbObjects:
         except ApiException as err:
             if not is_not_found(err):
                 raise
+
+
+class ConfigStateWriter:
+    """Writes one daemon's ConfigurationState; keeps its condition's transition time
+    while the condition's status holds. One thread (the StatusQueue's) calls write()."""
+
+    def __init__(self, objects: MetallbObjects, component: str, node: str | None,
+                 clock: Clock):
+        self._objects, self._clock = objects, clock
+        self._name = config_state.object_name(component, node)
+        self._labels = config_state.labels(component, node)
+        self._transition: tuple[str, str] | None = None  # (condition status, since)
+
+    def write(self, state: config_state.ConfigState) -> None:
+        result, summary, condition = config_state.result_of(state)
+        if self._transition is None or self._transition[0] != condition.status:
+            self._transition = (condition.status, timestamp(self._clock.now()))
+        self._objects.put_status(
+            config_state.KIND, config_state.PLURAL, self._name, self._labels,
+            {"result": result, "errorSummary": summary,
+             "conditions": [condition.as_dict(self._transition[1])]})

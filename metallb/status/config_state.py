@@ -8,6 +8,7 @@ daemon reads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from metallb.status.conditions import FALSE, TRUE, UNKNOWN, Condition
 
@@ -27,6 +28,11 @@ class ConfigState:
 
     loaded: bool
     problem: str | None
+
+    @classmethod
+    def of(cls, source: Any) -> ConfigState:
+        """From a daemon's ConfigSource (its `current` config and `problem`)."""
+        return cls(loaded=source.current is not None, problem=source.problem)
 
 
 def object_name(component: str, node: str | None = None) -> str:

@@ -148,3 +148,21 @@ def test_configuration_state_result(state, result, summary, reason):
     got_result, got_summary, condition = result_of(state)
     assert (got_result, got_summary, condition.type, condition.reason) == (
         result, summary, "configReconcilerValid", reason)
+
+
+def test_service_peers_name_bgppeers_and_fall_back_to_the_address():
+    from metallb.config.model import Peer
+    from speaker.planner import Plan
+    from speaker.status import service_peers, session_object_name
+
+    named = Peer(peer_address="192.0.2.1", peer_asn=64500, my_asn=64501, name="router-a")
+    legacy = Peer(peer_address="2001:db8::1", peer_asn=64500, my_asn=64501)
+    result = Plan(
+        peers={"192.0.2.1": named, "2001:db8::1": legacy},
+        routes={"192.0.2.1": {"198.51.100.5/32": None},
+                "2001:db8::1": {"198.51.100.5/32": None, "2001:db8:1::5/128": None}},
+        announced=frozenset({("demo/web", "198.51.100.5"), ("demo/v6", "2001:db8:1::5"),
+                             ("demo/nowhere", "198.51.100.9")}))
+    assert service_peers(result) == {"demo/web": ("2001:db8::1", "router-a"),
+                                     "demo/v6": ("2001:db8::1",)}
+    assert session_object_name("node-a", "2001:db8::1") == "node-a-2001-db8--1"

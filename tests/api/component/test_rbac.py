@@ -198,10 +198,7 @@ def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path)
     """Ready means every watch (services, endpointslices, its node, the config) listed
     successfully, which a missing permission prevents."""
     admin = api_client_for(enforcing_server)
-    try:
-        kubernetes.client.CoreV1Api(admin).create_node({"metadata": {"name": "node-a"}})
-    finally:
-        admin.close()
+    kubernetes.client.CoreV1Api(admin).create_node({"metadata": {"name": "node-a"}})
     token = enforcing_server.service_account_token(NAMESPACE, SPEAKER)
     kubeconfig = enforcing_server.write_kubeconfig(tmp_path / "speaker-kubeconfig", token)
     speaker = DaemonProcess("speaker", [
@@ -214,8 +211,22 @@ def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path)
             return speaker.ready()
 
         poll_until(ready, timeout=30, what="the speaker's watches sync")
+        # Its status writer lists its node's objects, then writes its ConfigurationState.
+        custom = kubernetes.client.CustomObjectsApi(admin)
+
+        def config_state_written() -> bool:
+            try:
+                return bool(custom.get_namespaced_custom_object(
+                    "metallb.io", "v1beta1", NAMESPACE, "configurationstates",
+                    "speaker-node-a").get("status"))
+            except ApiException as err:
+                assert err.status == 404
+                return False
+
+        poll_until(config_state_written, timeout=30, what="the speaker's ConfigurationState")
     finally:
         speaker.stop()
+        admin.close()
     assert _refused(enforcing_server, SPEAKER) == [], speaker.log_text()
 
 

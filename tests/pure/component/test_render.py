@@ -154,7 +154,13 @@ def test_rbac_is_exactly_the_table(tmp_path):
         for v in ("get", "list", "watch")} | {("", "events", "create"), ("", "events", "patch")}
     assert _rules(find(objects, "Role", "speaker")) == {
         ("", "configmaps", v) for v in READ} | METALLB_IO_READ | {
-        ("", "secrets", v) for v in READ}
+        ("", "secrets", v) for v in READ} | {
+        ("metallb.io", "configurationstates", "create"),
+        ("metallb.io", "configurationstates/status", "patch"),
+        ("metallb.io", "servicebgpstatuses/status", "patch"),
+        ("metallb.io", "bgpsessionstates/status", "patch")} | {
+        ("metallb.io", r, v) for r in ("servicebgpstatuses", "bgpsessionstates")
+        for v in ("list", "create", "delete")}
     # nothing anywhere may grant wildcards; secrets only to the speaker, in its namespace
     for kind in ("ClusterRole", "Role"):
         for role in (o for o in objects if o["kind"] == kind):
