@@ -166,3 +166,39 @@ def test_service_peers_name_bgppeers_and_fall_back_to_the_address():
     assert service_peers(result) == {"demo/web": ("2001:db8::1", "router-a"),
                                      "demo/v6": ("2001:db8::1",)}
     assert session_object_name("node-a", "2001:db8::1") == "node-a-2001-db8--1"
+
+
+def test_status_summary_reads_any_shape_and_renders_each_section():
+    from metallb.status.summary import render, summarize
+
+    pools = [{"metadata": {"name": "p"}, "status": {"assignedIPv4": 3, "availableIPv4": 5,
+                                                    "assignedIPv6": 1, "availableIPv6": 1}},
+             {"metadata": {"name": "bare"}}, {"junk": 1}]
+    states = [{"metadata": {"name": "speaker-n1"},
+               "status": {"result": "Invalid", "errorSummary": "bad peer"}}]
+    sessions = [{"status": {"node": "n1", "peer": "192.0.2.1", "state": "up",
+                            "since": "2026-01-01T00:00:00Z", "prefixesAcknowledged": 7}}]
+    services = [
+        {"metadata": {"name": "a", "namespace": "d"}, "spec": {"type": "LoadBalancer"}},
+        {"metadata": {"name": "b", "namespace": "d"}, "spec": {"type": "LoadBalancer"},
+         "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}},
+        {"metadata": {"name": "c", "namespace": "d"}, "spec": {"type": "ClusterIP"}},
+        {"metadata": {"name": "e", "namespace": "d"},
+         "spec": {"type": "LoadBalancer", "loadBalancerClass": "other"}},
+        {"metadata": {"name": "f", "namespace": "d"}, "spec": {"type": "LoadBalancer"},
+         "status": {"conditions": [{"type": ADDRESS_ASSIGNED, "status": "False",
+                                    "reason": "NoMatchingPool", "message": "m"}]}},
+        "junk",
+    ]
+    summary = summarize(pools, states, sessions, [s for s in services if isinstance(s, dict)])
+    assert [(p["name"], p["size"], p["inUse"], p["reported"]) for p in summary["pools"]] == [
+        ("", 0, 0, False), ("bare", 0, 0, False), ("p", 10, 4, True)]
+    assert summary["pendingServices"] == [
+        {"service": "d/a", "reason": "Unknown", "message": "no condition written yet"},
+        {"service": "d/f", "reason": "NoMatchingPool", "message": "m"}]
+    text = render(summary)
+    for line in ("  p     10    4", "  speaker-n1  Invalid  bad peer",
+                 "  n1    192.0.2.1  up     2026-01-01T00:00:00Z  7",
+                 "  d/f      NoMatchingPool  m"):
+        assert line in text.splitlines(), text
+    assert render(summarize([], [], [], [])).count("(") == 4

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from kubernetes import client
 
+from metallb.cli import main
 from metallb.component.render import crd_objects
 from metallb.wait import poll_until
 from tests.api.controller.support import NAMESPACE, put_config, service, wait_statuses
@@ -225,3 +226,36 @@ def test_status_off_writes_no_status_objects(core, custom, start_controller):
     assert _condition(core, "a") is None
     assert pool_status(custom) == {}
     assert config_state(custom) == {}
+
+
+def test_metallb_status_shows_pools_config_state_and_pending_services(
+        core, custom, start_controller, kubeconfig, capsys):
+    put_config(core, TWO)
+    for name in ("a", "b", "c"):
+        core.create_namespaced_service("demo", service(name))
+    start_controller()
+    wait_condition(core, "c", "False", "PoolExhausted")
+    wait_pool(custom, assignedIPv4=2, availableIPv4=0)
+    wait_config_state(custom, "Valid")
+    assert main(["status", "--kubeconfig", str(kubeconfig), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["pools"] == [{"name": "small", "size": 2, "inUse": 2, "reported": True}]
+    assert summary["configurationStates"] == [
+        {"name": "controller", "result": "Valid", "errorSummary": ""}]
+    assert summary["pendingServices"] == [
+        {"service": "demo/c", "reason": "PoolExhausted",
+         "message": "cannot allocate an address: no available IPs"}]
+    assert summary["sessions"] == []
+    assert main(["status", "--kubeconfig", str(kubeconfig)]) == 0
+    text = capsys.readouterr().out
+    assert "  small  2     2" in text
+    assert "  demo/c   PoolExhausted  cannot allocate an address: no available IPs" in text
+
+
+def test_metallb_status_without_an_api_exits_2(tmp_path, capsys):
+    missing = tmp_path / "kubeconfig"
+    missing.write_text("apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster:\n"
+                       "    server: https://127.0.0.1:1\ncontexts:\n- name: x\n  context:\n"
+                       "    cluster: x\ncurrent-context: x\nusers: []\n")
+    assert main(["status", "--kubeconfig", str(missing)]) == 2
+    assert "cannot read the cluster" in capsys.readouterr().err
