@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
@@ -45,19 +44,8 @@ COMPONENT = "controller"
 POOLS = "ipaddresspools"
 
 
-@dataclass(frozen=True)
-class _ServiceCondition:
-    """Queue key of a Service's condition (a Service and a pool may share a name)."""
-
-    key: str
-
-
-@dataclass(frozen=True)
-class _Pool:
-    name: str
-
-
-_CONFIG_STATE = "config-state"
+# Queue keys: ("service", namespace/name), ("pool", name), and this one.
+_CONFIG_STATE = ("config-state", "")
 
 
 class ControllerStatus:
@@ -101,7 +89,7 @@ class ControllerStatus:
 
     def written(self, obj: dict[str, Any], decision: Decision) -> None:
         """The worker's status write carried the condition: nothing left to queue."""
-        self.queue.settled(_ServiceCondition(object_key(obj)), address_condition(decision))
+        self.queue.settled(("service", object_key(obj)), address_condition(decision))
 
     def service(self, obj: dict[str, Any], decision: Decision) -> None:
         """The Service's condition after `decision`, queued when the object (as the
@@ -112,10 +100,10 @@ class ControllerStatus:
         if matches(conditions, wanted, ADDRESS_ASSIGNED) or (
                 decision.foreign and matches(conditions, None, ADDRESS_ASSIGNED)):
             return
-        self.queue.put(_ServiceCondition(object_key(obj)), wanted)
+        self.queue.put(("service", object_key(obj)), wanted)
 
     def deleted(self, key: str) -> None:
-        self.queue.forget(_ServiceCondition(key))
+        self.queue.forget(("service", key))
         with self._lock:
             self._own_writes.pop(key, None)
 
@@ -135,20 +123,21 @@ class ControllerStatus:
     def pools(self, allocator: Allocator) -> None:
         """Every pool's counts (the queue writes the ones that changed, coalesced)."""
         for name, by_family in allocator.family_stats().items():
-            self.queue.put(_Pool(name), pool_status(by_family))
+            self.queue.put(("pool", name), pool_status(by_family))
 
     def config(self, source: ConfigSource) -> None:
         self.queue.put(_CONFIG_STATE, config_state.ConfigState.of(source))
 
     # -- the queue's thread -------------------------------------------------------------
 
-    def _write(self, key: Hashable, desired: Any) -> None:
-        if isinstance(key, _ServiceCondition):
-            self._write_condition(key.key, desired)
-        elif isinstance(key, _Pool):
-            if not self._objects.patch_status(POOLS, key.name, desired):
+    def _write(self, key: tuple[str, str], desired: Any) -> None:
+        kind, name = key
+        if kind == "service":
+            self._write_condition(name, desired)
+        elif kind == "pool":
+            if not self._objects.patch_status(POOLS, name, desired):
                 # A pool from the ConfigMap: no IPAddressPool object to say it on.
-                log_event(log, "debug", "pool_status_skipped", pool=key.name,
+                log_event(log, "debug", "pool_status_skipped", pool=name,
                           reason="no_object")
         else:
             self._config_state.write(desired)

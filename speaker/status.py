@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,18 +80,9 @@ def session_object_name(node: str, peer: str) -> str:
 
 # -- the adapter ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _ServiceKey:
-    key: str
-
-
-@dataclass(frozen=True)
-class _SessionKey:
-    peer: str
-
-
-_CLEANUP = "cleanup"
-_CONFIG = "config-state"
+# Queue keys: ("service", namespace/name), ("session", peer address), and these two.
+_CLEANUP = ("cleanup", "")
+_CONFIG = ("config-state", "")
 
 
 class SpeakerStatus:
@@ -145,30 +135,31 @@ class SpeakerStatus:
             gone = set(self._wanted_services) - set(wanted)
             self._wanted_services = wanted
         for key in gone:
-            self.queue.put(_ServiceKey(key), None)
+            self.queue.put(("service", key), None)
         for key, peers in wanted.items():
-            self.queue.put(_ServiceKey(key), peers)
+            self.queue.put(("service", key), peers)
 
     def sessions(self, states: Mapping[str, SessionState]) -> None:
         with self._lock:
             gone = self._wanted_peers - set(states)
             self._wanted_peers = set(states)
         for peer in gone:
-            self.queue.put(_SessionKey(peer), None)
+            self.queue.put(("session", peer), None)
         for peer, state in states.items():
-            self.queue.put(_SessionKey(peer), session_status(self._node, state))
+            self.queue.put(("session", peer), session_status(self._node, state))
 
     # -- the queue's thread ---------------------------------------------------------------
 
-    def _write(self, key: Hashable, desired: Any) -> None:
-        if key == _CLEANUP:
+    def _write(self, key: tuple[str, str], desired: Any) -> None:
+        kind, name = key
+        if kind == "cleanup":
             self._cleanup()
-        elif key == _CONFIG:
+        elif kind == "config-state":
             self._config_state.write(desired)
-        elif isinstance(key, _ServiceKey):
-            self._write_service(key.key, desired)
-        elif isinstance(key, _SessionKey):
-            self._write_session(key.peer, desired)
+        elif kind == "service":
+            self._write_service(name, desired)
+        elif kind == "session":
+            self._write_session(name, desired)
 
     def _cleanup(self) -> None:
         """Learn what this node's objects are; queue the deletion of those not wanted."""
@@ -186,13 +177,13 @@ class SpeakerStatus:
             if duplicate:
                 self._objects.delete(SERVICE_BGP[1], name)
             elif not wanted:
-                self.queue.put(_ServiceKey(key), None)
+                self.queue.put(("service", key), None)
             else:  # say it again: the object may hold an older peer list
-                self.queue.forget(_ServiceKey(key))
+                self.queue.forget(("service", key))
                 with self._lock:
                     peers = self._wanted_services.get(key)
                 if peers is not None:
-                    self.queue.put(_ServiceKey(key), peers)
+                    self.queue.put(("service", key), peers)
         for obj in self._objects.list(SESSIONS[1], selector):
             peer = (obj.get("status") or {}).get("peer")
             with self._lock:
@@ -208,7 +199,7 @@ class SpeakerStatus:
                 self._objects.delete(SERVICE_BGP[1], name)
                 with self._lock:
                     self._names.pop(key, None)
-            self.queue.forget(_ServiceKey(key))
+            self.queue.forget(("service", key))
             return
         status = service_bgp_status(self._node, key, peers)
         if name is None or not self._objects.patch_status(SERVICE_BGP[1], name, status):
@@ -225,7 +216,7 @@ class SpeakerStatus:
         name = session_object_name(self._node, peer)
         if status is None:
             self._objects.delete(SESSIONS[1], name)
-            self.queue.forget(_SessionKey(peer))
+            self.queue.forget(("session", peer))
             return
         self._objects.put_status(*SESSIONS, name, {
             NODE_LABEL: self._node, PEER_LABEL: peer.replace(":", "-")}, status)

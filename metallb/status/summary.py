@@ -72,26 +72,23 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def render(summary: Mapping[str, Any]) -> str:
-    lines = ["Pools"]
-    pools = summary["pools"]
-    lines += _table(["NAME", "SIZE", "IN USE"],
-                    [[p["name"], str(p["size"]) if p["reported"] else "-",
-                      str(p["inUse"]) if p["reported"] else "-"] for p in pools]
-                    ) if pools else ["  (no IPAddressPool objects)"]
-    lines.append("Configuration")
-    states = summary["configurationStates"]
-    lines += _table(["DAEMON", "RESULT", "ERRORS"],
-                    [[s["name"], s["result"], s["errorSummary"]] for s in states]
-                    ) if states else ["  (no ConfigurationState objects)"]
-    lines.append("BGP sessions")
-    sessions = summary["sessions"]
-    lines += _table(["NODE", "PEER", "STATE", "SINCE", "PREFIXES", "LAST ERROR"],
-                    [[s["node"], s["peer"], s["state"], s["since"] or "-",
-                      str(s["prefixes"]), s["lastError"]] for s in sessions]
-                    ) if sessions else ["  (no BGPSessionState objects)"]
-    lines.append("Pending services")
-    pending = summary["pendingServices"]
-    lines += _table(["SERVICE", "REASON", "MESSAGE"],
-                    [[p["service"], p["reason"], p["message"]] for p in pending]
-                    ) if pending else ["  (none)"]
+    sections = (
+        ("Pools", ["NAME", "SIZE", "IN USE"],
+         [[p["name"], str(p["size"]) if p["reported"] else "-",
+           str(p["inUse"]) if p["reported"] else "-"] for p in summary["pools"]],
+         "no IPAddressPool objects"),
+        ("Configuration", ["DAEMON", "RESULT", "ERRORS"],
+         [[s["name"], s["result"], s["errorSummary"]]
+          for s in summary["configurationStates"]], "no ConfigurationState objects"),
+        ("BGP sessions", ["NODE", "PEER", "STATE", "SINCE", "PREFIXES", "LAST ERROR"],
+         [[s["node"], s["peer"], s["state"], s["since"] or "-", str(s["prefixes"]),
+           s["lastError"]] for s in summary["sessions"]], "no BGPSessionState objects"),
+        ("Pending services", ["SERVICE", "REASON", "MESSAGE"],
+         [[p["service"], p["reason"], p["message"]] for p in summary["pendingServices"]],
+         "none"),
+    )
+    lines = []
+    for title, headers, rows, empty in sections:
+        lines.append(title)
+        lines += _table(headers, rows) if rows else [f"  ({empty})"]
     return "\n".join(lines) + "\n"

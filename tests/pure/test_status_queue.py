@@ -47,12 +47,18 @@ def _queue(stopping, writer, **kwargs) -> StatusQueue:
     return queue
 
 
-def test_the_last_desired_state_of_an_object_wins(stopping):
-    writer = Recorder()
+def _held(stopping, key, desired, fail: int = 0, **kwargs) -> tuple[Recorder, StatusQueue]:
+    """A queue whose writer is held inside its first write, of (key, desired)."""
+    writer = Recorder(fail)
     writer.gate.clear()
-    queue = _queue(stopping, writer)
-    queue.put("pool-a", 0)
+    queue = _queue(stopping, writer, **kwargs)
+    queue.put(key, desired)
     poll_until(writer.entered.is_set, timeout=5, what="the first write starts")
+    return writer, queue
+
+
+def test_the_last_desired_state_of_an_object_wins(stopping):
+    writer, queue = _held(stopping, "pool-a", 0)
     for count in range(1, 10001):  # the writer is held: these coalesce
         queue.put("pool-a", count)
     writer.gate.set()
@@ -87,11 +93,7 @@ def test_a_state_put_while_its_key_is_written_is_written_after_it(stopping):
 
 
 def test_put_never_waits_for_a_hung_writer(stopping):
-    writer = Recorder()
-    writer.gate.clear()
-    queue = _queue(stopping, writer)
-    queue.put("a", 1)
-    poll_until(writer.entered.is_set, timeout=5, what="the write starts")
+    writer, queue = _held(stopping, "a", 1)
     done = threading.Event()
 
     def caller():
@@ -136,11 +138,7 @@ def test_a_write_that_keeps_failing_is_dropped_after_max_attempts(stopping):
 
 
 def test_settled_drops_the_queued_state_and_a_failing_write_in_flight(stopping):
-    writer = Recorder(fail=1)
-    writer.gate.clear()
-    queue = _queue(stopping, writer)
-    queue.put("svc", "pending")
-    poll_until(writer.entered.is_set, timeout=5, what="the write starts")
+    writer, queue = _held(stopping, "svc", "pending", fail=1)
     queue.settled("svc", "assigned")  # the controller's own status write carried it
     writer.gate.set()
     poll_until(queue.idle, timeout=5, what="the queue drains")
@@ -151,11 +149,7 @@ def test_settled_drops_the_queued_state_and_a_failing_write_in_flight(stopping):
 
 
 def test_new_keys_past_max_pending_are_dropped_and_counted(stopping):
-    writer = Recorder()
-    writer.gate.clear()
-    queue = _queue(stopping, writer, max_pending=3)
-    queue.put("first", 0)
-    poll_until(writer.entered.is_set, timeout=5, what="the write starts")
+    writer, queue = _held(stopping, "first", 0, max_pending=3)
     for i in range(5):
         queue.put(f"k{i}", i)
     queue.put("k0", 10)  # a pending key is always replaced
