@@ -207,6 +207,8 @@ class SpeakerStatus:
             name = self._objects.create(*SERVICE_BGP, "bgp-", {
                 NODE_LABEL: self._node, SERVICE_NAME_LABEL: service,
                 SERVICE_NAMESPACE_LABEL: namespace}, generate=True)
+            if name is None:
+                return  # the kind is not installed
             with self._lock:
                 self._names[key] = name
             if not self._objects.patch_status(SERVICE_BGP[1], name, status):

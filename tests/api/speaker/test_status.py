@@ -212,3 +212,27 @@ def config_state(custom) -> dict:
         if err.status == 404:
             return {}
         raise
+
+
+def test_without_the_status_crds_the_speaker_says_so_once_and_announces(
+        kube_client, monkeypatch, start_speaker, caplog):  # noqa: F811
+    """An older deployment without the status kinds: one log line per kind, no retries,
+    and the speaker works as before."""
+    monkeypatch.setattr(speaker.daemon, "make_backend", lambda *a, **k: UpBackend())
+    core = client.CoreV1Api(kube_client)
+    ensure_namespace(core, NAMESPACE)
+    core.create_node({"metadata": {"name": "node-a"}, "status": {
+        "addresses": [{"type": "InternalIP", "address": "192.0.2.10"}]}})
+    core.create_namespaced_config_map(NAMESPACE, {
+        "metadata": {"name": "metallb"}, "data": {"config": yaml.safe_dump(CONFIG)}})
+    announced_service(core, "web", "198.51.100.5")
+    caplog.set_level("INFO", logger="metallb.kube.status")
+    daemon = start_speaker()
+    poll_until(lambda: daemon._announced, timeout=20, what="web announced")
+    kinds = {"servicebgpstatuses", "bgpsessionstates", "configurationstates"}
+    poll_until(lambda: daemon.status._objects.missing == kinds, timeout=20,
+               what="every status kind found missing")
+    poll_until(daemon.status.queue.idle, timeout=20, what="the status queue idle")
+    missing = [r.getMessage() for r in caplog.records if "status_kind_missing" in r.getMessage()]
+    assert len(missing) == 3, missing
+    assert daemon.status.queue.failures == 0
