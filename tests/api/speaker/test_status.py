@@ -71,13 +71,18 @@ def cluster(kube_client, monkeypatch):  # noqa: F811
     ext = client.ApiextensionsV1Api(kube_client)
     for crd in crd_objects():
         ext.create_custom_resource_definition(crd)
+    return node_and_config(kube_client), client.CustomObjectsApi(kube_client)
+
+
+def node_and_config(kube_client) -> client.CoreV1Api:  # noqa: F811
+    """The namespace, Node node-a (with its address) and the config."""
     core = client.CoreV1Api(kube_client)
     ensure_namespace(core, NAMESPACE)
     core.create_node({"metadata": {"name": "node-a"}, "status": {
         "addresses": [{"type": "InternalIP", "address": "192.0.2.10"}]}})
     core.create_namespaced_config_map(NAMESPACE, {
         "metadata": {"name": "metallb"}, "data": {"config": yaml.safe_dump(CONFIG)}})
-    return core, client.CustomObjectsApi(kube_client)
+    return core
 
 
 @pytest.fixture
@@ -122,14 +127,15 @@ def leftover(custom, plural: str, name: str, labels: dict, status: dict) -> None
 
 
 def by_service(custom) -> dict[tuple[str, str], dict]:
+    """Objects that say something (a created object gets its status a moment later)."""
     items = custom.list_namespaced_custom_object(*GROUP, "servicebgpstatuses")["items"]
     return {(o["status"]["node"], f"{o['status']['serviceNamespace']}/"
-             f"{o['status']['serviceName']}"): o for o in items}
+             f"{o['status']['serviceName']}"): o for o in items if o.get("status")}
 
 
 def sessions(custom) -> dict[str, dict]:
     items = custom.list_namespaced_custom_object(*GROUP, "bgpsessionstates")["items"]
-    return {o["metadata"]["name"]: o for o in items}
+    return {o["metadata"]["name"]: o for o in items if o.get("status")}
 
 
 def node_labels(node: str, service: str) -> dict[str, str]:
@@ -219,12 +225,7 @@ def test_without_the_status_crds_the_speaker_says_so_once_and_announces(
     """An older deployment without the status kinds: one log line per kind, no retries,
     and the speaker works as before."""
     monkeypatch.setattr(speaker.daemon, "make_backend", lambda *a, **k: UpBackend())
-    core = client.CoreV1Api(kube_client)
-    ensure_namespace(core, NAMESPACE)
-    core.create_node({"metadata": {"name": "node-a"}, "status": {
-        "addresses": [{"type": "InternalIP", "address": "192.0.2.10"}]}})
-    core.create_namespaced_config_map(NAMESPACE, {
-        "metadata": {"name": "metallb"}, "data": {"config": yaml.safe_dump(CONFIG)}})
+    core = node_and_config(kube_client)
     announced_service(core, "web", "198.51.100.5")
     caplog.set_level("INFO", logger="metallb.kube.status")
     daemon = start_speaker()
