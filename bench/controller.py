@@ -14,11 +14,19 @@ Services from the benchmark process (4 client threads) and watches them, and rep
                      on min(N, 2000) services in a namespace the controller never sees)
   ratio              all-assigned time / (N x floor ms/svc): 1.0 would mean the
                      controller adds nothing beyond the two API writes per service
+  status settled s   (status on) first create -> the IPAddressPool's status says N
+                     assigned: how far the rate-limited status writes trail behind
+
+`--status on,off` runs each size with the controller's status objects (pool counts,
+Service conditions, ConfigurationState) written and not written, to compare their cost;
+with `on` the metallb.io CRDs and an IPAddressPool object for the pool are installed,
+so the pool's status is really written.
 
 The controller writes per service: the status, the pool annotation and an Event, so a
 ratio near 1.5-2 is the expected cost of its extra writes.
 
-Run: python3 bench/controller.py [--sizes 1000,10000]   (about 2-4 minutes on 2 cores)
+Run: python3 bench/controller.py [--sizes 1000,10000] [--status on,off]
+(about 2-4 minutes per size and setting on 2 cores)
 
 Addresses come from 2001:db8::/112 (documentation range); nothing is announced.
 """
@@ -42,6 +50,7 @@ from bench.report import Report, add_json_flag  # noqa: E402
 from lab.apiserver import ApiServerProcess  # noqa: E402
 from lab.harness.daemons import DaemonProcess  # noqa: E402
 from lab.harness.status_watch import StatusWatch  # noqa: E402
+from metallb.component.render import crd_objects  # noqa: E402
 from metallb.wait import poll_until  # noqa: E402
 
 CONFIG = "address-pools:\n- {name: v6, protocol: bgp, addresses: [2001:db8::/112]}\n"
@@ -90,8 +99,25 @@ def _rss_mib(pid: int) -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
-def run_size(count: int, workdir: Path) -> dict:
-    kubeconfig = workdir / f"kubeconfig-{count}"
+def _install_pool_object(api: client.ApiClient) -> None:
+    """The metallb.io CRDs and an IPAddressPool `v6` to carry the pool's status."""
+    ext = client.ApiextensionsV1Api(api)
+    for crd in crd_objects():
+        ext.create_custom_resource_definition(crd)
+    client.CustomObjectsApi(api).create_namespaced_custom_object(
+        "metallb.io", "v1beta1", "metallb-system", "ipaddresspools", {
+            "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+            "metadata": {"name": "v6"}, "spec": {"addresses": ["2001:db8::/112"]}})
+
+
+def _pool_assigned(api: client.ApiClient) -> int:
+    pool = client.CustomObjectsApi(api).get_namespaced_custom_object_status(
+        "metallb.io", "v1beta1", "metallb-system", "ipaddresspools", "v6")
+    return (pool.get("status") or {}).get("assignedIPv6", -1)
+
+
+def run_size(count: int, workdir: Path, status: str = "on") -> dict:
+    kubeconfig = workdir / f"kubeconfig-{count}-{status}"
     server = ApiServerProcess(kubeconfig, extra_args=("--history-limit", "100000")).start()
     controller = None
     try:
@@ -102,9 +128,12 @@ def run_size(count: int, workdir: Path) -> dict:
             core.create_namespace({"metadata": {"name": ns}})
         core.create_namespaced_config_map("metallb-system", {
             "metadata": {"name": "metallb"}, "data": {"config": CONFIG}})
+        if status == "on":
+            _install_pool_object(api)
         # At its default log level: the start line names the port it bound.
-        controller = DaemonProcess("controller", ["--kubeconfig", str(kubeconfig)],
-                                   workdir / f"controller-{count}.log")
+        controller = DaemonProcess("controller", ["--kubeconfig", str(kubeconfig),
+                                                  "--status", status],
+                                   workdir / f"controller-{count}-{status}.log")
         poll_until(controller.ready, timeout=30, what="controller ready")
         watch = StatusWatch(core, "bench").start()
         created: dict[str, float] = {}
@@ -121,10 +150,16 @@ def run_size(count: int, workdir: Path) -> dict:
                    interval=0.05, what=f"{count} services assigned")
         total = max(seen for seen, _ip in watch.seen.values()) - start
         watch.stop()
+        settled = None
+        if status == "on":
+            poll_until(lambda: _pool_assigned(api) == count, timeout=max(60, count / 10),
+                       interval=0.05, what="the pool's status says every address assigned")
+            settled = time.perf_counter() - start
         latencies = sorted((watch.seen[n][0] - created[n]) * 1000 for n in names)
         rss, peak = _rss_mib(controller.proc.pid)
         return {
-            "count": count, "total": total, "p50": statistics.median(latencies),
+            "count": count, "status": status, "settled": settled, "total": total,
+            "p50": statistics.median(latencies),
             "p99": latencies[int(len(latencies) * 0.99) - 1], "rss": rss, "peak": peak,
             "floor_ms": floor * 1000, "ratio": total / (count * floor),
         }
@@ -138,20 +173,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000",
                         help="comma-separated service counts (default: 1000,10000)")
+    parser.add_argument("--status", default="on",
+                        help="comma-separated: the controller's --status for each run, "
+                        "on and/or off (default: on)")
     add_json_flag(parser)
     args = parser.parse_args()
     report = Report("controller", args)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    settings = [s.strip() for s in args.status.split(",") if s.strip()]
+    if not settings or set(settings) - {"on", "off"}:
+        parser.error("--status takes on, off or on,off")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-controller-") as tmp:
         for count in sizes:
-            rows.append(run_size(count, Path(tmp)))
-            print(f"measured {count} services", file=sys.stderr)
-    report.table("controller", ("services", "all assigned s", "svc/s", "p50 ms", "p99 ms",
-                                "controller RSS MiB (peak)", "floor ms/svc", "ratio"),
-                 [(r["count"], f"{r['total']:.1f}", f"{r['count'] / r['total']:.0f}",
-                   f"{r['p50']:.0f}", f"{r['p99']:.0f}", f"{r['rss']:.0f} ({r['peak']:.0f})",
-                   f"{r['floor_ms']:.2f}", f"{r['ratio']:.2f}") for r in rows], raw=rows)
+            for status in settings:
+                rows.append(run_size(count, Path(tmp), status))
+                print(f"measured {count} services, status {status}", file=sys.stderr)
+    report.table("controller", ("services", "status", "all assigned s", "svc/s", "p50 ms",
+                                "p99 ms", "controller RSS MiB (peak)", "floor ms/svc", "ratio",
+                                "status settled s"),
+                 [(r["count"], r["status"], f"{r['total']:.1f}",
+                   f"{r['count'] / r['total']:.0f}", f"{r['p50']:.0f}", f"{r['p99']:.0f}",
+                   f"{r['rss']:.0f} ({r['peak']:.0f})", f"{r['floor_ms']:.2f}",
+                   f"{r['ratio']:.2f}",
+                   "-" if r["settled"] is None else f"{r['settled']:.1f}") for r in rows],
+                 raw=rows)
     report.finish()
     return 0
 

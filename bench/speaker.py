@@ -5,8 +5,13 @@ speaker runs it (speaker/exabgp/launcher/, the floor) and by GoBGP (gobgpd fed o
 bench/gobgp_raw.py; skipped if gobgpd is not installed); failover times; RSS.
 
     sudo python3 bench/speaker.py [--trigger pool-added,cold-start,exabgp-restart,session-reset]
-                                  [--services 1000,10000] [--repeat 3] [--json]
+                                  [--services 1000,10000] [--repeat 3] [--status on,off]
+                                  [--json]
     sudo python3 bench/speaker.py --trigger one-more --services 1000,10000 --repeat 9
+
+`--status on,off` runs the speaker of each round once with its status objects
+(ConfigurationState, ServiceBGPStatus per service, BGPSessionState) written and once
+without (rows "TRIGGER (status on|off)", the same baselines), to compare their cost.
 
 Triggers (the speaker runs as its own process, at its default log level; the N services,
 their endpoints and their statuses exist before the clock starts, as the controller would
@@ -58,6 +63,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import kubernetes
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.exabgp_raw import rss_mb, run_raw
@@ -73,6 +80,7 @@ from bench.measure import (
 from bench.report import Report, add_json_flag, fmt_spread, paired_ratios
 from lab.harness.bgplab import NODE_ASN, ROUTER_ASN
 from lab.harness.speaker_cluster import SpeakerCluster, speaker_cluster
+from metallb.component.render import crd_objects
 from metallb.config.parse import parse_config
 from metallb.wait import poll_until
 from speaker.exabgp.routebook import RouteBook
@@ -121,7 +129,7 @@ def parallel(fn: Callable[[int], object], items: Iterable[int]) -> None:
 
 
 def speaker_process(cluster: SpeakerCluster, node_index: int, workdir: Path,
-                    tag: str) -> subprocess.Popen[bytes]:
+                    tag: str, status: str = "on") -> subprocess.Popen[bytes]:
     """`python -m speaker` for one lab node, as users run it, at its default log level (its
     log in workdir)."""
     node = cluster.lab.nodes[node_index]
@@ -131,7 +139,8 @@ def speaker_process(cluster: SpeakerCluster, node_index: int, workdir: Path,
             [sys.executable, "-m", "speaker", "--node-name", f"node{node_index}",
              "--kubeconfig", str(kubeconfig), "--namespace", "metallb-system",
              "--host", "127.0.0.1", "--port", "0",
-             "--exabgp-netns", node.netns, "--state-dir", str(workdir / f"state-{tag}")],
+             "--exabgp-netns", node.netns, "--state-dir", str(workdir / f"state-{tag}"),
+             "--status", status],
             stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -149,14 +158,14 @@ def withdraw_all(cluster: SpeakerCluster, n: int, timeout: float) -> Finish:
 
 
 def speaker_round(trigger: str, cluster: SpeakerCluster, n: int, workdir: Path,
-                  tag: str, timeout: float) -> dict[str, float | None]:
+                  tag: str, timeout: float, status: str = "on") -> dict[str, float | None]:
     """One speaker process, measured for `trigger` (see the module doc), then stopped
     (SIGTERM: it withdraws everything) and the router idle again."""
     router = cluster.lab.router
     wait_idle(router, FAMILY)
     cluster.set_config(config(with_pool=trigger != "pool-added"))
     start = time.monotonic()
-    proc = speaker_process(cluster, 0, workdir, tag)
+    proc = speaker_process(cluster, 0, workdir, tag, status)
     figures: dict[str, float | None] = {}
     try:
         if trigger == "cold-start":
@@ -207,25 +216,41 @@ def baseline_round(cluster: SpeakerCluster, routes: list[str], workdir: Path,
     return figures
 
 
+def row_name(trigger: str, status: str, statuses: list[str]) -> str:
+    return trigger if statuses == ["on"] else f"{trigger} (status {status})"
+
+
 def measure_triggers(triggers: list[str], n: int, workdir: Path, repeat: int,
-                     timeout: float) -> dict[str, list[dict[str, float | None]]]:
-    """Per trigger, `repeat` rounds: the speaker for that trigger, then the baselines.
-    Triggers alternate round by round, so machine load hits all of them alike."""
-    rounds: dict[str, list[dict[str, float | None]]] = {t: [] for t in triggers}
+                     timeout: float, statuses: list[str] | None = None,
+                     ) -> dict[str, list[dict[str, float | None]]]:
+    """Per trigger, `repeat` rounds: the speaker for that trigger (once per status
+    setting), then the baselines. Triggers alternate round by round, so machine load
+    hits all of them alike."""
+    statuses = statuses or ["on"]
+    rounds: dict[str, list[dict[str, float | None]]] = {
+        row_name(t, s, statuses): [] for t in triggers for s in statuses}
     with speaker_cluster(1, start_speakers=False) as cluster:
+        if "on" in statuses:  # the status kinds, so their objects are really written
+            ext = kubernetes.client.ApiextensionsV1Api(cluster.api)
+            for crd in crd_objects():
+                ext.create_custom_resource_definition(crd)
         cluster.set_config(config(with_pool=False))
         populate(cluster, n)
         routes = [f"{address(i)}/128" for i in range(n)]
         api_dir = compile_protos(gobgpd_version()) if shutil.which("gobgpd") else None
         for r in range(repeat):
             for trigger in triggers:
-                figures = speaker_round(trigger, cluster, n, workdir, f"{trigger}-{r}",
-                                        timeout)
-                figures |= baseline_round(cluster, routes, workdir, api_dir, timeout)
-                print(f"# {n} {trigger} round {r}: "
-                      + ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if v is not None),
-                      flush=True)
-                rounds[trigger].append(figures)
+                measured = {s: speaker_round(trigger, cluster, n, workdir,
+                                             f"{trigger}-{s}-{r}", timeout, s)
+                            for s in statuses}
+                baselines = baseline_round(cluster, routes, workdir, api_dir, timeout)
+                for status, figures in measured.items():
+                    figures |= baselines
+                    name = row_name(trigger, status, statuses)
+                    print(f"# {n} {name} round {r}: " + ", ".join(
+                        f"{k} {v:.3f}" for k, v in figures.items() if v is not None),
+                        flush=True)
+                    rounds[name].append(figures)
     return rounds
 
 
@@ -340,7 +365,8 @@ def trigger_row(trigger: str, n: int, rounds: list[dict[str, float | None]]) -> 
     by_gobgp = fmt_spread(paired_ratios(speaker, column(rounds, "gobgp")), "x")
     by_floor = fmt_spread(paired_ratios(speaker, column(rounds, "raw_lean")), "x")
     return (trigger, f"{n:,}", fmt_spread(speaker), fmt_spread(column(rounds, "speaker_kernel")),
-            fmt_spread(column(rounds, "withdraw")) if trigger == "pool-added" else "-",
+            fmt_spread(column(rounds, "withdraw")) if trigger.startswith("pool-added")
+            else "-",
             fmt_spread(column(rounds, "raw_stock")), fmt_spread(column(rounds, "raw_lean")),
             fmt_spread(column(rounds, "gobgp")), by_floor, by_gobgp,
             f"{max(column(rounds, 'rss_speaker')):.0f}",
@@ -434,6 +460,9 @@ def main() -> int:
     parser.add_argument("--failover-rounds", type=int, default=3, help="0: no failover table")
     parser.add_argument("--planner-sizes", default="0,1000,10000,100000",
                         help=f"services already planned, for {PLANNER_ONE_MORE}")
+    parser.add_argument("--status", default="on",
+                        help="comma-separated: the speaker's --status per round, on and/or "
+                        "off (default: on)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds to wait for one finish line")
     add_json_flag(parser)
@@ -441,6 +470,9 @@ def main() -> int:
     triggers = args.trigger.split(",")
     if unknown := set(triggers) - {*TRIGGERS, ONE_MORE, PLANNER_ONE_MORE}:
         parser.error(f"unknown triggers {sorted(unknown)}")
+    statuses = [s for s in args.status.split(",") if s]
+    if not statuses or set(statuses) - {"on", "off"}:
+        parser.error("--status takes on, off or on,off")
     report = Report("speaker", args)
     if PLANNER_ONE_MORE in triggers:
         triggers.remove(PLANNER_ONE_MORE)
@@ -477,9 +509,10 @@ def main() -> int:
         for n in counts if triggers else ():
             work = Path(tmp) / f"n{n}"
             work.mkdir()
-            measured = measure_triggers(triggers, n, work, args.repeat, args.timeout)
+            measured = measure_triggers(triggers, n, work, args.repeat, args.timeout,
+                                        statuses)
             raw[n] = measured
-            rows += [trigger_row(t, n, measured[t]) for t in triggers]
+            rows += [trigger_row(t, n, measured[t]) for t in measured]
         if triggers:
             report.table("speaker", SPEAKER_HEADER, rows,
                          title=f"min / median / max of {args.repeat} interleaved rounds; GoBGP "

@@ -38,10 +38,13 @@ class Settings(DaemonSettings):
     event_burst: int = 200
     event_queue_size: int = 10000
     """Events waiting to be written at most; more are dropped and counted."""
+    status_rate: float = 20.0
+    """Status writes per second at most (after a burst of 50); each object is written
+    at most once a second, its last desired state winning."""
 
     def __post_init__(self) -> None:
         for name in ("lease_duration", "write_timeout", "begin_retry_max", "event_timeout",
-                     "event_rate"):
+                     "event_rate", "status_rate"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.event_drain_timeout < 0:

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from controller.cli import Settings, default_identity, parse_settings
 from controller.reconciler import Reconciler
+from controller.status import ControllerStatus
 from controller.work_items import CONFIG, ServiceKey, WorkItem
 from metallb.config_source import ConfigSource
 from metallb.keys import object_key
@@ -78,6 +79,10 @@ class ControllerDaemon:
                           request_timeout=settings.event_timeout),
             max_pending=settings.event_queue_size, rate=settings.event_rate,
             burst=settings.event_burst)
+        self.status = ControllerStatus(
+            api, settings.namespace, on_service_written=self.services.update_local,
+            timeout=settings.event_timeout, rate=settings.status_rate,
+        ) if settings.status else None
         self.reconciler = Reconciler(
             core=core,
             services=self.services,
@@ -91,6 +96,7 @@ class ControllerDaemon:
             load_balancer_class=settings.load_balancer_class,
             may_write=lambda: self._leading.is_set(),
             write_timeout=settings.write_timeout,
+            status=self.status,
         )
         self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
                                             ready=self.ready)
@@ -155,6 +161,8 @@ class ControllerDaemon:
             self.elector.stop(release=True)
         self._worker.join(timeout=self.settings.write_timeout + 5)
         self.events.stop(timeout=self.settings.event_drain_timeout)
+        if self.status is not None:  # the next leader writes every status afresh
+            self.status.stop(timeout=0.0)
         self.services.stop()
         self.config_maps.stop()
         self.metrics_server.stop()
@@ -189,6 +197,8 @@ class ControllerDaemon:
     # -- callbacks ----------------------------------------------------------------------
 
     def _on_service(self, kind: str, obj: dict[str, Any]) -> None:
+        if self.status is not None and self.status.is_own_write(obj):
+            return
         self.queue.add(ServiceKey(object_key(obj)))
 
     def _on_config(self, kind: str, obj: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from controller.status import ControllerStatus
 from controller.work_items import CONFIG, ConfigKey, ServiceKey, WorkItem
 from metallb.allocator.core import APPLIED, REFUSED, ControllerCore, ObservedService, observe
 from metallb.allocator.decision import WARNING, Decision
@@ -62,6 +63,7 @@ class Reconciler:
         load_balancer_class: str | None = None,
         may_write: Callable[[], bool] = lambda: True,
         write_timeout: float = 30.0,
+        status: ControllerStatus | None = None,
     ):
         self._api = core
         self._services = services
@@ -73,6 +75,7 @@ class Reconciler:
         self._alloc_metrics = allocator_metrics
         self._may_write = may_write  # False once the lease is lost: stop at once
         self._timeout = write_timeout
+        self._status = status  # pool counts, Service conditions, ConfigurationState
         self.core = ControllerCore(load_balancer_class)
 
     # -- entry points -------------------------------------------------------------------
@@ -106,6 +109,8 @@ class Reconciler:
         the item with backoff)."""
         if isinstance(item, ConfigKey):
             self._sync_config()
+            if self._status is not None:
+                self._status.config(self._source)
         elif self.core.allocator is not None:  # without a config nothing is allocated
             self._sync_service(item.key)
             self._k8s_metrics.updates.inc()
@@ -154,6 +159,8 @@ class Reconciler:
         obj = self._services.get(key)
         if obj is None:
             step = self.core.delete(key)
+            if self._status is not None:
+                self._status.deleted(key)
             if step.released is not None:
                 log_event(log, "info", "service_deleted", service=key,
                           pool=step.released.pool, ips=",".join(step.released.ip_strings),
@@ -170,13 +177,20 @@ class Reconciler:
     def _apply(self, obj: dict[str, Any], decision: Decision) -> None:
         """Write status, annotation and events (nothing for another implementation's
         Service). A stale object (conflict) is re-read and its key queued again."""
+        conditions = None
+        if self._status is not None:
+            conditions = self._status.conditions_for(obj, decision)
+            if not decision.writes_status:
+                self._status.service(obj, decision)
         if decision.foreign:
             return
         key = decision.key
         if decision.writes_status:
-            written = self._write_status(obj, decision.ips)
+            written = self._write_status(obj, decision.ips, conditions)
             if written is None:
                 return
+            if self._status is not None:
+                self._status.written(written, decision)
             obj = written
             log_event(log, "info", "status_written", service=key, pool=decision.pool,
                       ips=",".join(decision.ips) or None)
@@ -191,7 +205,8 @@ class Reconciler:
             log_event(log, "warn" if event.type == WARNING else "info", event.reason,
                       service=key, pool=decision.pool, message=event.message)
 
-    def _write_status(self, obj: dict[str, Any], ips: tuple[str, ...]) -> dict | None:
+    def _write_status(self, obj: dict[str, Any], ips: tuple[str, ...],
+                      conditions: list[dict] | None = None) -> dict | None:
         """Replace status.loadBalancer through the status subresource, carrying the
         object's resourceVersion; on a conflict re-read the object and queue the key.
         None when nothing was written."""
@@ -200,6 +215,8 @@ class Reconciler:
         body = dict(obj)
         status = dict(obj.get("status") or {})
         status["loadBalancer"] = {"ingress": [{"ip": ip} for ip in ips]} if ips else {}
+        if conditions is not None:
+            status["conditions"] = conditions
         body["status"] = status
         try:
             written = self._service_call(self._api.replace_namespaced_service_status, obj,
@@ -247,6 +264,8 @@ class Reconciler:
 
     def _publish(self) -> None:
         assert self.core.allocator is not None
+        if self._status is not None:
+            self._status.pools(self.core.allocator)
         self._alloc_metrics.publish(
             {pool: (s.addresses_total, s.addresses_in_use)
              for pool, s in self.core.allocator.stats().items()}

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "metallb.commands.plan",
     "metallb.commands.component",
     "metallb.commands.lab",
+    "metallb.commands.status",
 )
 
 
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metallb",
         description="A pure-Python MetalLB (BGP mode): check configs, plan allocations, "
-        "deploy the component, run the lab.",
+        "deploy the component, run the lab, show its status.",
     )
     parser.add_argument("--version", action="version", version=f"metallb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -34,6 +34,7 @@ class ConfigSource:
         self._metrics = metrics
         self.current: Config | None = None  # the config the controller runs on
         self.stale = False
+        self.problem: str | None = None  # why the last config seen was not applied
         metrics.config_loaded.set(0)
         metrics.config_stale.set(0)
 
@@ -68,6 +69,7 @@ class ConfigSource:
         first = self.current is None
         self.current = config
         self.stale = False
+        self.problem = None
         self._metrics.config_loaded.set(1)
         self._metrics.config_stale.set(0)
         log_event(log, "info", "config_loaded", configmap=f"{self.namespace}/{self.name}",
@@ -86,6 +88,7 @@ class ConfigSource:
 
     def _keep(self, event: str, problem: str) -> None:
         self.stale = True
+        self.problem = problem
         self._metrics.config_stale.set(1)
         kept = "last good config" if self.current is not None else "no config (none loaded yet)"
         log_event(log, "error", event, configmap=f"{self.namespace}/{self.name}",

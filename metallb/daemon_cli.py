@@ -25,6 +25,9 @@ class DaemonSettings:
     port: int = 7472
     load_balancer_class: str | None = None
     log_level: str = "info"
+    status: bool = True
+    """Write the status objects (metallb.status): pool counts, Service conditions,
+    ConfigurationState, ServiceBGPStatus, BGPSessionState. Off only to measure their cost."""
 
 
 def port(text: str) -> int:
@@ -34,7 +37,8 @@ def port(text: str) -> int:
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
-    """--kubeconfig, --namespace, --config, --host, --port, --lb-class, --log-level."""
+    """--kubeconfig, --namespace, --config, --host, --port, --lb-class, --log-level,
+    --status."""
     env = os.environ
     d = DaemonSettings
     parser.add_argument("--kubeconfig", default=d.kubeconfig,
@@ -57,6 +61,8 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
                         help="serve only services with this spec.loadBalancerClass "
                         "(default: only services without one)")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default=d.log_level)
+    parser.add_argument("--status", choices=("on", "off"), default="on" if d.status else "off",
+                        help="write status objects in the API (default: on)")
 
 
 def common_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -69,4 +75,5 @@ def common_settings(args: argparse.Namespace) -> dict[str, Any]:
         "port": args.port,
         "load_balancer_class": args.load_balancer_class or None,
         "log_level": args.log_level,
+        "status": args.status == "on",
     }

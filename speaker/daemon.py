@@ -41,6 +41,7 @@ from speaker.incremental import ChangedKeys, IncrementalPlanner
 from speaker.node import NodeInfo
 from speaker.planner import PROTOCOL, Plan
 from speaker.settings import SpeakerSettings
+from speaker.status import SpeakerStatus
 
 log = logging.getLogger("metallb.speaker")
 
@@ -100,6 +101,8 @@ class SpeakerDaemon:
             burst=settings.event_burst, yield_to=self.driver.busy)
         self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
                                             ready=self.ready)
+        self.status = SpeakerStatus(api, settings.namespace, settings.node_name
+                                    ) if settings.status else None
         self._announced: frozenset[tuple[str, str]] = frozenset()
         self._addresses_of: dict[str, int] = {}  # service key -> its announced addresses
         self._series: set[tuple[str, str, str, str]] = set()  # metallb_speaker_announced
@@ -133,6 +136,8 @@ class SpeakerDaemon:
         self.bfd.stop()  # AdminDown first (RFC 5882: an administrative down, no failure)
         self.driver.stop(withdraw=True)
         self.events.stop()
+        if self.status is not None:  # nothing announced any more: say so, briefly
+            self.status.withdrawn()
         for informer in self.informers:
             informer.stop()
         self.metrics_server.stop()
@@ -202,6 +207,12 @@ class SpeakerDaemon:
         return self.config_source.current
 
     def sync(self) -> Plan | None:
+        result = self._sync()
+        if self.status is not None:
+            self.status.synced(self.config_source, result)
+        return result
+
+    def _sync(self) -> Plan | None:
         config = self.current_config()
         node_obj = self.nodes.get(self.settings.node_name)
         if config is None or node_obj is None:
@@ -312,6 +323,8 @@ class SpeakerDaemon:
         self._peer_problems = current
 
     def _publish_sessions(self) -> None:
+        if self.status is not None:
+            self.status.sessions(self.driver.sessions())
         for peer, state in self.driver.sessions().items():
             m = self.bgp_metrics
             m.session_up.labels(peer).set(1 if state.up else 0)

@@ -15,6 +15,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from metallb.allocator import reasons
 from metallb.allocator.intervals import IntervalSet, UsableSpace
 from metallb.allocator.service import POLICY_LOCAL, IPAddress, ServiceIntent
 from metallb.config.counting import usable_address_count
@@ -22,7 +23,12 @@ from metallb.config.model import AddressRange, Config, Pool
 
 
 class AllocationError(Exception):
-    """Why a service cannot get (or keep) addresses; the text goes into its event."""
+    """Why a service cannot get (or keep) addresses; the text goes into its event, the
+    `reason` (metallb.allocator.reasons) into its AddressAssigned condition."""
+
+    def __init__(self, message: str, reason: str = reasons.ALLOCATION_FAILED):
+        super().__init__(message)
+        self.reason = reason
 
 
 Address = tuple[int, int]  # (IP version, the address as an integer)
@@ -130,6 +136,11 @@ def _key(version: int, value: int) -> int:
     return value if version == 4 else value | _V6
 
 
+def _serves(state: _PoolState, intent: ServiceIntent) -> bool:
+    """The pool has addresses of every IP family the service needs (free or not)."""
+    return all(any(e.family == family for e in state.entries) for family in intent.families)
+
+
 def _families_text(families: Iterable[int]) -> str:
     return ", ".join(f"IPv{f}" for f in families)
 
@@ -176,6 +187,21 @@ class Allocator:
             for name, state in self._pools.items()
         }
 
+    def family_stats(self) -> dict[str, dict[int, PoolStats]]:
+        """Per pool, in config order, per IP family (4 and 6): usable and in-use counts
+        (IPAddressPool.status). O(entries): cheap enough after every change."""
+        return {
+            name: {
+                family: PoolStats(
+                    addresses_total=sum(e.space.count for e in state.entries
+                                        if e.family == family),
+                    addresses_in_use=sum(len(e.used) for e in state.entries
+                                         if e.family == family))
+                for family in (4, 6)
+            }
+            for name, state in self._pools.items()
+        }
+
     def validate(self, intent: ServiceIntent, ips: tuple[IPAddress, ...]) -> str:
         """The pool that `ips` would come from for `intent`, or AllocationError saying why
         the service may not hold them. Ignores what the service itself holds now."""
@@ -184,36 +210,41 @@ class Allocator:
             shown = ", ".join(str(ip) for ip in ips)
             raise AllocationError(
                 f"addresses {shown} do not match the service's IP families "
-                f"({_families_text(intent.families)})"
+                f"({_families_text(intent.families)})", reasons.INVALID_REQUEST
             )
         if intent.requested_ips and set(ips) != set(intent.requested_ips):
-            raise AllocationError("addresses differ from the requested ones")
+            raise AllocationError("addresses differ from the requested ones",
+                                  reasons.INVALID_REQUEST)
         pool_name: str | None = None
         for ip in ips:
             state, entry = self._locate(ip)
             if state is None or entry is None:
-                raise AllocationError(f'"{ip}" is not allowed in config (in no pool)')
+                raise AllocationError(f'"{ip}" is not allowed in config (in no pool)',
+                                      reasons.REQUESTED_ADDRESS_UNAVAILABLE)
             if pool_name is not None and pool_name != state.pool.name:
                 raise AllocationError(
-                    f"addresses come from different pools ({pool_name!r}, {state.pool.name!r})"
-                )
+                    f"addresses come from different pools ({pool_name!r}, {state.pool.name!r})",
+                    reasons.INVALID_REQUEST)
             pool_name = state.pool.name
             if intent.pool and intent.pool != pool_name:
                 raise AllocationError(
                     f'"{ip}" is in pool "{pool_name}", not in the annotated pool '
-                    f'"{intent.pool}"'
+                    f'"{intent.pool}"', reasons.INVALID_REQUEST
                 )
             if entry.space.index_of(int(ip)) is None:
                 raise AllocationError(
                     f'"{ip}" is not usable: pool "{pool_name}" has avoid-buggy-ips '
-                    "(no addresses ending in .0 or .255)"
+                    "(no addresses ending in .0 or .255)", reasons.REQUESTED_ADDRESS_UNAVAILABLE
                 )
             for other in self._holders.get(_key(ip.version, int(ip)), ()):
                 if other == intent.key:
                     continue
                 conflict = sharing_conflict(intent, self._assignments[other].intent)
                 if conflict:
-                    raise AllocationError(f'"{ip}" is already in use by {other}: {conflict}')
+                    raise AllocationError(
+                        f'"{ip}" is already in use by {other}: {conflict}',
+                        reasons.SHARING_CONFLICT if intent.sharing_key
+                        else reasons.REQUESTED_ADDRESS_UNAVAILABLE)
         assert pool_name is not None  # families match, so ips is not empty
         return pool_name
 
@@ -244,18 +275,23 @@ class Allocator:
         if intent.pool:
             state = self._pools.get(intent.pool)
             if state is None:
-                raise AllocationError(f'unknown pool "{intent.pool}"')
+                raise AllocationError(f'unknown pool "{intent.pool}"', reasons.NO_MATCHING_POOL)
             ips = self._pick(state, intent)
             if ips is None:
-                raise AllocationError(f'no available IPs in pool "{intent.pool}"')
+                raise AllocationError(f'no available IPs in pool "{intent.pool}"',
+                                      reasons.POOL_EXHAUSTED if _serves(state, intent)
+                                      else reasons.NO_MATCHING_POOL)
             return self._record(intent, intent.pool, ips)
+        candidates = 0
         for state in self._pools.values():
             if not state.pool.auto_assign:
                 continue
+            candidates += _serves(state, intent)
             ips = self._pick(state, intent)
             if ips is not None:
                 return self._record(intent, state.pool.name, ips)
-        raise AllocationError("no available IPs")
+        raise AllocationError("no available IPs", reasons.POOL_EXHAUSTED if candidates
+                              else reasons.NO_MATCHING_POOL)
 
     def release(self, key: str) -> Assignment | None:
         """Free what the service holds (a shared address stays with its other holders)."""

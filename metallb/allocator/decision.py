@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from metallb.allocator import reasons
 from metallb.allocator.allocator import AllocationError, Allocator
 from metallb.allocator.service import LOAD_BALANCER, ServiceIntent
 
@@ -50,6 +51,8 @@ class Decision:
     status_changed: bool = False
     failed: bool = False  # AllocationFailed: worth retrying when an address is freed
     foreign: bool = False
+    reason: str = reasons.ASSIGNED  # metallb.allocator.reasons: why it holds `ips` or none
+    message: str = ""  # the same for humans (its AddressAssigned condition's message)
 
     @property
     def writes_status(self) -> bool:
@@ -75,19 +78,25 @@ def decide(
         if intent.type == LOAD_BALANCER:
             # Another implementation's LoadBalancer (another class; or, under --lb-class,
             # no class at all): its status is none of our business, never cleared.
-            return Decision(key, ours=False, status_changed=cleared, foreign=True)
-        return Decision(key, ours=False, status_changed=cleared)
+            return Decision(key, ours=False, status_changed=cleared, foreign=True,
+                            reason=reasons.NOT_OURS,
+                            message=f"loadBalancerClass {intent.load_balancer_class!r} "
+                                    "is served by another implementation")
+        return Decision(key, ours=False, status_changed=cleared, reason=reasons.NOT_OURS,
+                        message="not a LoadBalancer Service")
     if intent.error:
         allocator.release(key)
         event = Event(WARNING, LOAD_BALANCER_FAILED, intent.error)
-        return Decision(key, ours=True, events=(event,), status_changed=cleared)
+        return Decision(key, ours=True, events=(event,), status_changed=cleared,
+                        reason=reasons.INVALID_REQUEST, message=intent.error)
 
     events: list[Event] = []
     if intent.existing_ips:
         try:
             held = allocator.assign(intent, _parse_ips(intent.existing_ips))
             ips = held.ip_strings
-            return Decision(key, True, ips, held.pool, status_changed=ips != intent.existing_ips)
+            return Decision(key, True, ips, held.pool, status_changed=ips != intent.existing_ips,
+                            message=_assigned(held.pool, ips))
         except AllocationError as exc:
             allocator.release(key)
             shown = ", ".join(intent.existing_ips)
@@ -102,17 +111,23 @@ def decide(
         events.append(
             Event(WARNING, ALLOCATION_FAILED, f'Failed to allocate IP for "{key}": {exc}')
         )
-        return Decision(key, True, events=tuple(events), status_changed=cleared, failed=True)
+        return Decision(key, True, events=tuple(events), status_changed=cleared, failed=True,
+                        reason=exc.reason, message=f"cannot allocate an address: {exc}")
     ips = held.ip_strings
     events.append(Event(NORMAL, IP_ALLOCATED, f"Assigned IP {', '.join(ips)}"))
-    return Decision(key, True, ips, held.pool, tuple(events), ips != intent.existing_ips)
+    return Decision(key, True, ips, held.pool, tuple(events), ips != intent.existing_ips,
+                    message=_assigned(held.pool, ips))
+
+
+def _assigned(pool: str, ips: tuple[str, ...]) -> str:
+    return f"{', '.join(ips)} from pool {pool!r}"
 
 
 def _parse_ips(texts: Iterable[str]) -> tuple:
     try:
         return tuple(ipaddress.ip_address(text) for text in texts)
     except ValueError as exc:
-        raise AllocationError(str(exc)) from None
+        raise AllocationError(str(exc), reasons.INVALID_REQUEST) from None
 
 
 def preload(

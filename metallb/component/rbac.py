@@ -36,12 +36,22 @@ NAMESPACE_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[s
         (("",), ("configmaps",), ("get", "list", "watch")),
         (("coordination.k8s.io",), ("leases",), ("get", "create", "update")),
         (("metallb.io",), CONFIG_RESOURCES, READ),
+        # Status objects (metallb.controller.status): its ConfigurationState, pool counts.
+        (("metallb.io",), ("configurationstates",), ("create",)),
+        (("metallb.io",), ("configurationstates/status", "ipaddresspools/status"), ("patch",)),
     ),
     SPEAKER: (
         (("",), ("configmaps",), ("get", "list", "watch")),
         (("metallb.io",), CONFIG_RESOURCES, READ),
         # BGPPeer.spec.passwordSecret: basic-auth Secrets in this namespace only.
         (("",), ("secrets",), READ),
+        # Status objects (speaker.status): its ConfigurationState; per Service and per
+        # peer objects of its node, listed at start to remove what a predecessor left.
+        (("metallb.io",), ("configurationstates",), ("create",)),
+        (("metallb.io",), ("servicebgpstatuses", "bgpsessionstates"),
+         ("list", "create", "delete")),
+        (("metallb.io",), ("configurationstates/status", "servicebgpstatuses/status",
+                           "bgpsessionstates/status"), ("patch",)),
     ),
 }
 

@@ -27,6 +27,7 @@ from metallb.config.parse import parse_config
 
 COMPONENT_NAME = "metallb"
 CRDS_FILE = Path(__file__).parent / "data" / "crds.yaml"  # see scripts/crds_from_upstream.py
+OWN_CRDS_FILE = Path(__file__).parent / "data" / "own_crds.yaml"  # BGPSessionState
 
 
 def load_settings(config_path: str | Path, vars_path: str | Path | None = None
@@ -58,7 +59,8 @@ def config_map(settings: ComponentSettings) -> dict[str, Any]:
 
 @cache
 def _upstream_crds() -> tuple[dict[str, Any], ...]:
-    return tuple(d for d in yaml.safe_load_all(CRDS_FILE.read_text()) if d)
+    return tuple(d for path in (CRDS_FILE, OWN_CRDS_FILE)
+                 for d in yaml.safe_load_all(path.read_text()) if d)
 
 
 def crd_objects() -> list[dict[str, Any]]:

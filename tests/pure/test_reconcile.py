@@ -30,7 +30,7 @@ def test_decision_for_new_service():
     assert d == Decision(
         key="default/web", ours=True, ips=("198.51.100.20",), pool="pool1",
         events=(Event("Normal", "IPAllocated", "Assigned IP 198.51.100.20"),),
-        status_changed=True,
+        status_changed=True, reason="Assigned", message="198.51.100.20 from pool 'pool1'",
     )
 
 

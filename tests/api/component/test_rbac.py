@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import kubernetes
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from lab.apiserver import ApiServer, Identity
 from lab.harness.daemons import DaemonProcess
@@ -35,8 +36,12 @@ PLURAL_PATHS = {  # resource -> collection path in a namespace (None: cluster-sc
     "namespaces": "/api/v1/namespaces",
     **{plural: f"/apis/metallb.io/{version}/namespaces/{{ns}}/{plural}" for plural, version in (
         ("ipaddresspools", "v1beta1"), ("bgppeers", "v1beta2"), ("bgpadvertisements", "v1beta1"),
-        ("communities", "v1beta1"), ("bfdprofiles", "v1beta1"), ("l2advertisements", "v1beta1"))},
+        ("communities", "v1beta1"), ("bfdprofiles", "v1beta1"), ("l2advertisements", "v1beta1"),
+        ("configurationstates", "v1beta1"), ("servicebgpstatuses", "v1beta1"),
+        ("bgpsessionstates", "v1beta1"))},
 }
+PLURAL_PATHS.update({f"{plural}/status": PLURAL_PATHS[plural] for plural in (
+    "ipaddresspools", "configurationstates", "servicebgpstatuses", "bgpsessionstates")})
 SUBRESOURCE_VERBS = ("get", "update", "patch")  # what a status subresource answers to
 
 
@@ -63,7 +68,7 @@ def _status(client, method: str, resource: str, namespace: str, name: str = "",
     path = PLURAL_PATHS[resource].format(ns=namespace)
     if name:
         path += f"/{name}"
-    if resource == "services/status":
+    if resource.endswith("/status"):
         path += "/status"
     headers = {"Accept": "application/json"}
     if body is not None:
@@ -160,6 +165,22 @@ def test_controller_works_with_only_its_service_account(enforcing_server, tmp_pa
         reasons = poll_until(lambda: {e.reason for e in core.list_namespaced_event(
             OTHER_NAMESPACE).items}, timeout=30, what="an event from the controller")
         assert "IPAllocated" in reasons
+        # Status objects are written from the status thread: ConfigurationState (create
+        # + status patch), the pool's status (patch), the Service's condition (update).
+        custom = kubernetes.client.CustomObjectsApi(admin)
+        def config_state_valid() -> bool:
+            try:
+                obj = custom.get_namespaced_custom_object(
+                    "metallb.io", "v1beta1", NAMESPACE, "configurationstates", "controller")
+            except ApiException as err:
+                assert err.status == 404
+                return False
+            return (obj.get("status") or {}).get("result") == "Valid"
+
+        poll_until(config_state_valid, timeout=30, what="the controller's ConfigurationState")
+        poll_until(lambda: any(c.type == "metallb.io/AddressAssigned" for c in (
+            core.read_namespaced_service_status("web", OTHER_NAMESPACE).status.conditions
+            or [])), timeout=30, what="the Service's condition")
     finally:
         admin.close()
         terminate(proc, 15)
@@ -177,10 +198,7 @@ def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path)
     """Ready means every watch (services, endpointslices, its node, the config) listed
     successfully, which a missing permission prevents."""
     admin = api_client_for(enforcing_server)
-    try:
-        kubernetes.client.CoreV1Api(admin).create_node({"metadata": {"name": "node-a"}})
-    finally:
-        admin.close()
+    kubernetes.client.CoreV1Api(admin).create_node({"metadata": {"name": "node-a"}})
     token = enforcing_server.service_account_token(NAMESPACE, SPEAKER)
     kubeconfig = enforcing_server.write_kubeconfig(tmp_path / "speaker-kubeconfig", token)
     speaker = DaemonProcess("speaker", [
@@ -193,8 +211,22 @@ def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path)
             return speaker.ready()
 
         poll_until(ready, timeout=30, what="the speaker's watches sync")
+        # Its status writer lists its node's objects, then writes its ConfigurationState.
+        custom = kubernetes.client.CustomObjectsApi(admin)
+
+        def config_state_written() -> bool:
+            try:
+                return bool(custom.get_namespaced_custom_object(
+                    "metallb.io", "v1beta1", NAMESPACE, "configurationstates",
+                    "speaker-node-a").get("status"))
+            except ApiException as err:
+                assert err.status == 404
+                return False
+
+        poll_until(config_state_written, timeout=30, what="the speaker's ConfigurationState")
     finally:
         speaker.stop()
+        admin.close()
     assert _refused(enforcing_server, SPEAKER) == [], speaker.log_text()
 
 

@@ -20,7 +20,8 @@ def test_seed_example_renders_every_part(tmp_path):
         ("Namespace", "metallb-system"),
         *(("CustomResourceDefinition", f"{plural}.metallb.io") for plural in (
             "ipaddresspools", "bgppeers", "bgpadvertisements", "communities", "bfdprofiles",
-            "l2advertisements")),
+            "l2advertisements", "servicebgpstatuses", "configurationstates",
+            "bgpsessionstates")),
         ("ServiceAccount", "controller"), ("ClusterRole", "metallb-system:controller"),
         ("ClusterRoleBinding", "metallb-system:controller"), ("Role", "controller"),
         ("RoleBinding", "controller"),
@@ -142,7 +143,10 @@ def test_rbac_is_exactly_the_table(tmp_path):
     assert _rules(find(objects, "Role", "controller")) == {
         ("", "configmaps", "get"), ("", "configmaps", "list"), ("", "configmaps", "watch"),
         ("coordination.k8s.io", "leases", "get"), ("coordination.k8s.io", "leases", "create"),
-        ("coordination.k8s.io", "leases", "update")} | METALLB_IO_READ
+        ("coordination.k8s.io", "leases", "update")} | METALLB_IO_READ | {
+        ("metallb.io", "configurationstates", "create"),
+        ("metallb.io", "configurationstates/status", "patch"),
+        ("metallb.io", "ipaddresspools/status", "patch")}
     speaker_cluster = _rules(find(objects, "ClusterRole", "metallb-system:speaker"))
     assert speaker_cluster == {
         (g, r, v) for g, r in (("", "services"), ("", "nodes"),
@@ -150,7 +154,13 @@ def test_rbac_is_exactly_the_table(tmp_path):
         for v in ("get", "list", "watch")} | {("", "events", "create"), ("", "events", "patch")}
     assert _rules(find(objects, "Role", "speaker")) == {
         ("", "configmaps", v) for v in READ} | METALLB_IO_READ | {
-        ("", "secrets", v) for v in READ}
+        ("", "secrets", v) for v in READ} | {
+        ("metallb.io", "configurationstates", "create"),
+        ("metallb.io", "configurationstates/status", "patch"),
+        ("metallb.io", "servicebgpstatuses/status", "patch"),
+        ("metallb.io", "bgpsessionstates/status", "patch")} | {
+        ("metallb.io", r, v) for r in ("servicebgpstatuses", "bgpsessionstates")
+        for v in ("list", "create", "delete")}
     # nothing anywhere may grant wildcards; secrets only to the speaker, in its namespace
     for kind in ("ClusterRole", "Role"):
         for role in (o for o in objects if o["kind"] == kind):

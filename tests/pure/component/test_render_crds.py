@@ -72,7 +72,18 @@ def test_crds_are_rendered_in_both_formats(tmp_path):
         crds = [o for o in objects_of(tmp_path, text) if o["kind"] == "CustomResourceDefinition"]
         assert [c["spec"]["names"]["kind"] for c in crds] == [
             "IPAddressPool", "BGPPeer", "BGPAdvertisement", "Community", "BFDProfile",
-            "L2Advertisement"]
+            "L2Advertisement", "ServiceBGPStatus", "ConfigurationState", "BGPSessionState"]
+
+
+@pytest.mark.parametrize("kind, columns", [
+    ("ConfigurationState", ["Result", "ErrorSummary", "Age"]),  # as upstream
+    ("ServiceBGPStatus", ["Node", "Service Name", "Service Namespace"]),  # as upstream
+    ("BGPSessionState", ["Node", "Peer", "State", "Age"]),
+])
+def test_status_kinds_have_printer_columns_and_the_status_subresource(kind, columns):
+    version = _version(kind, "v1beta1")
+    assert [c["name"] for c in version["additionalPrinterColumns"]] == columns
+    assert version["subresources"] == {"status": {}}
 
 
 def _version(kind: str, version: str) -> dict:

@@ -1,0 +1,171 @@
+"""The controller's status objects: IPAddressPool.status counts, the Service's
+`metallb.io/AddressAssigned` condition, and its ConfigurationState `controller`.
+
+The worker states what they should say (pure builders in `metallb.status`); a
+StatusQueue writes it from a thread of its own, so the API's speed never touches
+allocation. One exception saves a write per Service: when the worker writes a Service's
+status anyway (a new address), the condition travels in that same write.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from metallb.allocator.allocator import Allocator
+from metallb.allocator.decision import Decision
+from metallb.config_source import ConfigSource
+from metallb.keys import object_key
+from metallb.kube.clock import REAL_CLOCK, Clock
+from metallb.kube.errors import is_not_found
+from metallb.kube.status_objects import ConfigStateWriter, MetallbObjects
+from metallb.kube.status_queue import StatusQueue
+from metallb.logs import log_event
+from metallb.status import config_state
+from metallb.status.conditions import (
+    ADDRESS_ASSIGNED,
+    Condition,
+    address_condition,
+    matches,
+    merge,
+    timestamp,
+)
+from metallb.status.pools import pool_status
+
+log = logging.getLogger("metallb.controller.status")
+
+COMPONENT = "controller"
+POOLS = "ipaddresspools"
+
+
+# Queue keys: ("service", namespace/name), ("pool", name), and this one.
+_CONFIG_STATE = ("config-state", "")
+
+
+class ControllerStatus:
+    """States the controller's status objects should hold, written by a StatusQueue.
+
+    Threads: service(), conditions_for(), written(), deleted(), pools() and config()
+    from the controller's worker only, never blocking; is_own_write() from the Service
+    informer's thread (the lock guards `_own_writes`, at most one entry per Service
+    with a condition write not yet seen by the watch); the queue's thread runs
+    `_write`, which reads and writes the API (each call bounded by `timeout`) and
+    hands a Service it wrote to `on_service_written` (the informer's update_local).
+    stop() from the daemon's shutdown path, once.
+    """
+
+    def __init__(self, api_client: client.ApiClient, namespace: str, *,
+                 on_service_written: Callable[[dict[str, Any]], None] = lambda obj: None,
+                 timeout: float = 10.0, clock: Clock = REAL_CLOCK, **queue_settings: Any):
+        self._core = client.CoreV1Api(api_client)
+        self._objects = MetallbObjects(api_client, namespace, timeout)
+        self._timeout, self._clock = timeout, clock
+        self._on_service_written = on_service_written
+        self._config_state = ConfigStateWriter(self._objects, COMPONENT, None, clock)
+        self._lock = threading.Lock()  # guards _own_writes only
+        self._own_writes: dict[str, str] = {}  # Service key -> resourceVersion we wrote
+        self.queue = StatusQueue(self._write, name="controller-status", clock=clock,
+                                 **queue_settings)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.queue.stop(timeout)
+
+    # -- Services -----------------------------------------------------------------------
+
+    def conditions_for(self, obj: dict[str, Any], decision: Decision) -> list[dict] | None:
+        """The status.conditions the worker's own status write should carry (None:
+        leave them as they are)."""
+        wanted = address_condition(decision)
+        conditions = (obj.get("status") or {}).get("conditions")
+        if decision.foreign or matches(conditions, wanted, ADDRESS_ASSIGNED):
+            return None
+        return merge(conditions, wanted, self._now())
+
+    def written(self, obj: dict[str, Any], decision: Decision) -> None:
+        """The worker's status write carried the condition: nothing left to queue."""
+        self.queue.settled(("service", object_key(obj)), address_condition(decision))
+
+    def service(self, obj: dict[str, Any], decision: Decision) -> None:
+        """The Service's condition after `decision`, queued when the object (as the
+        informer has it) says otherwise. Another implementation's Service is only
+        touched to say NotOurs when it carries our condition from before."""
+        wanted = address_condition(decision)
+        conditions = (obj.get("status") or {}).get("conditions")
+        if matches(conditions, wanted, ADDRESS_ASSIGNED) or (
+                decision.foreign and matches(conditions, None, ADDRESS_ASSIGNED)):
+            return
+        self.queue.put(("service", object_key(obj)), wanted)
+
+    def deleted(self, key: str) -> None:
+        self.queue.forget(("service", key))
+        with self._lock:
+            self._own_writes.pop(key, None)
+
+    def is_own_write(self, obj: dict[str, Any]) -> bool:
+        """The watch event of `obj` is our own condition write, which changed nothing the
+        allocation reads: no need to reconcile it again (a pending Service would record
+        its AllocationFailed Event once more). Called from the informer's thread."""
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        with self._lock:
+            if version is None or self._own_writes.get(object_key(obj)) != version:
+                return False
+            del self._own_writes[object_key(obj)]
+            return True
+
+    # -- pools and config -----------------------------------------------------------------
+
+    def pools(self, allocator: Allocator) -> None:
+        """Every pool's counts (the queue writes the ones that changed, coalesced)."""
+        for name, by_family in allocator.family_stats().items():
+            self.queue.put(("pool", name), pool_status(by_family))
+
+    def config(self, source: ConfigSource) -> None:
+        self.queue.put(_CONFIG_STATE, config_state.ConfigState.of(source))
+
+    # -- the queue's thread -------------------------------------------------------------
+
+    def _write(self, key: tuple[str, str], desired: Any) -> None:
+        kind, name = key
+        if kind == "service":
+            self._write_condition(name, desired)
+        elif kind == "pool":
+            if not self._objects.patch_status(POOLS, name, desired):
+                # A pool from the ConfigMap: no IPAddressPool object to say it on.
+                log_event(log, "debug", "pool_status_skipped", pool=name,
+                          reason="no_object")
+        else:
+            self._config_state.write(desired)
+
+    def _write_condition(self, key: str, wanted: Condition | None) -> None:
+        """Read the Service, merge the condition into its conditions, write the status
+        with its resourceVersion (a conflict raises: the queue retries on a fresh read)."""
+        namespace, name = key.split("/", 1)
+        try:
+            resp = self._core.read_namespaced_service(
+                name, namespace, _preload_content=False, _request_timeout=self._timeout)
+            obj = json.loads(resp.data)
+            status = dict(obj.get("status") or {})
+            if matches(status.get("conditions"), wanted, ADDRESS_ASSIGNED):
+                return
+            status["conditions"] = merge(status.get("conditions"), wanted, self._now())
+            obj["status"] = status
+            resp = self._core.replace_namespaced_service_status(
+                name, namespace, obj, _preload_content=False,
+                _request_timeout=self._timeout)
+        except ApiException as err:
+            if is_not_found(err):
+                return  # deleted meanwhile
+            raise
+        written = json.loads(resp.data)
+        with self._lock:
+            self._own_writes[key] = (written.get("metadata") or {}).get("resourceVersion")
+        self._on_service_written(written)
+
+    def _now(self) -> str:
+        return timestamp(self._clock.now())
