@@ -3,9 +3,16 @@
 The allocator is pure bookkeeping: no I/O, no clock, no randomness, so the controller and
 `metallb plan` make the same choices. Choices are deterministic (MetalLB picks pools at
 random; we do not): requested addresses first, then the annotated pool, then the
-auto-assign pools in config order; inside a pool, entries in config order and the lowest
-usable address first; a service with a sharing key first tries the lowest compatible
-address already shared under that key.
+auto-assign pools in config order (for metallb.io objects the config puts the pools with
+a serviceAllocation first, by priority, those without a priority after, ties by name:
+upstream's order); inside a pool, entries in config order and the lowest usable address
+first; a service with a sharing key first tries the lowest compatible address already
+shared under that key.
+
+A pool with a serviceAllocation serves only the Services it selects (`refusal`): never
+picked automatically for another, and refused with the reason when another asks for it
+by annotation, by requested address, or holds one of its addresses already (that
+assignment is then invalid: the Service's status is cleared, as upstream does).
 """
 
 from __future__ import annotations
@@ -64,6 +71,13 @@ class BlockedAssignment:
     key: str
     ips: tuple[str, ...]
     reason: str
+
+
+def refusal(pool: Pool, intent: ServiceIntent) -> str | None:
+    """Why `pool` may not serve the service (its serviceAllocation), or None."""
+    if pool.allocation is None:
+        return None
+    return pool.refusal(intent.namespace, dict(intent.namespace_labels), dict(intent.labels))
 
 
 def sharing_conflict(a: ServiceIntent, b: ServiceIntent) -> str | None:
@@ -262,6 +276,9 @@ class Allocator:
                     f'"{ip}" is in pool "{pool_name}", not in the annotated pool '
                     f'"{intent.pool}"'
                 )
+            refused = refusal(self._pools[pool_name].pool, intent)
+            if refused:
+                raise AllocationError(refused)
             if entry.space.index_of(int(ip)) is None:
                 raise AllocationError(
                     f'"{ip}" is not usable: pool "{pool_name}" has avoid-buggy-ips '
@@ -307,12 +324,15 @@ class Allocator:
             state = self._pools.get(intent.pool)
             if state is None:
                 raise AllocationError(f'unknown pool "{intent.pool}"')
+            refused = refusal(state.pool, intent)
+            if refused:
+                raise AllocationError(refused)
             addresses = self._pick(state, intent)
             if addresses is None:
                 raise AllocationError(f'no available IPs in pool "{intent.pool}"')
             return self._record(intent, intent.pool, addresses)
         for state in self._pools.values():
-            if not state.pool.auto_assign:
+            if not state.pool.auto_assign or refusal(state.pool, intent):
                 continue
             addresses = self._pick(state, intent)
             if addresses is not None:
