@@ -2,21 +2,16 @@
 controller (official client -> emulator), with the Namespace labels its informer reads.
 
 The daemons do not read metallb.io objects yet (rule K6, another change): until they do,
-the ConfigMap's `config` key carries the IPAddressPool documents and a ConfigSource that
-parses them with the CRD parser stands in for the config source. Everything downstream
+the ConfigMap's `config` key carries the IPAddressPool documents, and the config source
+parses that text with the CRD parser instead of the legacy one (`crd_config_text`). Everything downstream
 (allocator, Namespace informer, requeue, status, Events) is the real controller's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
-from controller.cli import Settings
-from controller.daemon import ControllerDaemon
 from metallb import config_source
 from metallb.config.crds import parse_crds
 from metallb.config.model import Config
@@ -52,24 +47,9 @@ def parse_crd_text(text: str, source: str | None = None) -> Config:
 
 
 @pytest.fixture
-def start_crd_controller(kubeconfig: Path, monkeypatch
-                         ) -> Iterator[Callable[[], ControllerDaemon]]:
+def crd_config_text(monkeypatch) -> None:
+    """In-process controllers started in this test read the ConfigMap as CRD text."""
     monkeypatch.setattr(config_source, "parse_config_text", parse_crd_text)
-    started: list[ControllerDaemon] = []
-
-    def start() -> ControllerDaemon:
-        settings = Settings(host="127.0.0.1", port=0, leader_election=False,
-                            identity="inproc-crd")
-        api = config.new_client_from_config(config_file=str(kubeconfig))
-        daemon = ControllerDaemon(settings, api).start()
-        started.append(daemon)
-        return daemon
-
-    try:
-        yield start
-    finally:
-        for daemon in started:
-            daemon.stop()
 
 
 def label_namespace(core: client.CoreV1Api, name: str, labels: dict[str, str]) -> None:
@@ -82,11 +62,11 @@ def events_of(core: client.CoreV1Api, namespace: str, name: str) -> list[tuple[s
 
 
 def test_limited_pool_serves_only_its_namespaces_and_follows_relabels(
-        core, start_crd_controller):
+        core, crd_config_text, start_controller):
     ensure_namespace(core, "shop")
     label_namespace(core, "shop", {"env": "prod"})
     put_config(core, POOLS)
-    daemon = start_crd_controller()
+    daemon = start_controller()
     core.create_namespaced_service("shop", service("web", "shop"))
     core.create_namespaced_service("demo", service("web", "demo"))
     core.create_namespaced_service("demo", service("asks", "demo", annotations={
