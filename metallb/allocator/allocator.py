@@ -408,7 +408,7 @@ class Allocator:
             index = entry.space.index_of(value)
             assert index is not None
             entry.used.remove(index)
-            if intent.sharing_key:
+            if self._shared and intent.sharing_key:  # most clusters share nothing
                 shared = self._shared[(pool, intent.sharing_key, version)]
                 del shared[bisect_left(shared, value)]
         assert intent is not None and pool is not None
