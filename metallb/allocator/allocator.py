@@ -362,7 +362,9 @@ class Allocator:
                 blocked.append(BlockedAssignment(key, tuple(str(ip) for ip in ips), str(exc)))
         if blocked:
             return blocked
-        self.__dict__.update(fresh.__dict__)
+        self._config = config
+        self._pools, self._entries = fresh._pools, fresh._entries
+        self._held, self._holders, self._shared = fresh._held, fresh._holders, fresh._shared
         return []
 
     # -- internals ---------------------------------------------------------------------
