@@ -3,8 +3,9 @@ controller (official client -> emulator), with the Namespace labels its informer
 
 The daemons do not read metallb.io objects yet (rule K6, another change): until they do,
 the ConfigMap's `config` key carries the IPAddressPool documents, and the config source
-parses that text with the CRD parser instead of the legacy one (`crd_config_text`). Everything downstream
-(allocator, Namespace informer, requeue, status, Events) is the real controller's.
+parses that text with the CRD parser instead of the legacy one (`crd_config_text`).
+Everything downstream (allocator, Namespace informer, requeue, status, Events) is the
+real controller's.
 """
 
 from __future__ import annotations
