@@ -1,10 +1,10 @@
 """Wiring of the controller: informers -> work queue -> one worker running the Reconciler,
 gated by leader election; metrics server; signals.
 
-Threads: two informers (Services in all namespaces, the config ConfigMap) only cache and
-queue keys, so a standby replica stays warm; one worker owns the allocator and does every
-write, and runs only while this replica leads. Losing the lease ends the process (the
-Deployment restarts it) rather than risking two writers.
+Threads: three informers (Services in all namespaces, the config ConfigMap, Namespaces
+for their labels) only cache and queue keys, so a standby replica stays warm; one worker
+owns the allocator and does every write, and runs only while this replica leads. Losing
+the lease ends the process (the Deployment restarts it) rather than risking two writers.
 
 Shutdown (SIGTERM) hands over at once: stop writing, release the lease (a standby takes
 over within its retry period, not after a lease duration), then drain the worker and
@@ -24,6 +24,7 @@ from kubernetes.config.config_exception import ConfigException
 from prometheus_client import CollectorRegistry
 
 from controller.cli import Settings, default_identity, parse_settings
+from controller.namespaces import NamespaceLabels
 from controller.reconciler import Reconciler
 from controller.status import ControllerStatus
 from controller.work_items import CONFIG, ServiceKey, WorkItem
@@ -74,6 +75,7 @@ class ControllerDaemon:
             namespace=settings.namespace,
             field_selector=f"metadata.name={settings.config_name}",
         )
+        self.namespaces = NamespaceLabels(core, self.services, self.queue)
         self.events = BackgroundEventRecorder(
             EventRecorder(api, COMPONENT, settings.identity or None,
                           request_timeout=settings.event_timeout),
@@ -97,6 +99,7 @@ class ControllerDaemon:
             may_write=lambda: self._leading.is_set(),
             write_timeout=settings.write_timeout,
             status=self.status,
+            namespace_labels=self.namespaces.labels,
         )
         self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
                                             ready=self.ready)
@@ -125,6 +128,7 @@ class ControllerDaemon:
         self.metrics_server.start()
         self.services.start()
         self.config_maps.start()
+        self.namespaces.informer.start()
         self._worker.start()
         if self.elector is not None:
             self.elector.start()
@@ -165,6 +169,7 @@ class ControllerDaemon:
             self.status.stop(timeout=0.0)
         self.services.stop()
         self.config_maps.stop()
+        self.namespaces.informer.stop()
         self.metrics_server.stop()
         log_event(log, "info", "stopped", identity=self.settings.identity,
                   exit_code=self.exit_code)
@@ -191,8 +196,11 @@ class ControllerDaemon:
         """Synced, and either leading or standing by in the election."""
         if self._stop_requested.is_set():
             return False
-        synced = self.services.synced.is_set() and self.config_maps.synced.is_set()
+        synced = all(i.synced.is_set() for i in self._informers())
         return synced and (self.elector is None or self.is_leader or self.elector.running)
+
+    def _informers(self) -> tuple[Informer, ...]:
+        return self.services, self.config_maps, self.namespaces.informer
 
     # -- callbacks ----------------------------------------------------------------------
 
@@ -218,7 +226,7 @@ class ControllerDaemon:
     # -- the worker ---------------------------------------------------------------------
 
     def _work(self) -> None:
-        for gate in (self._leading, self.services.synced, self.config_maps.synced):
+        for gate in (self._leading, *(i.synced for i in self._informers())):
             while not gate.wait(_GATE_POLL):
                 if self._stop_requested.is_set():
                     return

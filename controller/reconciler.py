@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubernetes import client
@@ -21,6 +21,7 @@ from controller.status import ControllerStatus
 from controller.work_items import CONFIG, ConfigKey, ServiceKey, WorkItem
 from metallb.allocator.core import APPLIED, REFUSED, ControllerCore, ObservedService, observe
 from metallb.allocator.decision import WARNING, Decision
+from metallb.allocator.service import service_namespace
 from metallb.config_source import ConfigSource
 from metallb.keys import object_key
 from metallb.kube.errors import is_api_error, is_conflict, is_not_found
@@ -64,6 +65,7 @@ class Reconciler:
         may_write: Callable[[], bool] = lambda: True,
         write_timeout: float = 30.0,
         status: ControllerStatus | None = None,
+        namespace_labels: Callable[[str], Mapping[str, str]] = lambda namespace: {},
     ):
         self._api = core
         self._services = services
@@ -76,6 +78,7 @@ class Reconciler:
         self._may_write = may_write  # False once the lease is lost: stop at once
         self._timeout = write_timeout
         self._status = status  # pool counts, Service conditions, ConfigurationState
+        self._namespace_labels = namespace_labels  # for serviceAllocation.namespaceSelectors
         self.core = ControllerCore(load_balancer_class)
 
     # -- entry points -------------------------------------------------------------------
@@ -142,7 +145,10 @@ class Reconciler:
             self._source.applied(config)
 
     def _observed(self) -> list[ObservedService]:
-        return [observe(obj) for obj in self._services.items()]
+        return [self._observe(obj) for obj in self._services.items()]
+
+    def _observe(self, obj: dict[str, Any]) -> ObservedService:
+        return observe(obj, self._namespace_labels(service_namespace(obj)))
 
     def _first_pass(self, services: list[ObservedService]) -> None:
         """Right after the first config: every service in the core's first-pass order,
@@ -166,7 +172,7 @@ class Reconciler:
                           pool=step.released.pool, ips=",".join(step.released.ip_strings),
                           released="yes")
         else:
-            step = self.core.decide(observe(obj))
+            step = self.core.decide(self._observe(obj))
             assert step.decision is not None
             self._apply(obj, step.decision)
         for retry in step.retry:  # addresses were freed: the waiting services try now

@@ -3,17 +3,25 @@
 The allocator is pure bookkeeping: no I/O, no clock, no randomness, so the controller and
 `metallb plan` make the same choices. Choices are deterministic (MetalLB picks pools at
 random; we do not): requested addresses first, then the annotated pool, then the
-auto-assign pools in config order; inside a pool, entries in config order and the lowest
-usable address first; a service with a sharing key first tries the lowest compatible
-address already shared under that key.
+auto-assign pools in config order (for metallb.io objects the config puts the pools with
+a serviceAllocation first, by priority, those without a priority after, ties by name:
+upstream's order); inside a pool, entries in config order and the lowest usable address
+first; a service with a sharing key first tries the lowest compatible address already
+shared under that key.
+
+A pool with a serviceAllocation serves only the Services it selects (`refusal`): never
+picked automatically for another, and refused with the reason when another asks for it
+by annotation, by requested address, or holds one of its addresses already (that
+assignment is then invalid: the Service's status is cleared, as upstream does).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from metallb.allocator import reasons
 from metallb.allocator.intervals import IntervalSet, UsableSpace
@@ -36,12 +44,10 @@ Address = tuple[int, int]  # (IP version, the address as an integer)
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """Addresses held by one service (IPv4 first), from one pool.
+    """Addresses held by one service (IPv4 first), from one pool: a snapshot the
+    allocator builds when asked (it stores no such object per service, see Allocator).
 
-    The addresses are kept as (version, integer) pairs, not ipaddress objects: Python's
-    garbage collector stops tracking a tuple of integers, so each assignment adds one
-    tracked object (itself) instead of three, and with 100k services every collection
-    stays short. `ips` builds the ipaddress objects when asked.
+    The addresses are (version, integer) pairs; `ips` builds the ipaddress objects.
     """
 
     key: str
@@ -73,6 +79,13 @@ class BlockedAssignment:
     reason: str
 
 
+def refusal(pool: Pool, intent: ServiceIntent) -> str | None:
+    """Why `pool` may not serve the service (its serviceAllocation), or None."""
+    if pool.allocation is None:
+        return None
+    return pool.refusal(intent.namespace, dict(intent.namespace_labels), dict(intent.labels))
+
+
 def sharing_conflict(a: ServiceIntent, b: ServiceIntent) -> str | None:
     """Why services a and b may not hold the same address; None when they may."""
     if not a.sharing_key or not b.sharing_key:
@@ -96,16 +109,15 @@ def sharing_conflict(a: ServiceIntent, b: ServiceIntent) -> str | None:
 class _Entry:
     """One address entry of a pool: its usable space and which indexes are held."""
 
-    __slots__ = ("family", "position", "space", "used")
+    __slots__ = ("family", "first_key", "last_key", "pool", "space", "used")
 
-    def __init__(self, entry: AddressRange, avoid_buggy_ips: bool, position: int):
+    def __init__(self, entry: AddressRange, pool: Pool):
         self.family = entry.family
-        self.position = position  # config order inside the pool
-        self.space = UsableSpace.of(entry, avoid_buggy_ips)
-        self.used = IntervalSet()
-
-    def covers(self, version: int, value: int) -> bool:
-        return version == self.family and self.space.first <= value <= self.space.last
+        self.pool = pool.name
+        self.space = UsableSpace.of(entry, pool.avoid_buggy_ips)
+        self.used = IntervalSet(self.space.count)
+        self.first_key = _key(entry.family, entry.first)
+        self.last_key = _key(entry.family, entry.last)
 
 
 class _PoolState:
@@ -113,15 +125,7 @@ class _PoolState:
 
     def __init__(self, pool: Pool):
         self.pool = pool
-        self.entries = [
-            _Entry(entry, pool.avoid_buggy_ips, i) for i, entry in enumerate(pool.ranges)
-        ]
-
-    def entry_for(self, version: int, value: int) -> _Entry | None:
-        for entry in self.entries:
-            if entry.covers(version, value):
-                return entry
-        return None
+        self.entries = [_Entry(entry, pool) for entry in pool.ranges]
 
 
 def _ip(version: int, value: int) -> IPAddress:
@@ -139,23 +143,86 @@ def _key(version: int, value: int) -> int:
 def _serves(state: _PoolState, intent: ServiceIntent) -> bool:
     """The pool has addresses of every IP family the service needs (free or not)."""
     return all(any(e.family == family for e in state.entries) for family in intent.families)
+def _unkey(hkey: int) -> Address:
+    return (6, hkey ^ _V6) if hkey >= _V6 else (4, hkey)
 
 
 def _families_text(families: Iterable[int]) -> str:
     return ", ".join(f"IPv{f}" for f in families)
 
 
+Held = int | tuple[int, ...]
+"""What one service holds: the key (`_key`) of its address, a tuple of keys (IPv4
+first) when it holds two."""
+
+
+def _held_keys(held: Held) -> tuple[int, ...]:
+    return (held,) if isinstance(held, int) else held
+
+
+Holders = ServiceIntent | tuple[ServiceIntent, ...]
+"""Who holds one address: the holder's intent, or the intents sorted by key when it is
+shared. (The intents live here, not in a dict of their own: one dict less to touch.)"""
+
+
+def _holder_tuple(holders: Holders | None) -> tuple[ServiceIntent, ...]:
+    if holders is None:
+        return ()
+    return holders if isinstance(holders, tuple) else (holders,)
+
+
+def _by_key(intent: ServiceIntent) -> str:
+    return intent.key
+
+
+class _EntryIndex:
+    """Finds the address entry (of any pool) that contains an address key in
+    O(log entries). Pools of a valid config never overlap; should a hand-built config
+    overlap anyway, the first entry in config order wins, as a plain scan would say."""
+
+    __slots__ = ("_entries", "_firsts", "_overlap")
+
+    def __init__(self, pools: Iterable[_PoolState]):
+        in_order = [entry for state in pools for entry in state.entries]
+        self._entries = sorted(in_order, key=lambda e: e.first_key)
+        self._firsts = [e.first_key for e in self._entries]
+        self._overlap = in_order if any(
+            a.last_key >= b.first_key for a, b in pairwise(self._entries)) else None
+
+    def find(self, hkey: int) -> _Entry | None:
+        if self._overlap is not None:
+            return next((e for e in self._overlap if e.first_key <= hkey <= e.last_key),
+                        None)
+        i = bisect_right(self._firsts, hkey) - 1
+        if i >= 0 and hkey <= self._entries[i].last_key:
+            return self._entries[i]
+        return None
+
+
 class Allocator:
-    """Assignments (service key -> addresses, pool) and the sharing bookkeeping."""
+    """Assignments (service key -> addresses) and the sharing bookkeeping.
+
+    What always holds: every address key a service holds in `_held` has the service's
+    intent among its `_holders` (and no address has any other holder), and an address
+    is in `_holders` exactly when its index is in its entry's `used` set.
+
+    Why flat: with the garbage collector on (as the controller runs), every object that
+    lives as long as an assignment makes each collection longer, and 100k of them made
+    allocation 1.3-1.6x dearer per operation than with 1k. So per service it stores only
+    integers, strings and tuples of them (which the collector stops tracking) in a few
+    dicts, plus a reference to the caller's own intent; `Assignment` objects are built
+    when asked. A release touches two big dicts (`_held`, `_holders`) and one interval
+    block, nothing else that grows with the number of services.
+
+    Not thread-safe: one thread (the controller's worker, or `metallb plan`) uses it.
+    """
 
     def __init__(self, config: Config):
         self._config = config
         self._pools = {pool.name: _PoolState(pool) for pool in config.pools}
-        self._assignments: dict[str, Assignment] = {}
-        # _key(address) -> the services holding it, sorted. Integers and tuples of
-        # strings, not ipaddress objects and sets: the garbage collector stops tracking
-        # them, so 100k assignments do not make every collection longer.
-        self._holders: dict[int, tuple[str, ...]] = {}
+        self._entries = _EntryIndex(self._pools.values())
+        self._held: dict[str, Held] = {}
+        self._holders: dict[int, Holders] = {}
         # (pool, sharing key, family) -> sorted ints of addresses held under that key
         self._shared: dict[tuple[str, str, int], list[int]] = {}
         # Bumped whenever an address becomes free, so callers can tell that retrying
@@ -167,13 +234,16 @@ class Allocator:
         return self._config
 
     def assignment(self, key: str) -> Assignment | None:
-        return self._assignments.get(key)
+        held = self._held.get(key)
+        return None if held is None else self._snapshot(self._intent(key, held), held)
 
     def assignments(self) -> list[Assignment]:
-        return list(self._assignments.values())
+        return [self._snapshot(self._intent(key, held), held)
+                for key, held in self._held.items()]
 
     def holders(self, ip: IPAddress) -> frozenset[str]:
-        return frozenset(self._holders.get(_key(ip.version, int(ip)), ()))
+        holders = self._holders.get(_key(ip.version, int(ip)))
+        return frozenset(h.key for h in _holder_tuple(holders))
 
     # -- queries -----------------------------------------------------------------------
 
@@ -217,32 +287,36 @@ class Allocator:
                                   reasons.INVALID_REQUEST)
         pool_name: str | None = None
         for ip in ips:
-            state, entry = self._locate(ip)
-            if state is None or entry is None:
+            hkey = _key(ip.version, int(ip))
+            entry = self._entries.find(hkey)
+            if entry is None:
                 raise AllocationError(f'"{ip}" is not allowed in config (in no pool)',
                                       reasons.REQUESTED_ADDRESS_UNAVAILABLE)
-            if pool_name is not None and pool_name != state.pool.name:
+            if pool_name is not None and pool_name != entry.pool:
                 raise AllocationError(
-                    f"addresses come from different pools ({pool_name!r}, {state.pool.name!r})",
+                    f"addresses come from different pools ({pool_name!r}, {entry.pool!r})",
                     reasons.INVALID_REQUEST)
-            pool_name = state.pool.name
+            pool_name = entry.pool
             if intent.pool and intent.pool != pool_name:
                 raise AllocationError(
                     f'"{ip}" is in pool "{pool_name}", not in the annotated pool '
                     f'"{intent.pool}"', reasons.INVALID_REQUEST
                 )
+            refused = refusal(self._pools[pool_name].pool, intent)
+            if refused:
+                raise AllocationError(refused, reasons.REQUESTED_ADDRESS_UNAVAILABLE)
             if entry.space.index_of(int(ip)) is None:
                 raise AllocationError(
                     f'"{ip}" is not usable: pool "{pool_name}" has avoid-buggy-ips '
                     "(no addresses ending in .0 or .255)", reasons.REQUESTED_ADDRESS_UNAVAILABLE
                 )
-            for other in self._holders.get(_key(ip.version, int(ip)), ()):
-                if other == intent.key:
+            for other in _holder_tuple(self._holders.get(hkey)):
+                if other.key == intent.key:
                     continue
-                conflict = sharing_conflict(intent, self._assignments[other].intent)
+                conflict = sharing_conflict(intent, other)
                 if conflict:
                     raise AllocationError(
-                        f'"{ip}" is already in use by {other}: {conflict}',
+                        f'"{ip}" is already in use by {other.key}: {conflict}',
                         reasons.SHARING_CONFLICT if intent.sharing_key
                         else reasons.REQUESTED_ADDRESS_UNAVAILABLE)
         assert pool_name is not None  # families match, so ips is not empty
@@ -255,18 +329,20 @@ class Allocator:
         it held; AllocationError (and no change) when it may not hold them."""
         ordered = tuple(sorted(ips, key=lambda ip: (ip.version, int(ip))))
         pool_name = self.validate(intent, ordered)
-        old = self._drop(intent.key)
-        held = self._record(intent, pool_name, ordered)
-        self._count_freed(old)
+        _, freed = self._drop(intent.key)
+        held = self._record(intent, pool_name, tuple((ip.version, int(ip)) for ip in ordered))
+        # a service re-assigned its own addresses frees nothing
+        if any(hkey not in self._holders for hkey in freed):
+            self.releases += 1
         return held
 
     def allocate(self, intent: ServiceIntent) -> Assignment:
         """Find addresses for the service by the rules (see module doc). Keeps what it
         holds when that is still valid. On AllocationError it holds nothing."""
-        current = self._assignments.get(intent.key)
+        current = self._held.get(intent.key)
         if current is not None:
             try:
-                return self.assign(intent, current.ips)
+                return self.assign(intent, self._ips(current))
             except AllocationError:
                 pass
         self.release(intent.key)  # what it held is no longer valid for it
@@ -276,27 +352,31 @@ class Allocator:
             state = self._pools.get(intent.pool)
             if state is None:
                 raise AllocationError(f'unknown pool "{intent.pool}"', reasons.NO_MATCHING_POOL)
-            ips = self._pick(state, intent)
-            if ips is None:
+            refused = refusal(state.pool, intent)
+            if refused:
+                raise AllocationError(refused, reasons.NO_MATCHING_POOL)
+            addresses = self._pick(state, intent)
+            if addresses is None:
                 raise AllocationError(f'no available IPs in pool "{intent.pool}"',
                                       reasons.POOL_EXHAUSTED if _serves(state, intent)
                                       else reasons.NO_MATCHING_POOL)
-            return self._record(intent, intent.pool, ips)
+            return self._record(intent, intent.pool, addresses)
         candidates = 0
         for state in self._pools.values():
-            if not state.pool.auto_assign:
+            if not state.pool.auto_assign or refusal(state.pool, intent):
                 continue
             candidates += _serves(state, intent)
-            ips = self._pick(state, intent)
-            if ips is not None:
-                return self._record(intent, state.pool.name, ips)
+            addresses = self._pick(state, intent)
+            if addresses is not None:
+                return self._record(intent, state.pool.name, addresses)
         raise AllocationError("no available IPs", reasons.POOL_EXHAUSTED if candidates
                               else reasons.NO_MATCHING_POOL)
 
     def release(self, key: str) -> Assignment | None:
         """Free what the service holds (a shared address stays with its other holders)."""
-        held = self._drop(key)
-        self._count_freed(held)
+        held, freed = self._drop(key)
+        if freed:
+            self.releases += 1
         return held
 
     def set_config(self, config: Config) -> list[BlockedAssignment]:
@@ -307,103 +387,112 @@ class Allocator:
         decide as for a fresh assignment."""
         fresh = Allocator(config)
         blocked = []
-        for held in self._assignments.values():
+        for key, held in self._held.items():
+            ips = self._ips(held)
             try:
-                fresh.assign(held.intent, held.ips)
+                fresh.assign(self._intent(key, held), ips)
             except AllocationError as exc:
-                blocked.append(BlockedAssignment(held.key, held.ip_strings, str(exc)))
+                blocked.append(BlockedAssignment(key, tuple(str(ip) for ip in ips), str(exc)))
         if blocked:
             return blocked
         self._config = config
-        self._pools = fresh._pools
-        self._assignments = fresh._assignments
-        self._holders = fresh._holders
-        self._shared = fresh._shared
+        self._pools, self._entries = fresh._pools, fresh._entries
+        self._held, self._holders, self._shared = fresh._held, fresh._holders, fresh._shared
         return []
 
     # -- internals ---------------------------------------------------------------------
 
-    def _drop(self, key: str) -> Assignment | None:
-        """Forget the service's assignment, updating holders and the used intervals."""
-        held = self._assignments.pop(key, None)
+    @staticmethod
+    def _ips(held: Held) -> tuple[IPAddress, ...]:
+        return tuple(_ip(*_unkey(hkey)) for hkey in _held_keys(held))
+
+    def _intent(self, key: str, held: Held) -> ServiceIntent:
+        """The intent of a service that holds `held`."""
+        return next(h for h in _holder_tuple(self._holders[_held_keys(held)[0]])
+                    if h.key == key)
+
+    def _snapshot(self, intent: ServiceIntent, held: Held) -> Assignment:
+        keys = _held_keys(held)
+        entry = self._entries.find(keys[0])
+        assert entry is not None
+        return Assignment(intent.key, entry.pool, tuple(_unkey(k) for k in keys), intent)
+
+    def _drop(self, key: str) -> tuple[Assignment | None, list[int]]:
+        """Forget the service's assignment, updating holders and the used intervals;
+        returns what it held and the keys of the addresses nobody holds any more."""
+        held = self._held.pop(key, None)
         if held is None:
-            return None
-        state = self._pools[held.pool]
-        for version, value in held.addresses:
-            hkey = _key(version, value)
-            holders = self._holders[hkey]
-            if holders != (key,):  # shared: the others keep it
-                self._holders[hkey] = tuple(k for k in holders if k != key)
-                continue
-            del self._holders[hkey]
-            entry = state.entry_for(version, value)
+            return None, []
+        intent = pool = None
+        addresses = []
+        freed = []
+        for hkey in _held_keys(held):
+            holders = self._holders.pop(hkey)
+            entry = self._entries.find(hkey)
             assert entry is not None
+            pool = entry.pool
+            version, value = address = _unkey(hkey)
+            addresses.append(address)
+            if isinstance(holders, tuple):  # shared: the others keep it
+                intent = next(h for h in holders if h.key == key)
+                rest = tuple(h for h in holders if h.key != key)
+                self._holders[hkey] = rest[0] if len(rest) == 1 else rest
+                continue
+            intent = holders
+            freed.append(hkey)
             index = entry.space.index_of(value)
             assert index is not None
             entry.used.remove(index)
-            if held.intent.sharing_key:
-                shared = self._shared[(held.pool, held.intent.sharing_key, version)]
+            if self._shared and intent.sharing_key:  # most clusters share nothing
+                shared = self._shared[(pool, intent.sharing_key, version)]
                 del shared[bisect_left(shared, value)]
-        return held
+        assert intent is not None and pool is not None
+        return Assignment(key, pool, tuple(addresses), intent), freed
 
-    def _count_freed(self, old: Assignment | None) -> None:
-        """Bump `releases` when one of `old`'s addresses is now held by nobody; a service
-        re-assigned its own addresses frees nothing."""
-        if old is not None and any(_key(version, value) not in self._holders
-                                   for version, value in old.addresses):
-            self.releases += 1
-
-    def _locate(self, ip: IPAddress) -> tuple[_PoolState | None, _Entry | None]:
-        for state in self._pools.values():
-            entry = state.entry_for(ip.version, int(ip))
-            if entry is not None:
-                return state, entry
-        return None, None
-
-    def _pick(self, state: _PoolState, intent: ServiceIntent) -> tuple[IPAddress, ...] | None:
+    def _pick(self, state: _PoolState, intent: ServiceIntent) -> tuple[Address, ...] | None:
         """One address per family of the service from this pool, or None."""
         picked = []
         for family in intent.families:
-            ip = self._pick_shared(state, intent, family) or self._pick_free(state, family)
-            if ip is None:
+            value = self._pick_shared(state, intent, family)
+            if value is None:
+                value = self._pick_free(state, family)
+            if value is None:
                 return None
-            picked.append(ip)
+            picked.append((family, value))
         return tuple(picked)
 
-    def _pick_shared(
-        self, state: _PoolState, intent: ServiceIntent, family: int
-    ) -> IPAddress | None:
+    def _pick_shared(self, state: _PoolState, intent: ServiceIntent, family: int) -> int | None:
         if not intent.sharing_key:
             return None
         for value in self._shared.get((state.pool.name, intent.sharing_key, family), ()):
-            ip = _ip(family, value)
             if all(
-                sharing_conflict(intent, self._assignments[other].intent) is None
-                for other in self._holders[_key(family, value)]
+                sharing_conflict(intent, other) is None
+                for other in _holder_tuple(self._holders[_key(family, value)])
             ):
-                return ip
+                return value
         return None
 
     @staticmethod
-    def _pick_free(state: _PoolState, family: int) -> IPAddress | None:
+    def _pick_free(state: _PoolState, family: int) -> int | None:
         for entry in state.entries:
             if entry.family != family:
                 continue
             index = entry.used.first_absent_from(0)
             if index < entry.space.count:
-                return _ip(family, entry.space.address_at(index))
+                return entry.space.address_at(index)
         return None
 
     def _record(
-        self, intent: ServiceIntent, pool_name: str, ips: tuple[IPAddress, ...]
+        self, intent: ServiceIntent, pool_name: str, addresses: tuple[Address, ...]
     ) -> Assignment:
-        state = self._pools[pool_name]
-        addresses = tuple((ip.version, int(ip)) for ip in ips)
+        key = intent.key
+        hkeys = []
         for version, value in addresses:
             hkey = _key(version, value)
-            holders = self._holders.get(hkey, ())
-            if not holders:
-                entry = state.entry_for(version, value)
+            hkeys.append(hkey)
+            holders = self._holders.get(hkey)
+            if holders is None:
+                entry = self._entries.find(hkey)
                 assert entry is not None
                 index = entry.space.index_of(value)
                 assert index is not None
@@ -411,10 +500,9 @@ class Allocator:
                 if intent.sharing_key:
                     insort(self._shared.setdefault(
                         (pool_name, intent.sharing_key, version), []), value)
-            if not holders:
-                self._holders[hkey] = (intent.key,)
-            elif intent.key not in holders:
-                self._holders[hkey] = tuple(sorted((*holders, intent.key)))
-        held = Assignment(intent.key, pool_name, addresses, intent)
-        self._assignments[intent.key] = held
-        return held
+                self._holders[hkey] = intent
+            else:
+                others = (h for h in _holder_tuple(holders) if h.key != key)
+                self._holders[hkey] = tuple(sorted((*others, intent), key=_by_key))
+        self._held[key] = hkeys[0] if len(hkeys) == 1 else tuple(hkeys)
+        return Assignment(key, pool_name, addresses, intent)

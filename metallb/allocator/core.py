@@ -50,9 +50,10 @@ class ObservedService:
         return self.intent.key
 
 
-def observe(obj: Any) -> ObservedService:
-    """Read a Service object (API JSON or a manifest); never raises."""
-    intent = intent_from_service(obj)
+def observe(obj: Any, namespace_labels: Mapping[str, str] | None = None) -> ObservedService:
+    """Read a Service object (API JSON or a manifest), with its Namespace's labels (for
+    the pools' serviceAllocation); never raises."""
+    intent = intent_from_service(obj, namespace_labels)
     return ObservedService(intent, creation_order(obj, intent.key))
 
 

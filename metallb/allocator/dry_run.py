@@ -16,11 +16,16 @@ from typing import Any
 
 from metallb.allocator.core import ControllerCore, ObservedService, observe
 from metallb.allocator.decision import Decision, Event
+from metallb.allocator.service import service_namespace
 from metallb.config.model import Config
 
 
-def plan_allocations(config: Config, services: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Dry-run the controller over `services` (see the module docstring).
+def plan_allocations(config: Config, services: Iterable[Mapping[str, Any]],
+                     namespaces: Mapping[str, Mapping[str, str]] | None = None
+                     ) -> dict[str, Any]:
+    """Dry-run the controller over `services` (see the module docstring), `namespaces`
+    giving the labels of the Namespaces (name -> labels; a missing one has none) that the
+    pools' serviceAllocation.namespaceSelectors match.
 
     Returns {"services": {key: {"ips", "pool", "events"}}, "pools": {name: {...}}}, every
     input service present, in input order; a service's events are all those recorded
@@ -28,7 +33,8 @@ def plan_allocations(config: Config, services: Iterable[Mapping[str, Any]]) -> d
     core = ControllerCore()
     initial: dict[str, ObservedService] = {}
     updates: list[ObservedService] = []
-    for service in map(observe, services):
+    labels = namespaces or {}
+    for service in (observe(obj, labels.get(service_namespace(obj))) for obj in services):
         if service.key in initial:
             updates.append(service)
         else:

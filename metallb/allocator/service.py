@@ -34,7 +34,9 @@ class ServiceIntent:
     `families` is sorted (4 before 6) because the status lists IPv4 first; `ports` is a
     sorted tuple of (protocol, port). `existing_ips` are the raw strings of
     `status.loadBalancer.ingress[].ip`, unparsed: a garbage status must be cleared, not
-    rejected as user error.
+    rejected as user error. `labels` (the Service's) and `namespace_labels` (its
+    Namespace's, which the Service object does not carry: the caller looks them up) are
+    sorted pairs; a pool's serviceAllocation is matched against them.
     """
 
     key: str
@@ -49,15 +51,29 @@ class ServiceIntent:
     families: tuple[int, ...] = (4,)
     existing_ips: tuple[str, ...] = ()
     error: str | None = None  # set -> Warning LoadBalancerFailed, nothing assigned
+    labels: tuple[tuple[str, str], ...] = ()
+    namespace_labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def namespace(self) -> str:
+        return self.key.split("/", 1)[0]
 
 
 class _Invalid(ValueError):
     """A malformed field; its message ends up in the LoadBalancerFailed event."""
 
 
-def intent_from_service(obj: Any) -> ServiceIntent:
-    """Read a Service (a dict as returned by the API) into a ServiceIntent; never raises."""
+def service_namespace(obj: Any) -> str:
+    """The namespace a Service object lives in (the default one when it names none)."""
+    return object_key(obj, DEFAULT_NAMESPACE).split("/", 1)[0]
+
+
+def intent_from_service(obj: Any,
+                        namespace_labels: Mapping[str, str] | None = None) -> ServiceIntent:
+    """Read a Service (a dict as returned by the API) into a ServiceIntent, with the
+    labels of its Namespace (None: unknown, read as no labels); never raises."""
     key = object_key(obj, DEFAULT_NAMESPACE)
+    ns_labels = tuple(sorted((namespace_labels or {}).items()))
     if not isinstance(obj, Mapping):
         return ServiceIntent(key=key, error="service is not an object")
     spec = obj.get("spec") if obj.get("spec") is not None else {}
@@ -85,6 +101,8 @@ def intent_from_service(obj: Any) -> ServiceIntent:
             selector=tuple(sorted(_string_map(spec.get("selector"), "spec.selector").items())),
             families=_families(spec),
             existing_ips=existing,
+            labels=tuple(sorted(_string_map(meta.get("labels"), "metadata.labels").items())),
+            namespace_labels=ns_labels,
         )
     except _Invalid as exc:
         lb_type = spec.get("type") if isinstance(spec, Mapping) else None
@@ -95,6 +113,7 @@ def intent_from_service(obj: Any) -> ServiceIntent:
             load_balancer_class=lb_class if isinstance(lb_class, str) else None,
             existing_ips=existing,
             error=str(exc),
+            namespace_labels=ns_labels,
         )
 
 

@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         invalid = exc
     try:
-        services = load_services(args.services)
+        services, namespaces = load_inputs(args.services)
     except Unreadable as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_UNREADABLE
@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
         report_invalid(config_name, invalid.issues if invalid else [])
         return EXIT_INVALID
     print_warnings(config_name, config)
-    json.dump(plan_allocations(config, services), sys.stdout, indent=2)
+    json.dump(plan_allocations(config, services, namespaces), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return EXIT_OK
 

@@ -1,0 +1,91 @@
+"""Rule K1 live: an IPAddressPool limited by serviceAllocation, through the real
+controller (official client -> emulator), with the Namespace labels its informer reads.
+
+The daemons do not read metallb.io objects yet (rule K6, another change): until they do,
+the ConfigMap's `config` key carries the IPAddressPool documents, and the config source
+parses that text with the CRD parser instead of the legacy one (`crd_config_text`).
+Everything downstream (allocator, Namespace informer, requeue, status, Events) is the
+real controller's.
+"""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client
+
+from metallb import config_source
+from metallb.config.crds import parse_crds
+from metallb.config.model import Config
+from metallb.config.yaml_text import load_yaml_documents
+from metallb.wait import poll_until
+from tests.api.controller.support import (
+    NAMESPACE,
+    ensure_namespace,
+    put_config,
+    service,
+    wait_statuses,
+)
+
+POOLS = f"""
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {{name: general, namespace: {NAMESPACE}}}
+spec: {{addresses: [198.51.100.0/30]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {{name: prod, namespace: {NAMESPACE}}}
+spec:
+  addresses: [203.0.113.0/30]
+  serviceAllocation:
+    namespaceSelectors: [{{matchLabels: {{env: prod}}}}]
+"""
+
+
+def parse_crd_text(text: str, source: str | None = None) -> Config:
+    """The ConfigMap's key read as metallb.io objects (see the module docstring)."""
+    return parse_crds(load_yaml_documents(text, source), source=source)
+
+
+@pytest.fixture
+def crd_config_text(monkeypatch) -> None:
+    """In-process controllers started in this test read the ConfigMap as CRD text."""
+    monkeypatch.setattr(config_source, "parse_config_text", parse_crd_text)
+
+
+def label_namespace(core: client.CoreV1Api, name: str, labels: dict[str, str]) -> None:
+    core.patch_namespace(name, {"metadata": {"labels": labels}})
+
+
+def events_of(core: client.CoreV1Api, namespace: str, name: str) -> list[tuple[str, str]]:
+    return [(e.reason, e.message) for e in core.list_namespaced_event(namespace).items
+            if e.involved_object.name == name]
+
+
+def test_limited_pool_serves_only_its_namespaces_and_follows_relabels(
+        core, crd_config_text, start_controller):
+    ensure_namespace(core, "shop")
+    label_namespace(core, "shop", {"env": "prod"})
+    put_config(core, POOLS)
+    daemon = start_controller()
+    core.create_namespaced_service("shop", service("web", "shop"))
+    core.create_namespaced_service("demo", service("web", "demo"))
+    core.create_namespaced_service("demo", service("asks", "demo", annotations={
+        "metallb.universe.tf/address-pool": "prod"}))
+    wait_statuses(core, {"shop/web": ["203.0.113.0"], "demo/web": ["198.51.100.0"],
+                         "demo/asks": []})
+    refused = ("AllocationFailed", 'Failed to allocate IP for "demo/asks": pool "prod" '
+               "does not serve it: namespace demo is not among its serviceAllocation "
+               "namespaces")
+    poll_until(lambda: refused in events_of(core, "demo", "asks"), timeout=15,
+               what="the AllocationFailed event naming the refusal")
+
+    # Relabelling the Namespaces (no Service changes) requeues the Services in them:
+    # demo now qualifies, shop no longer does.
+    label_namespace(core, "demo", {"env": "prod"})
+    wait_statuses(core, {"demo/asks": ["203.0.113.1"], "demo/web": ["198.51.100.0"]})
+    label_namespace(core, "shop", {"env": "dev"})
+    wait_statuses(core, {"shop/web": ["198.51.100.1"]})
+    poll_until(lambda: "ClearAssignment" in {r for r, _ in events_of(core, "shop", "web")},
+               timeout=15, what="the ClearAssignment event of the relabelled namespace")
+    poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
