@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 import pytest
 from kubernetes import client
 
+from lab.harness.requires import require_program
 from metallb.cli import main
 from metallb.component.render import crd_objects
 from metallb.wait import poll_until
 from tests.api.controller.support import NAMESPACE, put_config, service, wait_statuses
-from tests.support.requires import require_program
 
 TWO = """address-pools:
 - {name: small, protocol: bgp, addresses: [198.51.100.20/31]}

@@ -17,6 +17,7 @@ import yaml
 from kubernetes import client
 
 import speaker.daemon
+from lab.harness.requires import require_program
 from metallb.component.render import crd_objects
 from metallb.wait import poll_until
 from speaker.bgp import PeerSpec, SessionState
@@ -24,7 +25,6 @@ from speaker.daemon import SpeakerDaemon
 from speaker.settings import SpeakerSettings
 from tests.api.controller.support import ensure_namespace
 from tests.support.apiserver import apiserver, kube_client  # noqa: F401
-from tests.support.requires import require_program
 
 NAMESPACE = "metallb-system"
 GROUP = ("metallb.io", "v1beta1", NAMESPACE)
