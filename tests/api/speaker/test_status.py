@@ -54,8 +54,12 @@ class UpBackend:
     def set_peers(self, peers: Iterable[PeerSpec]) -> None:
         self._peers = [p.peer_address for p in peers]
 
-    def set_routes(self, routes: Mapping[str, Mapping], canonical: bool = False) -> None:
+    def set_routes(self, routes: Mapping[str, Mapping], canonical: bool = False,
+                   changed: Mapping | None = None) -> None:
         self._routes = {peer: len(table) for peer, table in routes.items()}
+
+    def teardown(self, peer: str) -> bool:
+        return peer in self._peers
 
     def sessions(self) -> dict[str, SessionState]:
         return {p: SessionState(p, "up", True, None, self._since, self._routes.get(p, 0),
