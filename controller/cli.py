@@ -40,6 +40,7 @@ class Settings(DaemonSettings):
     """Events waiting to be written at most; more are dropped and counted."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name in ("lease_duration", "write_timeout", "begin_retry_max", "event_timeout",
                      "event_rate"):
             if getattr(self, name) <= 0:

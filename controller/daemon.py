@@ -1,9 +1,10 @@
 """Wiring of the controller: informers -> work queue -> one worker running the Reconciler,
 gated by leader election; metrics server; signals.
 
-Threads: two informers (Services in all namespaces, the config ConfigMap) only cache and
-queue keys, so a standby replica stays warm; one worker owns the allocator and does every
-write, and runs only while this replica leads. Losing the lease ends the process (the
+Threads: the informers (Services in all namespaces; the config ConfigMap and / or the
+metallb.io objects, see metallb.kube.config_informers) only cache and queue keys, so a
+standby replica stays warm; one worker owns the allocator and does every write, and
+runs only while this replica leads. Losing the lease ends the process (the
 Deployment restarts it) rather than risking two writers.
 
 Shutdown (SIGTERM) hands over at once: stop writing, release the lease (a standby takes
@@ -30,6 +31,7 @@ from metallb.config_source import ConfigSource
 from metallb.keys import object_key
 from metallb.kube.backoff import Backoff
 from metallb.kube.client import load_api_client
+from metallb.kube.config_informers import ConfigInformers
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.leader import LeaderElector
@@ -68,11 +70,7 @@ class ControllerDaemon:
         self.queue: WorkQueue[WorkItem] = WorkQueue()
         self.services = Informer("services", core.list_service_for_all_namespaces,
                                  self._on_service)
-        self.config_maps = Informer(
-            "config", core.list_namespaced_config_map, self._on_config,
-            namespace=settings.namespace,
-            field_selector=f"metadata.name={settings.config_name}",
-        )
+        self.config_inputs = self._config_inputs(api)
         self.events = BackgroundEventRecorder(
             EventRecorder(api, COMPONENT, settings.identity or None,
                           request_timeout=settings.event_timeout),
@@ -81,9 +79,8 @@ class ControllerDaemon:
         self.reconciler = Reconciler(
             core=core,
             services=self.services,
-            config_maps=self.config_maps,
-            config_source=ConfigSource(settings.namespace, settings.config_name,
-                                       settings.config_key, self.k8s_metrics),
+            config_inputs=self.config_inputs,
+            config_source=self._config_source(),
             events=self.events,
             queue=self.queue,
             k8s_metrics=self.k8s_metrics,
@@ -118,7 +115,7 @@ class ControllerDaemon:
     def start(self) -> ControllerDaemon:
         self.metrics_server.start()
         self.services.start()
-        self.config_maps.start()
+        self.config_inputs.start()
         self._worker.start()
         if self.elector is not None:
             self.elector.start()
@@ -156,7 +153,7 @@ class ControllerDaemon:
         self._worker.join(timeout=self.settings.write_timeout + 5)
         self.events.stop(timeout=self.settings.event_drain_timeout)
         self.services.stop()
-        self.config_maps.stop()
+        self.config_inputs.stop()
         self.metrics_server.stop()
         log_event(log, "info", "stopped", identity=self.settings.identity,
                   exit_code=self.exit_code)
@@ -183,8 +180,23 @@ class ControllerDaemon:
         """Synced, and either leading or standing by in the election."""
         if self._stop_requested.is_set():
             return False
-        synced = self.services.synced.is_set() and self.config_maps.synced.is_set()
+        synced = self.services.synced.is_set() and self.config_inputs.synced()
         return synced and (self.elector is None or self.is_leader or self.elector.running)
+
+    # -- config source ------------------------------------------------------------------
+
+    def _config_inputs(self, api: client.ApiClient) -> ConfigInformers:
+        """The ConfigMap and / or the metallb.io objects (--config-source); never
+        Secrets: the controller needs no BGP password."""
+        s = self.settings
+        return ConfigInformers(api, s.namespace, s.config_name, self._on_config,
+                               mode=s.config_source, secrets=False,
+                               missing_retry=s.config_kind_retry)
+
+    def _config_source(self) -> ConfigSource:
+        s = self.settings
+        return ConfigSource(s.namespace, s.config_name, s.config_key, self.k8s_metrics,
+                            mode=s.config_source, read_passwords=False, events=self.events)
 
     # -- callbacks ----------------------------------------------------------------------
 
@@ -208,9 +220,10 @@ class ControllerDaemon:
     # -- the worker ---------------------------------------------------------------------
 
     def _work(self) -> None:
-        for gate in (self._leading, self.services.synced, self.config_maps.synced):
-            while not gate.wait(_GATE_POLL):
-                if self._stop_requested.is_set():
+        for gate in (self._leading.is_set, self.services.synced.is_set,
+                     self.config_inputs.synced):
+            while not gate():
+                if self._stop_requested.wait(_GATE_POLL):
                     return
         if not self._begin():
             return

@@ -74,5 +74,6 @@ class SpeakerSettings(DaemonSettings):
     """A session not up after this many seconds is logged once, with a hint."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.state_dir:
             object.__setattr__(self, "state_dir", f"{self.STATE_ROOT}/{self.node_name}")
