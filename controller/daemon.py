@@ -220,10 +220,10 @@ class ControllerDaemon:
     # -- the worker ---------------------------------------------------------------------
 
     def _work(self) -> None:
-        for gate in (self._leading.is_set, self.services.synced.is_set,
-                     self.config_inputs.synced):
-            while not gate():
-                if self._stop_requested.wait(_GATE_POLL):
+        config_synced = [i.synced for i in self.config_inputs.informers]
+        for gate in (self._leading, self.services.synced, *config_synced):
+            while not gate.wait(_GATE_POLL):
+                if self._stop_requested.is_set():
                     return
         if not self._begin():
             return
