@@ -31,7 +31,7 @@ from metallb.config_source import ConfigSource
 from metallb.keys import object_key
 from metallb.kube.backoff import Backoff
 from metallb.kube.client import load_api_client
-from metallb.kube.config_informers import ConfigInformers
+from metallb.kube.config_informers import ConfigInformers, config_reading
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.leader import LeaderElector
@@ -70,17 +70,17 @@ class ControllerDaemon:
         self.queue: WorkQueue[WorkItem] = WorkQueue()
         self.services = Informer("services", core.list_service_for_all_namespaces,
                                  self._on_service)
-        self.config_inputs = self._config_inputs(api)
         self.events = BackgroundEventRecorder(
             EventRecorder(api, COMPONENT, settings.identity or None,
                           request_timeout=settings.event_timeout),
             max_pending=settings.event_queue_size, rate=settings.event_rate,
             burst=settings.event_burst)
+        self.config_inputs, config_source = self._config_reading(api)
         self.reconciler = Reconciler(
             core=core,
             services=self.services,
             config_inputs=self.config_inputs,
-            config_source=self._config_source(),
+            config_source=config_source,
             events=self.events,
             queue=self.queue,
             k8s_metrics=self.k8s_metrics,
@@ -185,18 +185,11 @@ class ControllerDaemon:
 
     # -- config source ------------------------------------------------------------------
 
-    def _config_inputs(self, api: client.ApiClient) -> ConfigInformers:
+    def _config_reading(self, api: client.ApiClient) -> tuple[ConfigInformers, ConfigSource]:
         """The ConfigMap and / or the metallb.io objects (--config-source); never
-        Secrets: the controller needs no BGP password."""
-        s = self.settings
-        return ConfigInformers(api, s.namespace, s.config_name, self._on_config,
-                               mode=s.config_source, secrets=False,
-                               missing_retry=s.config_kind_retry)
-
-    def _config_source(self) -> ConfigSource:
-        s = self.settings
-        return ConfigSource(s.namespace, s.config_name, s.config_key, self.k8s_metrics,
-                            mode=s.config_source, read_passwords=False, events=self.events)
+        Secrets: the controller needs no BGP password. Invalid objects get Events."""
+        return config_reading(api, self.settings, self._on_config, self.k8s_metrics,
+                              passwords=False, events=self.events)
 
     # -- callbacks ----------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from metallb.config.model import Config, Peer
 from metallb.config.summary import keepalive_ignored
 from metallb.config_source import ConfigSource
 from metallb.kube.client import load_api_client
-from metallb.kube.config_informers import ConfigInformers
+from metallb.kube.config_informers import ConfigInformers, config_reading
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.logs import configure_logging, format_event, log_event
@@ -73,10 +73,9 @@ class SpeakerDaemon:
             "endpointslices", discovery.list_endpoint_slice_for_all_namespaces, mark)
         self.nodes = Informer("node", core.list_node, mark,
                               field_selector=f"metadata.name={settings.node_name}")
-        self.config_inputs = self._config_inputs(api)
+        self.config_inputs, self.config_source = self._config_reading(api)
         self.informers = (self.services, self.slices, self.nodes,
                           *self.config_inputs.informers)
-        self.config_source = self._config_source()
         self.driver = make_backend(settings, [], on_event=self._on_driver_event)
         # Routes first: events wait while ExaBGP still has commands to work through, and
         # go out at most at the rate of controller-runtime's default client (QPS 20,
@@ -153,19 +152,13 @@ class SpeakerDaemon:
                                                  {"node": self.settings.node_name}))
 
     # -- config source -------------------------------------------------------------------
-    def _config_inputs(self, api: client.ApiClient) -> ConfigInformers:
+    def _config_reading(self, api: client.ApiClient) -> tuple[ConfigInformers, ConfigSource]:
         """The ConfigMap and / or the metallb.io objects (--config-source), and the
         basic-auth Secrets BGPPeer passwords come from: a changed Secret re-plans, and
-        the backend re-keys the session without a restart."""
-        s = self.settings
-        return ConfigInformers(api, s.namespace, s.config_name, self._on_change,
-                               mode=s.config_source, secrets=True,
-                               missing_retry=s.config_kind_retry)
-
-    def _config_source(self) -> ConfigSource:
-        s = self.settings
-        return ConfigSource(s.namespace, s.config_name, s.config_key, self.k8s_metrics,
-                            mode=s.config_source, read_passwords=True)
+        the backend re-keys the session without a restart. No Events: N speakers would
+        say what the controller says, N times."""
+        return config_reading(api, self.settings, self._on_change, self.k8s_metrics,
+                              passwords=True)
 
     def current_config(self) -> Config | None:
         """The config to run on; the inputs are only looked at again (and a problem

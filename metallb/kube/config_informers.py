@@ -18,8 +18,12 @@ from typing import Any
 from kubernetes import client
 
 from metallb.config.crds.objects import GROUP
+from metallb.config_source import ConfigSource
 from metallb.config_source.observed import AUTO, CONFIG_SOURCES, CONFIGMAP, CRDS, Observed
+from metallb.config_source.source import EventSink
+from metallb.daemon_cli import DaemonSettings
 from metallb.kube.informer import Handler, Informer
+from metallb.metrics import K8sClientMetrics
 
 # kind -> (version listed, plural). BGPPeer is listed at v1beta2, its storage version.
 CONFIG_KINDS: dict[str, tuple[str, str]] = {
@@ -95,6 +99,20 @@ class ConfigInformers:
         secrets = () if self.secrets is None else tuple(
             _typed(obj, "v1", "Secret") for obj in sorted(self.secrets.items(), key=_name))
         return Observed(configmap, objects, secrets)
+
+
+def config_reading(api: client.ApiClient, settings: DaemonSettings, handler: Handler,
+                   metrics: K8sClientMetrics, *, passwords: bool,
+                   events: EventSink | None = None) -> tuple[ConfigInformers, ConfigSource]:
+    """A daemon's config inputs and the source judging them, as `settings` say.
+    `passwords`: watch the basic-auth Secrets and read BGPPeer passwords from them (the
+    speaker); without, no Secret is ever read (the controller needs no password)."""
+    s = settings
+    inputs = ConfigInformers(api, s.namespace, s.config_name, handler, mode=s.config_source,
+                             secrets=passwords, missing_retry=s.config_kind_retry)
+    source = ConfigSource(s.namespace, s.config_name, s.config_key, metrics,
+                          mode=s.config_source, read_passwords=passwords, events=events)
+    return inputs, source
 
 
 def _name(obj: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from metallb.keys import object_key
 from metallb.kube.backoff import Backoff
-from metallb.kube.errors import is_gone, is_not_found
+from metallb.kube.errors import is_forbidden, is_gone, is_not_found
 from metallb.logs import format_event, log_event
 
 log = logging.getLogger("metallb.kube.informer")
@@ -41,7 +41,9 @@ class Informer:
 
     Always holds: the cache reflects the watch stream in order, except that a version
     written by this process (update_local) may be ahead of it until the watch delivers
-    that same version; a deleted object never comes back through update_local.
+    that same version; a deleted object never comes back through update_local. With
+    `missing_retry`, a kind the server does not serve (or lets us read) is an empty,
+    synced cache, listed again every `missing_retry` seconds, and `missing` is True.
 
     Threads: start() runs list+watch on a thread of its own, which also calls the
     handler (in stream order; the handler must not block: queue a key and return; an
@@ -85,8 +87,9 @@ class Informer:
         self._tombstones = tombstones
         # None: a 404 on list is an API error like any other (retried with backoff, not
         # synced). A number: the kind may not be installed (a CustomResourceDefinition
-        # not applied yet): a 404 reads as an empty list (synced), listed again after
-        # this many seconds.
+        # not applied yet) or readable (RBAC from before the kind was used): a 404 or
+        # 403 reads as an empty list (synced, logged), listed again after this many
+        # seconds.
         self._missing_retry = missing_retry
         self.missing = False  # the last list found the kind not served
         self._rv: str | None = None
@@ -154,7 +157,8 @@ class Informer:
                               rv=self._rv, action="relist")
                     need_list = True
                     continue
-                if is_not_found(err) and self._missing_retry is not None:
+                if self._missing_retry is not None and (is_not_found(err)
+                                                        or is_forbidden(err)):
                     need_list = True  # the kind went away (its CRD deleted): list again
                     continue
                 self._pause(status=err.status, reason=err.reason)
@@ -175,10 +179,11 @@ class Informer:
         try:
             resp = self._list(_preload_content=False, **self._kwargs)
         except ApiException as err:
-            if self._missing_retry is None or not is_not_found(err):
+            if self._missing_retry is None or not (is_not_found(err) or is_forbidden(err)):
                 raise
             if not self.missing:
-                log_event(log, "info", "kind_not_served", informer=self.name,
+                log_event(log, "warn" if is_forbidden(err) else "info", "kind_not_served",
+                          informer=self.name, status=err.status,
                           action=f"treated as empty; listed again every "
                           f"{self._missing_retry:g}s")
             self.missing = True

@@ -5,6 +5,7 @@ again on every reload). Real speaker process, real ExaBGP, FRR with the password
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -15,6 +16,7 @@ import stat
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,8 @@ from lab.harness.config_objects import (
     put_basic_auth_secret,
     put_objects,
 )
-from lab.harness.speaker_cluster import BASE_CONFIG, NAMESPACE, speaker_cluster
+from lab.harness.speaker_cluster import BASE_CONFIG, NAMESPACE, SpeakerCluster, speaker_cluster
+from lab.netns import Node
 from metallb.wait import poll_until
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(180)]
@@ -107,6 +110,14 @@ def test_password_never_leaks_at_debug_and_state_files_are_private(tmp_path):
         assert modes(state_dir) == {}
 
 
+@contextlib.contextmanager
+def md5_cluster(password: str) -> Iterator[tuple[SpeakerCluster, Node, FrrRouter]]:
+    """One node, no speaker started yet, FRR expecting `password`."""
+    router = RouterConfig(asn=ROUTER_ASN, password=password)
+    with speaker_cluster(1, start_speakers=False, router=router) as cluster:
+        yield cluster, cluster.lab.nodes[0], cluster.lab.router
+
+
 def frr_password(router: FrrRouter, password: str) -> None:
     """Restart the router with another MD5 password (FRR does not re-key the listening
     socket of a dynamic-neighbor range when the peer group's password changes)."""
@@ -120,10 +131,7 @@ def frr_password(router: FrrRouter, password: str) -> None:
 # exabgp/bgp/neighbor.py Neighbor.name; so a withdraw sent under B also holds for A.)
 def test_password_changes_back_and_forth_leave_exactly_the_desired_routes():
     first, second = "Pw-A-4kd9", "Pw-B-8zq2"
-    router = RouterConfig(asn=ROUTER_ASN, password=first)
-    with speaker_cluster(1, start_speakers=False, router=router) as cluster:
-        node = cluster.lab.nodes[0]
-        frr = cluster.lab.router
+    with md5_cluster(first) as (cluster, node, frr):
 
         def with_password(password: str) -> dict:
             doc = copy.deepcopy(BASE_CONFIG)
@@ -165,10 +173,7 @@ def test_password_changes_back_and_forth_leave_exactly_the_desired_routes():
 # its namespace: a new password in the Secret re-keys the session, no speaker restart.
 def test_password_secret_change_reaches_exabgp_without_a_restart():
     first, second = "Pw-S1-6tq2", "Pw-S2-9vx4"
-    router = RouterConfig(asn=ROUTER_ASN, password=first)
-    with speaker_cluster(1, start_speakers=False, router=router) as cluster:
-        node = cluster.lab.nodes[0]
-        frr = cluster.lab.router
+    with md5_cluster(first) as (cluster, node, frr):
         install_crds(cluster.api)
         put_basic_auth_secret(cluster.core, NAMESPACE, "bgp-password", first)
         objects = converted(BASE_CONFIG, NAMESPACE)
