@@ -43,6 +43,7 @@ class Settings(DaemonSettings):
     at most once a second, its last desired state winning."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name in ("lease_duration", "write_timeout", "begin_retry_max", "event_timeout",
                      "event_rate", "status_rate"):
             if getattr(self, name) <= 0:

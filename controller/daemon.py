@@ -1,10 +1,11 @@
 """Wiring of the controller: informers -> work queue -> one worker running the Reconciler,
 gated by leader election; metrics server; signals.
 
-Threads: three informers (Services in all namespaces, the config ConfigMap, Namespaces
-for their labels) only cache and queue keys, so a standby replica stays warm; one worker
-owns the allocator and does every write, and runs only while this replica leads. Losing
-the lease ends the process (the Deployment restarts it) rather than risking two writers.
+Threads: the informers (Services in all namespaces; Namespaces for their labels; the config
+ConfigMap and / or the metallb.io objects, see metallb.kube.config_informers) only cache
+and queue keys, so a standby replica stays warm; one worker owns the allocator and does
+every write, and runs only while this replica leads. Losing the lease ends the process
+(the Deployment restarts it) rather than risking two writers.
 
 Shutdown (SIGTERM) hands over at once: stop writing, release the lease (a standby takes
 over within its retry period, not after a lease duration), then drain the worker and
@@ -32,6 +33,7 @@ from metallb.config_source import ConfigSource
 from metallb.keys import object_key
 from metallb.kube.backoff import Backoff
 from metallb.kube.client import load_api_client
+from metallb.kube.config_informers import ConfigInformers, config_reading
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.leader import LeaderElector
@@ -70,11 +72,6 @@ class ControllerDaemon:
         self.queue: WorkQueue[WorkItem] = WorkQueue()
         self.services = Informer("services", core.list_service_for_all_namespaces,
                                  self._on_service)
-        self.config_maps = Informer(
-            "config", core.list_namespaced_config_map, self._on_config,
-            namespace=settings.namespace,
-            field_selector=f"metadata.name={settings.config_name}",
-        )
         self.namespaces = NamespaceLabels(core, self.services, self.queue)
         self.events = BackgroundEventRecorder(
             EventRecorder(api, COMPONENT, settings.identity or None,
@@ -85,12 +82,12 @@ class ControllerDaemon:
             api, settings.namespace, on_service_written=self.services.update_local,
             timeout=settings.event_timeout, rate=settings.status_rate,
         ) if settings.status else None
+        self.config_inputs, config_source = self._config_reading(api)
         self.reconciler = Reconciler(
             core=core,
             services=self.services,
-            config_maps=self.config_maps,
-            config_source=ConfigSource(settings.namespace, settings.config_name,
-                                       settings.config_key, self.k8s_metrics),
+            config_inputs=self.config_inputs,
+            config_source=config_source,
             events=self.events,
             queue=self.queue,
             k8s_metrics=self.k8s_metrics,
@@ -127,7 +124,7 @@ class ControllerDaemon:
     def start(self) -> ControllerDaemon:
         self.metrics_server.start()
         self.services.start()
-        self.config_maps.start()
+        self.config_inputs.start()
         self.namespaces.informer.start()
         self._worker.start()
         if self.elector is not None:
@@ -168,7 +165,7 @@ class ControllerDaemon:
         if self.status is not None:  # the next leader writes every status afresh
             self.status.stop(timeout=0.0)
         self.services.stop()
-        self.config_maps.stop()
+        self.config_inputs.stop()
         self.namespaces.informer.stop()
         self.metrics_server.stop()
         log_event(log, "info", "stopped", identity=self.settings.identity,
@@ -196,11 +193,20 @@ class ControllerDaemon:
         """Synced, and either leading or standing by in the election."""
         if self._stop_requested.is_set():
             return False
-        synced = all(i.synced.is_set() for i in self._informers())
+        synced = (all(i.synced.is_set() for i in self._informers())
+                  and self.config_inputs.synced())
         return synced and (self.elector is None or self.is_leader or self.elector.running)
 
     def _informers(self) -> tuple[Informer, ...]:
-        return self.services, self.config_maps, self.namespaces.informer
+        return self.services, self.namespaces.informer
+
+    # -- config source ------------------------------------------------------------------
+
+    def _config_reading(self, api: client.ApiClient) -> tuple[ConfigInformers, ConfigSource]:
+        """The ConfigMap and / or the metallb.io objects (--config-source); never
+        Secrets: the controller needs no BGP password. Invalid objects get Events."""
+        return config_reading(api, self.settings, self._on_config, self.k8s_metrics,
+                              passwords=False, events=self.events)
 
     # -- callbacks ----------------------------------------------------------------------
 
@@ -226,7 +232,8 @@ class ControllerDaemon:
     # -- the worker ---------------------------------------------------------------------
 
     def _work(self) -> None:
-        for gate in (self._leading, *(i.synced for i in self._informers())):
+        config_synced = [i.synced for i in self.config_inputs.informers]
+        for gate in (self._leading, *(i.synced for i in self._informers()), *config_synced):
             while not gate.wait(_GATE_POLL):
                 if self._stop_requested.is_set():
                     return

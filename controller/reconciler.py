@@ -24,6 +24,7 @@ from metallb.allocator.decision import WARNING, Decision
 from metallb.allocator.service import service_namespace
 from metallb.config_source import ConfigSource
 from metallb.keys import object_key
+from metallb.kube.config_informers import ConfigInformers
 from metallb.kube.errors import is_api_error, is_conflict, is_not_found
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
@@ -55,7 +56,7 @@ class Reconciler:
         *,
         core: client.CoreV1Api,
         services: Informer,
-        config_maps: Informer,
+        config_inputs: ConfigInformers,
         config_source: ConfigSource,
         events: EventRecorder | BackgroundEventRecorder,
         queue: WorkQueue[WorkItem],
@@ -69,7 +70,7 @@ class Reconciler:
     ):
         self._api = core
         self._services = services
-        self._config_maps = config_maps
+        self._config_inputs = config_inputs
         self._source = config_source
         self._events = events
         self._queue = queue
@@ -121,8 +122,7 @@ class Reconciler:
     # -- config -------------------------------------------------------------------------
 
     def _sync_config(self) -> None:
-        configmap = self._config_maps.get(f"{self._source.namespace}/{self._source.name}")
-        config = self._source.candidate(configmap)
+        config = self._source.candidate(self._config_inputs.observed())
         if config is None:
             return
         if self.core.allocator is None:

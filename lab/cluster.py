@@ -77,6 +77,9 @@ class UpOptions:
     topology: str = "flat"  # or "packet": two provider routers behind a gateway
     # serve the Prometheus Operator's CRDs, which the seed requires for service_monitor
     prometheus_operator: bool = False
+    # "crds": the config as metallb.io objects (lab/config_format.py); "configmap": as
+    # the component renders it (the legacy ConfigMap with Packet peer autodiscovery)
+    config_format: str = "crds"
 
 
 # --------------------------------------------------------------------------- checks
@@ -144,6 +147,8 @@ def up(options: UpOptions, progress: Progress = print) -> LabState:
     preflight(options.prometheus, options.router)
     if options.topology not in ("flat", "packet"):
         raise LabError(f"--topology {options.topology}: choose flat or packet")
+    if options.config_format not in ("crds", "configmap"):
+        raise LabError(f"--config-format {options.config_format}: choose crds or configmap")
     state_dir = str(Path(options.state_dir).absolute())
     if lab_exists(state_dir, options.prefix):
         raise LabError(f"a lab is already up (state dir {state_dir}, namespace prefix "
@@ -275,15 +280,22 @@ class _Starter:
                          topology: Topology) -> None:
         from kubernetes import client
 
+        from lab.config_format import config_summary, with_config_format
         from metallb.component.cluster import ClusterError, ComponentCluster, apply_objects
 
         core = client.CoreV1Api(api)
+        nodes = []
         for i, node in enumerate(self.state.nodes):
             # Packet: node0 as an older CCM left it (peer-ip list), the rest numbered
-            core.create_node(packet_node_object(node.name, node.address, numbered=i > 0)
-                             if isinstance(topology, PacketTopology) else
-                             node_object(node.name, node.address, topology.router_ipv4))
+            nodes.append(packet_node_object(node.name, node.address, numbered=i > 0)
+                         if isinstance(topology, PacketTopology) else
+                         node_object(node.name, node.address, topology.router_ipv4))
+            core.create_node(nodes[-1])
             core.patch_node_status(node.name, node_status(node.name, node.address))
+        try:
+            objects = with_config_format(objects, nodes, self.options.config_format)
+        except ValueError as err:
+            raise LabError(f"--config-format crds: the Nodes' peers: {err}") from None
         if self.options.prometheus_operator and needs_operator(objects):
             for crd in operator_crds():
                 client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
@@ -292,7 +304,8 @@ class _Starter:
         except ClusterError as err:
             raise LabError(f"applying the component failed: {err}") from None
         self.progress(f"cluster: {len(self.state.nodes)} Nodes with metal.equinix.com/* BGP "
-                      f"annotations; component applied ({len(actions)} objects)")
+                      f"annotations; component applied ({len(actions)} objects, the "
+                      f"config as {config_summary(objects)})")
 
     def _daemons(self) -> None:
         kubeconfig = self.state.kubeconfig

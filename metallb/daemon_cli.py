@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from metallb.config_source.observed import AUTO, CONFIG_SOURCES
 from metallb.logs import LOG_LEVELS
 
 
@@ -21,6 +22,12 @@ class DaemonSettings:
     namespace: str = "metallb-system"
     config_name: str = "metallb"
     config_key: str = "config"
+    config_source: str = AUTO
+    """Where the config comes from: "configmap" (the legacy ConfigMap), "crds" (the
+    metallb.io objects in `namespace`), or "auto": the objects as soon as one exists,
+    else the ConfigMap."""
+    config_kind_retry: float = 10.0
+    """Seconds between lists of a metallb.io kind whose CRD is not installed."""
     host: str = "0.0.0.0"
     port: int = 7472
     load_balancer_class: str | None = None
@@ -28,6 +35,13 @@ class DaemonSettings:
     status: bool = True
     """Write the status objects (metallb.status): pool counts, Service conditions,
     ConfigurationState, ServiceBGPStatus, BGPSessionState. Off only to measure their cost."""
+
+    def __post_init__(self) -> None:
+        if self.config_source not in CONFIG_SOURCES:
+            raise ValueError(f"config_source must be one of {', '.join(CONFIG_SOURCES)}, "
+                             f"got {self.config_source!r}")
+        if self.config_kind_retry <= 0:
+            raise ValueError(f"config_kind_retry must be > 0, got {self.config_kind_retry}")
 
 
 def port(text: str) -> int:
@@ -37,8 +51,8 @@ def port(text: str) -> int:
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
-    """--kubeconfig, --namespace, --config, --host, --port, --lb-class, --log-level,
-    --status."""
+    """--kubeconfig, --namespace, --config, --config-source, --host, --port, --lb-class,
+    --log-level, --status."""
     env = os.environ
     d = DaemonSettings
     parser.add_argument("--kubeconfig", default=d.kubeconfig,
@@ -51,6 +65,11 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", dest="config_name", default=d.config_name,
                         help=f"name of the ConfigMap holding the config under key "
                         f"{d.config_key!r} (default: {d.config_name})")
+    parser.add_argument("--config-source", choices=CONFIG_SOURCES,
+                        default=env.get("METALLB_CONFIG_SOURCE") or d.config_source,
+                        help="configmap: the ConfigMap; crds: the metallb.io objects in "
+                        "--namespace; auto: the objects as soon as one exists, else the "
+                        f"ConfigMap (default: METALLB_CONFIG_SOURCE or {d.config_source})")
     parser.add_argument("--host", default=env.get("METALLB_HOST") or d.host,
                         help="address the metrics server binds "
                         f"(default: METALLB_HOST or {d.host})")
@@ -71,6 +90,7 @@ def common_settings(args: argparse.Namespace) -> dict[str, Any]:
         "kubeconfig": args.kubeconfig,
         "namespace": args.namespace,
         "config_name": args.config_name,
+        "config_source": args.config_source,
         "host": args.host,
         "port": args.port,
         "load_balancer_class": args.load_balancer_class or None,

@@ -27,6 +27,7 @@ from metallb.config.summary import keepalive_ignored
 from metallb.config_source import ConfigSource
 from metallb.keys import object_key
 from metallb.kube.client import load_api_client
+from metallb.kube.config_informers import ConfigInformers, config_reading
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.logs import configure_logging, format_event, log_event
@@ -85,12 +86,9 @@ class SpeakerDaemon:
             self._on_slice)
         self.nodes = Informer("node", core.list_node, mark,
                               field_selector=f"metadata.name={settings.node_name}")
-        self.config_maps = Informer(
-            "config", core.list_namespaced_config_map, mark, namespace=settings.namespace,
-            field_selector=f"metadata.name={settings.config_name}")
-        self.informers = (self.services, self.slices, self.nodes, self.config_maps)
-        self.config_source = ConfigSource(settings.namespace, settings.config_name,
-                                          settings.config_key, self.k8s_metrics)
+        self.config_inputs, self.config_source = self._config_reading(api)
+        self.informers = (self.services, self.slices, self.nodes,
+                          *self.config_inputs.informers)
         self.driver = make_backend(settings, [], on_event=self._on_driver_event)
         self.bfd = BfdWiring(settings, self.registry, teardown=self.driver.teardown)
         # Routes first: events wait while ExaBGP still has commands to work through, and
@@ -110,7 +108,7 @@ class SpeakerDaemon:
         self._known_peers: set[str] = set()
         self._keepalive_noted: set[tuple[str, str]] = set()  # (peer, text) logged
         self._updates_published: dict[str, int] = {}
-        self._config_version: tuple[str | None] | None = None  # ConfigMap last looked at
+        self._config_version: tuple[str, ...] | None = None  # config inputs last looked at
         self._thread: threading.Thread | None = None
         self.plans = 0  # plans computed, for tests and debugging
 
@@ -183,19 +181,27 @@ class SpeakerDaemon:
                 log.exception("%s", format_event("sync_failed",
                                                  {"node": self.settings.node_name}))
 
-    # -- one sync ------------------------------------------------------------------------
+    # -- config source -------------------------------------------------------------------
+    def _config_reading(self, api: client.ApiClient) -> tuple[ConfigInformers, ConfigSource]:
+        """The ConfigMap and / or the metallb.io objects (--config-source), and the
+        basic-auth Secrets BGPPeer passwords come from: a changed Secret re-plans, and
+        the backend re-keys the session without a restart. No Events: N speakers would
+        say what the controller says, N times."""
+        return config_reading(api, self.settings, self._on_change, self.k8s_metrics,
+                              passwords=True)
+
     def current_config(self) -> Config | None:
-        """The config to run on; the ConfigMap is only looked at again (and a problem
-        with it only logged again) when it changed, as the controller does. A config the
-        controller refuses (it would take an address from a service, rule A15) is
-        refused here for the same reason: the last good one keeps announcing."""
-        items = self.config_maps.items()
-        configmap = items[0] if items else None
-        version = (configmap or {}).get("metadata", {}).get("resourceVersion")
-        if self._config_version != (version,):
-            self._config_version = (version,)
+        """The config to run on; the inputs are only looked at again (and a problem
+        with them only logged again) when they changed, as the controller does. A config
+        the controller refuses (it would take an address from a service, rule A15) is
+        refused here for the same reason, whichever source it came from: the last good
+        one keeps announcing."""
+        observed = self.config_inputs.observed()
+        version = observed.version()
+        if self._config_version != version:
+            self._config_version = version
             source = self.config_source
-            candidate = source.candidate(configmap)
+            candidate = source.candidate(observed)
             if candidate is not None and (candidate != source.current or source.stale):
                 blocked = [] if source.current in (None, candidate) else blocked_services(
                     source.current, candidate, self.services.items(),

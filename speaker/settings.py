@@ -86,5 +86,6 @@ class SpeakerSettings(DaemonSettings):
     not hold up the teardowns queued behind it for long)."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.state_dir:
             object.__setattr__(self, "state_dir", f"{self.STATE_ROOT}/{self.node_name}")

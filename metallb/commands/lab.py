@@ -178,6 +178,11 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
                         "Packet / Equinix Metal setup, two provider routers at "
                         "169.254.255.1/.2 behind a gateway, eBGP multihop with MD5, all "
                         "BGP parameters in the Nodes' metal.equinix.com/* annotations")
+    parser.add_argument("--config-format", choices=("crds", "configmap"), default="crds",
+                        help="crds: the config as metallb.io objects, peers from the Nodes' "
+                        "annotations written out per node (default); configmap: the legacy "
+                        "ConfigMap with Packet peer autodiscovery, as the component renders "
+                        "it")
     parser.add_argument("--prometheus-operator", action="store_true",
                         help="serve the Prometheus Operator's CRDs (ServiceMonitor, "
                         "PrometheusRule), which a config with service_monitor = true needs")
@@ -203,7 +208,8 @@ def _up_options(args: argparse.Namespace, prometheus: bool):
                      state_dir=args.state_dir, prefix=args.prefix, timeout=args.timeout,
                      containers=args.containers,
                      router=args.router, topology=args.topology,
-                     prometheus_operator=args.prometheus_operator)
+                     prometheus_operator=args.prometheus_operator,
+                     config_format=args.config_format)
 
 
 def _lab_errors(action: Callable[[], int], command: str) -> int:

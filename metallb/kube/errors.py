@@ -10,7 +10,7 @@ from __future__ import annotations
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-NOT_FOUND, CONFLICT, GONE = 404, 409, 410
+FORBIDDEN, NOT_FOUND, CONFLICT, GONE = 403, 404, 409, 410
 
 
 def _status(err: BaseException) -> int | None:
@@ -23,6 +23,11 @@ def _status(err: BaseException) -> int | None:
 def is_not_found(err: BaseException) -> bool:
     """404: the object (or its kind, or its namespace) does not exist."""
     return _status(err) == NOT_FOUND
+
+
+def is_forbidden(err: BaseException) -> bool:
+    """403: RBAC does not allow this request."""
+    return _status(err) == FORBIDDEN
 
 
 def is_conflict(err: BaseException) -> bool:

@@ -24,7 +24,7 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from metallb.keys import object_key
 from metallb.kube.backoff import Backoff
-from metallb.kube.errors import is_gone
+from metallb.kube.errors import is_forbidden, is_gone, is_not_found
 from metallb.logs import format_event, log_event
 
 log = logging.getLogger("metallb.kube.informer")
@@ -41,7 +41,9 @@ class Informer:
 
     Always holds: the cache reflects the watch stream in order, except that a version
     written by this process (update_local) may be ahead of it until the watch delivers
-    that same version; a deleted object never comes back through update_local.
+    that same version; a deleted object never comes back through update_local. With
+    `missing_retry`, a kind the server does not serve (or lets us read) is an empty,
+    synced cache, listed again every `missing_retry` seconds, and `missing` is True.
 
     Threads: start() runs list+watch on a thread of its own, which also calls the
     handler (in stream order; the handler must not block: queue a key and return; an
@@ -60,6 +62,7 @@ class Informer:
         watch_timeout: int = 300,
         backoff: Backoff | None = None,
         tombstones: int = 10000,
+        missing_retry: float | None = None,
         **list_kwargs: Any,
     ):
         if watch_timeout < 1:
@@ -82,6 +85,13 @@ class Informer:
         # only the race of an in-flight write with a delete needs them
         self._deleted: dict[str, None] = {}
         self._tombstones = tombstones
+        # None: a 404 on list is an API error like any other (retried with backoff, not
+        # synced). A number: the kind may not be installed (a CustomResourceDefinition
+        # not applied yet) or readable (RBAC from before the kind was used): a 404 or
+        # 403 reads as an empty list (synced, logged), listed again after this many
+        # seconds.
+        self._missing_retry = missing_retry
+        self.missing = False  # the last list found the kind not served
         self._rv: str | None = None
         self._response: Any = None  # the open watch response, closed by stop()
         self._stop = threading.Event()
@@ -133,7 +143,9 @@ class Informer:
         while not self._stop.is_set():
             try:
                 if need_list:
-                    self._relist()
+                    if not self._relist():
+                        self._stop.wait(self._missing_retry or 0)
+                        continue
                     need_list = False
                 self._watch_once()
                 self._backoff.reset()
@@ -144,6 +156,10 @@ class Informer:
                     log_event(log, "info", "watch_expired", informer=self.name,
                               rv=self._rv, action="relist")
                     need_list = True
+                    continue
+                if self._missing_retry is not None and (is_not_found(err)
+                                                        or is_forbidden(err)):
+                    need_list = True  # the kind went away (its CRD deleted): list again
                     continue
                 self._pause(status=err.status, reason=err.reason)
             except Exception as err:  # connection reset, timeouts, bad JSON ...
@@ -157,17 +173,39 @@ class Informer:
                   retry_in=f"{delay:.2f}s")
         self._stop.wait(delay)
 
-    def _relist(self) -> None:
-        resp = self._list(_preload_content=False, **self._kwargs)
+    def _relist(self) -> bool:
+        """List into the cache; False when the kind is not served (only with
+        `missing_retry`: the cache is then empty and synced)."""
+        try:
+            resp = self._list(_preload_content=False, **self._kwargs)
+        except ApiException as err:
+            if self._missing_retry is None or not (is_not_found(err) or is_forbidden(err)):
+                raise
+            if not self.missing:
+                log_event(log, "warn" if is_forbidden(err) else "info", "kind_not_served",
+                          informer=self.name, status=err.status,
+                          action=f"treated as empty; listed again every "
+                          f"{self._missing_retry:g}s")
+            self.missing = True
+            self._replace({}, None)
+            return False
         body = json.loads(resp.data)
-        fresh = {object_key(o): o for o in body.get("items") or []}
+        if self.missing:
+            log_event(log, "info", "kind_served", informer=self.name)
+        self.missing = False
+        self._replace({object_key(o): o for o in body.get("items") or []},
+                      (body.get("metadata") or {}).get("resourceVersion"))
+        return True
+
+    def _replace(self, fresh: dict[str, dict[str, Any]], rv: str | None) -> None:
+        """The cache becomes `fresh` (a whole list); the difference goes to the handler."""
         with self._lock:
             old = self._store
             self._store = dict(fresh)
             self._history = {key: (_rv(obj),) for key, obj in fresh.items()}
             self._pending.clear()  # a list is the whole truth
             self._deleted.clear()
-            self._rv = (body.get("metadata") or {}).get("resourceVersion")
+            self._rv = rv
         self.relists += 1
         for key, obj in old.items():
             if key not in fresh:

@@ -5,6 +5,7 @@ again on every reload). Real speaker process, real ExaBGP, FRR with the password
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -15,13 +16,21 @@ import stat
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lab.frr import FrrRouter, RouterConfig
 from lab.harness.bgplab import ROUTER_ASN
-from lab.harness.speaker_cluster import BASE_CONFIG, speaker_cluster
+from lab.harness.config_objects import (
+    converted,
+    install_crds,
+    put_basic_auth_secret,
+    put_objects,
+)
+from lab.harness.speaker_cluster import BASE_CONFIG, NAMESPACE, SpeakerCluster, speaker_cluster
+from lab.netns import Node
 from metallb.wait import poll_until
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(180)]
@@ -101,6 +110,14 @@ def test_password_never_leaks_at_debug_and_state_files_are_private(tmp_path):
         assert modes(state_dir) == {}
 
 
+@contextlib.contextmanager
+def md5_cluster(password: str) -> Iterator[tuple[SpeakerCluster, Node, FrrRouter]]:
+    """One node, no speaker started yet, FRR expecting `password`."""
+    router = RouterConfig(asn=ROUTER_ASN, password=password)
+    with speaker_cluster(1, start_speakers=False, router=router) as cluster:
+        yield cluster, cluster.lab.nodes[0], cluster.lab.router
+
+
 def frr_password(router: FrrRouter, password: str) -> None:
     """Restart the router with another MD5 password (FRR does not re-key the listening
     socket of a dynamic-neighbor range when the peer group's password changes)."""
@@ -114,10 +131,7 @@ def frr_password(router: FrrRouter, password: str) -> None:
 # exabgp/bgp/neighbor.py Neighbor.name; so a withdraw sent under B also holds for A.)
 def test_password_changes_back_and_forth_leave_exactly_the_desired_routes():
     first, second = "Pw-A-4kd9", "Pw-B-8zq2"
-    router = RouterConfig(asn=ROUTER_ASN, password=first)
-    with speaker_cluster(1, start_speakers=False, router=router) as cluster:
-        node = cluster.lab.nodes[0]
-        frr = cluster.lab.router
+    with md5_cluster(first) as (cluster, node, frr):
 
         def with_password(password: str) -> dict:
             doc = copy.deepcopy(BASE_CONFIG)
@@ -153,3 +167,30 @@ def test_password_changes_back_and_forth_leave_exactly_the_desired_routes():
         # and it stays so: nothing cached under the first A session comes back later
         frr.vtysh("clear bgp *")
         routes_become({"198.51.100.2/32", "198.51.100.3/32"}, "after a reset: the same")
+
+
+# issue 14: BGPPeer.spec.passwordSecret. The speaker watches the basic-auth Secrets of
+# its namespace: a new password in the Secret re-keys the session, no speaker restart.
+def test_password_secret_change_reaches_exabgp_without_a_restart():
+    first, second = "Pw-S1-6tq2", "Pw-S2-9vx4"
+    with md5_cluster(first) as (cluster, node, frr):
+        install_crds(cluster.api)
+        put_basic_auth_secret(cluster.core, NAMESPACE, "bgp-password", first)
+        objects = converted(BASE_CONFIG, NAMESPACE)
+        for obj in objects:
+            if obj["kind"] == "BGPPeer":
+                obj["spec"]["passwordSecret"] = {"name": "bgp-password",
+                                                 "namespace": NAMESPACE}
+        put_objects(cluster.api, NAMESPACE, objects)
+        cluster.service("web", ["198.51.100.10"])
+        cluster.endpoints("web", [node])
+        speaker = cluster.start_speaker(node)
+        poll_until(lambda: speaker.config_source.source == "crds", 30, what="crds source")
+        poll_until(lambda: frr.routes("198.51.100.10/32") and len(frr.established()) == 2,
+                   30, what="route over the MD5 session keyed from the Secret")
+
+        frr_password(frr, second)
+        put_basic_auth_secret(cluster.core, NAMESPACE, "bgp-password", second)
+        poll_until(lambda: frr.routes("198.51.100.10/32") and len(frr.established()) == 2,
+                   60, what="sessions re-established with the Secret's new password")
+        assert cluster.speakers["node0"] is speaker and speaker.config_source.stale is False

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import textwrap
 
 from lab.frr import pid_alive
 from metallb.wait import poll_until
+from tests.support.requires import require_program
 from tests.system.support import lab_env
 
 STATUS_KEYS = {"state_dir", "kubeconfig", "router", "nodes", "prometheus_url", "pids",
@@ -54,6 +56,20 @@ def test_up_status_down_leaves_nothing_behind():
         text = lab.run("status")
         assert text.returncode == 0
         assert "node1" in text.stdout and "Established" in text.stdout
+
+        # The config went in as metallb.io objects (--config-format crds, the default).
+        require_program("kubectl", "kubernetes-client")
+        got = subprocess.run(["kubectl", "--kubeconfig", report["kubeconfig"], "get",
+                              "ipaddresspools,bgppeers,bgpadvertisements", "-n",
+                              "metallb-system", "-o", "name"],
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert got.returncode == 0, got.stderr
+        assert sorted(got.stdout.split()) == [
+            "bgpadvertisement.metallb.io/pool1", "bgpadvertisement.metallb.io/pool2",
+            # one per node: each node's annotations name its own source address
+            "bgppeer.metallb.io/peer-192.0.2.1", "bgppeer.metallb.io/peer-192.0.2.1-2",
+            "bgppeer.metallb.io/peer-192.0.2.1-3",
+            "ipaddresspool.metallb.io/pool1", "ipaddresspool.metallb.io/pool2"]
 
         again = lab.run("up")
         assert again.returncode == 1

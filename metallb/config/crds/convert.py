@@ -63,13 +63,18 @@ def convert_config(config: Config, namespace: str, source: str | None = None) ->
         notes.append("pools get serviceAllocation priorities to keep the order the legacy "
                      "config lists them in (custom resources are tried in name order)")
     advertisements: list[dict[str, Any]] = []
+    pools: list[dict[str, Any]] = []
     for i, pool in enumerate(config.pools):
         new = pool_names[pool.name]
-        objects.append(_object("IPAddressPool", new, namespace,
-                               _pool_spec(pool, priorities.get(pool.name))))
+        pools.append(_object("IPAddressPool", new, namespace,
+                             _pool_spec(pool, priorities.get(pool.name))))
         advertisements.extend(_advertisements(pool, new, f"address-pools[{i}]", namespace,
                                               names, issues))
+    # Pools last: applied one by one (kubectl apply), every prefix of this list is a
+    # config the daemons refuse (no pool for the addresses services hold) or one that
+    # announces what the whole does, so a live migration never withdraws a route.
     objects.extend(advertisements)
+    objects.extend(pools)
     if issues.items:
         raise ConfigError(issues.items, source)
     renames = tuple((old, new) for old, new in pool_names.items() if old != new)

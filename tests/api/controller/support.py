@@ -8,6 +8,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from lab.harness.config_objects import converted, install_crds, put_objects
 from lab.harness.http import fetch
 from metallb.kube.errors import is_conflict, is_not_found
 from metallb.wait import poll_until
@@ -47,6 +48,18 @@ def put_config(core: client.CoreV1Api, text: str, name: str = CONFIG_NAME) -> No
         if not is_not_found(err):
             raise
         core.create_namespaced_config_map(NAMESPACE, body)
+
+
+def put_config_as(source: str, core: client.CoreV1Api, api: client.ApiClient,
+                  text: str) -> None:
+    """The legacy config `text` as the ConfigMap ("configmap"), or as the metallb.io
+    objects `metallb config convert` makes of it ("crds", CRDs installed first)."""
+    if source == "configmap":
+        put_config(core, text)
+        return
+    ensure_namespace(core, NAMESPACE)
+    install_crds(api)
+    put_objects(api, NAMESPACE, converted(text, NAMESPACE))
 
 
 def ingress_ips(obj: Any) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from metallb.allocator.dry_run import plan_allocations
 from metallb.config.parse import parse_config_text
 from metallb.wait import poll_until
@@ -13,6 +15,7 @@ from tests.api.controller.support import (
     event_reasons,
     metric_value,
     put_config,
+    put_config_as,
     service,
     statuses,
     wait_statuses,
@@ -74,10 +77,11 @@ def _stamped(manifests):
     return stamped
 
 
-# rules A2, A4, A7, A8, A10, A11, A14 and D1
-def test_rules_live_match_expectations_and_plan(core, start_controller):
-    put_config(core, RULES_CONFIG)
-    daemon = start_controller()
+# rules A2, A4, A7, A8, A10, A11, A14 and D1; the same from either config source
+@pytest.mark.parametrize("source", ["configmap", "crds"])
+def test_rules_live_match_expectations_and_plan(core, api_client, start_controller, source):
+    put_config_as(source, core, api_client, RULES_CONFIG)
+    daemon = start_controller(config_source=source)
     manifests = [m for m, _ in RULE_CASES]
     _create_all(core, manifests)
     expected = {f"demo/{m['metadata']['name']}": ips for m, ips in RULE_CASES}
@@ -125,10 +129,13 @@ def test_our_lb_class_only(core, start_controller):
     assert statuses(core)["demo/unclassed"] == ["203.0.113.200"]
 
 
-# rule A12
-def test_pending_service_gets_address_freed_by_delete_and_type_change(core, start_controller):
-    put_config(core, "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.7/32]}\n")
-    daemon = start_controller()
+# rule A12, from either config source
+@pytest.mark.parametrize("source", ["configmap", "crds"])
+def test_pending_service_gets_address_freed_by_delete_and_type_change(core, api_client,
+                                                                      start_controller, source):
+    put_config_as(source, core, api_client,
+                  "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.7/32]}\n")
+    daemon = start_controller(config_source=source)
     # Waiting services are retried in the one order (creation time, then namespace/name):
     # created within a second or not, "waiting" comes before "waiting-too".
     _create_all(core, [service("holder"), service("waiting"), service("waiting-too")])
@@ -187,12 +194,14 @@ def test_status_written_only_on_change(core, start_controller, apiserver):
     assert poll_until(allocated_counts, what="the IPAllocated event") == [1]
 
 
-# rule A13
-def test_restart_over_existing_statuses_matches_plan(core, start_controller, api_client):
+# rule A13, from either config source
+@pytest.mark.parametrize("source", ["configmap", "crds"])
+def test_restart_over_existing_statuses_matches_plan(core, start_controller, api_client,
+                                                     source):
     """Statuses written before the controller starts (an invalid one first): it loads
     the valid ones before handing anything out, exactly as `metallb plan` does."""
     text = "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.0/30]}\n"
-    put_config(core, text)
+    put_config_as(source, core, api_client, text)
     written = {"a-invalid": "10.9.9.9", "b-holder": "192.0.2.0", "c-holder": "192.0.2.2"}
     for name in ("a-invalid", "b-holder", "c-holder", "d-new", "e-new"):
         core.create_namespaced_service("demo", service(name))
@@ -204,7 +213,7 @@ def test_restart_over_existing_statuses_matches_plan(core, start_controller, api
     planned = {k: v["ips"] for k, v in result["services"].items()}
     assert planned["demo/b-holder"] == ["192.0.2.0"] and planned["demo/c-holder"] == ["192.0.2.2"]
 
-    daemon = start_controller()
+    daemon = start_controller(config_source=source)
     wait_statuses(core, planned)
     poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
     assert statuses(core, "demo") == planned
