@@ -49,8 +49,8 @@ COMPONENT = "metallb-speaker"
 
 class SpeakerDaemon:
     """One node's speaker: what it announces is always a function of the last plan of
-    what its informers hold (the backend is handed the whole plan, never a delta alone:
-    after an incremental plan, with the prefixes it touched).
+    what its informers hold (the backend is handed the whole plan after a full one, and
+    an incremental step's delta otherwise, which it applies to the tables it keeps).
 
     Threads: the owner calls `start` and `stop` (stop withdraws every route, acked,
     before anything else goes away). Informer threads call `_on_change` (services and
