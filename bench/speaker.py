@@ -35,9 +35,10 @@ have written them):
   run. With the incremental planner only the new service is planned and sent.
 - planner-one-more (in-process, no root, no FRR; sizes from --planner-sizes): the
   speaker's own share of one-more at sizes the emulator cannot hold in time, 100,000
-  included: the incremental planner and the route book for one new service (what the
-  sync thread does before ExaBGP gets its command), beside one full plan of the same
-  size (what every change cost before).
+  included: what the sync thread does for one new service before ExaBGP gets its
+  command and after (the incremental planner's step, the route book applying its
+  delta, the announced-services bookkeeping and the `metallb_speaker_announced`
+  series), beside one full plan of the same size (what every change cost before).
 
 Every contender is measured the same way (bench/measure.py): the router idle (FRR and the
 kernel table empty) before each run, FRR and the kernel polled every 20 ms, "done" = FRR
@@ -67,6 +68,8 @@ import kubernetes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from prometheus_client import CollectorRegistry
+
 from bench.exabgp_raw import rss_mb, run_raw
 from bench.gobgp_raw import compile_protos, gobgpd_version, run_gobgp
 from bench.measure import (
@@ -82,7 +85,9 @@ from lab.harness.bgplab import NODE_ASN, ROUTER_ASN
 from lab.harness.speaker_cluster import SpeakerCluster, speaker_cluster
 from metallb.component.render import crd_objects
 from metallb.config.parse import parse_config
+from metallb.metrics import SpeakerMetrics
 from metallb.wait import poll_until
+from speaker.announced import AnnouncedServices
 from speaker.exabgp.routebook import RouteBook
 from speaker.exabgp.supervisor import default_exabgp_cmd, stock_exabgp_cmd
 from speaker.incremental import IncrementalPlanner
@@ -289,8 +294,9 @@ def measure_one_more(counts: list[int], workdir: Path, repeat: int,
 
 
 def measure_planner_one_more(sizes: list[int], repeat: int) -> dict[int, dict[str, list[float]]]:
-    """Per size, seconds of `repeat` single-service increments (plan + route book diff)
-    and of up to 3 full plans, in this process (see the module doc)."""
+    """Per size, seconds of `repeat` single-service increments (plan step, route book,
+    announced services, metric series) and of up to 3 full plans, in this process (see
+    the module doc)."""
     cfg = parse_config({"peers": config(with_pool=True)["peers"], "address-pools": [
         {"name": "bench", "protocol": "bgp", "addresses": ["2001:db8:1::/104"]}]})
     node, peer = NodeInfo("node0"), "2001:db8:ffff::1"
@@ -309,17 +315,22 @@ def measure_planner_one_more(sizes: list[int], repeat: int) -> dict[int, dict[st
             plan(cfg, node, seen.values(), seen_slices.values())
             full_s.append(time.perf_counter() - start)
         planner = IncrementalPlanner()
-        book = RouteBook()
-        book.set_desired(planner.full(cfg, node, seen.values(), seen_slices.values()).routes,
-                         [peer])
+        book, announced = RouteBook(), AnnouncedServices()
+        metrics = SpeakerMetrics(CollectorRegistry())
+        result = planner.full(cfg, node, seen.values(), seen_slices.values())
+        book.set_desired({p: dict(t) for p, t in result.routes.items()}, [peer])
+        first = announced.replace(result.announced)
+        metrics.change([(k, "bgp", node.name, ip) for k, ip in first.added], [])
         planner.index()
         one_s = []
         for key in extra:
             seen[key], seen_slices[f"{key}-slice"] = services[key], slices[f"{key}-slice"]
             start = time.perf_counter()
-            result = planner.changed([key], seen.get, [f"{key}-slice"], seen_slices.get)
-            book.set_desired({p: dict(t) for p, t in result.routes.items()}, [peer],
-                             changed=planner.touched)
+            delta = planner.step([key], seen.get, [f"{key}-slice"], seen_slices.get)
+            book.change_desired(delta.routes, [peer])
+            change = announced.change(delta.added, delta.removed)
+            metrics.change(((k, "bgp", node.name, ip) for k, ip in change.added),
+                           ((k, "bgp", node.name, ip) for k, ip in change.removed))
             one_s.append(time.perf_counter() - start)
         out[n] = {"one_more": one_s, "full_plan": full_s}
         print(f"# planner-one-more {n}: one {statistics.median(one_s) * 1000:.2f} ms, "
@@ -479,7 +490,7 @@ def main() -> int:
         figures = measure_planner_one_more(
             [int(x) for x in args.planner_sizes.split(",")], args.repeat)
         report.table(PLANNER_ONE_MORE, (
-            "services already planned", "one new service: incremental plan + route book "
+            "services already planned", "one new service: plan step, route book, announced, metric "
             "(min / median / max)", "median / median at 0", "full plan (min / median / max)"),
             planner_rows(figures), title=f"in-process, {args.repeat} new services per size")
         report.set("planner_one_more_s", figures)

@@ -6,7 +6,8 @@ metrics are grouped in small classes instead of module-level globals.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -116,19 +117,32 @@ class SpeakerMetrics:
     LABELS = ("service", "protocol", "node", "ip")
 
     def __init__(self, registry: CollectorRegistry):
-        self._announced: frozenset[tuple[str, str, str, str]] = frozenset()
+        # the sync thread changes the set in place (`change`: the cost of the change, not
+        # of every series); the scrape thread copies it under the lock (`collect`)
+        self._lock = threading.Lock()
+        self._announced: set[tuple[str, str, str, str]] = set()
         registry.register(self)
 
     def publish(self, announced: set[tuple[str, str, str, str]]) -> None:
         """Exactly these (service, protocol, node, ip) series exist afterwards, all at 1."""
-        self._announced = frozenset(announced)
+        with self._lock:
+            self._announced = set(announced)
+
+    def change(self, added: Iterable[tuple[str, str, str, str]],
+               removed: Iterable[tuple[str, str, str, str]]) -> None:
+        """These series appear and these go; the others stay as they are."""
+        with self._lock:
+            self._announced.difference_update(removed)
+            self._announced.update(added)
 
     def describe(self) -> list[GaugeMetricFamily]:
         return [GaugeMetricFamily(self.NAME, self.HELP, labels=self.LABELS)]
 
     def collect(self) -> list[GaugeMetricFamily]:
         family = GaugeMetricFamily(self.NAME, self.HELP, labels=self.LABELS)
-        for labels in sorted(self._announced):
+        with self._lock:
+            announced = list(self._announced)
+        for labels in sorted(announced):
             family.add_metric(list(labels), 1)
         return [family]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -186,10 +186,10 @@ OnEvent = Callable[[DriverEvent], None]
 class BGPBackend(Protocol):
     """What the speaker daemon needs from a BGP implementation.
 
-    The daemon's sync thread calls `set_peers`, `set_routes`, `announce_ahead` and
-    `sessions`; the events recorder's thread calls `busy`, the BFD thread `teardown`;
-    `start` and `stop` come from the thread that owns the daemon. Every call must be
-    safe from any thread.
+    The daemon's sync thread calls `set_peers`, `set_routes`, `change_routes`,
+    `announce_ahead` and `sessions`; the events recorder's thread calls `busy`, the BFD
+    thread `teardown`; `start` and `stop` come from the thread that owns the daemon. Every
+    call must be safe from any thread.
     """
 
     def start(self) -> BGPBackend:
@@ -203,10 +203,13 @@ class BGPBackend(Protocol):
         """Replace the set of sessions; unchanged sessions are kept as they are."""
 
     def set_routes(self, routes: Mapping[str, Mapping[str, RouteAttrs]],
-                   canonical: bool = False,
-                   changed: Mapping[str, Collection[str]] | None = None) -> None:
-        """Desired routes per peer address; only the difference is sent. `changed`: per
-        peer, the only prefixes that may differ from the last call (None: any)."""
+                   canonical: bool = False) -> None:
+        """Desired routes per peer address; only the difference is sent."""
+
+    def change_routes(self, changes: Mapping[str, Mapping[str, RouteAttrs | None]]) -> None:
+        """Change the last desired routes at these canonical prefixes only, per peer
+        (None = no longer desired); other prefixes and peers stay. The backend keeps its
+        own copy: `changes` is all it reads, so an incremental plan costs what changed."""
 
     def announce_ahead(self, routes: Mapping[str, Mapping[str, RouteAttrs]]) -> None:
         """Send these routes now to sessions that are up; `set_routes` still decides."""

@@ -33,16 +33,17 @@ from metallb.kube.informer import Informer
 from metallb.logs import configure_logging, format_event, log_event
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
+from speaker.announced import AnnouncedServices
 from speaker.backends import make_backend
 from speaker.bfd_wiring import BfdWiring, bfd_sessions
 from speaker.bgp import BackendError, DriverEvent, PeerSpec, PeerSpecError
 from speaker.cli import parse_settings
 from speaker.config_guard import blocked_services
-from speaker.incremental import ChangedKeys, IncrementalPlanner
+from speaker.incremental import ChangedKeys, IncrementalPlanner, PlanDelta
 from speaker.node import NodeInfo
 from speaker.planner import PROTOCOL, Plan
 from speaker.settings import SpeakerSettings
-from speaker.status import SpeakerStatus
+from speaker.status import SpeakerStatus, service_peers
 
 log = logging.getLogger("metallb.speaker")
 
@@ -51,8 +52,8 @@ COMPONENT = "metallb-speaker"
 
 class SpeakerDaemon:
     """One node's speaker: what it announces is always a function of the last plan of
-    what its informers hold (the backend is handed the whole plan, never a delta alone:
-    after an incremental plan, with the prefixes it touched).
+    what its informers hold (the backend is handed the whole plan after a full one, and
+    an incremental step's delta otherwise, which it applies to the tables it keeps).
 
     Threads: the owner calls `start` and `stop` (stop withdraws every route, acked,
     before anything else goes away). Informer threads call `_on_change` (services and
@@ -101,9 +102,8 @@ class SpeakerDaemon:
                                             ready=self.ready)
         self.status = SpeakerStatus(api, settings.namespace, settings.node_name
                                     ) if settings.status else None
-        self._announced: frozenset[tuple[str, str]] = frozenset()
-        self._addresses_of: dict[str, int] = {}  # service key -> its announced addresses
-        self._series: set[tuple[str, str, str, str]] = set()  # metallb_speaker_announced
+        self._announced = AnnouncedServices()
+        self._routed_peers: set[str] = set()  # the peers the backend last got whole tables for
         self._peer_problems: set[str] = set()
         self._known_peers: set[str] = set()
         self._keepalive_noted: set[tuple[str, str]] = set()  # (peer, text) logged
@@ -212,13 +212,7 @@ class SpeakerDaemon:
                     source.applied(candidate)
         return self.config_source.current
 
-    def sync(self) -> Plan | None:
-        result = self._sync()
-        if self.status is not None:
-            self.status.synced(self.config_source, result)
-        return result
-
-    def _sync(self) -> Plan | None:
+    def sync(self) -> None:
         config = self.current_config()
         node_obj = self.nodes.get(self.settings.node_name)
         if config is None or node_obj is None:
@@ -226,78 +220,89 @@ class SpeakerDaemon:
                 log_event(log, "warn", "node_not_found", node=self.settings.node_name,
                           action="check --node-name")
             self._planner.forget()
-            self._apply([], {}, frozenset())
+            self._apply([], routes={}, announced=frozenset())
             self.bfd.set_sessions([])
-            return None
+            if self.status is not None:
+                self.status.synced(self.config_source, None)
+            return
         try:
-            return self._plan_and_apply(config, node_obj)
+            self._plan_and_apply(config, node_obj)
         except Exception:
             # The planner may be half-updated, or its plan never reached the backend
             # (whose differences follow the plans it was given): plan fully next time.
             self._planner.forget()
             raise
 
-    def _plan_and_apply(self, config: Config, node_obj: dict[str, Any]) -> Plan:
+    def _plan_and_apply(self, config: Config, node_obj: dict[str, Any]) -> None:
         node = NodeInfo.from_object(node_obj)
         # Keys first, objects after: a change seen in between is planned again next time.
         service_keys, slice_keys = self._changed.take()
-        touched = None
+        delta = None
         if self._planner.needs_full(config, node):
             # Large plans: the first host routes leave while the rest is planned.
-            result = self._planner.full(
+            self._planner.full(
                 config, node, self.services.items(), self.slices.items(),
                 ahead=self.driver.announce_ahead,
                 ahead_every=self.settings.announce_ahead_every)
         else:
-            result = self._planner.changed(service_keys, self.services.get,
-                                           slice_keys, self.slices.get)
-            touched = self._planner.touched
+            delta = self._planner.step(service_keys, self.services.get,
+                                       slice_keys, self.slices.get)
         self.plans += 1
-        specs, problems = peer_specs(result, node_addresses(node_obj))
-        sessions, bfd_problems = bfd_sessions(config, result.peers, specs)
-        self._note_keepalive(result.peers)
-        self._report_issues([*(str(issue) for issue in result.issues), *problems,
+        base = self._planner.base  # peers and issues: a step never changes them
+        assert base is not None
+        specs, problems = peer_specs(base, node_addresses(node_obj))
+        sessions, bfd_problems = bfd_sessions(config, base.peers, specs)
+        self._note_keepalive(base.peers)
+        self._report_issues([*(str(issue) for issue in base.issues), *problems,
                              *bfd_problems])
-        routes = {addr: table for addr, table in result.routes.items() if addr in specs}
-        self._apply(list(specs.values()), routes, result.announced, touched)
+        if delta is not None and set(specs) == self._routed_peers:
+            self._apply(list(specs.values()), delta=delta)
+            if self.status is not None:  # only the services whose announcements changed
+                keys = {key for key, _ in delta.added | delta.removed}
+                shares = {key: self._planner.share(key) for key in keys}
+                self.status.services_changed(self.config_source, {
+                    key: service_peers(share).get(key, ()) if share is not None else ()
+                    for key, share in shares.items()})
+        else:  # a full plan, or the sessions changed under a step (node addresses)
+            result = self._planner.current
+            assert result is not None
+            routes = {addr: table for addr, table in result.routes.items() if addr in specs}
+            self._apply(list(specs.values()), routes=routes, announced=result.announced)
+            if self.status is not None:
+                self.status.synced(self.config_source, result)
         self._planner.index()  # after a full plan, once its routes are out
         self.bfd.set_sessions(sessions)
-        return result
 
-    def _apply(self, specs: list[PeerSpec], routes: dict[str, Any],
-               announced: frozenset[tuple[str, str]],
-               changed: dict[str, set[str]] | None = None) -> None:
-        """Hand the plan to the backend (`changed`: the prefixes an incremental plan
-        touched) and follow what it announces with events, logs and metrics. Apart from
-        two set differences (C-level passes), the work grows with what changed, not
-        with all that is announced."""
+    def _apply(self, specs: list[PeerSpec], routes: dict[str, Any] | None = None,
+               announced: frozenset[tuple[str, str]] = frozenset(),
+               delta: PlanDelta | None = None) -> None:
+        """Hand the plan to the backend, whole (`routes`, `announced`) or as an
+        incremental step's `delta` (the backend and `_announced` apply it to what they
+        hold), and follow what it announces with events, logs and metrics. After a
+        step, all of it costs what changed, not what is announced."""
         self.driver.set_peers(specs)
-        # plan() writes canonical prefixes
-        self.driver.set_routes(routes, canonical=True, changed=changed)
+        if delta is None:
+            # plan() writes canonical prefixes
+            self.driver.set_routes(routes or {}, canonical=True)
+            self._routed_peers = {spec.peer_address for spec in specs}
+            change = self._announced.replace(announced)
+        else:
+            self.driver.change_routes({addr: table for addr, table in delta.routes.items()
+                                       if addr in self._routed_peers})
+            change = self._announced.change(delta.added, delta.removed)
         node = self.settings.node_name
-        added, removed = announced - self._announced, self._announced - announced
-        self._series.difference_update((k, PROTOCOL, node, ip) for k, ip in removed)
-        self._series.update((k, PROTOCOL, node, ip) for k, ip in added)
-        had = {k: k in self._addresses_of for k, _ in (*added, *removed)}
-        for key, _ in added:
-            self._addresses_of[key] = self._addresses_of.get(key, 0) + 1
-        for key, _ in removed:
-            self._addresses_of[key] -= 1
-            if not self._addresses_of[key]:
-                del self._addresses_of[key]
-        started = sorted(k for k, before in had.items() if not before and k in self._addresses_of)
-        stopped = sorted(k for k, before in had.items() if before and k not in self._addresses_of)
-        for key in started:
+        for key in change.started:
             service = self.services.get(key)
             if service is not None:
                 self.events.record(service, "Normal", "nodeAssigned",
                                    f'announcing from node "{node}" with protocol "{PROTOCOL}"')
         limit = self.settings.services_logged_individually
-        _log_services("service_announced", started, node, limit)
-        _log_services("service_withdrawn", stopped, node, limit)
-        self._announced = announced
-        if added or removed:
-            self.speaker_metrics.publish(self._series)
+        _log_services("service_announced", change.started, node, limit)
+        _log_services("service_withdrawn", change.stopped, node, limit)
+        if change.added or change.removed:
+            self.speaker_metrics.change(
+                added=((k, PROTOCOL, node, ip) for k, ip in change.added),
+                removed=((k, PROTOCOL, node, ip) for k, ip in change.removed))
         gone = self._known_peers - {s.peer_address for s in specs}
         for peer in gone:
             self.bgp_metrics.forget_peer(peer)

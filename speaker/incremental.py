@@ -96,13 +96,42 @@ class _Share:
     announced: frozenset[tuple[str, str]]
 
 
+@dataclass(frozen=True)
+class PlanDelta:
+    """How one incremental step changed the plan: applied to the plan before it
+    (`apply_delta`), it gives the plan after. Peers and issues never change in a step
+    (a config or node change is a full plan)."""
+
+    routes: dict[str, dict[str, RouteAttrs | None]]  # peer -> prefix -> attrs now, None: gone
+    added: frozenset[tuple[str, str]]  # (service key, ip) announced now, not before
+    removed: frozenset[tuple[str, str]]  # announced before, not now
+
+
+def apply_delta(before: Plan, delta: PlanDelta) -> Plan:
+    """The plan after `delta` (a copy: what consumers that keep their own state do in
+    place, at the cost of the change only)."""
+    routes = {addr: dict(table) for addr, table in before.routes.items()}
+    for addr, changes in delta.routes.items():
+        table = routes.setdefault(addr, {})
+        for prefix, attrs in changes.items():
+            if attrs is None:
+                table.pop(prefix, None)
+            else:
+                table[prefix] = attrs
+    return Plan(peers=before.peers, routes=routes,
+                announced=(before.announced - delta.removed) | delta.added,
+                issues=before.issues)
+
+
 class IncrementalPlanner:
     """The current plan, and each service's share of it, for one node.
 
     Always holds: `current` equals `plan(config, node, services, slices, lb_class)` for
-    the services and slices last passed in (`full` takes them all, `changed` the ones
-    that changed since); `_tallies` hold exactly the routes of `_shares`; `_slices`
-    holds every slice seen, grouped by the service it names.
+    the services and slices last passed in (`full` takes them all, `step` and `changed`
+    the ones that changed since); `_tallies` hold exactly the routes of `_shares`;
+    `_slices` holds every slice seen, grouped by the service it names. `step` costs what
+    changed: it returns a `PlanDelta` and builds no snapshot; `current` (and `changed`)
+    copy the tables into one, only when asked.
 
     Threads: not thread-safe; one thread (the speaker's sync thread) calls every method.
     Pure: no I/O, no clock; `changed` reads objects through the lookups it is given.
@@ -112,7 +141,8 @@ class IncrementalPlanner:
         self.lb_class = lb_class
         self.config: Config | None = None
         self.node: NodeInfo | None = None
-        self.current: Plan | None = None
+        self._base: Plan | None = None  # the last full plan: its peers and issues hold
+        self._snapshot: Plan | None = None  # `current`, once built since the last step
         # per peer, the prefixes the last `changed` recomputed (the only ones whose routes
         # may differ from the plan before); None after a full plan
         self.touched: dict[str, set[str]] | None = None
@@ -125,16 +155,43 @@ class IncrementalPlanner:
         # what the last full plan was made of, until `index` splits it into shares
         self._unindexed: tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]] | None = None
 
+    @property
+    def current(self) -> Plan | None:
+        """The whole plan now (None before the first full plan); after a step, a copy
+        of the tables (O(all routes)), made once per step and only when asked."""
+        if self._snapshot is None and self._base is not None:
+            self._snapshot = Plan(peers=self._base.peers,
+                                  routes={addr: dict(t) for addr, t in self._routes.items()},
+                                  announced=frozenset(self._announced),
+                                  issues=self._base.issues)
+        return self._snapshot
+
+    @property
+    def base(self) -> Plan | None:
+        """The last full plan: its peers and issues are the current ones."""
+        return self._base
+
+    def share(self, key: str) -> Plan | None:
+        """One service's own part of the plan (None: it announces nothing), with the
+        current peers: what the speaker reports per service without a whole snapshot."""
+        found = self._shares.get(key)
+        if found is None or self._base is None:
+            return None
+        routes: dict[str, dict[str, RouteAttrs]] = {}
+        for addr, prefix, attrs in found.routes:
+            routes.setdefault(addr, {})[prefix] = attrs
+        return Plan(peers=self._base.peers, routes=routes, announced=found.announced)
+
     def forget(self) -> None:
         """Drop the plan (a sync failed half-way, or there was nothing to plan with):
         the next one is full."""
-        self.current = None
+        self._base = self._snapshot = None
         self._unindexed = None
 
     def needs_full(self, config: Config, node: NodeInfo) -> bool:
         """A config, node (labels, annotations: peers, exclusion) or first plan changes
         every share: only a full plan answers that."""
-        return self.current is None or config != self.config or node != self.node
+        return self._base is None or config != self.config or node != self.node
 
     def full(
         self,
@@ -150,7 +207,7 @@ class IncrementalPlanner:
         services, endpoint_slices = list(services), list(endpoint_slices)
         result = plan(config, node, services, endpoint_slices, lb_class=self.lb_class,
                       ahead=ahead, ahead_every=ahead_every)
-        self.config, self.node, self.current = config, node, result
+        self.config, self.node, self._base, self._snapshot = config, node, result, result
         self._unindexed = (services, endpoint_slices)
         self.touched = None
         return result
@@ -159,39 +216,53 @@ class IncrementalPlanner:
         """Split the last full plan into shares and tallies (about twice a full plan's
         time), unless done already: the caller runs it once the full plan is sent, and
         `changed` runs it if the caller did not."""
-        if self._unindexed is None or self.current is None:
+        if self._unindexed is None or self._base is None:
             return
         services, endpoint_slices = self._unindexed
         self._unindexed = None
+        peers = self._base.peers
         self._slices, self._slice_owners = {}, {}
         for endpoint_slice in endpoint_slices:
             self._note_slice(object_key(endpoint_slice, DEFAULT_NAMESPACE), endpoint_slice)
         self._shares, self._tallies, self._announced = {}, {}, set()
-        self._routes = {addr: {} for addr in self.current.peers}
+        self._routes = {addr: {} for addr in peers}
         for service in services:
             self._set_share(object_key(service, DEFAULT_NAMESPACE), service)
 
     def changed(self, service_keys: Iterable[str], services: Lookup,
                 slice_keys: Iterable[str] = (), slices: Lookup = lambda _key: None) -> Plan:
-        """The plan after these services and slices changed (each looked up as it is
-        now; None = deleted); only their services are planned again."""
-        if self.current is None:
-            raise RuntimeError("changed() before full(): there is no plan to update")
+        """`step`, then the whole plan after it (a copy of every table: for tests and
+        callers that want a snapshot; the speaker uses the delta)."""
+        self.step(service_keys, services, slice_keys, slices)
+        assert self.current is not None
+        return self.current
+
+    def step(self, service_keys: Iterable[str], services: Lookup,
+             slice_keys: Iterable[str] = (), slices: Lookup = lambda _key: None) -> PlanDelta:
+        """Bring the plan up to date after these services and slices changed (each
+        looked up as it is now; None = deleted): only their services are planned again.
+        Returns what changed; its cost follows the change, not the plan."""
+        if self._base is None:
+            raise RuntimeError("step() before full(): there is no plan to update")
         dirty = set(service_keys)
         slice_keys = list(slice_keys)
         self.index()
         self.touched = {addr: set() for addr in self._routes}
         if not dirty and not slice_keys:
-            return self.current
+            return PlanDelta({}, frozenset(), frozenset())
         for key in slice_keys:
             for owner in self._note_slice(key, slices(key)):
                 dirty.add(f"{owner[0]}/{owner[1]}")
+        added: set[tuple[str, str]] = set()
+        removed: set[tuple[str, str]] = set()
         for key in dirty:
-            self._set_share(key, services(key))
-        self.current = Plan(peers=self.current.peers,
-                            routes={addr: dict(table) for addr, table in self._routes.items()},
-                            announced=frozenset(self._announced), issues=self.current.issues)
-        return self.current
+            before, after = self._set_share(key, services(key))
+            added |= after - before
+            removed |= before - after
+        self._snapshot = None
+        routes = {addr: {prefix: self._routes[addr].get(prefix) for prefix in prefixes}
+                  for addr, prefixes in self.touched.items() if prefixes}
+        return PlanDelta(routes, frozenset(added), frozenset(removed))
 
     def _note_slice(self, key: str, endpoint_slice: Mapping[str, Any] | None) -> set[EndpointOwner]:
         """Record a slice (None = deleted); the services whose endpoints that changes."""
@@ -210,11 +281,13 @@ class IncrementalPlanner:
             self._slices.setdefault(owner, {})[key] = endpoint_slice
         return touched
 
-    def _set_share(self, key: str, service: Mapping[str, Any] | None) -> None:
+    def _set_share(self, key: str, service: Mapping[str, Any] | None
+                   ) -> tuple[frozenset[tuple[str, str]], frozenset[tuple[str, str]]]:
         """Replace a service's share (None = deleted) and recompute the prefixes it
-        left or joined."""
+        left or joined; (its announced pairs before, after)."""
         assert self.config is not None and self.node is not None
         old = self._shares.pop(key, None)
+        new: frozenset[tuple[str, str]] = frozenset()
         touched: set[tuple[str, str]] = set()
         if old is not None:
             self._announced.difference_update(old.announced)
@@ -229,6 +302,7 @@ class IncrementalPlanner:
             if routes or own.announced:
                 self._shares[key] = _Share(routes, own.announced)
                 self._announced.update(own.announced)
+                new = own.announced
                 for addr, prefix, attrs in routes:
                     self._tallies.setdefault((addr, prefix), _Tally()).add(key, attrs)
                     touched.add((addr, prefix))
@@ -241,6 +315,7 @@ class IncrementalPlanner:
             else:
                 del self._tallies[addr, prefix]
                 del self._routes[addr][prefix]
+        return (old.announced if old is not None else frozenset()), new
 
 
 class ChangedKeys:

@@ -121,6 +121,20 @@ class SpeakerStatus:
         self.queue.put(_CONFIG, config_state.ConfigState.of(source))
         self.plan(result)
 
+    def services_changed(self, source: ConfigSource,
+                         peers_of: Mapping[str, tuple[str, ...]]) -> None:
+        """After an incremental step: the config's state, and the ServiceBGPStatus of
+        just these services (no peers: it is not announced any more). Costs the change."""
+        self.queue.put(_CONFIG, config_state.ConfigState.of(source))
+        with self._lock:
+            for key, peers in peers_of.items():
+                if peers:
+                    self._wanted_services[key] = peers
+                else:
+                    self._wanted_services.pop(key, None)
+        for key, peers in peers_of.items():
+            self.queue.put(("service", key), peers or None)
+
     def withdrawn(self, timeout: float = 5.0) -> None:
         """The speaker stops and withdrew everything: delete its ServiceBGPStatus and
         BGPSessionState objects (for up to `timeout` seconds), then stop writing."""

@@ -10,6 +10,7 @@ Public API (the speaker daemon uses it as a `speaker.bgp.BGPBackend`):
     driver.start()
     driver.set_peers([PeerSpec(...) or PeerSpec.from_peer(peer, node_addresses)])
     driver.set_routes({"192.0.2.1": {"198.51.100.10/32": RouteAttrs()}})
+    driver.change_routes({"192.0.2.1": {"198.51.100.10/32": None}})
     driver.sessions()  -> {peer: SessionState}
     driver.teardown("192.0.2.1")  # reset one session now (BFD saw the peer down)
     driver.stop(withdraw=True)
@@ -22,7 +23,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from metallb.logs import format_event, log_event
@@ -63,12 +64,13 @@ class ExaBGPDriver:
     changed spec gets a fresh one); routes go only to sessions that are up, and a
     session that comes up gets its full set (the route book knows what ExaBGP holds).
     Threads: the owner calls `start` and `stop`; the daemon's sync thread calls
-    `set_peers`, `set_routes`, `announce_ahead`, `sessions`; any thread may call `busy`,
-    `flush`, `pid`, `teardown` (the speaker's BFD thread does). The channel's reader
-    thread reports session changes and acks, its accept thread the relay's connection,
-    the supervisor's thread exits and stuck sessions, the supervisor's log readers
-    ExaBGP's output (redacted with `_secrets`, every password ever configured, replaced
-    whole under the lock and read without it).
+    `set_peers`, `set_routes`, `change_routes`, `announce_ahead`, `sessions`; any
+    thread may call `busy`, `flush`, `pid`, `teardown` (the speaker's BFD thread
+    does). The channel's reader thread reports session
+    changes and acks, its accept thread the relay's connection, the supervisor's thread
+    exits and stuck sessions, the supervisor's log readers ExaBGP's output (redacted
+    with `_secrets`, every password ever configured, replaced whole under the lock and
+    read without it).
     The lock (re-entrant) guards the peers, the session table, the route book, the ack
     ledger and the config serials, and makes "decide commands + queue them" one step.
     `on_event` runs on those threads without the lock: it must not block.
@@ -292,15 +294,12 @@ class ExaBGPDriver:
             return True
 
     def set_routes(self, routes: Mapping[str, Mapping[str, RouteAttrs]],
-                   canonical: bool = False,
-                   changed: Mapping[str, Collection[str]] | None = None) -> None:
+                   canonical: bool = False) -> None:
         """Desired routes per peer address; the driver sends only the difference to every
         session that is up (the rest get their full set when they come up).
 
         `canonical`: every prefix is already in `ipaddress.ip_network` text form (the
         planner builds them so), which saves parsing 10,000 prefixes again per burst.
-        `changed`: per peer, the only (canonical) prefixes that may differ from the last
-        call, so the difference is found without a pass over every table.
         """
         desired = {
             peer: dict(table) if canonical else {
@@ -308,8 +307,15 @@ class ExaBGPDriver:
             for peer, table in routes.items()
         }
         with self._lock:
-            for commands in self._book.set_desired(desired, self._sessions.up_peers(),
-                                                   changed):
+            for commands in self._book.set_desired(desired, self._sessions.up_peers()):
+                self._send_sync(commands)
+
+    def change_routes(self, changes: Mapping[str, Mapping[str, RouteAttrs | None]]) -> None:
+        """Change the desired routes at these (canonical) prefixes only (None = withdraw);
+        the driver keeps its own tables, so it reads nothing but `changes` and the work
+        follows the size of the change."""
+        with self._lock:
+            for commands in self._book.change_desired(changes, self._sessions.up_peers()):
                 self._send_sync(commands)
 
     def announce_ahead(self, routes: Mapping[str, Mapping[str, RouteAttrs]]) -> None:

@@ -47,7 +47,7 @@ class RouteBook:
     restarted with nothing. Which sessions are up is the caller's knowledge; it passes
     the up peers in, and only those are sent anything (a session that comes up later
     gets its full set from `sync(peer, full=True)`). For every peer in `_in_step`, held
-    equals desired: only for those may `set_desired` compare just the changed prefixes.
+    equals desired: only for those may `change_desired` compare just the changed prefixes.
 
     A graceful-restart peer (`set_end_of_rib`) gets End-of-RIB once its full set is out
     after its session came up, and never before the first `set_desired` (a whole plan):
@@ -76,20 +76,31 @@ class RouteBook:
     def held(self, peer: str) -> Mapping[str, RouteAttrs]:
         return self._held.get(peer, {})
 
-    def set_desired(self, desired: dict[str, dict[str, RouteAttrs]], up: Iterable[str],
-                    changed: Mapping[str, Collection[str]] | None = None
+    def set_desired(self, desired: dict[str, dict[str, RouteAttrs]], up: Iterable[str]
                     ) -> list[PeerCommands]:
         """Replace the desired routes (the book keeps `desired`, it does not copy it);
-        the differences for every peer in `up`, in that order. `changed`, if given,
-        promises that each peer's desired routes differ from the previous ones at most
-        at these prefixes (a peer not in it: nowhere)."""
-        up = list(up)
+        the differences for every peer in `up`, in that order."""
+        self._desired = desired
         self._planned = True
-        previous, self._desired = self._desired, desired
+        self._in_step.clear()  # the whole set is compared
+        return [self.sync(peer, full=False) for peer in up]
+
+    def change_desired(self, changes: Mapping[str, Mapping[str, RouteAttrs | None]],
+                       up: Iterable[str]) -> list[PeerCommands]:
+        """Apply changes to the desired routes (per peer, prefix -> its attributes now,
+        None = no longer desired; other prefixes and peers stay as they are); the
+        differences for every peer in `up`, in that order. A peer in step is compared
+        on the changed prefixes alone, so the cost follows the change, not the tables."""
+        up = list(up)
+        for peer, table in changes.items():
+            desired = self._desired.setdefault(peer, {})
+            for prefix, attrs in table.items():
+                if attrs is None:
+                    desired.pop(prefix, None)
+                else:
+                    desired[prefix] = attrs
         self._in_step.intersection_update(up)  # a peer that is down misses this change
-        return [self._step(peer, changed.get(peer, ()))
-                if changed is not None and peer in self._in_step
-                and peer in previous and peer in desired
+        return [self._step(peer, changes.get(peer, {})) if peer in self._in_step
                 else self.sync(peer, full=False) for peer in up]
 
     def sync(self, peer: str, full: bool) -> PeerCommands:

@@ -55,6 +55,11 @@ def test_speaker_series_follow_the_announced_set():
     speaker.publish({a, b})
     speaker.publish({b})
     value = reg.get_sample_value
+    c = ("default/db", "bgp", "node1", "198.51.100.3")
+    speaker.change(added=[c], removed=[b])
+    assert value("metallb_speaker_announced", dict(zip(
+        ("service", "protocol", "node", "ip"), c, strict=True))) == 1.0
+    speaker.change(added=[b], removed=[c])
     labels = dict(zip(("service", "protocol", "node", "ip"), a, strict=True))
     assert value("metallb_speaker_announced", labels) is None
     labels_b = dict(zip(("service", "protocol", "node", "ip"), b, strict=True))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from metallb.config.model import AddressRange, Advertisement, Config, NodeSelector, Peer, Pool
 from speaker.bgp import RouteAttrs
-from speaker.incremental import IncrementalPlanner
+from speaker.incremental import IncrementalPlanner, PlanDelta, apply_delta
 from speaker.node import NodeInfo
 from speaker.planner import Plan, plan
 
@@ -148,6 +148,15 @@ def assert_touched_covers_every_difference(planner: IncrementalPlanner, before: 
         assert differs <= planner.touched[addr]
 
 
+def assert_delta_leads_from_before_to_want(delta: PlanDelta, before: Plan,
+                                           want: Plan) -> None:
+    """What the daemon and the driver rely on: the delta applied to the plan before is
+    the full plan after, and its announced pairs are exact (the daemon counts them)."""
+    assert_same(apply_delta(before, delta), want)
+    assert delta.added.isdisjoint(before.announced)
+    assert delta.removed <= before.announced
+
+
 def start(world: World, config: Config = CONFIG, node: NodeInfo = NODE,
           lb_class: str | None = None) -> IncrementalPlanner:
     planner = IncrementalPlanner(lb_class)
@@ -168,8 +177,12 @@ def test_after_every_single_change_the_incremental_plan_is_the_full_plan(
         service_keys, slice_keys = world.apply(change)
         before = planner.current
         assert before is not None
-        got = planner.changed(service_keys, world.services.get, slice_keys, world.slices.get)
-        assert_same(got, world.reference(lb_class=lb_class))
+        delta = planner.step(service_keys, world.services.get, slice_keys, world.slices.get)
+        want = world.reference(lb_class=lb_class)
+        assert_delta_leads_from_before_to_want(delta, before, want)
+        got = planner.current
+        assert got is not None
+        assert_same(got, want)
         assert_touched_covers_every_difference(planner, before, got)
 
 
@@ -187,7 +200,10 @@ def test_after_every_batch_of_changes_the_incremental_plan_is_the_full_plan(batc
             slice_keys += touched_slices
         before = planner.current
         assert before is not None
-        got = planner.changed(service_keys, world.services.get, slice_keys, world.slices.get)
+        delta = planner.step(service_keys, world.services.get, slice_keys, world.slices.get)
+        assert_delta_leads_from_before_to_want(delta, before, world.reference())
+        got = planner.current
+        assert got is not None
         assert_same(got, world.reference())
         assert_touched_covers_every_difference(planner, before, got)
 

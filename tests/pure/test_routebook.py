@@ -147,7 +147,7 @@ def test_ack_ledger_counts_held_prefixes_once_their_commands_are_acked():
     assert ledger.acknowledged("p", 2, 0, 0) == 0
 
 
-# -- told which prefixes changed, the book compares only those -------------------------
+# -- told what changed, the book compares only those prefixes ---------------------------
 
 @pytest.mark.parametrize("held, desired, changed, lines", [
     ({A: PLAIN}, {A: PLAIN, B: PLAIN}, [B], (announce(PEER, B),)),
@@ -160,17 +160,17 @@ def test_ack_ledger_counts_held_prefixes_once_their_commands_are_acked():
 def test_changed_prefixes_give_the_same_difference_as_a_full_comparison(
         held, desired, changed, lines):
     book = book_holding(held)
-    (cmds,) = book.set_desired({PEER: desired}, up=[PEER], changed={PEER: changed})
+    (cmds,) = book.change_desired({PEER: {p: desired.get(p) for p in changed}}, up=[PEER])
     assert cmds.lines == lines
     assert book.held(PEER) == desired
+    assert book.desired(PEER) == desired
 
 
-def test_with_changed_prefixes_nothing_else_is_compared():
+def test_a_change_leaves_every_prefix_it_does_not_name_as_it_was():
     book = book_holding({A: PLAIN})
-    # a caller breaking its promise (A changed but not named) shows the book trusts it
-    (cmds,) = book.set_desired({PEER: {A: TAGGED, B: PLAIN}}, up=[PEER],
-                               changed={PEER: [B]})
+    (cmds,) = book.change_desired({PEER: {B: PLAIN}}, up=[PEER])
     assert cmds.lines == (announce(PEER, B),)
+    assert book.desired(PEER) == {A: PLAIN, B: PLAIN}
 
 
 @pytest.mark.parametrize("detour", ["down for one change", "routes sent ahead",
@@ -185,14 +185,14 @@ def test_a_peer_whose_held_set_drifted_from_desired_is_compared_in_full(detour):
         book.forget_held()
     else:
         book.withdraw_held(PEER)
-    (cmds,) = book.set_desired({PEER: {B: PLAIN}}, up=[PEER], changed={PEER: []})
+    (cmds,) = book.change_desired({PEER: {A: None, B: PLAIN}}, up=[PEER])
     assert book.held(PEER) == {B: PLAIN}
     assert cmds.announced == 1
 
 
 def test_a_peer_in_step_counts_everything_held_and_nothing_pending():
     book = book_holding({A: PLAIN, B: PLAIN})
-    book.set_desired({PEER: {A: PLAIN, C: PLAIN}}, up=[PEER], changed={PEER: [B, C]})
+    book.change_desired({PEER: {B: None, C: PLAIN}}, up=[PEER])
     assert book.counts(PEER, True) == (2, 0)
 
 
