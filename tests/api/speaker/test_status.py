@@ -42,7 +42,7 @@ class UpBackend:
 
     def __init__(self, *args, **kwargs):
         self._peers: list[str] = []
-        self._routes: dict[str, int] = {}
+        self._routes: dict[str, set[str]] = {}
         self._since = time.time()
 
     def start(self):
@@ -54,16 +54,21 @@ class UpBackend:
     def set_peers(self, peers: Iterable[PeerSpec]) -> None:
         self._peers = [p.peer_address for p in peers]
 
-    def set_routes(self, routes: Mapping[str, Mapping], canonical: bool = False,
-                   changed: Mapping | None = None) -> None:
-        self._routes = {peer: len(table) for peer, table in routes.items()}
+    def set_routes(self, routes: Mapping[str, Mapping], canonical: bool = False) -> None:
+        self._routes = {peer: set(table) for peer, table in routes.items()}
+
+    def change_routes(self, changes: Mapping[str, Mapping]) -> None:
+        for peer, table in changes.items():
+            held = self._routes.setdefault(peer, set())
+            held.difference_update(p for p, attrs in table.items() if attrs is None)
+            held.update(p for p, attrs in table.items() if attrs is not None)
 
     def teardown(self, peer: str) -> bool:
         return peer in self._peers
 
     def sessions(self) -> dict[str, SessionState]:
-        return {p: SessionState(p, "up", True, None, self._since, self._routes.get(p, 0),
-                                self._routes.get(p, 0), 0) for p in self._peers}
+        return {p: SessionState(p, "up", True, None, self._since, len(self._routes.get(p, ())),
+                                len(self._routes.get(p, ())), 0) for p in self._peers}
 
     def busy(self) -> bool:
         return False
