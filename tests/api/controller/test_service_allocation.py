@@ -1,27 +1,20 @@
 """Rule K1 live: an IPAddressPool limited by serviceAllocation, through the real
 controller (official client -> emulator), with the Namespace labels its informer reads.
 
-The daemons do not read metallb.io objects yet (rule K6, another change): until they do,
-the ConfigMap's `config` key carries the IPAddressPool documents, and the config source
-parses that text with the CRD parser instead of the legacy one (`crd_config_text`).
-Everything downstream (allocator, Namespace informer, requeue, status, Events) is the
-real controller's.
+The IPAddressPool objects are created through the API (CRDs installed first) and the
+controller reads them with its default `--config-source auto`.
 """
 
 from __future__ import annotations
 
-import pytest
 from kubernetes import client
 
-from metallb import config_source
-from metallb.config.crds import parse_crds
-from metallb.config.model import Config
+from lab.harness.config_objects import install_crds, put_objects
 from metallb.config.yaml_text import load_yaml_documents
 from metallb.wait import poll_until
 from tests.api.controller.support import (
     NAMESPACE,
     ensure_namespace,
-    put_config,
     service,
     wait_statuses,
 )
@@ -42,17 +35,6 @@ spec:
 """
 
 
-def parse_crd_text(text: str, source: str | None = None) -> Config:
-    """The ConfigMap's key read as metallb.io objects (see the module docstring)."""
-    return parse_crds(load_yaml_documents(text, source), source=source)
-
-
-@pytest.fixture
-def crd_config_text(monkeypatch) -> None:
-    """In-process controllers started in this test read the ConfigMap as CRD text."""
-    monkeypatch.setattr(config_source, "parse_config_text", parse_crd_text)
-
-
 def label_namespace(core: client.CoreV1Api, name: str, labels: dict[str, str]) -> None:
     core.patch_namespace(name, {"metadata": {"labels": labels}})
 
@@ -63,10 +45,11 @@ def events_of(core: client.CoreV1Api, namespace: str, name: str) -> list[tuple[s
 
 
 def test_limited_pool_serves_only_its_namespaces_and_follows_relabels(
-        core, crd_config_text, start_controller):
+        core, api_client, start_controller):
     ensure_namespace(core, "shop")
     label_namespace(core, "shop", {"env": "prod"})
-    put_config(core, POOLS)
+    install_crds(api_client)
+    put_objects(api_client, NAMESPACE, load_yaml_documents(POOLS, "POOLS"))
     daemon = start_controller()
     core.create_namespaced_service("shop", service("web", "shop"))
     core.create_namespaced_service("demo", service("web", "demo"))

@@ -32,7 +32,9 @@ GROUP = ("metallb.io", "v1beta1", NAMESPACE)
 @pytest.fixture
 def custom(api_client, core) -> client.CustomObjectsApi:
     """The metallb.io CRDs installed, and an IPAddressPool object `small` (the pool's
-    status is said on the object of its name, whichever source the config came from)."""
+    status is said on the object of its name, whichever source the config came from).
+    The tests run the controller with `config_source="configmap"`: with `auto` this
+    object would make the metallb.io objects the config."""
     ext = client.ApiextensionsV1Api(api_client)
     for crd in crd_objects():
         ext.create_custom_resource_definition(crd)
@@ -109,7 +111,7 @@ def wait_config_state(custom, result: str) -> dict:
 
 def test_pool_status_counts_follow_allocations(core, custom, start_controller, kubectl):
     put_config(core, TWO)
-    start_controller()
+    start_controller(config_source="configmap")
     wait_pool(custom, assignedIPv4=0, availableIPv4=2)
     core.create_namespaced_service("demo", service("a"))
     core.create_namespaced_service("demo", service("b"))
@@ -137,7 +139,7 @@ def test_a_pending_service_says_why_and_the_condition_follows_the_cause(
     other = {"type": "example.com/Checked", "status": "True", "reason": "Fine",
              "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}
     core.patch_namespaced_service_status("c", "demo", {"status": {"conditions": [other]}})
-    start_controller()
+    start_controller(config_source="configmap")
     wait_statuses(core, {"demo/a": ["198.51.100.20"], "demo/b": ["198.51.100.21"],
                          "demo/c": []})
     assigned = wait_condition(core, "a", "True", "Assigned")
@@ -170,7 +172,7 @@ def test_a_service_that_stops_being_a_load_balancer_loses_the_condition(
         core, custom, start_controller):
     put_config(core, TWO)
     core.create_namespaced_service("demo", service("a"))
-    start_controller()
+    start_controller(config_source="configmap")
     wait_condition(core, "a", "True", "Assigned")
     core.patch_namespaced_service("a", "demo", {"spec": {"type": "ClusterIP"}})
     poll_until(lambda: _condition(core, "a") is None, timeout=15,
@@ -181,7 +183,7 @@ def test_unknown_pool_is_reported(core, custom, start_controller):
     put_config(core, TWO)
     core.create_namespaced_service("demo", service(
         "a", annotations={"metallb.universe.tf/address-pool": "nope"}))
-    start_controller()
+    start_controller(config_source="configmap")
     found = wait_condition(core, "a", "False", "NoMatchingPool")
     assert found["message"] == 'cannot allocate an address: unknown pool "nope"'
 
@@ -190,7 +192,7 @@ def test_configuration_state_follows_the_config(core, custom, start_controller, 
     put_config(core, TWO)
     core.create_namespaced_service("demo", service("a"))
     core.create_namespaced_service("demo", service("b"))
-    start_controller()
+    start_controller(config_source="configmap")
     valid = wait_config_state(custom, "Valid")
     assert valid["metadata"]["labels"] == {"metallb.io/component-type": "controller"}
     assert [(c["type"], c["status"], c["reason"]) for c in valid["status"]["conditions"]] == [
@@ -220,7 +222,7 @@ def test_configuration_state_follows_the_config(core, custom, start_controller, 
 def test_status_off_writes_no_status_objects(core, custom, start_controller):
     put_config(core, TWO)
     core.create_namespaced_service("demo", service("a"))
-    daemon = start_controller(status=False)
+    daemon = start_controller(status=False, config_source="configmap")
     wait_statuses(core, {"demo/a": ["198.51.100.20"]})
     assert daemon.status is None
     assert _condition(core, "a") is None
@@ -233,7 +235,7 @@ def test_metallb_status_shows_pools_config_state_and_pending_services(
     put_config(core, TWO)
     for name in ("a", "b", "c"):
         core.create_namespaced_service("demo", service(name))
-    start_controller()
+    start_controller(config_source="configmap")
     wait_condition(core, "c", "False", "PoolExhausted")
     wait_pool(custom, assignedIPv4=2, availableIPv4=0)
     wait_config_state(custom, "Valid")
