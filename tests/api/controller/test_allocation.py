@@ -82,6 +82,10 @@ def _stamped(manifests):
 def test_rules_live_match_expectations_and_plan(core, api_client, start_controller, source):
     put_config_as(source, core, api_client, RULES_CONFIG)
     daemon = start_controller(config_source=source)
+    # Config loaded first: services that arrived before it would all be taken in the
+    # first pass's order (creation second, then name), not one by one as created.
+    poll_until(lambda: daemon.reconciler.core.allocator is not None, timeout=15,
+               what="the controller loaded its config")
     manifests = [m for m, _ in RULE_CASES]
     _create_all(core, manifests)
     expected = {f"demo/{m['metadata']['name']}": ips for m, ips in RULE_CASES}
