@@ -33,6 +33,7 @@ from metallb.kube.client import load_api_client
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.leader import LeaderElector
+from metallb.kube.trim import trim_service
 from metallb.kube.workqueue import ShutDown, WorkQueue
 from metallb.logs import configure_logging, log_event
 from metallb.metrics import AllocatorMetrics, K8sClientMetrics
@@ -67,7 +68,7 @@ class ControllerDaemon:
         self.k8s_metrics = K8sClientMetrics(self.registry)
         self.queue: WorkQueue[WorkItem] = WorkQueue()
         self.services = Informer("services", core.list_service_for_all_namespaces,
-                                 self._on_service)
+                                 self._on_service, transform=trim_service)
         self.config_maps = Informer(
             "config", core.list_namespaced_config_map, self._on_config,
             namespace=settings.namespace,

@@ -26,6 +26,7 @@ from metallb.config_source import ConfigSource
 from metallb.kube.client import load_api_client
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
+from metallb.kube.trim import trim_endpoint_slice, trim_service
 from metallb.logs import configure_logging, format_event, log_event
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
@@ -67,9 +68,11 @@ class SpeakerDaemon:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         mark = self._on_change
-        self.services = Informer("services", core.list_service_for_all_namespaces, mark)
+        self.services = Informer("services", core.list_service_for_all_namespaces, mark,
+                                 transform=trim_service)
         self.slices = Informer(
-            "endpointslices", discovery.list_endpoint_slice_for_all_namespaces, mark)
+            "endpointslices", discovery.list_endpoint_slice_for_all_namespaces, mark,
+            transform=trim_endpoint_slice)
         self.nodes = Informer("node", core.list_node, mark,
                               field_selector=f"metadata.name={settings.node_name}")
         self.config_maps = Informer(
