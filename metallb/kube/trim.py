@@ -11,8 +11,11 @@ Two ideas keep a trimmed object equivalent to the full one for every reader:
 - a section that is malformed (not an object or list where one belongs, an annotation
   that is not text) is kept whole, so a reader that reports it (`intent_from_service`
   quotes the value in its LoadBalancerFailed event) reports the same thing.
-Repeated short strings (keys, namespaces, protocols, families, node names) are interned:
-the JSON decoder makes a new string object for each occurrence in each watch event.
+Repeated short strings (namespaces, protocols, families, node names) are interned: the
+JSON decoder makes a new string object for each occurrence in each watch event. Small
+parts that many objects hold alike (a Service's ports, families and MetalLB annotations,
+a slice's endpoints) are shared: one dict or list for all equal ones. So cached objects
+are read-only (no daemon writes to them; the controller patches the API instead).
 
 The readers: `metallb.allocator.service.intent_from_service` and `creation_order` (both
 daemons), `speaker.planner` (`_announceable`, `has_eligible_endpoint`,
@@ -47,7 +50,12 @@ _INGRESS = ("ip", "hostname")
 _ENDPOINT = ("nodeName",)
 _CONDITIONS = ("ready", "serving")
 _INTERNED = frozenset(("apiVersion", "kind", "namespace", "type", "loadBalancerClass",
-                       "externalTrafficPolicy", "protocol", "nodeName"))
+                       "externalTrafficPolicy", "protocol", "nodeName", "creationTimestamp"))
+
+SHARED_LIMIT = 20000
+"""Distinct shared parts remembered; beyond it new ones are kept unshared (so odd input
+cannot grow the table without bound)."""
+_shared: dict[tuple, Any] = {}
 
 
 def _text(value: Any) -> Any:
@@ -69,6 +77,30 @@ def _each(items: Any, keys: Iterable[str]) -> Any:
     return [_pick(item, keys) if type(item) is dict else item for item in items]
 
 
+def _frozen(value: Any) -> tuple:
+    """A hashable image of a JSON value that tells True from 1 and keeps key order."""
+    kind = type(value)
+    if kind is dict:
+        return (dict, tuple((k, _frozen(v)) for k, v in value.items()))
+    if kind is list:
+        return (list, tuple(_frozen(v) for v in value))
+    return (kind, value)
+
+
+def _share(value: Any) -> Any:
+    """The one object kept for every JSON value equal to `value` (in type and order)."""
+    try:
+        key = _frozen(value)
+        found = _shared.get(key)
+    except TypeError:  # not JSON: left alone
+        return value
+    if found is not None:
+        return found
+    if len(_shared) < SHARED_LIMIT:
+        return _shared.setdefault(key, value)
+    return value
+
+
 def _well_formed_text_map(value: Any) -> bool:
     return type(value) is dict and all(
         type(k) is str and type(v) is str for k, v in value.items())
@@ -78,7 +110,8 @@ def _annotations(value: Any) -> Any:
     """The MetalLB annotations only; a malformed map whole (its error quotes it)."""
     if not _well_formed_text_map(value):
         return value
-    return {key: text for key, text in value.items() if key.startswith(ANNOTATION_PREFIXES)}
+    return _share({key: text for key, text in value.items()
+                   if key.startswith(ANNOTATION_PREFIXES)})
 
 
 def _section(obj: dict[str, Any], name: str, trim: Callable[[dict[str, Any]], dict],
@@ -115,10 +148,10 @@ def _service_meta(meta: dict[str, Any]) -> dict[str, Any]:
 def _service_spec(spec: dict[str, Any]) -> dict[str, Any]:
     out = _pick(spec, _SERVICE_SPEC)
     if "ports" in spec:
-        out["ports"] = _each(spec["ports"], _PORT)
+        out["ports"] = _share(_each(spec["ports"], _PORT))
     families = out.get("ipFamilies")
     if type(families) is list:
-        out["ipFamilies"] = [_text(f) for f in families]
+        out["ipFamilies"] = _share(families)
     if not families:  # the cluster IPs name the families only without ipFamilies
         for key in ("clusterIPs", "clusterIP"):
             if key in spec:
@@ -144,7 +177,7 @@ def trim_endpoint_slice(obj: dict[str, Any]) -> dict[str, Any]:
     out = _pick(obj, _IDENTITY)
     _section(obj, "metadata", _slice_meta, out)
     if "endpoints" in obj:
-        out["endpoints"] = _endpoints(obj["endpoints"])
+        out["endpoints"] = _share(_endpoints(obj["endpoints"]))
     return out
 
 

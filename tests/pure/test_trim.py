@@ -266,6 +266,23 @@ def test_repeated_short_strings_are_shared_between_objects():
     assert a["spec"]["ports"][0]["protocol"] is b["spec"]["ports"][0]["protocol"]
 
 
+def test_equal_parts_are_shared_between_objects_only_when_equal_in_type_and_order():
+    a, b = (trim_service(json.loads(json.dumps(full_service(n)))) for n in "ab")
+    assert a["spec"]["ports"] is b["spec"]["ports"]
+    assert a["metadata"]["annotations"] is b["metadata"]["annotations"]
+    first = trim_endpoint_slice(full_slice(ready=True))
+    assert trim_endpoint_slice(full_slice(ready=True))["endpoints"] is first["endpoints"]
+    one = trim_endpoint_slice(full_slice(ready=1))["endpoints"]
+    assert type(one[0]["conditions"]["ready"]) is int
+    order_first = trim_service(full_service(metadata__annotations={
+        "metallb.io/address-pool": "v4", "metallb.io/allow-shared-ip": "k"}))
+    order_second = trim_service(full_service(metadata__annotations={
+        "metallb.io/allow-shared-ip": "k", "metallb.io/address-pool": "v4"}))
+    assert list(order_second["metadata"]["annotations"])[0] == "metallb.io/allow-shared-ip"
+    assert order_first["metadata"]["annotations"] is not order_second["metadata"][
+        "annotations"]
+
+
 # -- EndpointSlices -----------------------------------------------------------------
 
 def test_a_trimmed_endpoint_slice_keeps_its_service_and_each_endpoints_node_and_readiness():
