@@ -278,7 +278,7 @@ def test_equal_parts_are_shared_between_objects_only_when_equal_in_type_and_orde
         "metallb.io/address-pool": "v4", "metallb.io/allow-shared-ip": "k"}))
     order_second = trim_service(full_service(metadata__annotations={
         "metallb.io/allow-shared-ip": "k", "metallb.io/address-pool": "v4"}))
-    assert list(order_second["metadata"]["annotations"])[0] == "metallb.io/allow-shared-ip"
+    assert next(iter(order_second["metadata"]["annotations"])) == "metallb.io/allow-shared-ip"
     assert order_first["metadata"]["annotations"] is not order_second["metadata"][
         "annotations"]
 
