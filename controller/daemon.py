@@ -33,6 +33,7 @@ from metallb.kube.client import load_api_client
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.leader import LeaderElector
+from metallb.kube.lean_api import LeanCoreV1Api
 from metallb.kube.trim import trim_service
 from metallb.kube.workqueue import ShutDown, WorkQueue
 from metallb.logs import configure_logging, log_event
@@ -63,7 +64,7 @@ class ControllerDaemon:
     def __init__(self, settings: Settings, api_client: client.ApiClient | None = None):
         self.settings = settings
         api = api_client or load_api_client(settings.kubeconfig)
-        core = client.CoreV1Api(api)
+        core = LeanCoreV1Api(api)
         self.registry = CollectorRegistry()
         self.k8s_metrics = K8sClientMetrics(self.registry)
         self.queue: WorkQueue[WorkItem] = WorkQueue()

@@ -26,6 +26,7 @@ from metallb.config_source import ConfigSource
 from metallb.kube.client import load_api_client
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
+from metallb.kube.lean_api import LeanCoreV1Api
 from metallb.kube.trim import trim_endpoint_slice, trim_service
 from metallb.logs import configure_logging, format_event, log_event
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
@@ -59,7 +60,7 @@ class SpeakerDaemon:
     def __init__(self, settings: SpeakerSettings, api_client: client.ApiClient | None = None):
         self.settings = settings
         api = api_client or load_api_client(settings.kubeconfig)
-        core = client.CoreV1Api(api)
+        core = LeanCoreV1Api(api)
         discovery = client.DiscoveryV1Api(api)
         self.registry = CollectorRegistry()
         self.k8s_metrics = K8sClientMetrics(self.registry)

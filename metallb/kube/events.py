@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from metallb.kube.clock import REAL_CLOCK, Clock
 from metallb.kube.errors import is_not_found
+from metallb.kube.lean_api import LeanCoreV1Api
 from metallb.kube.ratelimit import TokenBucket
 from metallb.logs import log_event
 
@@ -42,7 +43,7 @@ class EventRecorder:
         if request_timeout <= 0 or cache_size < 1:
             raise ValueError(f"request_timeout ({request_timeout}) must be > 0 and "
                              f"cache_size ({cache_size}) at least 1")
-        self._core = client.CoreV1Api(api_client)
+        self._core = LeanCoreV1Api(api_client)
         self._source = {"component": component, **({"host": host} if host else {})}
         self._timeout, self._cache_size = request_timeout, cache_size
         self._lock = threading.Lock()
