@@ -64,16 +64,16 @@ def populate(core: client.CoreV1Api, discovery: client.DiscoveryV1Api, n: int) -
             "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": False,
                      "ports": [{"port": 80, "protocol": "TCP"}], "selector": {"app": name},
                      "ipFamilies": ["IPv6"], "ipFamilyPolicy": "SingleStack"}},
-            _preload_content=False)
+            _preload_content=False).drain_conn()  # read: the connection goes back to the pool
         core.patch_namespaced_service_status(name, "default", {"status": {"loadBalancer": {
-            "ingress": [{"ip": address(i)}]}}}, _preload_content=False)
+            "ingress": [{"ip": address(i)}]}}}, _preload_content=False).drain_conn()
         discovery.create_namespaced_endpoint_slice("default", {
             "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": f"{name}-slice", "namespace": "default",
                          "labels": {"kubernetes.io/service-name": name}},
             "addressType": "IPv6", "ports": [{"port": 80, "protocol": "TCP"}],
             "endpoints": [{"addresses": [f"fd00::{i + 1:x}"], "nodeName": NODE,
-                           "conditions": {"ready": True}}]}, _preload_content=False)
+                           "conditions": {"ready": True}}]}, _preload_content=False).drain_conn()
 
     with ThreadPoolExecutor(THREADS) as pool:
         for _ in pool.map(one, range(n)):

@@ -86,8 +86,10 @@ class EventRecorder:
                 "lastTimestamp": now,
                 "count": 1,
             }
+            # Read the answer: only a response read to its end gives its connection back
+            # to the pool (otherwise every Event costs a new connection).
             self._core.create_namespaced_event(namespace, body, _preload_content=False,
-                                               _request_timeout=self._timeout)
+                                               _request_timeout=self._timeout).drain_conn()
             self._remember(key, (namespace, name, 1))
         except ApiException as err:
             log_event(log, "warn", "record_event_failed",
@@ -103,7 +105,7 @@ class EventRecorder:
             self._core.patch_namespaced_event(
                 name, namespace, {"count": count + 1, "lastTimestamp": now},
                 _preload_content=False, _request_timeout=self._timeout,
-            )
+            ).drain_conn()  # read to its end: the connection goes back to the pool
         except ApiException as err:
             if is_not_found(err):  # expired or deleted: start a new one
                 return False
