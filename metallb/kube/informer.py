@@ -57,7 +57,9 @@ class Informer:
     exception from it is logged). get / items / keys / update_local / stop are safe from
     any thread; the lock guards the cache, the delivered-version history, the pending
     local versions and the tombstones, and is never held during an API call or the
-    handler.
+    handler. `transform` (what the cache keeps of each object, metallb.kube.trim) runs
+    on the informer thread and on update_local's caller, outside the lock: it must be
+    pure, and nobody may change a cached object (parts of it may be shared).
     """
 
     def __init__(
