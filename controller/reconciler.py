@@ -25,6 +25,7 @@ from metallb.keys import object_key
 from metallb.kube.errors import is_api_error, is_conflict, is_not_found
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer, list_all
+from metallb.kube.lean_api import LeanCoreV1Api
 from metallb.kube.workqueue import WorkQueue
 from metallb.logs import format_event, log_event
 from metallb.metrics import AllocatorMetrics, K8sClientMetrics
@@ -51,7 +52,7 @@ class Reconciler:
     def __init__(
         self,
         *,
-        core: client.CoreV1Api,
+        core: client.CoreV1Api | LeanCoreV1Api,
         services: Informer,
         config_maps: Informer,
         config_source: ConfigSource,
