@@ -22,6 +22,7 @@ Run: python3 bench/memory.py [--services 10000,100000] [--repos .,/tmp/base] [--
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 import subprocess
@@ -60,8 +61,8 @@ def _headless_beyond_range(i: int) -> dict:
     return {"clusterIP": "None"} if i >= SERVICE_RANGE else {}
 
 
-def address(i: int) -> str:
-    return f"2001:db8:1::{i + 1:x}"
+def address(i: int, base: str = "2001:db8:1::") -> str:
+    return str(ipaddress.ip_address(base) + i + 1)
 
 
 def populate(core: client.CoreV1Api, discovery: client.DiscoveryV1Api, n: int) -> None:
@@ -83,7 +84,7 @@ def populate(core: client.CoreV1Api, discovery: client.DiscoveryV1Api, n: int) -
             "metadata": {"name": f"{name}-slice", "namespace": "default",
                          "labels": {"kubernetes.io/service-name": name}},
             "addressType": "IPv6", "ports": [{"port": 80, "protocol": "TCP"}],
-            "endpoints": [{"addresses": [f"fd00::{i + 1:x}"], "nodeName": NODE,
+            "endpoints": [{"addresses": [address(i, "fd00::")], "nodeName": NODE,
                            "conditions": {"ready": True}}]}, _preload_content=False).drain_conn()
 
     with ThreadPoolExecutor(THREADS) as pool:
