@@ -37,6 +37,8 @@ from metallb.kube.config_informers import ConfigInformers, config_reading
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.leader import LeaderElector
+from metallb.kube.lean_api import LeanCoreV1Api
+from metallb.kube.trim import trim_service
 from metallb.kube.workqueue import ShutDown, WorkQueue
 from metallb.logs import configure_logging, log_event
 from metallb.metrics import AllocatorMetrics, K8sClientMetrics
@@ -66,12 +68,12 @@ class ControllerDaemon:
     def __init__(self, settings: Settings, api_client: client.ApiClient | None = None):
         self.settings = settings
         api = api_client or load_api_client(settings.kubeconfig)
-        core = client.CoreV1Api(api)
+        core = LeanCoreV1Api(api)
         self.registry = CollectorRegistry()
         self.k8s_metrics = K8sClientMetrics(self.registry)
         self.queue: WorkQueue[WorkItem] = WorkQueue()
         self.services = Informer("services", core.list_service_for_all_namespaces,
-                                 self._on_service)
+                                 self._on_service, transform=trim_service)
         self.namespaces = NamespaceLabels(core, self.services, self.queue)
         self.events = BackgroundEventRecorder(
             EventRecorder(api, COMPONENT, settings.identity or None,

@@ -27,7 +27,8 @@ from metallb.keys import object_key
 from metallb.kube.config_informers import ConfigInformers
 from metallb.kube.errors import is_api_error, is_conflict, is_not_found
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
-from metallb.kube.informer import Informer
+from metallb.kube.informer import Informer, list_all
+from metallb.kube.lean_api import LeanCoreV1Api
 from metallb.kube.workqueue import WorkQueue
 from metallb.logs import format_event, log_event
 from metallb.metrics import AllocatorMetrics, K8sClientMetrics
@@ -54,7 +55,7 @@ class Reconciler:
     def __init__(
         self,
         *,
-        core: client.CoreV1Api,
+        core: client.CoreV1Api | LeanCoreV1Api,
         services: Informer,
         config_inputs: ConfigInformers,
         config_source: ConfigSource,
@@ -88,10 +89,10 @@ class Reconciler:
         """Called when this replica starts to lead: read every Service fresh (the cache
         may lag behind the previous leader's last writes), then queue the config, whose
         first load rebuilds the allocator from the statuses before anything else runs."""
-        resp = self._api.list_service_for_all_namespaces(
-            _preload_content=False, _request_timeout=self._timeout
-        )
-        for obj in json.loads(resp.data).get("items") or []:
+        fresh, _version = list_all(self._api.list_service_for_all_namespaces,
+                                   transform=self._services.transform,
+                                   _request_timeout=self._timeout)
+        for obj in fresh:
             self._services.update_local(obj)
         self.core.reset()
         self._queue.add(CONFIG)
@@ -213,20 +214,24 @@ class Reconciler:
 
     def _write_status(self, obj: dict[str, Any], ips: tuple[str, ...],
                       conditions: list[dict] | None = None) -> dict | None:
-        """Replace status.loadBalancer through the status subresource, carrying the
-        object's resourceVersion; on a conflict re-read the object and queue the key.
+        """Set status.loadBalancer (and the conditions, when given) through the status
+        subresource with a merge patch that carries the object's resourceVersion (a
+        stale one is a 409); on a conflict re-read the object and queue the key. A
+        patch, never a PUT of the cached object: the cache holds trimmed objects
+        (metallb.kube.trim), and sending one back whole would erase what was trimmed.
         None when nothing was written."""
         if not self._may_write():
             return None
-        body = dict(obj)
-        status = dict(obj.get("status") or {})
-        status["loadBalancer"] = {"ingress": [{"ip": ip} for ip in ips]} if ips else {}
+        ingress = [{"ip": ip} for ip in ips] if ips else None  # None deletes the list
+        status: dict[str, Any] = {"loadBalancer": {"ingress": ingress}}
         if conditions is not None:
             status["conditions"] = conditions
-        body["status"] = status
+        patch = {"metadata": {"resourceVersion": (obj.get("metadata") or {}).get(
+                     "resourceVersion")},
+                 "status": status}
         try:
-            written = self._service_call(self._api.replace_namespaced_service_status, obj,
-                                         body)
+            written = self._service_call(self._api.patch_namespaced_service_status, obj,
+                                         patch)
         except ApiException as err:
             if not is_conflict(err):
                 raise

@@ -143,8 +143,9 @@ class ControllerStatus:
             self._config_state.write(desired)
 
     def _write_condition(self, key: str, wanted: Condition | None) -> None:
-        """Read the Service, merge the condition into its conditions, write the status
-        with its resourceVersion (a conflict raises: the queue retries on a fresh read)."""
+        """Read the Service, merge the condition into its conditions, patch them into the
+        status with its resourceVersion (a conflict raises: the queue retries on a fresh
+        read; a patch, like the reconciler's, so RBAC needs `patch` on services/status)."""
         namespace, name = key.split("/", 1)
         try:
             resp = self._core.read_namespaced_service(
@@ -153,10 +154,12 @@ class ControllerStatus:
             status = dict(obj.get("status") or {})
             if matches(status.get("conditions"), wanted, ADDRESS_ASSIGNED):
                 return
-            status["conditions"] = merge(status.get("conditions"), wanted, self._now())
-            obj["status"] = status
-            resp = self._core.replace_namespaced_service_status(
-                name, namespace, obj, _preload_content=False,
+            conditions = merge(status.get("conditions"), wanted, self._now())
+            patch = {"metadata": {"resourceVersion": (obj.get("metadata") or {}).get(
+                         "resourceVersion")},
+                     "status": {"conditions": conditions}}
+            resp = self._core.patch_namespaced_service_status(
+                name, namespace, patch, _preload_content=False,
                 _request_timeout=self._timeout)
         except ApiException as err:
             if is_not_found(err):

@@ -30,6 +30,8 @@ from metallb.kube.client import load_api_client
 from metallb.kube.config_informers import ConfigInformers, config_reading
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
+from metallb.kube.lean_api import LeanCoreV1Api
+from metallb.kube.trim import trim_endpoint_slice, trim_service
 from metallb.logs import configure_logging, format_event, log_event
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
@@ -69,7 +71,7 @@ class SpeakerDaemon:
     def __init__(self, settings: SpeakerSettings, api_client: client.ApiClient | None = None):
         self.settings = settings
         api = api_client or load_api_client(settings.kubeconfig)
-        core = client.CoreV1Api(api)
+        core = LeanCoreV1Api(api)
         discovery = client.DiscoveryV1Api(api)
         self.registry = CollectorRegistry()
         self.k8s_metrics = K8sClientMetrics(self.registry)
@@ -81,10 +83,11 @@ class SpeakerDaemon:
         self._changed = ChangedKeys()
         self._planner = IncrementalPlanner(settings.load_balancer_class)
         self.services = Informer("services", core.list_service_for_all_namespaces,
-                                 self._on_service)
+                                 self._on_service,
+                                 transform=trim_service)
         self.slices = Informer(
             "endpointslices", discovery.list_endpoint_slice_for_all_namespaces,
-            self._on_slice)
+            self._on_slice, transform=trim_endpoint_slice)
         self.nodes = Informer("node", core.list_node, mark,
                               field_selector=f"metadata.name={settings.node_name}")
         self.config_inputs, self.config_source = self._config_reading(api)

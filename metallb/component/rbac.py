@@ -20,7 +20,7 @@ READ = ("get", "list", "watch")
 CLUSTER_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...]] = {
     CONTROLLER: (
         (("",), ("services",), ("get", "list", "watch", "update", "patch")),
-        (("",), ("services/status",), ("update",)),
+        (("",), ("services/status",), ("patch",)),
         (("",), ("events",), ("create", "patch")),
         # Namespace labels, for IPAddressPool serviceAllocation.namespaceSelectors.
         (("",), ("namespaces",), READ),

@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from metallb.kube.clock import REAL_CLOCK, Clock
 from metallb.kube.errors import is_not_found
+from metallb.kube.lean_api import LeanCoreV1Api
 from metallb.kube.ratelimit import TokenBucket
 from metallb.logs import log_event
 
@@ -42,7 +43,7 @@ class EventRecorder:
         if request_timeout <= 0 or cache_size < 1:
             raise ValueError(f"request_timeout ({request_timeout}) must be > 0 and "
                              f"cache_size ({cache_size}) at least 1")
-        self._core = client.CoreV1Api(api_client)
+        self._core = LeanCoreV1Api(api_client)
         self._source = {"component": component, **({"host": host} if host else {})}
         self._timeout, self._cache_size = request_timeout, cache_size
         self._lock = threading.Lock()
@@ -85,8 +86,10 @@ class EventRecorder:
                 "lastTimestamp": now,
                 "count": 1,
             }
+            # Read the answer: only a response read to its end gives its connection back
+            # to the pool (otherwise every Event costs a new connection).
             self._core.create_namespaced_event(namespace, body, _preload_content=False,
-                                               _request_timeout=self._timeout)
+                                               _request_timeout=self._timeout).drain_conn()
             self._remember(key, (namespace, name, 1))
         except ApiException as err:
             log_event(log, "warn", "record_event_failed",
@@ -102,7 +105,7 @@ class EventRecorder:
             self._core.patch_namespaced_event(
                 name, namespace, {"count": count + 1, "lastTimestamp": now},
                 _preload_content=False, _request_timeout=self._timeout,
-            )
+            ).drain_conn()  # read to its end: the connection goes back to the pool
         except ApiException as err:
             if is_not_found(err):  # expired or deleted: start a new one
                 return False

@@ -5,6 +5,11 @@ from the last version seen (bookmarks included); a 410 Gone (history expired) re
 turns the difference into ADDED / MODIFIED / DELETED, so handlers never miss a change and
 never see one twice out of order. API errors are retried with backoff, never raised.
 
+Memory: the list is read in pages (`page_size` objects each, as client-go's reflector
+does) and every object passes the informer's `transform` (metallb.kube.trim) as it
+arrives, so the cache holds only what the daemons read and no whole list is ever held
+as JSON or as parsed dicts.
+
 resourceVersions are opaque (the API conventions): they are only ever compared for
 equality, never ordered. What orders versions is the watch itself: it delivers every
 version of an object in order.
@@ -25,9 +30,13 @@ from kubernetes.watch.watch import iter_resp_lines
 from metallb.keys import object_key
 from metallb.kube.backoff import Backoff
 from metallb.kube.errors import is_forbidden, is_gone, is_not_found
+from metallb.kube.trim import Transform
 from metallb.logs import format_event, log_event
 
 log = logging.getLogger("metallb.kube.informer")
+
+PAGE_SIZE = 500
+"""Objects per list request: client-go's reflector default."""
 
 HISTORY = 4
 """Versions of each object the watch delivered that are remembered: a local write whose
@@ -50,7 +59,9 @@ class Informer:
     exception from it is logged). get / items / keys / update_local / stop are safe from
     any thread; the lock guards the cache, the delivered-version history, the pending
     local versions and the tombstones, and is never held during an API call or the
-    handler.
+    handler. `transform` (what the cache keeps of each object, metallb.kube.trim) runs
+    on the informer thread and on update_local's caller, outside the lock: it must be
+    pure, and nobody may change a cached object (parts of it may be shared).
     """
 
     def __init__(
@@ -63,16 +74,22 @@ class Informer:
         backoff: Backoff | None = None,
         tombstones: int = 10000,
         missing_retry: float | None = None,
+        transform: Transform | None = None,
+        page_size: int = PAGE_SIZE,
         **list_kwargs: Any,
     ):
         if watch_timeout < 1:
             raise ValueError(f"watch_timeout must be at least 1 second, got {watch_timeout}")
         if tombstones < 0:
             raise ValueError(f"tombstones must be >= 0, got {tombstones}")
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
         self.name = name
         self._list = list_func
         self._kwargs = list_kwargs
         self._handler = handler
+        self.transform: Transform = transform or _unchanged
+        self._page_size = page_size
         self._watch_timeout = watch_timeout
         self._backoff = backoff or Backoff()
         self._lock = threading.Lock()
@@ -117,7 +134,9 @@ class Informer:
         event sees it. Callers pass the results of their own writes and reads in the
         order they got them; a version the watch already delivered is older than (or
         the same as) what the cache holds and is ignored, and so is an object deleted
-        since (a write that raced with the deletion must not bring it back)."""
+        since (a write that raced with the deletion must not bring it back). The object
+        is cached transformed, like everything the watch brings."""
+        obj = self.transform(obj)
         key, rv = object_key(obj), _rv(obj)
         with self._lock:
             if key in self._deleted or rv in self._history.get(key, ()):
@@ -177,7 +196,8 @@ class Informer:
         """List into the cache; False when the kind is not served (only with
         `missing_retry`: the cache is then empty and synced)."""
         try:
-            resp = self._list(_preload_content=False, **self._kwargs)
+            objs, rv = list_all(self._list, transform=self.transform,
+                                page_size=self._page_size, **self._kwargs)
         except ApiException as err:
             if self._missing_retry is None or not (is_not_found(err) or is_forbidden(err)):
                 raise
@@ -189,12 +209,12 @@ class Informer:
             self.missing = True
             self._replace({}, None)
             return False
-        body = json.loads(resp.data)
         if self.missing:
             log_event(log, "info", "kind_served", informer=self.name)
         self.missing = False
-        self._replace({object_key(o): o for o in body.get("items") or []},
-                      (body.get("metadata") or {}).get("resourceVersion"))
+        fresh = {object_key(o): o for o in objs}
+        del objs
+        self._replace(fresh, rv)
         return True
 
     def _replace(self, fresh: dict[str, dict[str, Any]], rv: str | None) -> None:
@@ -254,6 +274,8 @@ class Informer:
         kind, obj = event.get("type"), event.get("object")
         if not isinstance(obj, dict):
             return
+        if kind not in ("ERROR", "BOOKMARK"):
+            obj = self.transform(obj)
         if kind == "ERROR":
             raise ApiException(status=int(obj.get("code") or 500),
                                reason=f"{obj.get('reason')}: {obj.get('message')}")
@@ -302,6 +324,35 @@ class Informer:
         except Exception:
             log.error("%s", format_event("handler_failed", {
                 "informer": self.name, "key": object_key(obj)}), exc_info=True)
+
+
+def list_all(list_func: Callable[..., Any], *, transform: Transform | None = None,
+             page_size: int = PAGE_SIZE, **kwargs: Any,
+             ) -> tuple[list[dict[str, Any]], str | None]:
+    """Every object `list_func` lists, read `page_size` at a time and transformed as
+    each page arrives (so no whole list is held), and the resourceVersion of the first
+    page: a real API server serves every page from that snapshot (an expired continue
+    token is a 410 Gone, raised like any API error)."""
+    transform = transform or _unchanged
+    objs: list[dict[str, Any]] = []
+    rv: str | None = None
+    token: str | None = None
+    while True:
+        paging = {"_continue": token} if token else {}
+        body = json.loads(list_func(_preload_content=False, limit=page_size, **paging,
+                                    **kwargs).data)
+        meta = body.get("metadata") or {}
+        if rv is None:
+            rv = meta.get("resourceVersion")
+        objs.extend(transform(obj) for obj in body.get("items") or [])
+        token = meta.get("continue")
+        del body
+        if not token:
+            return objs, rv
+
+
+def _unchanged(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj
 
 
 def _rv(obj: dict[str, Any]) -> str:

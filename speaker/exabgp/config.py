@@ -9,9 +9,7 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 
-import speaker
 from speaker.bgp import (
     GRACEFUL_RESTART_TIME,
     LARGE_PREFIX,
@@ -19,6 +17,7 @@ from speaker.bgp import (
     PeerSpecError,
     RouteAttrs,
 )
+from speaker.exabgp import launcher
 from speaker.settings import SpeakerSettings
 
 DEFAULT_BATCH = SpeakerSettings.exabgp_batch  # prefixes per command line (see there why)
@@ -96,9 +95,10 @@ def exabgp_env(log_level: str = "INFO") -> dict[str, str]:
     it stops ExaBGP itself (see speaker/exabgp/relay.py) so no orphan keeps announcing routes.
     """
     user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
-    # The launcher is `python -m speaker.exabgp.launcher`: make it importable from the
-    # same place this speaker was imported from, whatever the child's working directory.
-    path = [str(Path(speaker.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+    # The launcher is `python -S -m speaker.exabgp.launcher`: make it and ExaBGP
+    # importable from where this speaker found them, whatever the child's working
+    # directory (-S: no site-packages).
+    path = [*launcher.import_path(), os.environ.get("PYTHONPATH", "")]
     return {
         "PYTHONPATH": os.pathsep.join(p for p in path if p),
         "exabgp.daemon.user": user,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from metallb.childproc import terminate
 from metallb.logs import log_event
+from speaker.exabgp import launcher
 from speaker.exabgp.logfile import BoundedLog
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 def default_exabgp_cmd() -> list[str]:
     """ExaBGP of this interpreter (the version pinned in pyproject.toml), through the
     launcher that removes five of its per-route costs (speaker/exabgp/launcher/)."""
-    return [sys.executable, "-m", "speaker.exabgp.launcher"]
+    return launcher.command()
 
 
 def stock_exabgp_cmd() -> list[str]:

@@ -174,6 +174,59 @@ def test_failure_while_checking_runs_unpatched(capsys: pytest.CaptureFixture[str
         one_warning(capsys.readouterr().err)
 
 
+# -- fingerprints cached between starts ---------------------------------------------------
+
+def _module_with(tmp_path, name: str, body: str):
+    """A module file of its own (so its size and modification time are the test's)."""
+    import importlib.util
+    path = tmp_path / f"{name}.py"
+    path.write_text(body)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return path, module
+
+
+def test_a_cached_fingerprint_is_the_fingerprint_and_is_read_back_without_hashing(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _path, module = _module_with(tmp_path, "toy_cached", "def f():\n    return 1\n")
+    cache_file = tmp_path / "cache" / "fingerprints.json"
+    first = guard.FingerprintCache(cache_file)
+    assert first.fingerprint(module.f) == guard.fingerprint(module.f)
+    first.save()
+
+    def no_hashing(_obj):
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr(guard, "fingerprint", no_hashing)
+    assert guard.FingerprintCache(cache_file).fingerprint(module.f) == first.fingerprint(
+        module.f)
+
+
+def test_a_changed_source_file_is_hashed_again(tmp_path) -> None:
+    path, module = _module_with(tmp_path, "toy_changed", "def f():\n    return 1\n")
+    cache_file = tmp_path / "fingerprints.json"
+    before = guard.FingerprintCache(cache_file)
+    old = before.fingerprint(module.f)
+    before.save()
+    path.write_text("def f():\n    return 22\n")
+    os.utime(path, ns=(1, 1))  # another modification time even within the same tick
+    _path, changed = _module_with(tmp_path, "toy_changed", path.read_text())
+    new = guard.FingerprintCache(cache_file).fingerprint(changed.f)
+    assert new == guard.fingerprint(changed.f) != old
+
+
+@pytest.mark.parametrize("where", ["", "/proc/no-such-dir/fingerprints.json"])
+def test_no_usable_cache_file_only_means_hashing(where: str, tmp_path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(guard.CACHE_ENV, where)
+    cache = guard.FingerprintCache.default()
+    _path, module = _module_with(tmp_path, "toy_nocache", "def f():\n    return 1\n")
+    assert cache.fingerprint(module.f) == guard.fingerprint(module.f)
+    cache.save()  # nothing raised
+    assert guard.unverified(FIXES, cache) == []
+
+
 # -- fix 6: the driver's command line without docopt -----------------------------------
 
 DRIVER_COMMAND_LINES = [["/var/lib/metallb/exabgp/exabgp.conf"], ["exabgp.conf"],
@@ -224,10 +277,11 @@ def run_launcher(*args: str, prelude: str = "", cwd=None, env=None):
 
 
 def test_launcher_runs_exabgp() -> None:
-    """The driver's command starts the real ExaBGP (its own --version answer)."""
+    """The driver's command, in the driver's environment, starts the real ExaBGP (its own
+    --version answer)."""
     out = subprocess.run([*default_exabgp_cmd(), "--version"], capture_output=True,
-                         text=True, timeout=60)
-    assert default_exabgp_cmd()[:2] == [sys.executable, "-m"]
+                         text=True, timeout=60, env={**os.environ, **exabgp_env("WARNING")})
+    assert default_exabgp_cmd()[:3] == [sys.executable, "-S", "-m"]
     assert "ExaBGP : 4.2.25" in out.stdout + out.stderr, out
     assert "unpatched" not in out.stderr
 

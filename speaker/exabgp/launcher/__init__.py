@@ -31,4 +31,32 @@ line on stderr (which the driver writes to ExaBGP's log file).
 
 Importing this package imports nothing from ExaBGP; the fix modules do, and install.py
 loads them only once the version matched.
+
+Start-up (bench/exabgp_raw.py --startup-only): the launcher runs as `python -S`, so the
+interpreter processes no site-packages `.pth` files (on some hosts most of a bare
+interpreter's start); `import_path()` names the directories it needs instead, and the
+driver puts them in PYTHONPATH (speaker/exabgp/config.py: exabgp_env). The fingerprints
+of the guard are cached between starts (guard.FingerprintCache).
 """
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+
+def command() -> list[str]:
+    """The launcher's command line, without ExaBGP's arguments."""
+    return [sys.executable, "-S", "-m", "speaker.exabgp.launcher"]
+
+
+def import_path() -> list[str]:
+    """Where the launcher and ExaBGP are imported from (for PYTHONPATH, as `-S` leaves
+    site-packages out): the directory above the `speaker` package and the one above
+    `exabgp` (found without importing ExaBGP), in that order, each once."""
+    roots = [str(Path(__file__).resolve().parents[3])]
+    spec = importlib.util.find_spec("exabgp")
+    if spec is not None and spec.origin:
+        roots.append(str(Path(spec.origin).resolve().parents[1]))
+    return list(dict.fromkeys(roots))

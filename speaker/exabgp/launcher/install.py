@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .guard import Fix, apply
+from .guard import FingerprintCache, Fix, apply
 
 
 def _fixes() -> Sequence[Fix]:
@@ -23,4 +23,4 @@ def _version() -> str:
 
 def apply_fixes() -> bool:
     """Install every fix (True), or none with one warning line on stderr (False)."""
-    return apply(_fixes, _version, sys.stderr)
+    return apply(_fixes, _version, sys.stderr, FingerprintCache.default())

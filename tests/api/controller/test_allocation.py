@@ -126,9 +126,11 @@ def test_our_lb_class_only(core, start_controller):
         "ingress": [{"ip": "203.0.113.200"}]}}})
     wait_statuses(core, {"demo/mine": ["192.0.2.0"]})
     assert statuses(core)["demo/theirs"] == []
-    core.patch_namespaced_service("unclassed", "demo", {"metadata": {"labels": {"x": "y"}}})
-    poll_until(lambda: daemon.services.get("demo/unclassed")["metadata"].get("labels"),
-               what="the change reached the controller's cache")
+    changed = core.patch_namespaced_service("unclassed", "demo",
+                                            {"metadata": {"labels": {"x": "y"}}})
+    version = changed.metadata.resource_version  # the cache keeps no labels (trimmed)
+    poll_until(lambda: daemon.services.get("demo/unclassed")["metadata"].get(
+        "resourceVersion") == version, what="the change reached the controller's cache")
     poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
     assert statuses(core)["demo/unclassed"] == ["203.0.113.200"]
 

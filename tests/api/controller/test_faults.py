@@ -65,7 +65,7 @@ def test_forced_conflict_rereads_and_retries(core, start_controller, apiserver, 
     caplog.set_level(logging.INFO, logger="metallb.controller")
     put_config(core, CONFIG)
     start_controller()
-    apiserver.faults.force_status(409, count=2, verbs={"update"}, resources={"services/status"})
+    apiserver.faults.force_status(409, count=2, verbs={"patch"}, resources={"services/status"})
     core.create_namespaced_service("demo", service("contested"))
     wait_statuses(core, {"demo/contested": ["203.0.113.0"]})
     assert "event=status_conflict" in caplog.text

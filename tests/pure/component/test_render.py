@@ -138,7 +138,7 @@ def test_rbac_is_exactly_the_table(tmp_path):
     controller_cluster = _rules(find(objects, "ClusterRole", "metallb-system:controller"))
     assert controller_cluster == {
         ("", "services", v) for v in ("get", "list", "watch", "update", "patch")
-    } | {("", "services/status", "update"), ("", "events", "create"), ("", "events", "patch")
+    } | {("", "services/status", "patch"), ("", "events", "create"), ("", "events", "patch")
          } | {("", "namespaces", v) for v in READ}
     assert _rules(find(objects, "Role", "controller")) == {
         ("", "configmaps", "get"), ("", "configmaps", "list"), ("", "configmaps", "watch"),

@@ -1,0 +1,204 @@
+"""Memory of the daemons with N Services and their EndpointSlices cached: the RSS of a real
+controller and a real speaker process once each has taken in every object.
+
+For each N one API emulator is filled with N IPv6 LoadBalancer Services (status written,
+the pool annotation set, as a controller leaves them) and one EndpointSlice each, ready
+on the speaker's node. Then, for each checkout given with --repos (default: this one),
+alternating round by round so that load on the machine hits them alike:
+
+  controller   `python -m controller` until its metric counts N addresses in use
+               (every Service read, nothing left to write)
+  speaker      `python -m speaker` (ExaBGP started, its peer unreachable) until it logs
+               that it announces the N services
+
+and reports VmRSS at that moment and VmHWM (the peak, in brackets), and the seconds
+from exec until then. The daemons run from
+the checkout (cwd and PYTHONPATH), at their default log level. No root, no FRR.
+
+Run: python3 bench/memory.py [--services 10000,100000] [--repos .,/tmp/base] [--rounds 2]
+(filling the emulator costs ~4 s per 1,000 services on 2 loaded cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kubernetes import client, config  # noqa: E402
+
+from bench.report import Report, add_json_flag  # noqa: E402
+from lab.apiserver import ApiServerProcess  # noqa: E402
+from lab.harness.http import daemon_ready  # noqa: E402
+from lab.ports import DAEMON_METRICS, logged_address, port_of  # noqa: E402
+from metallb import childproc  # noqa: E402
+from metallb.wait import poll_until  # noqa: E402
+
+POOL = "2001:db8:1::/64"
+PEER = "2001:db8:ffff::1"  # never answers: the speaker plans and queues, nothing is sent
+NODE = "node0"
+CONFIG = (f"peers:\n- {{peer-address: '{PEER}', peer-asn: 64500, my-asn: 64501}}\n"
+          f"address-pools:\n- {{name: bench, protocol: bgp, addresses: ['{POOL}']}}\n")
+THREADS = 4
+SERVICE_RANGE = 60000
+"""The emulator's IPv6 service range (fd00:10:96::/112) holds 65,536 cluster IPs."""
+
+
+def _headless_beyond_range(i: int) -> dict:
+    """Services past the emulator's cluster IP range get no cluster IP (the emulator
+    accepts that; the daemons read the families from spec.ipFamilies either way)."""
+    return {"clusterIP": "None"} if i >= SERVICE_RANGE else {}
+
+
+def address(i: int, base: str = "2001:db8:1::") -> str:
+    return str(ipaddress.ip_address(base) + i + 1)
+
+
+def populate(core: client.CoreV1Api, discovery: client.DiscoveryV1Api, n: int) -> None:
+    """N Services as the controller leaves them, one ready endpoint each on NODE."""
+    def one(i: int) -> None:
+        name = f"svc-{i}"
+        core.create_namespaced_service("default", {
+            "metadata": {"name": name, "namespace": "default",
+                         "annotations": {"metallb.io/ip-allocated-from-pool": "bench"}},
+            "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": False,
+                     "ports": [{"port": 80, "protocol": "TCP"}], "selector": {"app": name},
+                     "ipFamilies": ["IPv6"], "ipFamilyPolicy": "SingleStack",
+                     **_headless_beyond_range(i)}},
+            _preload_content=False).drain_conn()  # read: the connection goes back to the pool
+        core.patch_namespaced_service_status(name, "default", {"status": {"loadBalancer": {
+            "ingress": [{"ip": address(i)}]}}}, _preload_content=False).drain_conn()
+        discovery.create_namespaced_endpoint_slice("default", {
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": f"{name}-slice", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": name}},
+            "addressType": "IPv6", "ports": [{"port": 80, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [address(i, "fd00::")], "nodeName": NODE,
+                           "conditions": {"ready": True}}]}, _preload_content=False).drain_conn()
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        for _ in pool.map(one, range(n)):
+            pass
+
+
+def prepare(core: client.CoreV1Api) -> None:
+    core.create_namespace({"metadata": {"name": "metallb-system"}})
+    core.create_namespaced_config_map("metallb-system", {
+        "metadata": {"name": "metallb"}, "data": {"config": CONFIG}})
+    core.create_node({"metadata": {"name": NODE}})
+    core.patch_node_status(NODE, {"status": {"addresses": [
+        {"type": "InternalIP", "address": "2001:db8:ffff::2"}]}})
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of `pid` in MiB."""
+    fields = dict(line.split(":", 1) for line in
+                  Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def _metric(port: int, name: str) -> float | None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def run_daemon(repo: Path, daemon: str, n: int, kubeconfig: Path, workdir: Path,
+               timeout: float) -> dict:
+    """One daemon from `repo` until it has taken in all N objects; its RSS then."""
+    log_path = workdir / f"{daemon}-{n}-{time.monotonic_ns()}.log"
+    args = ["--kubeconfig", str(kubeconfig), "--host", "127.0.0.1", "--port", "0"]
+    if daemon == "controller":  # a Lease of its own: never wait for the previous run's
+        args += ["--lease-name", f"bench-{time.monotonic_ns()}"]
+    else:
+        args += ["--node-name", NODE, "--namespace", "metallb-system",
+                 "--state-dir", str(workdir / f"state-{time.monotonic_ns()}")]
+    start = time.monotonic()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", daemon, *args], cwd=repo,
+                                stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONPATH": str(repo)})
+    try:
+        def port() -> int | None:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{daemon} exited: {log_path.read_text()[-2000:]}")
+            address = logged_address(log_path, DAEMON_METRICS)
+            return port_of(address) if address else None
+
+        bound = poll_until(port, timeout, what=f"{daemon} to listen")
+        poll_until(lambda: daemon_ready(bound), timeout, what=f"{daemon} ready")
+        if daemon == "controller":
+            poll_until(lambda: _metric(bound, "metallb_allocator_addresses_in_use_total")
+                       == n, timeout, interval=0.5, what=f"controller counts {n} in use")
+        else:
+            announced = re.compile(rf"event=service_announced services={n}\b")
+            poll_until(lambda: announced.search(log_path.read_text(errors="replace")),
+                       timeout, interval=0.5, what=f"speaker announces {n}")
+        seconds = time.monotonic() - start
+        rss, peak = rss_mib(proc.pid)
+        return {"daemon": daemon, "services": n, "repo": str(repo), "rss": rss,
+                "peak": peak, "seconds": seconds}
+    finally:
+        childproc.terminate(proc, 15, kill_timeout=10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--services", default="10000",
+                        help="comma-separated service counts (default: 10000)")
+    parser.add_argument("--repos", default=str(ROOT),
+                        help="comma-separated checkouts whose daemons are measured, "
+                        "alternating (default: this one)")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=900.0)
+    add_json_flag(parser)
+    args = parser.parse_args()
+    report = Report("memory", args)
+    repos = [Path(r).resolve() for r in args.repos.split(",") if r.strip()]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
+        workdir = Path(tmp)
+        for n in (int(s) for s in args.services.split(",") if s.strip()):
+            kubeconfig = workdir / f"kubeconfig-{n}"
+            server = ApiServerProcess(kubeconfig).start()
+            try:
+                api = config.new_client_from_config(config_file=str(kubeconfig))
+                prepare(client.CoreV1Api(api))
+                began = time.monotonic()
+                populate(client.CoreV1Api(api), client.DiscoveryV1Api(api), n)
+                print(f"filled the emulator with {n} services in "
+                      f"{time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
+                for _round in range(args.rounds):
+                    for repo in repos:
+                        for daemon in ("controller", "speaker"):
+                            row = run_daemon(repo, daemon, n, kubeconfig, workdir,
+                                             args.timeout)
+                            print(f"{daemon} {repo.name} {n}: {row['rss']:.0f} MiB",
+                                  file=sys.stderr, flush=True)
+                            rows.append(row)
+            finally:
+                server.stop()
+    report.table("memory", ("daemon", "checkout", "services", "RSS MiB (peak)",
+                            "s until all taken in"),
+                 [(r["daemon"], Path(r["repo"]).name, r["services"],
+                   f"{r['rss']:.0f} ({r['peak']:.0f})", f"{r['seconds']:.1f}")
+                  for r in rows], raw=rows)
+    report.finish()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
