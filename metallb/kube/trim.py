@@ -125,8 +125,9 @@ def _section(obj: dict[str, Any], name: str, trim: Callable[[dict[str, Any]], di
 
 def trim_service(obj: dict[str, Any]) -> dict[str, Any]:
     """A Service with what the controller's intent, the speaker's plan and the Events
-    read: identity and creation time, MetalLB annotations, the spec fields of
-    `intent_from_service`, and status.loadBalancer.ingress[].ip / hostname."""
+    read: identity and creation time, labels (serviceSelectors), MetalLB annotations,
+    the spec fields of `intent_from_service`, and status.loadBalancer.ingress[].ip /
+    hostname."""
     if type(obj) is not dict:
         return obj
     out = _pick(obj, _IDENTITY)
@@ -138,6 +139,8 @@ def trim_service(obj: dict[str, Any]) -> dict[str, Any]:
 
 def _service_meta(meta: dict[str, Any]) -> dict[str, Any]:
     out = _pick(meta, _SERVICE_META)
+    if "labels" in meta:  # serviceAllocation.serviceSelectors match them
+        out["labels"] = _share(meta["labels"])
     if "annotations" in meta:
         annotations = _annotations(meta["annotations"])
         if annotations != {}:  # none left reads like none at all; garbage stays

@@ -227,6 +227,7 @@ def test_a_trimmed_service_keeps_only_what_the_daemons_read():
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "web", "namespace": "demo", "uid": "uid-web",
                      "resourceVersion": "42", "creationTimestamp": "2026-11-30T10:00:00Z",
+                     "labels": {"app": "web"},  # serviceAllocation.serviceSelectors
                      "annotations": {"metallb.universe.tf/address-pool": "v4",
                                      "metallb.io/ip-allocated-from-pool": "v4"}},
         "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
