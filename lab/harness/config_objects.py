@@ -56,6 +56,19 @@ def put_objects(api: kubernetes.client.ApiClient, namespace: str,
         wanted.add((kind, name))
         version, plural = _plural(kind)
         body = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
+        _create_or_replace(custom, version, plural, namespace, name, body)
+    for kind in CONFIG_KINDS:
+        for obj in list_objects(api, namespace, kind):
+            if (kind, obj["metadata"]["name"]) not in wanted:
+                delete_object(api, namespace, kind, obj["metadata"]["name"])
+
+
+def _create_or_replace(custom: kubernetes.client.CustomObjectsApi, version: str,
+                       plural: str, namespace: str, name: str, body: dict[str, Any],
+                       attempts: int = 5) -> None:
+    """Create, or replace at the version just read; a conflict (the controller wrote the
+    object's status in between, as it does for IPAddressPools) reads it again."""
+    for attempt in range(attempts):
         try:
             current = custom.get_namespaced_custom_object(GROUP, version, namespace, plural,
                                                           name)
@@ -63,13 +76,15 @@ def put_objects(api: kubernetes.client.ApiClient, namespace: str,
             if not is_not_found(err):
                 raise
             custom.create_namespaced_custom_object(GROUP, version, namespace, plural, body)
-            continue
+            return
         body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        custom.replace_namespaced_custom_object(GROUP, version, namespace, plural, name, body)
-    for kind in CONFIG_KINDS:
-        for obj in list_objects(api, namespace, kind):
-            if (kind, obj["metadata"]["name"]) not in wanted:
-                delete_object(api, namespace, kind, obj["metadata"]["name"])
+        try:
+            custom.replace_namespaced_custom_object(GROUP, version, namespace, plural, name,
+                                                    body)
+            return
+        except ApiException as err:
+            if not is_conflict(err) or attempt == attempts - 1:
+                raise
 
 
 def list_objects(api: kubernetes.client.ApiClient, namespace: str,
