@@ -24,6 +24,7 @@ from metallb.config_source import ConfigSource
 from metallb.keys import object_key
 from metallb.kube.clock import REAL_CLOCK, Clock
 from metallb.kube.errors import is_not_found
+from metallb.kube.lean_api import LeanCoreV1Api
 from metallb.kube.status_objects import ConfigStateWriter, MetallbObjects
 from metallb.kube.status_queue import StatusQueue
 from metallb.logs import log_event
@@ -63,7 +64,7 @@ class ControllerStatus:
     def __init__(self, api_client: client.ApiClient, namespace: str, *,
                  on_service_written: Callable[[dict[str, Any]], None] = lambda obj: None,
                  timeout: float = 10.0, clock: Clock = REAL_CLOCK, **queue_settings: Any):
-        self._core = client.CoreV1Api(api_client)
+        self._core = LeanCoreV1Api(api_client)
         self._objects = MetallbObjects(api_client, namespace, timeout)
         self._timeout, self._clock = timeout, clock
         self._on_service_written = on_service_written

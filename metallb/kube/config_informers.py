@@ -23,6 +23,7 @@ from metallb.config_source.observed import AUTO, CONFIG_SOURCES, CONFIGMAP, CRDS
 from metallb.config_source.source import EventSink
 from metallb.daemon_cli import DaemonSettings
 from metallb.kube.informer import Handler, Informer
+from metallb.kube.lean_api import LeanCoreV1Api
 from metallb.metrics import K8sClientMetrics
 
 # kind -> (version listed, plural). BGPPeer is listed at v1beta2, its storage version.
@@ -53,7 +54,7 @@ class ConfigInformers:
                  missing_retry: float = 10.0):
         if mode not in CONFIG_SOURCES:
             raise ValueError(f"mode must be one of {', '.join(CONFIG_SOURCES)}, got {mode!r}")
-        core = client.CoreV1Api(api)
+        core = LeanCoreV1Api(api)
         self.mode = mode
         self.config_map: Informer | None = None
         self.kinds: dict[str, Informer] = {}

@@ -33,6 +33,7 @@ _ROUTES: dict[str, tuple[str, str]] = {
     "list_namespaced_config_map": ("GET", "/api/v1/namespaces/{namespace}/configmaps"),
     "list_node": ("GET", "/api/v1/nodes"),
     "list_namespace": ("GET", "/api/v1/namespaces"),
+    "list_namespaced_secret": ("GET", "/api/v1/namespaces/{namespace}/secrets"),
     "read_namespaced_service": ("GET", "/api/v1/namespaces/{namespace}/services/{name}"),
     "patch_namespaced_service": ("PATCH",
                                  "/api/v1/namespaces/{namespace}/services/{name}"),
