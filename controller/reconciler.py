@@ -32,6 +32,7 @@ from metallb.kube.lean_api import LeanCoreV1Api
 from metallb.kube.workqueue import WorkQueue
 from metallb.logs import format_event, log_event
 from metallb.metrics import AllocatorMetrics, K8sClientMetrics
+from metallb.status.conditions import merge_patch_list
 
 log = logging.getLogger("metallb.controller")
 
@@ -225,7 +226,7 @@ class Reconciler:
         ingress = [{"ip": ip} for ip in ips] if ips else None  # None deletes the list
         status: dict[str, Any] = {"loadBalancer": {"ingress": ingress}}
         if conditions is not None:
-            status["conditions"] = conditions
+            status["conditions"] = merge_patch_list(conditions)
         patch = {"metadata": {"resourceVersion": (obj.get("metadata") or {}).get(
                      "resourceVersion")},
                  "status": status}

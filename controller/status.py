@@ -35,6 +35,7 @@ from metallb.status.conditions import (
     address_condition,
     matches,
     merge,
+    merge_patch_list,
     timestamp,
 )
 from metallb.status.pools import pool_status
@@ -158,7 +159,7 @@ class ControllerStatus:
             conditions = merge(status.get("conditions"), wanted, self._now())
             patch = {"metadata": {"resourceVersion": (obj.get("metadata") or {}).get(
                          "resourceVersion")},
-                     "status": {"conditions": conditions}}
+                     "status": {"conditions": merge_patch_list(conditions)}}
             resp = self._core.patch_namespaced_service_status(
                 name, namespace, patch, _preload_content=False,
                 _request_timeout=self._timeout)

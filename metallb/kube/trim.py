@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from metallb.allocator.service import ANNOTATION_PREFIXES
+from metallb.status.conditions import ADDRESS_ASSIGNED
 
 Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -165,6 +166,12 @@ def _service_spec(spec: dict[str, Any]) -> dict[str, Any]:
 def _service_status(status: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _section(status, "loadBalancer", _load_balancer, out)
+    if "conditions" in status:  # ours only: the controller compares it before writing
+        conditions = status["conditions"]
+        ours = [c for c in conditions if type(c) is dict and c.get(
+            "type") == ADDRESS_ASSIGNED] if type(conditions) is list else conditions
+        if ours:  # none of ours reads like none at all
+            out["conditions"] = ours
     return out
 
 

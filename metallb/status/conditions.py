@@ -84,6 +84,15 @@ def merge(conditions: Any, wanted: Condition | None, now: str,
     return result
 
 
+def merge_patch_list(conditions: list[dict], type_: str = ADDRESS_ASSIGNED) -> list[dict]:
+    """`conditions` (a whole list, as `merge` gives it) for a strategic merge patch: the
+    API merges `status.conditions` by type, so a list without `type_` would leave the
+    old one in place; a `$patch: delete` item removes it."""
+    if any(isinstance(c, dict) and c.get("type") == type_ for c in conditions):
+        return conditions
+    return [*conditions, {"type": type_, "$patch": "delete"}]
+
+
 def timestamp(when) -> str:
     """RFC 3339 UTC seconds, as the API writes times."""
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")

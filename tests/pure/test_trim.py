@@ -301,3 +301,11 @@ def test_a_trimmed_endpoint_slice_keeps_its_service_and_each_endpoints_node_and_
 @given(slices())
 def test_a_trimmed_endpoint_slice_has_the_same_key(obj):
     assert object_key(trim_endpoint_slice(copy.deepcopy(obj))) == object_key(obj)
+
+
+def test_a_trimmed_service_keeps_our_condition_only():
+    ours = {"type": "metallb.io/AddressAssigned", "status": "True", "reason": "Assigned",
+            "message": "m", "lastTransitionTime": "2026-11-30T10:00:00Z"}
+    other = {"type": "example.com/Ready", "status": "True"}
+    trimmed = trim_service(full_service(status__conditions=[other, ours]))
+    assert trimmed["status"]["conditions"] == [ours]
