@@ -63,12 +63,31 @@ def _upstream_crds() -> tuple[dict[str, Any], ...]:
                  for d in yaml.safe_load_all(path.read_text()) if d)
 
 
+# Beyond upstream's columns: `kubectl get ipaddresspools` shows the pool's usage, from the
+# status the controller writes (metallb.status).
+POOL_USAGE_COLUMNS = tuple(
+    {"jsonPath": f".status.{field}", "name": name, "type": "integer"}
+    for field, name in (("assignedIPv4", "Assigned IPv4"), ("availableIPv4", "Available IPv4"),
+                        ("assignedIPv6", "Assigned IPv6"), ("availableIPv6", "Available IPv6")))
+
+
 def crd_objects() -> list[dict[str, Any]]:
     """The metallb.io CustomResourceDefinitions (upstream's schemas, defaults, enums and
-    printer columns), rendered whatever the config format: the daemons watch these
-    kinds, and switching format with `apply` needs them in place."""
-    return [{**crd, "metadata": metadata(crd["metadata"]["name"], "crds", namespaced=False)}
+    printer columns; IPAddressPool also shows its usage), rendered whatever the config
+    format: the daemons watch these kinds, and switching format with `apply` needs them
+    in place."""
+    return [{**_with_usage_columns(crd),
+             "metadata": metadata(crd["metadata"]["name"], "crds", namespaced=False)}
             for crd in _upstream_crds()]
+
+
+def _with_usage_columns(crd: dict[str, Any]) -> dict[str, Any]:
+    if crd["spec"]["names"]["kind"] != "IPAddressPool":
+        return crd
+    versions = [{**v, "additionalPrinterColumns": [
+        *v.get("additionalPrinterColumns", ()), *POOL_USAGE_COLUMNS]}
+        for v in crd["spec"]["versions"]]
+    return {**crd, "spec": {**crd["spec"], "versions": versions}}
 
 
 def config_resources(settings: ComponentSettings) -> list[dict[str, Any]]:

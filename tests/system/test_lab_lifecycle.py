@@ -10,8 +10,8 @@ import subprocess
 import textwrap
 
 from lab.frr import pid_alive
+from lab.harness.requires import require_program
 from metallb.wait import poll_until
-from tests.support.requires import require_program
 from tests.system.support import lab_env
 
 STATUS_KEYS = {"state_dir", "kubeconfig", "router", "nodes", "prometheus_url", "pids",

@@ -124,8 +124,10 @@ def test_pool_status_counts_follow_allocations(core, custom, start_controller, k
     wait_pool(custom, assignedIPv4=1, availableIPv4=1)
     table = kubectl("get", "ipaddresspools", "-n", NAMESPACE).splitlines()
     assert table[0].split() == ["NAME", "AUTO", "ASSIGN", "AVOID", "BUGGY", "IPS",
-                                "ADDRESSES"]
-    assert table[1].split()[0] == "small"
+                                "ADDRESSES", "ASSIGNED", "IPV4", "AVAILABLE", "IPV4",
+                                "ASSIGNED", "IPV6", "AVAILABLE", "IPV6"]
+    row = table[1].split()
+    assert (row[0], row[-4:]) == ("small", ["1", "1", "0", "0"])  # usage, from the status
     assert kubectl("get", "ipaddresspool", "small", "-n", NAMESPACE, "-o",
                    "jsonpath={.status.assignedIPv4}/{.status.availableIPv4}") == "1/1"
 

@@ -112,7 +112,9 @@ def test_crds_carry_upstream_defaults_enums_and_columns():
     assert (adv["aggregationLength"]["default"], adv["aggregationLength"]["minimum"],
             adv["aggregationLengthV6"]["default"]) == (32, 1, 128)
     assert [c["name"] for c in _version("IPAddressPool", "v1beta1")[
-        "additionalPrinterColumns"]] == ["Auto Assign", "Avoid Buggy IPs", "Addresses"]
+        "additionalPrinterColumns"]] == ["Auto Assign", "Avoid Buggy IPs", "Addresses",
+                                         "Assigned IPv4", "Available IPv4", "Assigned IPv6",
+                                         "Available IPv6"]  # usage: ours
     assert [c["name"] for c in _version("BGPPeer", "v1beta2")["additionalPrinterColumns"]] == [
         "Address", "ASN", "BFD Profile", "Multi Hops"]
 
