@@ -4,6 +4,8 @@ one configured neighbor, and fixtures that restore stock ExaBGP after each test.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from types import SimpleNamespace
 from typing import Any
 
@@ -112,7 +114,8 @@ def api_reactor(peer: Neighbor) -> tuple[Reactor, Answers]:
     """ExaBGP's real reactor (its configuration, API and asynchronous queue) with `peer`
     configured and served by the API process SERVICE; nothing is started."""
     environment.setup("")
-    reactor = Reactor([])
+    with contextlib.chdir(os.getcwd()):  # its Daemon chdirs to / (a daemon's habit)
+        reactor = Reactor([])
     reactor.configuration.neighbors[peer.name()] = peer
     reactor._peers[peer.name()] = SimpleNamespace(
         neighbor=SimpleNamespace(api={"processes": [SERVICE]}))

@@ -29,6 +29,7 @@ from tests.pure.test_crd_config import adv, peer, pool
 
 pytestmark = [pytest.mark.privileged, pytest.mark.timeout(180)]
 
+REPO = Path(__file__).resolve().parents[2]
 VIP = "198.51.100.10/32"
 TIMEOUT = 30.0
 SAMPLE_EVERY = 0.1
@@ -138,11 +139,14 @@ def start(lab: BgpLab, workdir: Path, started: list[BgpProcess]) -> BgpProcess:
         "addresses": [node.ipv4, node.ipv6], "objects": OBJECTS, "services": SERVICES}))
     log = open(workdir / f"bgp_process{len(started)}.log", "wb")  # noqa: SIM115
     with log:
+        # from the repository root: `-m tests...` must not depend on the cwd an earlier
+        # test left behind
         proc = subprocess.Popen([sys.executable, "-m", "tests.bgp.bgp_process", str(spec)],
-                                stdout=subprocess.PIPE, stderr=log, text=True)
+                                stdout=subprocess.PIPE, stderr=log, text=True, cwd=REPO)
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    assert line, f"bgp_process exited rc={proc.wait()}, see {log.name}"
+    assert line, (f"bgp_process exited rc={proc.wait()}: "
+                  f"{Path(log.name).read_text()[-2000:]}")
     pids = json.loads(line)
     started.append(BgpProcess(proc, pids["pid"], pids["exabgp"]))
     return started[-1]
