@@ -100,12 +100,12 @@ class SpeakerProcess(DaemonProcess):
     """`python -m speaker` for one node (ExaBGP inside the node's namespace)."""
 
     def __init__(self, kubeconfig: Path, workdir: Path, node_name: str, node: Node,
-                 generation: int):
+                 generation: int, *extra: str):
         self.node_name, self.node = node_name, node
         super().__init__("speaker", [
             "--node-name", node_name, "--kubeconfig", str(kubeconfig),
             "--namespace", NAMESPACE, "--exabgp-netns", node.netns,
-            "--state-dir", str(workdir / f"s-{node_name}")],
+            "--state-dir", str(workdir / f"s-{node_name}"), *extra],
             workdir / f"speaker-{node_name}-{generation}.log")
 
     def exabgp_pids(self) -> list[int]:

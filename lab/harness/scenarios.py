@@ -353,12 +353,14 @@ def config_churn(stack: Stack, rng: random.Random, rec: Record) -> None:
         burst.reach(rng)
         started = started or time.monotonic()
         kind = rng.choice(CONFIGS)
-        stack.set_config({
-            "extra_pool": config_text(extra_pool=True),
-            "invalid": "address-pools:\n- name: [unclosed\n",
-            "incompatible": config_text(drop_main=True, extra_pool=True),
-            "base": config_text(),
-        }[kind])
+        if kind == "invalid":
+            stack.set_invalid_config()
+        else:
+            stack.set_config({
+                "extra_pool": config_text(extra_pool=True),
+                "incompatible": config_text(drop_main=True, extra_pool=True),
+                "base": config_text(),
+            }[kind])
         rec.faults += 1
     burst.join()
     stack.set_config(config_text(extra_pool=rng.random() < 0.5))

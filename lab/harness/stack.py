@@ -3,6 +3,10 @@ the component's rendered RBAC), a router namespace running FRR, node namespaces,
 real daemons as child processes (`python -m controller`, `python -m speaker`) that use
 only their ServiceAccount tokens, so they can be killed with SIGKILL like in production.
 
+The config is the legacy ConfigMap (the daemons' default `--config-source auto` then
+reads it), or with `config_source="crds"` the metallb.io objects `metallb config
+convert` makes of it (the daemons run with `--config-source crds`, the ConfigMap is gone).
+
 Everything is stopped by PID and every namespace removed on exit, also on failure.
 """
 
@@ -22,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 
 from lab.apiserver import ApiServer
 from lab.harness.bgplab import NODE_ASN, ROUTER_ASN, BgpLab, bgp_lab
+from lab.harness.config_objects import converted, put_objects
 from lab.harness.daemons import ControllerProcess, SpeakerProcess
 from lab.harness.invariants import InvariantChecker, Snapshot
 from lab.harness.kube import api_client_for
@@ -35,7 +40,9 @@ APP_NAMESPACE = "demo"
 MAIN_POOL = ("198.51.100.0/24",)
 EXTRA_POOL = ("203.0.113.0/25",)
 POOLS = {"main": MAIN_POOL, "extra": EXTRA_POOL}
-# Only the RBAC and namespace matter here; the ConfigMap is replaced by `config_text`.
+CONFIGMAP, CRDS = "configmap", "crds"
+# Only the RBAC, namespace and CRDs matter here; the ConfigMap is replaced by
+# `config_text` (or deleted, the config being metallb.io objects).
 COMPONENT_BLOCK = ('component "metallb" {\n  address_pools = {\n'
                    '    main = ["198.51.100.0/24"]\n  }\n}\n')
 
@@ -59,6 +66,13 @@ def config_text(extra_pool: bool = False, peer_password: str | None = None,
     return yaml.safe_dump({"peers": peers, "address-pools": pools}, sort_keys=False)
 
 
+# What the daemons refuse to parse, and so ignore, keeping the config they have.
+INVALID_CONFIG = "address-pools:\n- name: [unclosed\n"
+# The objects' counterpart: the CRD schema admits the pool, the daemons' parser does not.
+INVALID_POOL = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+                "metadata": {"name": "broken"}, "spec": {"addresses": ["not-an-address"]}}
+
+
 @dataclass
 class Stack:
     lab: BgpLab
@@ -71,6 +85,7 @@ class Stack:
     controllers: list[ControllerProcess] = field(default_factory=list)
     speakers: dict[str, SpeakerProcess] = field(default_factory=dict)
     retired: list[Any] = field(default_factory=list)  # stopped processes, for log checks
+    config_source: str = CONFIGMAP
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _generation: int = 0
 
@@ -91,9 +106,27 @@ class Stack:
 
     # -- objects --------------------------------------------------------------------
     def set_config(self, text: str) -> None:
+        """The legacy config `text`, as the ConfigMap or as its metallb.io objects."""
+        if self.config_source == CRDS:
+            put_objects(self.admin, NAMESPACE, converted(text, NAMESPACE))
+            return
         body = {"metadata": {"name": "metallb", "namespace": NAMESPACE},
                 "data": {"config": text}}
         self.core.replace_namespaced_config_map("metallb", NAMESPACE, body)
+
+    def set_invalid_config(self) -> None:
+        """A config the daemons cannot parse: unparseable YAML in the ConfigMap, or the
+        base objects plus a pool with an address that is none."""
+        if self.config_source == CRDS:
+            put_objects(self.admin, NAMESPACE,
+                        [*converted(config_text(), NAMESPACE), INVALID_POOL])
+            return
+        self.set_config(INVALID_CONFIG)
+
+    @property
+    def source_args(self) -> tuple[str, ...]:
+        """The daemons' arguments for the config source (the ConfigMap: their default)."""
+        return ("--config-source", CRDS) if self.config_source == CRDS else ()
 
     def create_service(self, name: str, *, local: bool = False,
                        annotations: dict[str, str] | None = None, port: int = 80) -> None:
@@ -127,7 +160,7 @@ class Stack:
             self._generation += 1
             identity = f"c{self._generation}"
         proc = ControllerProcess(self.controller_kubeconfig, self.workdir, identity,
-                                 "--namespace", NAMESPACE, *extra,
+                                 "--namespace", NAMESPACE, *self.source_args, *extra,
                                  lease_duration=lease_duration)
         self.controllers.append(proc)
         return proc
@@ -142,7 +175,7 @@ class Stack:
             self._generation += 1
             generation = self._generation
         proc = SpeakerProcess(self.speaker_kubeconfig, self.workdir, node_name,
-                              self.node(node_name), generation)
+                              self.node(node_name), generation, *self.source_args)
         self.speakers[node_name] = proc
         return proc
 
@@ -196,8 +229,10 @@ def _apply_component_rbac(server: ApiServer, workdir: Path) -> None:
 
 @contextlib.contextmanager
 def system_stack(nodes: int = 2, controllers: int = 1, leader_election: bool = False,
-                 config: str | None = None, seed: int = 1) -> Iterator[Stack]:
-    """Bring the whole system up and converged; tear it down on exit."""
+                 config: str | None = None, seed: int = 1,
+                 config_source: str = CONFIGMAP) -> Iterator[Stack]:
+    """Bring the whole system up and converged, the config from `config_source`
+    (CONFIGMAP or CRDS); tear it down on exit."""
     with bgp_lab(nodes) as lab, ApiServer(seed=seed, token=f"admin-{os.getpid()}",
                                           enforce_rbac=True) as server:
         workdir = lab.workdir
@@ -210,9 +245,12 @@ def system_stack(nodes: int = 2, controllers: int = 1, leader_election: bool = F
             workdir / "speaker-kubeconfig", server.service_account_token(NAMESPACE, SPEAKER))
         stack = Stack(lab, server, admin, workdir, controller_kc, speaker_kc,
                       InvariantChecker(POOLS, {f"node{i}": n.ipv4
-                                               for i, n in enumerate(lab.nodes)}))
+                                               for i, n in enumerate(lab.nodes)}),
+                      config_source=config_source)
         try:
             core = stack.core
+            if config_source == CRDS:  # the config can only come from the objects
+                core.delete_namespaced_config_map("metallb", NAMESPACE)
             core.create_namespace({"metadata": {"name": APP_NAMESPACE}})
             for name, node in zip(stack.node_names, lab.nodes, strict=True):
                 core.create_node({"metadata": {"name": name,

@@ -2,7 +2,12 @@
 (real controller and speaker processes with their rendered RBAC, ExaBGP, FRR). The
 invariants are checked after every round, and continuously: every Service version the
 API stored and router snapshots every 100 ms, replayed by lab/harness/transients.py.
-bench/faults.py runs more rounds and prints the table."""
+bench/faults.py runs more rounds and prints the table.
+
+Every scenario runs with the config in the ConfigMap; those where the source matters run
+again with it as metallb.io objects: the config churn (an invalid or incompatible set
+of objects is refused like the ConfigMap's) and the speaker's kill -9 (the restarted
+speaker reads its config from the objects)."""
 
 from __future__ import annotations
 
@@ -11,24 +16,29 @@ import os
 import pytest
 
 from lab.harness.scenarios import SCENARIOS, run_scenario
-from lab.harness.stack import system_stack
+from lab.harness.stack import CONFIGMAP, CRDS, system_stack
 from lab.harness.transients import describe
 
 SEED = int(os.environ.get("METALLB_FAULT_SEED", "20261126"))
 ROUNDS = {"node faults": 4, "API faults": 5}  # one round per fault kind
+# With the objects, a few rounds: node faults' first round is the speaker's kill -9.
+CRDS_ROUNDS = {"config churn": 2, "node faults": 1}
+CASES = [*((name, CONFIGMAP, ROUNDS.get(name, 2)) for name in SCENARIOS),
+         *((name, CRDS, rounds) for name, rounds in CRDS_ROUNDS.items())]
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_scenario_keeps_every_promise(name):
+@pytest.mark.parametrize(("name", "source", "rounds"), [
+    pytest.param(*case, id=f"{case[0]}-{case[1]}") for case in CASES])
+def test_scenario_keeps_every_promise(name, source, rounds):
     _, options = SCENARIOS[name]
-    with system_stack(seed=SEED, **options) as stack:
+    with system_stack(seed=SEED, config_source=source, **options) as stack:
         for i in range(4):
             stack.create_service(f"base-{i}", local=i == 3)
-        record = run_scenario(stack, name, ROUNDS.get(name, 2), SEED)
+        record = run_scenario(stack, name, rounds, SEED)
         print(record.row())
         assert not record.failures, "\n".join(record.failures)
-        assert record.rounds == ROUNDS.get(name, 2)
+        assert record.rounds == rounds
         assert record.faults >= record.rounds
         assert record.stale_routes_final == 0
         seen = record.transients

@@ -1,6 +1,8 @@
 """The rendered RBAC, enforced by the API emulator: each daemon's ServiceAccount can make
 exactly the calls in the component's RBAC table and is refused the rest; the real
-controller, running with only its ServiceAccount's token, assigns an address."""
+daemons, running with only their ServiceAccount's tokens, work with the config in the
+ConfigMap and with it as metallb.io objects (the speaker's then reading a BGP password
+Secret)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ from collections.abc import Iterator
 
 import kubernetes
 import pytest
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from lab.apiserver import ApiServer, Identity
+from lab.harness.config_objects import converted, install_crds, put_basic_auth_secret, put_objects
 from lab.harness.daemons import DaemonProcess
 from metallb.childproc import terminate
 from metallb.cli import main
@@ -43,6 +47,16 @@ PLURAL_PATHS = {  # resource -> collection path in a namespace (None: cluster-sc
 PLURAL_PATHS.update({f"{plural}/status": PLURAL_PATHS[plural] for plural in (
     "ipaddresspools", "configurationstates", "servicebgpstatuses", "bgpsessionstates")})
 SUBRESOURCE_VERBS = ("get", "update", "patch")  # what a status subresource answers to
+SOURCES = ("configmap", "crds")
+# A peer whose password is in a basic-auth Secret; no node matches it, so the speaker
+# reads the Secret (an unreadable or missing one makes the config invalid) but opens
+# no session.
+SECRET_PEER = {
+    "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+    "metadata": {"name": "secret-peer", "namespace": NAMESPACE},
+    "spec": {"myASN": 64513, "peerASN": 64512, "peerAddress": "192.0.2.1",
+             "passwordSecret": {"name": "bgp-auth"},
+             "nodeSelectors": [{"matchLabels": {"example.com/no-such-node": "true"}}]}}
 
 
 @pytest.fixture
@@ -134,14 +148,47 @@ def test_service_account_can_do_exactly_what_the_table_grants(enforcing_server, 
     assert not failures, "\n".join(failures)
 
 
-def test_controller_works_with_only_its_service_account(enforcing_server, tmp_path):
+def _use_source(server: ApiServer, source: str, *extra: dict) -> list[str]:
+    """For "crds": the component's ConfigMap becomes the metallb.io objects (plus `extra`;
+    without its peer autodiscovery, which the objects cannot express) and the ConfigMap
+    is deleted, so the config can come only from the objects. The daemon's
+    --config-source arguments."""
+    if source == "configmap":
+        return ["--config", "metallb", "--config-source", "configmap"]
+    admin = api_client_for(server)
+    try:
+        core = kubernetes.client.CoreV1Api(admin)
+        config = yaml.safe_load(core.read_namespaced_config_map(
+            "metallb", NAMESPACE).data["config"])
+        config.pop("peer-autodiscovery", None)
+        install_crds(admin)
+        put_objects(admin, NAMESPACE, [*converted(config, NAMESPACE), *extra])
+        core.delete_namespaced_config_map("metallb", NAMESPACE)
+    finally:
+        admin.close()
+    return ["--config-source", "crds"]
+
+
+def _config_state(custom: kubernetes.client.CustomObjectsApi, name: str) -> dict | None:
+    """The status of a daemon's ConfigurationState (None: not written yet)."""
+    try:
+        return custom.get_namespaced_custom_object(
+            "metallb.io", "v1beta1", NAMESPACE, "configurationstates", name).get("status")
+    except ApiException as err:
+        assert err.status == 404
+        return None
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_controller_works_with_only_its_service_account(enforcing_server, tmp_path, source):
+    source_args = _use_source(enforcing_server, source)
     token = enforcing_server.service_account_token(NAMESPACE, CONTROLLER)
     kubeconfig = enforcing_server.write_kubeconfig(tmp_path / "controller-kubeconfig", token)
     log_path = tmp_path / "controller.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "controller", "--kubeconfig", str(kubeconfig),
-             "--namespace", NAMESPACE, "--config", "metallb", "--host", "127.0.0.1",
+             "--namespace", NAMESPACE, *source_args, "--host", "127.0.0.1",
              "--port", "0", "--log-level", "debug"],
             stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -168,16 +215,8 @@ def test_controller_works_with_only_its_service_account(enforcing_server, tmp_pa
         # Status objects are written from the status thread: ConfigurationState (create
         # + status patch), the pool's status (patch), the Service's condition (update).
         custom = kubernetes.client.CustomObjectsApi(admin)
-        def config_state_valid() -> bool:
-            try:
-                obj = custom.get_namespaced_custom_object(
-                    "metallb.io", "v1beta1", NAMESPACE, "configurationstates", "controller")
-            except ApiException as err:
-                assert err.status == 404
-                return False
-            return (obj.get("status") or {}).get("result") == "Valid"
-
-        poll_until(config_state_valid, timeout=30, what="the controller's ConfigurationState")
+        poll_until(lambda: (_config_state(custom, "controller") or {}).get(
+            "result") == "Valid", timeout=30, what="the controller's ConfigurationState")
         poll_until(lambda: any(c.type == "metallb.io/AddressAssigned" for c in (
             core.read_namespaced_service_status("web", OTHER_NAMESPACE).status.conditions
             or [])), timeout=30, what="the Service's condition")
@@ -194,16 +233,22 @@ def _refused(server: ApiServer, daemon: str) -> list[str]:
                                                                           daemon).user)]
 
 
-def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path):
-    """Ready means every watch (services, endpointslices, its node, the config) listed
-    successfully, which a missing permission prevents."""
+@pytest.mark.parametrize("source", SOURCES)
+def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path, source):
+    """Ready means every watch (services, endpointslices, its node, the config and, with
+    the objects, the Secrets) listed successfully, which a missing permission prevents;
+    a Valid ConfigurationState means the peer's password Secret was read."""
     admin = api_client_for(enforcing_server)
+    if source == "crds":
+        put_basic_auth_secret(kubernetes.client.CoreV1Api(admin), NAMESPACE, "bgp-auth",
+                              "s3cret")
+    source_args = _use_source(enforcing_server, source, SECRET_PEER)
     kubernetes.client.CoreV1Api(admin).create_node({"metadata": {"name": "node-a"}})
     token = enforcing_server.service_account_token(NAMESPACE, SPEAKER)
     kubeconfig = enforcing_server.write_kubeconfig(tmp_path / "speaker-kubeconfig", token)
     speaker = DaemonProcess("speaker", [
         "--node-name", "node-a", "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE,
-        "--config", "metallb", "--state-dir", str(tmp_path / "state"),
+        *source_args, "--state-dir", str(tmp_path / "state"),
         "--log-level", "debug"], tmp_path / "speaker.log")
     try:
         def ready() -> bool:
@@ -213,17 +258,8 @@ def test_speaker_syncs_with_only_its_service_account(enforcing_server, tmp_path)
         poll_until(ready, timeout=30, what="the speaker's watches sync")
         # Its status writer lists its node's objects, then writes its ConfigurationState.
         custom = kubernetes.client.CustomObjectsApi(admin)
-
-        def config_state_written() -> bool:
-            try:
-                return bool(custom.get_namespaced_custom_object(
-                    "metallb.io", "v1beta1", NAMESPACE, "configurationstates",
-                    "speaker-node-a").get("status"))
-            except ApiException as err:
-                assert err.status == 404
-                return False
-
-        poll_until(config_state_written, timeout=30, what="the speaker's ConfigurationState")
+        poll_until(lambda: (_config_state(custom, "speaker-node-a") or {}).get(
+            "result") == "Valid", timeout=30, what="the speaker's ConfigurationState")
     finally:
         speaker.stop()
         admin.close()
