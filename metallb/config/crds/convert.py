@@ -20,8 +20,8 @@ from metallb.config.fields import format_duration
 from metallb.config.issues import Issues
 from metallb.config.model import (
     DEFAULT_HOLD_TIME,
-    BfdProfile,
     DEFAULT_PEER_PORT,
+    BfdProfile,
     Config,
     NodeSelector,
     Peer,
