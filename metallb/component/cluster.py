@@ -59,7 +59,8 @@ KINDS: dict[str, KindInfo] = {
 }
 CUSTOM_KINDS = ("ServiceMonitor", "PrometheusRule")  # need the Prometheus Operator's CRDs
 # Served by the CRDs this component applies first; a fresh CRD takes a moment to serve.
-METALLB_KINDS = ("Community", "BFDProfile", "BGPPeer", "IPAddressPool", "BGPAdvertisement", "L2Advertisement")
+METALLB_KINDS = ("Community", "BFDProfile", "BGPPeer", "IPAddressPool", "BGPAdvertisement",
+                 "L2Advertisement")
 CRD_SERVED_TIMEOUT = 30.0  # seconds
 REQUEST_TIMEOUT = 30  # seconds per request; a hung API server must not hang the command
 
