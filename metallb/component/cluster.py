@@ -46,6 +46,7 @@ KINDS: dict[str, KindInfo] = {
     "RoleBinding": KindInfo("rbac.authorization.k8s.io/v1", "rolebindings", True),
     "ConfigMap": KindInfo("v1", "configmaps", True),
     "Community": KindInfo("metallb.io/v1beta1", "communities", True),
+    "BFDProfile": KindInfo("metallb.io/v1beta1", "bfdprofiles", True),
     "BGPPeer": KindInfo("metallb.io/v1beta2", "bgppeers", True),
     "IPAddressPool": KindInfo("metallb.io/v1beta1", "ipaddresspools", True),
     "BGPAdvertisement": KindInfo("metallb.io/v1beta1", "bgpadvertisements", True),
@@ -58,7 +59,8 @@ KINDS: dict[str, KindInfo] = {
 }
 CUSTOM_KINDS = ("ServiceMonitor", "PrometheusRule")  # need the Prometheus Operator's CRDs
 # Served by the CRDs this component applies first; a fresh CRD takes a moment to serve.
-METALLB_KINDS = ("Community", "BGPPeer", "IPAddressPool", "BGPAdvertisement", "L2Advertisement")
+METALLB_KINDS = ("Community", "BFDProfile", "BGPPeer", "IPAddressPool", "BGPAdvertisement",
+                 "L2Advertisement")
 CRD_SERVED_TIMEOUT = 30.0  # seconds
 REQUEST_TIMEOUT = 30  # seconds per request; a hung API server must not hang the command
 

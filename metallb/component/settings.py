@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from metallb import __version__
+from metallb.config.bfd import BFD_BOOL_FIELDS, BFD_INT_FIELDS
 from metallb.config.crds.convert import convert_config
 from metallb.config.errors import ConfigError, ConfigIssue
 from metallb.config.parse import parse_config
@@ -81,6 +82,7 @@ class StaticPeer:
     source_address: str | None = None
     password: str | None = None
     node_selectors: tuple[tuple[str, str], ...] = ()
+    bfd_profile: str | None = None  # a bfd_profile "NAME" block, checked to exist
 
     def to_legacy(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -94,11 +96,29 @@ class StaticPeer:
             "router-id": self.router_id,
             "source-address": self.source_address,
             "password": self.password,
+            "bfd-profile": self.bfd_profile,
         }
         out.update({k: v for k, v in optional.items() if v is not None})
         if self.node_selectors:
             out["node-selectors"] = [{"match-labels": dict(self.node_selectors)}]
         return out
+
+
+# bfd_profile block attribute -> the legacy bfd-profiles[] key (upstream's, in snake case)
+BFD_PROFILE_FIELDS = {key.replace("-", "_"): key for key in (*BFD_INT_FIELDS, *BFD_BOOL_FIELDS)}
+
+
+@dataclass(frozen=True)
+class BfdProfileBlock:
+    """A `bfd_profile "NAME" { ... }` block: BFD timers a peer names with `bfd_profile`.
+    Only the attributes given are kept; ranges are checked by the config parser."""
+
+    name: str
+    values: tuple[tuple[str, int | bool], ...] = ()  # (HCL attribute, value) given
+
+    def to_legacy(self) -> dict[str, Any]:
+        return {"name": self.name,
+                **{BFD_PROFILE_FIELDS[attr]: value for attr, value in self.values}}
 
 
 @dataclass(frozen=True)
@@ -113,6 +133,7 @@ class ComponentSettings:
     speaker_image: str = DEFAULT_IMAGE
     log_level: str = "info"
     peers: tuple[StaticPeer, ...] = ()
+    bfd_profiles: tuple[BfdProfileBlock, ...] = ()  # in the order written
     packet_peer_autodiscovery: bool = True
     # "crds": the config as metallb.io objects; "configmap": the legacy ConfigMap.
     # Default "crds", except with packet_peer_autodiscovery, which only the ConfigMap
@@ -135,13 +156,14 @@ def settings_from_block(body: Mapping[str, Any], source: str | None = None) -> C
         speaker_image=reader.string("speaker_image", DEFAULT_IMAGE, non_empty=True),
         log_level=reader.choice("log_level", LOG_LEVELS, "info"),
         peers=reader.peers("peer"),
+        bfd_profiles=reader.bfd_profiles("bfd_profile"),
         packet_peer_autodiscovery=reader.boolean("packet_peer_autodiscovery", True),
     )
     settings = replace(settings, config_format=reader.config_format(settings))
     reader.reject_unknown()
     # The config parser's view of pools and peers is only meaningful if they were read
     # cleanly; its issues are reported together with the attribute issues.
-    if not any(i.path.startswith(("address_pools", "peer")) for i in reader.issues):
+    if not any(i.path.startswith(("address_pools", "peer", "bfd_profile")) for i in reader.issues):
         reader.issues.extend(_config_parser_issues(settings))
         if settings.config_format == "crds" and not reader.issues:
             reader.issues.extend(_conversion_issues(settings))
@@ -155,6 +177,8 @@ def legacy_config_document(settings: ComponentSettings) -> dict[str, Any]:
     document: dict[str, Any] = {}
     if settings.packet_peer_autodiscovery:
         document["peer-autodiscovery"] = PACKET_AUTODISCOVERY
+    if settings.bfd_profiles:
+        document["bfd-profiles"] = [profile.to_legacy() for profile in settings.bfd_profiles]
     if settings.peers:
         document["peers"] = [peer.to_legacy() for peer in settings.peers]
     document["address-pools"] = [
@@ -189,6 +213,7 @@ def _conversion_issues(settings: ComponentSettings) -> list[ConfigIssue]:
 
 _LEGACY_POOL_PATH = re.compile(r"^address-pools\[(\d+)\](?:\.addresses\[(\d+)\])?(.*)$")
 _LEGACY_PEER_PATH = re.compile(r"^peers\[(\d+)\](.*)$")
+_LEGACY_BFD_PATH = re.compile(r"^bfd-profiles\[(\d+)\](.*)$")
 
 
 def _to_attribute_issue(issue: ConfigIssue, settings: ComponentSettings) -> ConfigIssue:
@@ -215,12 +240,20 @@ def _attribute_path(path: str, settings: ComponentSettings) -> str:
     match = _LEGACY_PEER_PATH.match(path)
     if match:
         return f"peer[{match.group(1)}]" + match.group(2).replace("-", "_")
+    match = _LEGACY_BFD_PATH.match(path)
+    if match and int(match.group(1)) < len(settings.bfd_profiles):
+        name = settings.bfd_profiles[int(match.group(1))].name
+        return f'bfd_profile "{name}"' + match.group(2).replace("-", "_")
     return path
 
 
 def _rewrite_paths_in(message: str, settings: ComponentSettings) -> str:
-    pattern = re.compile(r"(address-pools\[\d+\](?:\.addresses\[\d+\])?|peers\[\d+\])")
-    return pattern.sub(lambda m: _attribute_path(m.group(1), settings), message)
+    pattern = re.compile(r"(address-pools\[\d+\](?:\.addresses\[\d+\])?|peers\[\d+\]"
+                         r"|bfd-profiles\[\d+\])")
+    message = pattern.sub(lambda m: _attribute_path(m.group(1), settings), message)
+    # the legacy names the config parser's messages use for what the block calls otherwise
+    return (message.replace("entry of bfd-profiles", 'bfd_profile "NAME" block')
+            .replace("echo-mode", "echo_mode"))
 
 
 _KNOWN_ATTRIBUTES = (
@@ -234,13 +267,14 @@ _KNOWN_ATTRIBUTES = (
     "speaker_image",
     "log_level",
     "peer",
+    "bfd_profile",
     "packet_peer_autodiscovery",
     "config_format",
 )
 _TOLERATION_FIELDS = ("key", "effect", "operator", "value", "toleration_seconds")
 _PEER_FIELDS = (
     "peer_address", "peer_asn", "my_asn", "peer_port", "hold_time", "router_id",
-    "source_address", "password", "node_selectors",
+    "source_address", "password", "node_selectors", "bfd_profile",
 )
 
 
@@ -453,7 +487,7 @@ class _Reader:
             strings = {
                 name: self._string_value(f"{where}.{name}", block[name])
                 for name in ("peer_address", "hold_time", "router_id", "source_address",
-                             "password")
+                             "password", "bfd_profile")
                 if name in block
             }
             numbers = {
@@ -470,10 +504,43 @@ class _Reader:
                 router_id=strings.get("router_id"),
                 source_address=strings.get("source_address"),
                 password=strings.get("password"),
+                bfd_profile=strings.get("bfd_profile"),
                 node_selectors=self.string_map("node_selectors", block,
                                                f"{where}.node_selectors"),
             ))
         return tuple(result)
+
+    def bfd_profiles(self, key: str) -> tuple[BfdProfileBlock, ...]:
+        """`bfd_profile "NAME" { ... }` blocks (the HCL reader gives [{NAME: body}, ...])."""
+        value = self.body.get(key)
+        if value is None:
+            return ()
+        labelled = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, dict) and len(item) == 1
+                   and isinstance(next(iter(item.values())), dict) for item in labelled):
+            self._wrong_type(key, f'{key} "NAME" {{ ... }} blocks', value)
+            return ()
+        result: dict[str, BfdProfileBlock] = {}
+        for item in labelled:
+            ((name, block),) = item.items()
+            where = f'{key} "{name}"'
+            if name in result:
+                self.issues.append(ConfigIssue(where, "defined twice; keep one block", name))
+                continue
+            self._unknown_fields(where, block, tuple(BFD_PROFILE_FIELDS))
+            values = [(attr, self._bfd_value(f"{where}.{attr}", attr, block[attr]))
+                      for attr in BFD_PROFILE_FIELDS if attr in block]
+            result[name] = BfdProfileBlock(name, tuple(
+                (attr, v) for attr, v in values if v is not None))
+        return tuple(result.values())
+
+    def _bfd_value(self, where: str, attr: str, value: Any) -> int | bool | None:
+        if BFD_PROFILE_FIELDS[attr] in BFD_BOOL_FIELDS:
+            if isinstance(value, bool):
+                return value
+            self._wrong_type(where, "bool", value, "write true or false without quotes")
+            return None
+        return self._integer(where, value)
 
     def _integer(self, where: str, value: Any) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -275,3 +275,23 @@ def test_convert_refuses_two_localprefs_for_the_same_update(tmp_path, capsys):
     code, _out, err = cli(capsys, "config", "convert", str(tmp_path / "legacy.yaml"))
     assert code == 1
     assert "address-pools[0].bgp-advertisements[1].localpref: cannot be converted" in err
+
+
+def test_convert_keeps_bfd_profiles_and_the_peers_that_name_them():
+    legacy = parse_config_text(textwrap.dedent("""\
+        bfd-profiles:
+        - {name: Fast_1, receive-interval: 100, transmit-interval: 50, passive-mode: true}
+        - {name: plain}
+        peers:
+        - {peer-address: 192.0.2.1, peer-asn: 64512, my-asn: 64513, bfd-profile: Fast_1}
+        - {peer-address: 192.0.2.2, peer-asn: 64512, my-asn: 64513}
+        """))
+    objects = list(convert_config(legacy, "metallb-system").objects)
+    profiles = [(o["metadata"]["name"], o["spec"]) for o in objects if o["kind"] == "BFDProfile"]
+    assert profiles == [("fast-1", {"receiveInterval": 100, "transmitInterval": 50,
+                                    "passiveMode": True}), ("plain", {})]
+    peers = [o["spec"].get("bfdProfile") for o in objects if o["kind"] == "BGPPeer"]
+    assert peers == ["fast-1", None]
+    back = parse_crds(objects, read_passwords=False)
+    assert [p.bfd_profile for p in back.peers] == ["fast-1", None]
+    assert back.bfd_profile("fast-1").effective_transmit_interval == 50

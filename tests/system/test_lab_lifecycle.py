@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import textwrap
+
+import pytest
 
 from lab.frr import pid_alive
 from lab.harness.requires import require_program
@@ -196,3 +199,58 @@ def test_peer_password_never_shows_in_status_or_logs(tmp_path):
         assert logs
         leaking = [str(p) for p in logs if secret in p.read_text(errors="replace")]
         assert leaking == []
+
+
+@pytest.mark.parametrize("config_format", ["crds", "configmap"])
+def test_a_peer_with_a_bfd_profile_brings_bfd_up_between_router_and_every_node(
+        tmp_path, config_format):
+    """`lab up --config` with a component `bfd_profile` block: the router runs bfdd, and
+    every node's BFD session is up on both ends (`lab status --json`, the speaker's
+    metallb_bfd_session_up), with the config as metallb.io objects or as the ConfigMap."""
+    from urllib.request import urlopen
+
+    config = tmp_path / "bfd.lokocfg"
+    config.write_text(textwrap.dedent(f"""\
+        component "metallb" {{
+          address_pools = {{ pool1 = ["198.51.100.20/32"] }}
+          packet_peer_autodiscovery = false
+          config_format = "{config_format}"
+          bfd_profile "lab" {{
+            receive_interval  = 300
+            transmit_interval = 300
+            detect_multiplier = 3
+          }}
+          peer {{
+            peer_address = "192.0.2.1"
+            peer_asn     = 64512
+            my_asn       = 64513
+            bfd_profile  = "lab"
+          }}
+        }}
+        """))
+    bfd_up = re.compile(r'^metallb_bfd_session_up\{[^}]*peer="192\.0\.2\.1"[^}]*\} 1(\.0)?$',
+                        re.MULTILINE)
+
+    def speaker_bfd_up(metrics: str) -> bool:
+        with urlopen(f"http://{metrics}/metrics", timeout=5) as response:
+            return bool(bfd_up.search(response.read().decode()))
+
+    def all_up() -> dict | None:
+        report = _status(lab)
+        sessions = {s["node"]: s["status"] for s in report["bfd_sessions"]}
+        speakers = [p["metrics"] for p in report["processes"]
+                    if p["name"].startswith("speaker-")]
+        if sessions == {"node0": "up", "node1": "up"} and len(speakers) == 2 and all(
+                speaker_bfd_up(m) for m in speakers):
+            return report
+        return None
+
+    with lab_env() as lab:
+        up = lab.run("up", "--nodes", "2", "--config", str(config),
+                     "--config-format", config_format)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "BFD 300x3 ms" in up.stdout
+        assert ("the legacy ConfigMap" in up.stdout) == (config_format == "configmap")
+        report = poll_until(all_up, 30, interval=1, max_interval=2,
+                            what="BFD up on the router and every speaker")
+        assert "frr-bfdd" in {p["name"] for p in report["processes"]}

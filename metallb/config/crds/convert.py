@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metallb.config.crds.advertisements import localprefs_may_differ
+from metallb.config.crds.peers import BFD_KEYS
 from metallb.config.errors import ConfigError
 from metallb.config.fields import format_duration
 from metallb.config.issues import Issues
 from metallb.config.model import (
     DEFAULT_HOLD_TIME,
     DEFAULT_PEER_PORT,
+    BfdProfile,
     Config,
     NodeSelector,
     Peer,
@@ -54,10 +56,15 @@ def convert_config(config: Config, namespace: str, source: str | None = None) ->
         objects.append(_object("Community", names.take("Community", "communities"), namespace,
                                {"communities": [{"name": alias, "value": value}
                                                 for alias, value in config.bgp_communities]}))
+    bfd_names = {p.name: names.take("BFDProfile", p.name) for p in config.bfd_profiles}
+    objects.extend(_object("BFDProfile", bfd_names[p.name], namespace, _bfd_spec(p))
+                   for p in config.bfd_profiles)
     for i, peer in enumerate(config.peers):
         name = names.take("BGPPeer", _peer_name(peer))
-        objects.append(_object("BGPPeer", name, namespace, _peer_spec(peer, f"peers[{i}]",
-                                                                      issues), PEER_API))
+        spec = _peer_spec(peer, f"peers[{i}]", issues)
+        if peer.bfd_profile is not None:
+            spec["bfdProfile"] = bfd_names.get(peer.bfd_profile, peer.bfd_profile)
+        objects.append(_object("BGPPeer", name, namespace, spec, PEER_API))
     priorities = _priorities(config.pools, pool_names)
     if priorities:
         notes.append("pools get serviceAllocation priorities to keep the order the legacy "
@@ -132,6 +139,16 @@ def _peer_spec(peer: Peer, path: str, issues: Issues) -> dict[str, Any]:
         spec["password"] = peer.password
     if peer.ebgp_multihop:
         spec["ebgpMultiHop"] = True
+    return spec
+
+
+def _bfd_spec(profile: BfdProfile) -> dict[str, Any]:
+    """The fields the profile sets (one left out keeps FRR's default either way)."""
+    spec: dict[str, Any] = {key: getattr(profile, attr)
+                            for key, (attr, _low, _high) in BFD_KEYS.items()
+                            if getattr(profile, attr) is not None}
+    if profile.passive_mode:
+        spec["passiveMode"] = True
     return spec
 
 

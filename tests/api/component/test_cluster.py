@@ -75,6 +75,7 @@ def _component_objects(client) -> set[tuple[str, str]]:
             ("IPAddressPool", "metallb.io", "v1beta1", "ipaddresspools"),
             ("BGPAdvertisement", "metallb.io", "v1beta1", "bgpadvertisements"),
             ("BGPPeer", "metallb.io", "v1beta2", "bgppeers"),
+            ("BFDProfile", "metallb.io", "v1beta1", "bfdprofiles"),
             ("Community", "metallb.io", "v1beta1", "communities")):
         try:
             listing = custom.list_namespaced_custom_object(
@@ -180,6 +181,27 @@ def test_switching_config_format_migrates_by_apply(capsys, tmp_path, kubeconfig,
     lines = _apply(capsys, kubeconfig, config)
     assert "ipaddresspool/pool1 (namespace metallb-system) pruned" in lines, lines
     assert _component_objects(kube_client) == _expected(tmp_path, configmap_format)
+
+
+def test_a_bfd_profile_is_applied_and_pruned_with_the_peer_naming_it(
+        capsys, tmp_path, kubeconfig, kube_client):  # noqa: F811
+    with_bfd = CRD_FORMAT.replace("my_asn = 64513\n", 'my_asn = 64513\n bfd_profile = "fast"\n'
+                                  ).replace("}\n}", '}\n  bfd_profile "fast" {\n'
+                                            "    transmit_interval = 100\n  }\n}")
+    config = write(tmp_path, with_bfd)
+    lines = _apply(capsys, kubeconfig, config)
+    assert lines.index("bfdprofile/fast (namespace metallb-system) created") < \
+        lines.index("bgppeer/peer-192.0.2.1 (namespace metallb-system) created"), lines
+    assert _component_objects(kube_client) == _expected(tmp_path, with_bfd)
+    custom = kubernetes.client.CustomObjectsApi(kube_client)
+    assert custom.get_namespaced_custom_object(
+        "metallb.io", "v1beta2", NAMESPACE, "bgppeers", "peer-192.0.2.1")["spec"][
+        "bfdProfile"] == "fast"
+
+    write(tmp_path, CRD_FORMAT)
+    lines = _apply(capsys, kubeconfig, config)
+    assert "bfdprofile/fast (namespace metallb-system) pruned" in lines, lines
+    assert _component_objects(kube_client) == _expected(tmp_path, CRD_FORMAT)
 
 
 def test_changed_config_updates_and_prunes(capsys, tmp_path, kubeconfig, kube_client):  # noqa: F811

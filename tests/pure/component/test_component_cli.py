@@ -52,7 +52,7 @@ def test_errors_are_one_line_each_without_traceback(tmp_path):
         f"error: {path}: bogus: unknown attribute; known: address_pools, "
         "controller_node_selectors, speaker_node_selectors, controller_toleration, "
         "speaker_toleration, service_monitor, controller_image, speaker_image, log_level, "
-        "peer, packet_peer_autodiscovery, config_format",
+        "peer, bfd_profile, packet_peer_autodiscovery, config_format",
     ])
 
 
