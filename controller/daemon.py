@@ -87,8 +87,10 @@ class ControllerDaemon:
             timeout=settings.event_timeout, rate=settings.status_rate,
         ) if settings.status else None
         # Nodes, only to delete the status objects of removed ones (controller.node_status).
-        self.nodes = Informer("nodes", core.list_node, self._on_node,
-                              transform=trim_node) if self.status is not None else None
+        # Not readable (RBAC from before): synced empty, relisted each minute, and the
+        # controller works on without this cleanup (its sweep checks each node's GET).
+        self.nodes = Informer("nodes", core.list_node, self._on_node, transform=trim_node,
+                              missing_retry=60.0) if self.status is not None else None
         self.config_inputs, config_source = self._config_reading(api)
         self.reconciler = Reconciler(
             core=core,
