@@ -1,7 +1,8 @@
 """Wiring of the controller: informers -> work queue -> one worker running the Reconciler,
 gated by leader election; metrics server; signals.
 
-Threads: the informers (Services in all namespaces; Namespaces for their labels; the config
+Threads: the informers (Services in all namespaces; Namespaces for their labels; Nodes,
+with status objects on, for the removed ones; the config
 ConfigMap and / or the metallb.io objects, see metallb.kube.config_informers) only cache
 and queue keys, so a standby replica stays warm; one worker owns the allocator and does
 every write, and runs only while this replica leads. Losing the lease ends the process
@@ -26,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from controller.cli import Settings, default_identity, parse_settings
 from controller.namespaces import NamespaceLabels
+from controller.node_status import trim_node
 from controller.reconciler import Reconciler
 from controller.status import ControllerStatus
 from controller.work_items import CONFIG, ServiceKey, WorkItem
@@ -84,6 +86,11 @@ class ControllerDaemon:
             api, settings.namespace, on_service_written=self.services.update_local,
             timeout=settings.event_timeout, rate=settings.status_rate,
         ) if settings.status else None
+        # Nodes, only to delete the status objects of removed ones (controller.node_status).
+        # Not readable (RBAC from before): synced empty, relisted each minute, and the
+        # controller works on without this cleanup (its sweep checks each node's GET).
+        self.nodes = Informer("nodes", core.list_node, self._on_node, transform=trim_node,
+                              missing_retry=60.0) if self.status is not None else None
         self.config_inputs, config_source = self._config_reading(api)
         self.reconciler = Reconciler(
             core=core,
@@ -128,6 +135,8 @@ class ControllerDaemon:
         self.services.start()
         self.config_inputs.start()
         self.namespaces.informer.start()
+        if self.nodes is not None:
+            self.nodes.start()
         self._worker.start()
         if self.elector is not None:
             self.elector.start()
@@ -169,6 +178,8 @@ class ControllerDaemon:
         self.services.stop()
         self.config_inputs.stop()
         self.namespaces.informer.stop()
+        if self.nodes is not None:
+            self.nodes.stop()
         self.metrics_server.stop()
         log_event(log, "info", "stopped", identity=self.settings.identity,
                   exit_code=self.exit_code)
@@ -200,7 +211,8 @@ class ControllerDaemon:
         return synced and (self.elector is None or self.is_leader or self.elector.running)
 
     def _informers(self) -> tuple[Informer, ...]:
-        return self.services, self.namespaces.informer
+        nodes = () if self.nodes is None else (self.nodes,)
+        return self.services, self.namespaces.informer, *nodes
 
     # -- config source ------------------------------------------------------------------
 
@@ -219,6 +231,12 @@ class ControllerDaemon:
 
     def _on_config(self, kind: str, obj: dict[str, Any]) -> None:
         self.queue.add(CONFIG)
+
+    def _on_node(self, kind: str, obj: dict[str, Any]) -> None:
+        """A deleted Node's status objects go (only the leader writes; a new leader
+        sweeps what was deleted before it led)."""
+        if kind == "DELETED" and self.status is not None and self._leading.is_set():
+            self.status.node_deleted(obj["metadata"]["name"])
 
     def _started_leading(self) -> None:
         self._leading.set()
@@ -262,6 +280,8 @@ class ControllerDaemon:
         while not self._stop_requested.is_set():
             try:
                 self.reconciler.begin()
+                if self.status is not None and self.nodes is not None:
+                    self.status.sweep_nodes(self.nodes.keys)
                 log_event(log, "info", "leading", identity=self.settings.identity,
                           services=len(self.services.keys()))
                 return True

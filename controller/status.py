@@ -1,5 +1,6 @@
 """The controller's status objects: IPAddressPool.status counts, the Service's
-`metallb.io/AddressAssigned` condition, and its ConfigurationState `controller`.
+`metallb.io/AddressAssigned` condition, and its ConfigurationState `controller`; it
+also deletes the status objects of removed nodes (controller.node_status).
 
 The worker states what they should say (pure builders in `metallb.status`); a
 StatusQueue writes it from a thread of its own, so the API's speed never touches
@@ -12,12 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from controller.node_status import RemovedNodes
 from metallb.allocator.allocator import Allocator
 from metallb.allocator.decision import Decision
 from metallb.config_source import ConfigSource
@@ -46,15 +48,17 @@ COMPONENT = "controller"
 POOLS = "ipaddresspools"
 
 
-# Queue keys: ("service", namespace/name), ("pool", name), and this one.
+# Queue keys: ("service", namespace/name), ("pool", name), ("node", name), these two.
 _CONFIG_STATE = ("config-state", "")
+_NODE_SWEEP = ("node-sweep", "")
 
 
 class ControllerStatus:
     """States the controller's status objects should hold, written by a StatusQueue.
 
-    Threads: service(), conditions_for(), written(), deleted(), pools() and config()
-    from the controller's worker only, never blocking; is_own_write() from the Service
+    Threads: service(), conditions_for(), written(), deleted(), pools(), config() and
+    sweep_nodes() from the controller's worker only, never blocking; node_deleted()
+    from the Node informer's thread (the queue is thread-safe); is_own_write() from the Service
     informer's thread (the lock guards `_own_writes`, at most one entry per Service
     with a condition write not yet seen by the watch); the queue's thread runs
     `_write`, which reads and writes the API (each call bounded by `timeout`) and
@@ -70,6 +74,7 @@ class ControllerStatus:
         self._timeout, self._clock = timeout, clock
         self._on_service_written = on_service_written
         self._config_state = ConfigStateWriter(self._objects, COMPONENT, None, clock)
+        self._removed_nodes = RemovedNodes(self._objects, self._node_exists, log)
         self._lock = threading.Lock()  # guards _own_writes only
         self._own_writes: dict[str, str] = {}  # Service key -> resourceVersion we wrote
         self.queue = StatusQueue(self._write, name="controller-status", clock=clock,
@@ -130,6 +135,17 @@ class ControllerStatus:
     def config(self, source: ConfigSource) -> None:
         self.queue.put(_CONFIG_STATE, config_state.ConfigState.of(source))
 
+    # -- removed nodes --------------------------------------------------------------------
+
+    def node_deleted(self, name: str) -> None:
+        """The Node is gone: its speaker's status objects go too."""
+        self.queue.put(("node", name), True)
+
+    def sweep_nodes(self, known: Callable[[], Collection[str]]) -> None:
+        """Delete the status objects of nodes not in `known()` (read on the queue's
+        thread) nor in the API: those removed while no controller led."""
+        self.queue.put(_NODE_SWEEP, known)
+
     # -- the queue's thread -------------------------------------------------------------
 
     def _write(self, key: tuple[str, str], desired: Any) -> None:
@@ -141,6 +157,12 @@ class ControllerStatus:
                 # A pool from the ConfigMap: no IPAddressPool object to say it on.
                 log_event(log, "debug", "pool_status_skipped", pool=name,
                           reason="no_object")
+        elif kind in ("node", "node-sweep"):  # an action, not a state: may come again
+            if kind == "node":
+                self._removed_nodes.remove(name)
+            else:
+                self._removed_nodes.sweep(desired())
+            self.queue.forget(key)
         else:
             self._config_state.write(desired)
 
@@ -171,6 +193,16 @@ class ControllerStatus:
         with self._lock:
             self._own_writes[key] = (written.get("metadata") or {}).get("resourceVersion")
         self._on_service_written(written)
+
+    def _node_exists(self, name: str) -> bool:
+        try:
+            self._core.read_node(name, _preload_content=False,
+                                 _request_timeout=self._timeout)
+        except ApiException as err:
+            if is_not_found(err):
+                return False
+            raise
+        return True
 
     def _now(self) -> str:
         return timestamp(self._clock.now())

@@ -24,6 +24,8 @@ CLUSTER_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str
         (("",), ("events",), ("create", "patch")),
         # Namespace labels, for IPAddressPool serviceAllocation.namespaceSelectors.
         (("",), ("namespaces",), READ),
+        # Removed nodes, whose speakers' status objects it deletes (controller.node_status).
+        (("",), ("nodes",), READ),
     ),
     SPEAKER: (
         (("",), ("services", "nodes"), ("get", "list", "watch")),
@@ -37,7 +39,8 @@ NAMESPACE_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[s
         (("coordination.k8s.io",), ("leases",), ("get", "create", "update")),
         (("metallb.io",), CONFIG_RESOURCES, READ),
         # Status objects (metallb.controller.status): its ConfigurationState, pool counts.
-        (("metallb.io",), ("configurationstates",), ("create",)),
+        (("metallb.io",), ("configurationstates",), ("create", "list", "delete")),
+        (("metallb.io",), ("servicebgpstatuses", "bgpsessionstates"), ("list", "delete")),
         (("metallb.io",), ("configurationstates/status", "ipaddresspools/status"), ("patch",)),
     ),
     SPEAKER: (

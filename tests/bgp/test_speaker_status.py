@@ -1,18 +1,25 @@
 """The speaker's status objects with real ExaBGP sessions to FRR: BGPSessionState says
 "up" for each established session, ServiceBGPStatus exists for each node announcing a
 Service and names the peers; what a speaker left behind without cleaning up (as after
-kill -9) is removed by the next speaker of that node; a removed peer's BGPSessionState
-goes with it."""
+kill -9, simulated in process and for real with `python -m speaker`) is removed by the
+next speaker of that node; a removed peer's BGPSessionState goes with it."""
 
 from __future__ import annotations
 
 import copy
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import kubernetes
 import pytest
 
+from lab.frr import pid_alive
 from lab.harness.speaker_cluster import BASE_CONFIG, NAMESPACE, SpeakerCluster, speaker_cluster
+from lab.processes import pids_referencing
 from metallb.component.render import crd_objects
 from metallb.wait import poll_until
 
@@ -103,3 +110,76 @@ def test_a_removed_peer_takes_its_session_state_along(cluster):
                    what="the IPv6 peer's BGPSessionStates removed")
     finally:
         cluster.set_config(BASE_CONFIG)
+
+
+def _speaker_process(cluster: SpeakerCluster, node_name: str, netns: str,
+                     tmp_path: Path, run: str) -> tuple[subprocess.Popen, Path]:
+    """`python -m speaker` for `node_name`, its log and ExaBGP files in a state dir
+    of its own (so its ExaBGP can be found by that path)."""
+    kubeconfig = cluster.server.write_kubeconfig(tmp_path / "kubeconfig")
+    state = tmp_path / f"state-{run}"
+    with open(tmp_path / f"speaker-{run}.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "speaker", "--node-name", node_name,
+             "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE,
+             "--host", "127.0.0.1", "--port", "0", "--exabgp-netns", netns,
+             "--state-dir", str(state)],
+            stdout=log, stderr=subprocess.STDOUT)
+    return proc, state
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    poll_until(lambda: not any(pid_alive(p) for p in pids), 10, what=f"{pids} gone")
+
+
+def test_a_speaker_process_killed_with_sigkill_is_cleaned_up_after(cluster, tmp_path):
+    """A real `python -m speaker` announces a Service (its ServiceBGPStatus and
+    BGPSessionStates written), then is killed with SIGKILL with its ExaBGP, as when
+    its Pod's processes are killed: its objects stay. Meanwhile the Service is deleted
+    and the IPv6 peer removed; the node's next speaker removes both leftovers."""
+    node1 = cluster.lab.nodes[1]
+    name = cluster.node_name(node1)
+    cluster.stop_speaker(node1)  # its in-process speaker; restarted at the end
+    poll_until(lambda: not [k for k in session_states(cluster) if k[0] == name], TIMEOUT,
+               what=f"{name}'s in-process speaker cleaned up")
+    cluster.service("killed", ["198.51.100.42"])
+    cluster.endpoints("killed", [node1])
+    first, second = None, None
+    leftovers: list[int] = []
+    try:
+        first, state = _speaker_process(cluster, name, node1.netns, tmp_path, "first")
+        poll_until(lambda: (name, "killed") in service_status(cluster) and all(
+            session_states(cluster).get((name, p)) == "up" for p in (PEER_V4, PEER_V6)),
+            TIMEOUT, what=f"the speaker process of {name} announces and says so")
+        os.kill(first.pid, signal.SIGKILL)
+        assert first.wait(timeout=10) == -signal.SIGKILL
+        leftovers = pids_referencing(str(state))  # its ExaBGP, left without its parent
+        _kill(leftovers)
+        assert (name, "killed") in service_status(cluster)
+        assert (name, PEER_V6) in session_states(cluster)
+
+        cluster.delete_service("killed")
+        config = copy.deepcopy(BASE_CONFIG)
+        config["peers"] = [p for p in config["peers"] if p["peer-address"] == PEER_V4]
+        cluster.set_config(config)
+        second, _ = _speaker_process(cluster, name, node1.netns, tmp_path, "second")
+        poll_until(lambda: (name, "killed") not in service_status(cluster)
+                   and (name, PEER_V6) not in session_states(cluster)
+                   and session_states(cluster).get((name, PEER_V4)) == "up", TIMEOUT,
+                   what="the new speaker process removed what the killed one left")
+        os.kill(second.pid, signal.SIGTERM)
+        assert second.wait(timeout=20) == 0
+        assert "Traceback" not in (tmp_path / "speaker-second.log").read_text()
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        _kill(leftovers + [p for run in ("first", "second")
+                           for p in pids_referencing(str(tmp_path / f"state-{run}"))])
+        cluster.delete_service("killed")
+        cluster.set_config(BASE_CONFIG)
+        cluster.start_speaker(node1)

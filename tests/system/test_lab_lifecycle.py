@@ -8,13 +8,15 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import textwrap
 
+import kubernetes
 import pytest
 
 from lab.frr import pid_alive
 from lab.harness.requires import require_program
-from metallb.wait import poll_until
+from metallb.wait import WaitTimeout, poll_until
 from tests.system.support import lab_env
 
 STATUS_KEYS = {"state_dir", "kubeconfig", "router", "nodes", "prometheus_url", "pids",
@@ -74,6 +76,8 @@ def test_up_status_down_leaves_nothing_behind():
             "bgppeer.metallb.io/peer-192.0.2.1-3",
             "ipaddresspool.metallb.io/pool1", "ipaddresspool.metallb.io/pool2"]
 
+        _metallb_status_tells_the_lab(report["kubeconfig"])
+
         again = lab.run("up")
         assert again.returncode == 1
         assert "already up" in again.stderr and "Traceback" not in again.stderr
@@ -87,6 +91,58 @@ def test_up_status_down_leaves_nothing_behind():
         assert lab.run("down").returncode == 0  # idempotent
         gone = lab.run("status", "--json")
         assert gone.returncode == 1 and "no lab is up" in gone.stderr
+
+
+def _metallb_status(kubeconfig: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "metallb", "status", "--kubeconfig",
+                           kubeconfig, "--json"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _metallb_status_tells_the_lab(kubeconfig: str) -> None:
+    """`metallb status --json` against the lab's API (the same command as against a
+    real cluster): both pools with their size, every daemon's config Valid, each
+    node's session to the router up, and a Service asking for an unknown pool pending
+    with its reason."""
+    core = kubernetes.client.CoreV1Api(
+        kubernetes.config.new_client_from_config(config_file=kubeconfig))
+    core.create_namespaced_service("default", {
+        "metadata": {"name": "lost", "annotations": {
+            "metallb.universe.tf/address-pool": "nope"}},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}], "selector": {"a": "b"}}})
+    daemons = ["controller", *(f"speaker-node{i}" for i in range(3))]
+    expected = {
+        "pools": [{"name": "pool1", "size": 1, "inUse": 0, "reported": True},
+                  {"name": "pool2", "size": 16, "inUse": 0, "reported": True}],
+        "configurationStates": [{"name": d, "result": "Valid", "errorSummary": ""}
+                                for d in daemons],
+        "sessions": [(f"node{i}", "192.0.2.1", "up") for i in range(3)],
+        "pendingServices": [{"service": "default/lost", "reason": "NoMatchingPool",
+                             "message": 'cannot allocate an address: unknown pool "nope"'}],
+    }
+
+    def seen() -> dict:
+        summary = _metallb_status(kubeconfig)
+        summary["sessions"] = [(s["node"], s["peer"], s["state"])
+                               for s in summary["sessions"]]
+        return summary
+
+    last: dict = {}
+
+    def matches() -> bool:
+        last.clear()
+        last.update(seen())
+        return last == expected
+
+    try:
+        poll_until(matches, 60, max_interval=1.0, what="metallb status says the lab's state")
+    except WaitTimeout:
+        assert last == expected  # the difference, as pytest shows it
+        raise
+    core.delete_namespaced_service("lost", "default")
+    core.api_client.close()
 
 
 def test_invalid_component_config_is_refused_without_leftovers(tmp_path):

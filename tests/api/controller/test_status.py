@@ -16,7 +16,9 @@ from kubernetes import client
 from lab.harness.requires import require_program
 from metallb.cli import main
 from metallb.component.render import crd_objects
+from metallb.status import config_state as config_state_names
 from metallb.wait import poll_until
+from speaker import status as speaker_status
 from tests.api.controller.support import NAMESPACE, put_config, service, wait_statuses
 
 TWO = """address-pools:
@@ -263,3 +265,67 @@ def test_metallb_status_without_an_api_exits_2(tmp_path, capsys):
                        "    cluster: x\ncurrent-context: x\nusers: []\n")
     assert main(["status", "--kubeconfig", str(missing)]) == 2
     assert "cannot read the cluster" in capsys.readouterr().err
+
+
+def _speaker_objects(custom, node: str) -> None:
+    """What a speaker of `node` writes: a ServiceBGPStatus, a BGPSessionState and its
+    ConfigurationState (labels as speaker.status and metallb.status.config_state)."""
+    bodies = (
+        ("servicebgpstatuses", "ServiceBGPStatus", {"generateName": "bgp-", "labels": {
+            speaker_status.NODE_LABEL: node, speaker_status.SERVICE_NAME_LABEL: "a",
+            speaker_status.SERVICE_NAMESPACE_LABEL: "demo"}}),
+        ("bgpsessionstates", "BGPSessionState", {
+            "name": speaker_status.session_object_name(node, "192.0.2.1"),
+            "labels": {speaker_status.NODE_LABEL: node,
+                       speaker_status.PEER_LABEL: "192.0.2.1"}}),
+        ("configurationstates", "ConfigurationState", {
+            "name": config_state_names.object_name("speaker", node),
+            "labels": config_state_names.labels("speaker", node)}))
+    for plural, kind, meta in bodies:
+        custom.create_namespaced_custom_object(*GROUP, plural, {
+            "apiVersion": "metallb.io/v1beta1", "kind": kind, "metadata": meta})
+
+
+def _nodes_with_objects(custom) -> dict[str, set[str]]:
+    """plural -> the nodes its objects name."""
+    found: dict[str, set[str]] = {}
+    for plural, label in (("servicebgpstatuses", speaker_status.NODE_LABEL),
+                          ("bgpsessionstates", speaker_status.NODE_LABEL),
+                          ("configurationstates", config_state_names.NODE_LABEL)):
+        items = custom.list_namespaced_custom_object(*GROUP, plural)["items"]
+        found[plural] = {i["metadata"]["labels"].get(label) for i in items} - {None}
+    return found
+
+
+def _wait_nodes_with_objects(custom, nodes: set[str]) -> None:
+    expected = dict.fromkeys(("servicebgpstatuses", "bgpsessionstates",
+                              "configurationstates"), nodes)
+    poll_until(lambda: _nodes_with_objects(custom) == expected, timeout=15,
+               what=f"status objects of exactly the nodes {sorted(nodes)}")
+
+
+def test_status_objects_of_a_removed_node_are_deleted(core, custom, start_controller):
+    """A deleted Node's speaker status objects go (the controller deletes them: the API
+    emulator has no garbage collector for ownerReferences); a node removed while no
+    controller ran is swept when one starts leading; live nodes keep theirs."""
+    put_config(core, TWO)
+    for node in ("node-a", "node-b"):
+        core.create_node({"metadata": {"name": node}})
+    for node in ("node-a", "node-b", "node-gone"):
+        _speaker_objects(custom, node)
+    assert _nodes_with_objects(custom)["configurationstates"] == {
+        "node-a", "node-b", "node-gone"}
+
+    start_controller(config_source="configmap")
+    wait_config_state(custom, "Valid")
+    _wait_nodes_with_objects(custom, {"node-a", "node-b"})
+
+    core.delete_node("node-a")
+    _wait_nodes_with_objects(custom, {"node-b"})
+    assert config_state(custom), "the controller's own ConfigurationState stays"
+    # a node of the same name that comes back and goes again is cleaned up again
+    core.create_node({"metadata": {"name": "node-a"}})
+    _speaker_objects(custom, "node-a")
+    _wait_nodes_with_objects(custom, {"node-a", "node-b"})
+    core.delete_node("node-a")
+    _wait_nodes_with_objects(custom, {"node-b"})

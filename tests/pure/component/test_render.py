@@ -139,14 +139,16 @@ def test_rbac_is_exactly_the_table(tmp_path):
     assert controller_cluster == {
         ("", "services", v) for v in ("get", "list", "watch", "update", "patch")
     } | {("", "services/status", "patch"), ("", "events", "create"), ("", "events", "patch")
-         } | {("", "namespaces", v) for v in READ}
+         } | {("", r, v) for r in ("namespaces", "nodes") for v in READ}
     assert _rules(find(objects, "Role", "controller")) == {
         ("", "configmaps", "get"), ("", "configmaps", "list"), ("", "configmaps", "watch"),
         ("coordination.k8s.io", "leases", "get"), ("coordination.k8s.io", "leases", "create"),
         ("coordination.k8s.io", "leases", "update")} | METALLB_IO_READ | {
-        ("metallb.io", "configurationstates", "create"),
         ("metallb.io", "configurationstates/status", "patch"),
-        ("metallb.io", "ipaddresspools/status", "patch")}
+        ("metallb.io", "ipaddresspools/status", "patch")} | {
+        ("metallb.io", "configurationstates", v) for v in ("create", "list", "delete")} | {
+        ("metallb.io", r, v) for r in ("servicebgpstatuses", "bgpsessionstates")
+        for v in ("list", "delete")}
     speaker_cluster = _rules(find(objects, "ClusterRole", "metallb-system:speaker"))
     assert speaker_cluster == {
         (g, r, v) for g, r in (("", "services"), ("", "nodes"),
