@@ -277,6 +277,25 @@ class FrrRouter:
             capture_output=True, text=True, check=False, timeout=30,
         )
 
+    def reapply_bfd(self) -> None:
+        """Register every node session with bfdd again (`no neighbor G bfd`, then the
+        profile again). FRR 8.4's bgpd can lose the registration of a dynamic neighbor
+        (`bgp listen range`) created while bfdd was restarting; this is what an operator
+        does then."""
+        assert self.config.bfd is not None, "this router runs no BFD for its sessions"
+        groups = [g for g, subnet in (("NODES4", self.config.listen_v4),
+                                      ("NODES6", self.config.listen_v6)) if subnet]
+        commands = ["configure terminal", f"router bgp {self.config.asn}"]
+        for group in groups:
+            commands += [f"no neighbor {group} bfd",
+                         f"neighbor {group} bfd profile {self.config.bfd.name}"]
+        args = [arg for command in commands for arg in ("-c", command)]
+        proc = subprocess.run(["vtysh", "--vty_socket", str(self.state_dir), *args],
+                              capture_output=True, text=True, check=False, timeout=30)
+        if proc.returncode != 0:
+            raise FrrError(f"re-applying BFD on {self.netns} failed (rc={proc.returncode}): "
+                           f"{(proc.stderr or proc.stdout).strip()}")
+
     def vtysh(self, command: str) -> str:
         """Run one vtysh command against this router; FrrError if it fails."""
         proc = self._vtysh_raw(command)
