@@ -152,25 +152,6 @@ def test_peer_added_later_gets_routes_set_before_and_old_session_survives():
 
 
 # rule N9
-def test_exabgp_killed_is_restarted_and_routes_return():
-    with bgp_lab(1) as lab:
-        node = lab.nodes[0]
-        router = lab.topology.router_ipv4
-        (drv,) = lab.start_drivers(restart_backoff=(0.1, 1.0))
-        drv.set_peers([lab.peer_v4(node)])
-        drv.set_routes({router: {VIP: RouteAttrs()}})
-        assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "route")
-        old_pid = drv.pid
-        assert old_pid is not None
-        os.kill(old_pid, signal.SIGKILL)
-        assert wait(lambda: drv.restarts == 1 and drv.pid not in (None, old_pid),
-                    "driver restarted ExaBGP")
-        assert wait(lambda: drv.sessions()[router].up, "session back up")
-        assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "route back")
-        assert any(e.kind == "exabgp_exited" for e in lab.events[node.netns])
-
-
-# rule N9
 def test_frr_restart_sessions_and_routes_return():
     with bgp_lab(2) as lab:
         router = lab.topology.router_ipv4

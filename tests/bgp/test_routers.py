@@ -122,6 +122,7 @@ def test_clean_stop_withdraws_before_the_hold_time(kind):
                     "node 0 gone", timeout=2.0)
 
 
+# rule N9
 @kinds
 def test_exabgp_killed_is_restarted_and_the_route_returns(kind):
     with bgp_lab(1, kind=kind) as lab:
@@ -132,10 +133,13 @@ def test_exabgp_killed_is_restarted_and_the_route_returns(kind):
         drv.set_routes({router: {VIP: RouteAttrs()}})
         assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "route")
         old_pid = drv.pid
+        assert old_pid is not None
         os.kill(old_pid, signal.SIGKILL)
         assert wait(lambda: drv.restarts == 1 and drv.pid not in (None, old_pid), "restart")
+        assert wait(lambda: drv.sessions()[router].up, "session back up (driver's view)")
         assert wait(lambda: lab.router.established() == {node.ipv4}, "session back")
         assert wait(lambda: lab.nexthops(VIP) == [node.ipv4], "route back")
+        assert any(e.kind == "exabgp_exited" for e in lab.events[node.netns])
 
 
 @kinds
