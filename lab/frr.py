@@ -271,9 +271,10 @@ class FrrRouter:
         self.cleanup()
 
     # -- queries ---------------------------------------------------------------------
-    def _vtysh_raw(self, command: str) -> subprocess.CompletedProcess[str]:
+    def _vtysh_raw(self, *commands: str) -> subprocess.CompletedProcess[str]:
+        args = [arg for command in commands for arg in ("-c", command)]
         return subprocess.run(
-            ["vtysh", "--vty_socket", str(self.state_dir), "-c", command],
+            ["vtysh", "--vty_socket", str(self.state_dir), *args],
             capture_output=True, text=True, check=False, timeout=30,
         )
 
@@ -289,18 +290,15 @@ class FrrRouter:
         for group in groups:
             commands += [f"no neighbor {group} bfd",
                          f"neighbor {group} bfd profile {self.config.bfd.name}"]
-        args = [arg for command in commands for arg in ("-c", command)]
-        proc = subprocess.run(["vtysh", "--vty_socket", str(self.state_dir), *args],
-                              capture_output=True, text=True, check=False, timeout=30)
-        if proc.returncode != 0:
-            raise FrrError(f"re-applying BFD on {self.netns} failed (rc={proc.returncode}): "
-                           f"{(proc.stderr or proc.stdout).strip()}")
+        self.vtysh(*commands)
 
-    def vtysh(self, command: str) -> str:
-        """Run one vtysh command against this router; FrrError if it fails."""
-        proc = self._vtysh_raw(command)
+    def vtysh(self, *commands: str) -> str:
+        """Run vtysh commands (one session, in order) against this router; FrrError if
+        it fails."""
+        proc = self._vtysh_raw(*commands)
         if proc.returncode != 0:
-            raise FrrError(f"vtysh {command!r} on {self.netns} failed (rc={proc.returncode}): "
+            shown = " / ".join(commands)
+            raise FrrError(f"vtysh {shown!r} on {self.netns} failed (rc={proc.returncode}): "
                            f"{(proc.stderr or proc.stdout).strip()}")
         return proc.stdout
 
