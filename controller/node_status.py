@@ -16,11 +16,10 @@ from typing import Any
 from metallb.kube.status_objects import MetallbObjects
 from metallb.logs import log_event
 from metallb.status import config_state
+from metallb.status.speaker_objects import NODE_LABEL, SERVICE_BGP, SESSIONS
 
-SPEAKER_NODE_LABEL = "metallb.io/node"  # speaker.status.NODE_LABEL
 # (plural, the label naming the node) of every per-node status object.
-PER_NODE = (("servicebgpstatuses", SPEAKER_NODE_LABEL),
-            ("bgpsessionstates", SPEAKER_NODE_LABEL),
+PER_NODE = ((SERVICE_BGP[1], NODE_LABEL), (SESSIONS[1], NODE_LABEL),
             (config_state.PLURAL, config_state.NODE_LABEL))
 
 

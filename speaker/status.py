@@ -26,16 +26,16 @@ from metallb.kube.status_objects import ConfigStateWriter, MetallbObjects
 from metallb.kube.status_queue import StatusQueue
 from metallb.status import config_state
 from metallb.status.conditions import timestamp
+from metallb.status.speaker_objects import (
+    NODE_LABEL,
+    PEER_LABEL,
+    SERVICE_BGP,
+    SERVICE_NAME_LABEL,
+    SERVICE_NAMESPACE_LABEL,
+    SESSIONS,
+)
 from speaker.bgp import SessionState
 from speaker.planner import Plan
-
-NODE_LABEL = "metallb.io/node"
-SERVICE_NAME_LABEL = "metallb.io/service-name"
-SERVICE_NAMESPACE_LABEL = "metallb.io/service-namespace"
-PEER_LABEL = "metallb.io/peer"
-SERVICE_BGP = ("ServiceBGPStatus", "servicebgpstatuses")
-SESSIONS = ("BGPSessionState", "bgpsessionstates")
-
 
 # -- pure: what the objects say ----------------------------------------------------------
 

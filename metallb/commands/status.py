@@ -19,6 +19,7 @@ from urllib3.exceptions import HTTPError
 from metallb.kube.client import load_api_client
 from metallb.kube.errors import is_not_found
 from metallb.kube.status_objects import GROUP, VERSION
+from metallb.status.speaker_objects import SESSIONS
 from metallb.status.summary import render, summarize
 
 EXIT_OK, EXIT_NO_API = 0, 2
@@ -63,7 +64,7 @@ def collect(api_client: client.ApiClient, namespace: str,
         _preload_content=False, _request_timeout=TIMEOUT)
     return summarize(_custom(custom, namespace, "ipaddresspools"),
                      _custom(custom, namespace, "configurationstates"),
-                     _custom(custom, namespace, "bgpsessionstates"),
+                     _custom(custom, namespace, SESSIONS[1]),
                      json.loads(resp.data).get("items") or [], load_balancer_class)
 
 
