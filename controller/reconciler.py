@@ -83,6 +83,7 @@ class Reconciler:
         self._status = status  # pool counts, Service conditions, ConfigurationState
         self._namespace_labels = namespace_labels  # for serviceAllocation.namespaceSelectors
         self.core = ControllerCore(load_balancer_class)
+        self._blocking: frozenset[str] = frozenset()  # services a refused config would rob
 
     # -- entry points -------------------------------------------------------------------
 
@@ -136,6 +137,7 @@ class Reconciler:
             self._publish()
             return
         change = self.core.change_config(config)
+        self._blocking = frozenset(b.key for b in change.blocked)
         if change.outcome == REFUSED:
             self._source.refused(change.blocked)
         elif change.outcome == APPLIED:
@@ -179,6 +181,8 @@ class Reconciler:
             self._apply(obj, step.decision)
         for retry in step.retry:  # addresses were freed: the waiting services try now
             self._queue.add(ServiceKey(retry))
+        if key in self._blocking:  # a service that blocked the new config changed or went:
+            self._queue.add(CONFIG)  # try the refused config again (upstream retries it too)
         if step.stats_changed:
             self._publish()
 

@@ -112,6 +112,7 @@ class SpeakerDaemon:
         self._keepalive_noted: set[tuple[str, str]] = set()  # (peer, text) logged
         self._updates_published: dict[str, int] = {}
         self._config_version: tuple[str, ...] | None = None  # config inputs last looked at
+        self._blocking: frozenset[str] = frozenset()  # services a refused config would rob
         self._thread: threading.Thread | None = None
         self.plans = 0  # plans computed, for tests and debugging
 
@@ -152,7 +153,10 @@ class SpeakerDaemon:
         self._dirty.set()
 
     def _on_service(self, kind: str, obj: dict[str, Any]) -> None:
-        self._changed.service(object_key(obj))
+        key = object_key(obj)
+        self._changed.service(key)
+        if key in self._blocking:  # it blocked the new config: look at that config again
+            self._config_version = None
         self._on_change(kind, obj)
 
     def _on_slice(self, kind: str, obj: dict[str, Any]) -> None:
@@ -198,7 +202,8 @@ class SpeakerDaemon:
         with them only logged again) when they changed, as the controller does. A config
         the controller refuses (it would take an address from a service, rule A15) is
         refused here for the same reason, whichever source it came from: the last good
-        one keeps announcing."""
+        one keeps announcing, and the refused one is looked at again when a service
+        that blocked it changes or goes (as the controller does)."""
         observed = self.config_inputs.observed()
         version = observed.version()
         if self._config_version != version:
@@ -209,6 +214,7 @@ class SpeakerDaemon:
                 blocked = [] if source.current in (None, candidate) else blocked_services(
                     source.current, candidate, self.services.items(),
                     self.settings.load_balancer_class)
+                self._blocking = frozenset(b.key for b in blocked)
                 if blocked:
                     source.refused(blocked)
                 else:

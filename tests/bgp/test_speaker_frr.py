@@ -248,10 +248,28 @@ def test_config_dropping_a_pool_in_use_is_refused_and_routes_stay(cluster, caplo
                r.getMessage()]
     assert len(refused) == len(cluster.speakers)
     assert all("default/held" in line and "default/later" not in line for line in refused)
-    cluster.set_config(BASE_CONFIG)
-    poll_until(lambda: not any(s.config_source.stale for s in cluster.speakers.values()),
-               TIMEOUT, what="stale cleared by a good config")
+
+    # A blocking service goes: the refused config is looked at again (no config change),
+    # still refused while another service holds an address of the dropped pool ...
+    def refusals() -> list[str]:
+        return [r.getMessage() for r in caplog.records
+                if "event=config_refused" in r.getMessage()]
+
     cluster.delete_service("held")
-    cluster.delete_service("later")
     hops(cluster, "198.51.100.90/32", [])
+    poll_until(lambda: len(refusals()) == 2 * len(cluster.speakers), TIMEOUT,
+               what="every speaker refuses the config again when held goes")
+    assert all("default/later" in line and "default/held" not in line
+               for line in refusals()[len(cluster.speakers):])
+    assert cluster.lab.nexthops("198.51.100.91/32") == cluster.node_v4
+    # ... and applied when the last one goes.
+    cluster.delete_service("later")
+    poll_until(lambda: not any(s.config_source.stale for s in cluster.speakers.values()),
+               TIMEOUT, what="the refused config applied once nothing blocks it")
+    assert all([p.name for p in s.config_source.current.pools] == ["agg", "v6"]
+               for s in cluster.speakers.values())
     hops(cluster, "198.51.100.91/32", [])
+    cluster.set_config(BASE_CONFIG)
+    poll_until(lambda: all("default" in [p.name for p in s.config_source.current.pools]
+                           for s in cluster.speakers.values()),
+               TIMEOUT, what="the base config back")
