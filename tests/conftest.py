@@ -17,6 +17,8 @@ mode, as a failure).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -31,10 +33,26 @@ def _reason(longrepr: object) -> object:
     return longrepr[2] if isinstance(longrepr, tuple) else longrepr
 
 
+_FINGERPRINTS = "METALLB_EXABGP_FINGERPRINTS"  # speaker.exabgp.launcher.guard.CACHE_ENV
+
+
 def pytest_configure(config):
+    # The ExaBGP launcher caches fingerprints in ~/.cache by default: the suite (and
+    # every ExaBGP it starts) uses a directory of its own, removed at the end.
+    if _FINGERPRINTS not in os.environ:
+        config._metallb_cache_dir = tempfile.mkdtemp(prefix="metallb-test-cache-")
+        os.environ[_FINGERPRINTS] = os.path.join(config._metallb_cache_dir,
+                                                 "exabgp-fingerprints.json")
     if STRICT:
         # A module skipped at collection fails the run but does not stop the others.
         config.option.continue_on_collection_errors = True
+
+
+def pytest_unconfigure(config):
+    where = getattr(config, "_metallb_cache_dir", None)
+    if where is not None:
+        os.environ.pop(_FINGERPRINTS, None)
+        shutil.rmtree(where, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -215,7 +215,7 @@ class Peer:
     ebgp_multihop: bool = False  # the eBGP peer is several hops away (TTL > 1); v0.12
     # The fields below come from BGPPeer objects only (legacy peers keep the defaults).
     name: str | None = None  # the BGPPeer's name, which BGPAdvertisement.peers refer to
-    dynamic_asn: str | None = None  # "internal" or "external": accept the peer's own ASN
+    dynamic_asn: str | None = None  # "internal" (peer AS = my_asn); "external" is refused
     # Secret (type kubernetes.io/basic-auth, key `password`) in the MetalLB namespace the
     # password was read from; the daemons watch it so a change reaches the session.
     password_secret: str | None = None
