@@ -51,16 +51,6 @@ NODE = "node0"
 CONFIG = (f"peers:\n- {{peer-address: '{PEER}', peer-asn: 64500, my-asn: 64501}}\n"
           f"address-pools:\n- {{name: bench, protocol: bgp, addresses: ['{POOL}']}}\n")
 THREADS = 4
-SERVICE_RANGE = 60000
-"""The emulator's IPv6 service range (fd00:10:96::/112) holds 65,536 cluster IPs."""
-
-
-def _headless_beyond_range(i: int) -> dict:
-    """Services past the emulator's cluster IP range get no cluster IP (the emulator
-    accepts that; the daemons read the families from spec.ipFamilies either way)."""
-    return {"clusterIP": "None"} if i >= SERVICE_RANGE else {}
-
-
 def address(i: int, base: str = "2001:db8:1::") -> str:
     return str(ipaddress.ip_address(base) + i + 1)
 
@@ -74,8 +64,7 @@ def populate(core: client.CoreV1Api, discovery: client.DiscoveryV1Api, n: int) -
                          "annotations": {"metallb.io/ip-allocated-from-pool": "bench"}},
             "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": False,
                      "ports": [{"port": 80, "protocol": "TCP"}], "selector": {"app": name},
-                     "ipFamilies": ["IPv6"], "ipFamilyPolicy": "SingleStack",
-                     **_headless_beyond_range(i)}},
+                     "ipFamilies": ["IPv6"], "ipFamilyPolicy": "SingleStack"}},
             _preload_content=False).drain_conn()  # read: the connection goes back to the pool
         core.patch_namespaced_service_status(name, "default", {"status": {"loadBalancer": {
             "ingress": [{"ip": address(i)}]}}}, _preload_content=False).drain_conn()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SERVICE_CIDR_V4 = ipaddress.ip_network("10.96.0.0/12")
-SERVICE_CIDR_V6 = ipaddress.ip_network("fd00:10:96::/112")
+SERVICE_CIDR_V6 = ipaddress.ip_network("fd00:10:96::/108")  # the widest kube-apiserver takes
 NODE_PORT_RANGE = range(30000, 32768)
 TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 FAMILY_POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
@@ -111,6 +111,11 @@ def prepare_service(spec: dict[str, Any], old: dict[str, Any] | None,
                            f'Unsupported value: "{port["protocol"]}": supported values: '
                            '"SCTP", "TCP", "UDP"'))
         port.setdefault("targetPort", number)
+    if headless and svc_type in ("NodePort", "LoadBalancer"):  # as the API server says
+        causes.append(("spec.clusterIPs[0]", "FieldValueInvalid",
+                       f'Invalid value: "None": may not be set to \'None\' for {svc_type} '
+                       "services"))
+        return causes
     if svc_type == "ExternalName":
         if not spec.get("externalName"):
             causes.append(("spec.externalName", "FieldValueRequired", "Required value"))

@@ -98,6 +98,21 @@ def test_missing_ports_and_bad_type_are_invalid(core):
     assert 'Unsupported value: "Weird"' in json.loads(err.value.body)["message"]
 
 
+@pytest.mark.parametrize("svc_type", ["LoadBalancer", "NodePort"])
+def test_headless_load_balancer_or_node_port_is_invalid(core, svc_type):
+    body = service("headless", svc_type=svc_type)
+    body["spec"]["clusterIP"] = "None"
+    with pytest.raises(ApiException) as err:
+        core.create_namespaced_service("default", body)
+    assert err.value.status == 422
+    cause = json.loads(err.value.body)["details"]["causes"][0]
+    assert cause["field"] == "spec.clusterIPs[0]"
+    assert f"may not be set to 'None' for {svc_type} services" in cause["message"]
+    plain = service("headless", svc_type="ClusterIP")
+    plain["spec"]["clusterIP"] = "None"
+    assert core.create_namespaced_service("default", plain).spec.cluster_ip == "None"
+
+
 def test_status_writes_change_only_status(core):
     core.create_namespaced_service("default", service("s"))
     patched = core.patch_namespaced_service_status("s", "default", {
