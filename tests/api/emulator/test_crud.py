@@ -9,6 +9,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from lab.apiserver import storage
 from tests.api.emulator.objects import configmap, request, service
 
 
@@ -83,6 +84,30 @@ def test_list_pages_with_limit_and_continue(core):
                                             _continue=second.metadata.var_continue)
     assert [i.metadata.name for i in second.items + third.items] == ["p2", "p3", "p4"]
     assert not third.metadata.var_continue
+
+
+def test_every_page_comes_from_the_first_pages_snapshot(core, monkeypatch):
+    for i in range(4):
+        core.create_namespaced_config_map("default", configmap(f"s{i}", {"v": "old"}))
+    first = core.list_namespaced_config_map("default", limit=2)
+    # Changes after the first page: a later page still shows the list as it was.
+    core.patch_namespaced_config_map("s3", "default", {"data": {"v": "new"}})
+    core.delete_namespaced_config_map("s2", "default")
+    core.create_namespaced_config_map("default", configmap("s9"))
+    rest = core.list_namespaced_config_map("default", limit=10,
+                                           _continue=first.metadata.var_continue)
+    assert [(i.metadata.name, i.data["v"]) for i in rest.items] == [("s2", "old"),
+                                                                   ("s3", "old")]
+    assert rest.metadata.resource_version == first.metadata.resource_version
+    assert not rest.metadata.var_continue
+    # A snapshot that expired (etcd compacted it) is a 410 Gone.
+    again = core.list_namespaced_config_map("default", limit=1)
+    monkeypatch.setattr(storage._Snapshots, "EXPIRE_S", -1.0)
+    with pytest.raises(ApiException) as err:
+        core.list_namespaced_config_map("default", limit=1,
+                                        _continue=again.metadata.var_continue)
+    assert err.value.status == 410
+    assert json.loads(err.value.body)["reason"] == "Expired"
 
 
 def test_replace_and_delete(core):
