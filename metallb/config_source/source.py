@@ -179,7 +179,7 @@ class ConfigSource:
     def _keep(self, event: str, problem: str) -> None:
         self.stale = True
         self.problem = problem
-        self._metrics.config_stale.set(1)
         kept = "last good config" if self.current is not None else "no config (none loaded yet)"
         log_event(log, "error", event, **self._origin(), problem=problem, running_on=kept)
+        self._metrics.config_stale.set(1)  # last: whoever sees the gauge finds the line too
         return None
