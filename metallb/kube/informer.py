@@ -202,10 +202,12 @@ class Informer:
             if self._missing_retry is None or not (is_not_found(err) or is_forbidden(err)):
                 raise
             if not self.missing:
+                fix = ("; if it holds config, give this ServiceAccount list and watch on "
+                       "it (RBAC)") if is_forbidden(err) else ""
                 log_event(log, "warn" if is_forbidden(err) else "info", "kind_not_served",
                           informer=self.name, status=err.status,
                           action=f"treated as empty; listed again every "
-                          f"{self._missing_retry:g}s")
+                          f"{self._missing_retry:g}s{fix}")
             self.missing = True
             self._replace({}, None)
             return False
