@@ -235,10 +235,11 @@ def test_config_dropping_a_pool_in_use_is_refused_and_routes_stay(cluster, caplo
     without_default["address-pools"] = [p for p in without_default["address-pools"]
                                         if p["name"] != "default"]
     cluster.set_config(without_default)
-    poll_until(lambda: all(s.config_source.stale for s in cluster.speakers.values()),
-               TIMEOUT, what="every speaker refuses the config")
-    assert all(s.k8s_metrics.config_stale._value.get() == 1
-               for s in cluster.speakers.values())
+    # The gauge is set last (after the flag and the log line): poll for it.
+    poll_until(lambda: all(s.k8s_metrics.config_stale._value.get() == 1
+                           for s in cluster.speakers.values()),
+               TIMEOUT, what="every speaker refuses the config (stale gauge 1)")
+    assert all(s.config_source.stale for s in cluster.speakers.values())
     # Later changes neither apply it nor repeat the line.
     cluster.service("later", ["198.51.100.91"])
     cluster.endpoints("later", [nodes[1]])
