@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gzip
 import json
 import random
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lab.harness.scenarios import HEADER, SCENARIOS, row_of, run_scenario
+from lab.harness.scenarios import HEADER, SCENARIOS, Record, row_of, run_scenario
 from lab.harness.stack import system_stack
-from lab.harness.transients import Allowance, describe
+from lab.harness.transients import Allowance, describe, explain, timeline_to_json
 
 
 def table(rows: list[list[str]]) -> str:
@@ -41,6 +43,15 @@ def table(rows: list[list[str]]) -> str:
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
               for r in rows]
     return "\n".join(lines)
+
+
+def save_timeline(directory: Path, name: str, record: Record, nodes: Mapping[str, str]) -> None:
+    """The recording of one scenario, gzipped JSON: {"nodes", "timeline"}."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (name.replace(" ", "-").replace("/", "-") + ".json.gz")
+    with gzip.open(path, "wt") as f:
+        json.dump({"nodes": dict(nodes), "timeline": timeline_to_json(record.timeline)}, f)
+    print(f"recording: {path}", flush=True)
 
 
 def main() -> int:
@@ -55,6 +66,9 @@ def main() -> int:
     parser.add_argument("--table-from", action="append", metavar="FILE",
                         help="print the table of earlier --json runs (every JSON line of "
                              "FILE) and exit; repeatable")
+    parser.add_argument("--save-timeline", metavar="DIR", type=Path,
+                        help="write each scenario's recording (every API version and "
+                             "router sample) to DIR/<scenario>.json.gz, for replaying later")
     parser.add_argument("--json", action="store_true",
                         help="print the figures as one JSON object on the last line")
     args = parser.parse_args()
@@ -78,8 +92,13 @@ def main() -> int:
             failed.append(f"{name}: {err}")
             continue
         failed.extend(f"{name}: {line}" for line in record.failures)
+        if args.save_timeline and record.timeline is not None:
+            save_timeline(args.save_timeline, name, record, stack.checker.nodes)
         rows.append(record.row())
         figures.append(record.figures())
+        if record.transients and record.timeline:
+            figures[-1]["violation_detail"] = explain(
+                record.timeline, stack.checker.nodes, record.transients.violations)
         print(" | ".join(record.row()), flush=True)
         if record.transients and record.transients.violations:
             print(f"  violations: {describe(record.transients.violations, 20)}", flush=True)
