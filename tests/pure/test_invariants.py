@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from lab.harness.invariants import InvariantChecker, Snapshot
 from lab.harness.observer import bgp_table
 from lab.harness.transients import (
@@ -11,7 +13,10 @@ from lab.harness.transients import (
     NodeMark,
     RouterSample,
     Timeline,
+    explain,
     replay,
+    timeline_from_json,
+    timeline_to_json,
 )
 
 NODES = {"n0": "192.0.2.11", "n1": "192.0.2.12"}
@@ -306,3 +311,24 @@ def test_the_bgp_table_is_read_from_the_valid_paths():
         "198.51.100.2/32": [{"valid": False, "peerId": A, "nexthops": [{"ip": A}]}]}}
     assert bgp_table(data) == {"198.51.100.1/32": BOTH}
     assert bgp_table({}) == {}
+
+
+def test_a_violation_is_explained_by_its_api_change_and_nearest_fault():
+    gone = [added(1.0, X, kind="DELETED")]
+    timeline = Timeline(tuple(X_EVENTS + gone), tuple(samples(0, 6, X_ROUTE)), (),
+                        (FaultWindow(4.0, 4.5, "exabgp_kill9", sessions=True),), None)
+    seen = replay(timeline, NODES, ALLOW)
+    detail = explain(timeline, NODES, seen.violations)
+    assert len(detail) == 4 and {d["node"] for d in detail} == {"n0", "n1"}
+    first = detail[0]
+    assert first["cause"]["change"].startswith("services DELETED d/x: ['192.0.2.11'")
+    assert first["cause"]["t"] == 1.0 and first["nearest_fault"]["what"] == "exabgp_kill9"
+    assert first["session"] == ["0.000 up"]
+
+
+def test_a_recording_survives_json():
+    timeline = Timeline(tuple(X_EVENTS), tuple(samples(0, 0.3, X_ROUTE)
+                                               + samples(0.3, 0.5, {}, sessions=(), frr=None)),
+                        (NodeMark(0.1, "n1", announcing=False),),
+                        (FaultWindow(0.2, 0.3, "frr_restart", sessions=True),), 0.6)
+    assert timeline_from_json(json.loads(json.dumps(timeline_to_json(timeline)))) == timeline
