@@ -198,6 +198,12 @@ class _State:
         if event.resource == "services":
             self._check_addresses(event.obj)
 
+    def mark(self, mark: NodeMark) -> None:
+        if mark.announcing:
+            self.down_since.pop(mark.node, None)
+        else:
+            self.down_since.setdefault(mark.node, mark.t)
+
     def _check_addresses(self, svc: Mapping[str, Any]) -> None:
         if not load_balancers([svc]):
             return
@@ -215,6 +221,17 @@ class _State:
         live = {n for n in self.nodes if n not in self.down_since}
         return expected_routes(load_balancers(self.services.values()),
                                self.slices.values(), live, self.nodes)
+
+
+def _stream(timeline: Timeline, samples: bool) -> list[tuple[float, int, Any]]:
+    """(t, order, item) in time order: API events (0) before node marks (1) before
+    router samples (2) at the same instant."""
+    stream: list[tuple[float, int, Any]] = [(e.t, 0, e) for e in timeline.events]
+    stream += [(m.t, 1, m) for m in timeline.marks]
+    if samples:
+        stream += [(s.t, 2, s) for s in timeline.samples]
+    stream.sort(key=lambda item: (item[0], item[1]))
+    return stream
 
 
 def differences(router: Routes, expected: Mapping[str, set[str]]) -> set[tuple[str, str, str]]:
@@ -238,18 +255,11 @@ def replay(timeline: Timeline, nodes: Mapping[str, str],
     by_hop = {hop: name for name, hop in nodes.items()}
     open_: dict[tuple[str, str, str, str], list[Any]] = {}  # key -> [start, down, last]
     raw: list[tuple[tuple[str, str, str, str], float, float | None, float, float, bool]] = []
-    stream: list[tuple[float, int, Any]] = [(e.t, 0, e) for e in timeline.events]
-    stream += [(m.t, 1, m) for m in timeline.marks]
-    stream += [(s.t, 2, s) for s in timeline.samples]
-    stream.sort(key=lambda item: (item[0], item[1]))
-    for t, order, item in stream:
+    for t, order, item in _stream(timeline, samples=True):
         if order == 0:
             state.apply(item)
         elif order == 1:
-            if item.announcing:
-                state.down_since.pop(item.node, None)
-            else:
-                state.down_since.setdefault(item.node, t)
+            state.mark(item)
         else:
             expected = state.expected()
             for table, routes in (("kernel", item.kernel), ("frr", item.frr)):
@@ -436,20 +446,14 @@ def _route_history(timeline: Timeline,
     """prefix -> [(t, "what changed")] for every API event or node mark that changed
     the next hops the API calls for that prefix."""
     state = _State(nodes)
-    stream: list[tuple[float, int, Any]] = [(e.t, 0, e) for e in timeline.events]
-    stream += [(m.t, 1, m) for m in timeline.marks]
-    stream.sort(key=lambda item: (item[0], item[1]))
     before: dict[str, set[str]] = {}
     out: dict[str, list[tuple[float, str]]] = {}
-    for t, order, item in stream:
+    for t, order, item in _stream(timeline, samples=False):
         if order == 0:
             state.apply(item)
             what = f"{item.resource} {item.type} {object_key(item.obj)}"
         else:
-            if item.announcing:
-                state.down_since.pop(item.node, None)
-            else:
-                state.down_since.setdefault(item.node, t)
+            state.mark(item)
             what = f"node {item.node} {'up' if item.announcing else 'down'}"
         now = state.expected()
         for prefix in set(before) | set(now):
