@@ -10,7 +10,8 @@ EndpointSlice version and router snapshots every 100 ms are recorded and replaye
 with --seed to repeat a run. Needs root and FRR (like the tests).
 
     python bench/faults.py [--rounds 100] [--seed N] [--only "API faults"] [--json]
-                           [--budget-s SECONDS]
+                           [--budget-s SECONDS] [--save-timeline DIR]
+    python bench/faults.py --replay DIR/node-faults.json.gz
 
 With --json the last line is one JSON object: the seed, the allowances, and the figures
 of every scenario (`transient_violations`, `addresses_changed`, `duplicates`,
@@ -33,7 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lab.harness.scenarios import HEADER, SCENARIOS, Record, row_of, run_scenario
 from lab.harness.stack import system_stack
-from lab.harness.transients import Allowance, describe, explain, timeline_to_json
+from lab.harness.transients import (
+    Allowance,
+    describe,
+    explain,
+    replay,
+    timeline_from_json,
+    timeline_to_json,
+)
 
 
 def table(rows: list[list[str]]) -> str:
@@ -69,6 +77,9 @@ def main() -> int:
     parser.add_argument("--save-timeline", metavar="DIR", type=Path,
                         help="write each scenario's recording (every API version and "
                              "router sample) to DIR/<scenario>.json.gz, for replaying later")
+    parser.add_argument("--replay", metavar="FILE", type=Path,
+                        help="replay a --save-timeline recording with today's rules, print "
+                             "its figures and violations as JSON, and exit")
     parser.add_argument("--json", action="store_true",
                         help="print the figures as one JSON object on the last line")
     args = parser.parse_args()
@@ -76,6 +87,14 @@ def main() -> int:
         runs = [json.loads(line) for f in args.table_from
                 for line in Path(f).read_text().splitlines() if line.startswith("{")]
         print(table([row_of(s) for run in runs for s in run["scenarios"]]))
+        return 0
+    if args.replay:
+        with gzip.open(args.replay, "rt") as f:
+            saved = json.load(f)
+        timeline = timeline_from_json(saved["timeline"])
+        seen = replay(timeline, saved["nodes"])
+        print(json.dumps({**seen.figures(), "violation_detail": explain(
+            timeline, saved["nodes"], seen.violations)}))
         return 0
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
     print(f"seed={seed} rounds={args.rounds} nodes={args.nodes}", flush=True)
