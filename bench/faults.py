@@ -10,7 +10,8 @@ EndpointSlice version and router snapshots every 100 ms are recorded and replaye
 with --seed to repeat a run. Needs root and FRR (like the tests).
 
     python bench/faults.py [--rounds 100] [--seed N] [--only "API faults"] [--json]
-                           [--budget-s SECONDS]
+                           [--budget-s SECONDS] [--save-timeline DIR]
+    python bench/faults.py --replay DIR/node-faults.json.gz
 
 With --json the last line is one JSON object: the seed, the allowances, and the figures
 of every scenario (`transient_violations`, `addresses_changed`, `duplicates`,
@@ -21,17 +22,26 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gzip
 import json
 import random
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lab.harness.scenarios import HEADER, SCENARIOS, row_of, run_scenario
+from lab.harness.scenarios import HEADER, SCENARIOS, Record, row_of, run_scenario
 from lab.harness.stack import system_stack
-from lab.harness.transients import Allowance, describe
+from lab.harness.transients import (
+    Allowance,
+    describe,
+    explain,
+    replay,
+    timeline_from_json,
+    timeline_to_json,
+)
 
 
 def table(rows: list[list[str]]) -> str:
@@ -41,6 +51,15 @@ def table(rows: list[list[str]]) -> str:
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
               for r in rows]
     return "\n".join(lines)
+
+
+def save_timeline(directory: Path, name: str, record: Record, nodes: Mapping[str, str]) -> None:
+    """The recording of one scenario, gzipped JSON: {"nodes", "timeline"}."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (name.replace(" ", "-").replace("/", "-") + ".json.gz")
+    with gzip.open(path, "wt") as f:
+        json.dump({"nodes": dict(nodes), "timeline": timeline_to_json(record.timeline)}, f)
+    print(f"recording: {path}", flush=True)
 
 
 def main() -> int:
@@ -55,6 +74,12 @@ def main() -> int:
     parser.add_argument("--table-from", action="append", metavar="FILE",
                         help="print the table of earlier --json runs (every JSON line of "
                              "FILE) and exit; repeatable")
+    parser.add_argument("--save-timeline", metavar="DIR", type=Path,
+                        help="write each scenario's recording (every API version and "
+                             "router sample) to DIR/<scenario>.json.gz, for replaying later")
+    parser.add_argument("--replay", metavar="FILE", type=Path,
+                        help="replay a --save-timeline recording with today's rules, print "
+                             "its figures and violations as JSON, and exit")
     parser.add_argument("--json", action="store_true",
                         help="print the figures as one JSON object on the last line")
     args = parser.parse_args()
@@ -62,6 +87,14 @@ def main() -> int:
         runs = [json.loads(line) for f in args.table_from
                 for line in Path(f).read_text().splitlines() if line.startswith("{")]
         print(table([row_of(s) for run in runs for s in run["scenarios"]]))
+        return 0
+    if args.replay:
+        with gzip.open(args.replay, "rt") as f:
+            saved = json.load(f)
+        timeline = timeline_from_json(saved["timeline"])
+        seen = replay(timeline, saved["nodes"])
+        print(json.dumps({**seen.figures(), "violation_detail": explain(
+            timeline, saved["nodes"], seen.violations)}))
         return 0
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
     print(f"seed={seed} rounds={args.rounds} nodes={args.nodes}", flush=True)
@@ -78,8 +111,13 @@ def main() -> int:
             failed.append(f"{name}: {err}")
             continue
         failed.extend(f"{name}: {line}" for line in record.failures)
+        if args.save_timeline and record.timeline is not None:
+            save_timeline(args.save_timeline, name, record, stack.checker.nodes)
         rows.append(record.row())
         figures.append(record.figures())
+        if record.transients and record.timeline:
+            figures[-1]["violation_detail"] = explain(
+                record.timeline, stack.checker.nodes, record.transients.violations)
         print(" | ".join(record.row()), flush=True)
         if record.transients and record.transients.violations:
             print(f"  violations: {describe(record.transients.violations, 20)}", flush=True)

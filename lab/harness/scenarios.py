@@ -28,7 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from lab.harness.invariants import Verdict
 from lab.harness.observer import Observer
 from lab.harness.stack import APP_NAMESPACE, Stack, config_text, link
-from lab.harness.transients import Allowance, Transients, replay
+from lab.harness.transients import Allowance, Timeline, Transients, replay
 from metallb.component.labels import NAMESPACE
 from metallb.wait import poll_until
 
@@ -55,6 +55,7 @@ class Record:
     observer: Observer | None = None
     allowance: Allowance = field(default_factory=Allowance)
     transients: Transients | None = None
+    timeline: Timeline | None = None  # what `transients` was replayed from
     failures: list[str] = field(default_factory=list)
 
     def converged(self, stack: Stack, healed_at: float, timeout: float = 90.0,
@@ -98,8 +99,8 @@ class Record:
             return
         self.observer.stop()
         self.failures.extend(self.observer.errors)
-        self.transients = replay(self.observer.timeline(), stack.checker.nodes,
-                                 self.allowance)
+        self.timeline = self.observer.timeline()
+        self.transients = replay(self.timeline, stack.checker.nodes, self.allowance)
 
     # -- reporting -------------------------------------------------------------------
     def figures(self) -> dict[str, Any]:

@@ -71,8 +71,8 @@ class NodeMark:
 @dataclass(frozen=True)
 class FaultWindow:
     """A fault from `start` until it was healed at `end`. A difference that starts in
-    the window (or within `Allowance.converge` after it) is excused until `end` +
-    converge; if the fault takes BGP sessions down (`sessions`: a killed speaker or
+    the window (or within `Allowance.converge` before or after it) is excused until
+    `end` + converge; if the fault takes BGP sessions down (`sessions`: a killed speaker or
     ExaBGP, FRR restarted, a link down), until the session of the difference's next
     hop is Established again (as the router's samples show) + converge: the time a
     session takes to come back is reported on its own (`session_down`), not judged."""
@@ -94,7 +94,9 @@ class Allowance:
     router's tables show it."""
     hold_time: float = 3.0
     """A route via a node that stopped announcing (speaker killed, link down) stays until
-    the BGP hold time expires; it may last hold_time + converge."""
+    the BGP hold time expires; it may last hold_time + converge from the node going
+    down, also when it became stale shortly before (within converge: the withdrawal
+    was not late yet when the link was cut)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,12 @@ class _State:
         if event.resource == "services":
             self._check_addresses(event.obj)
 
+    def mark(self, mark: NodeMark) -> None:
+        if mark.announcing:
+            self.down_since.pop(mark.node, None)
+        else:
+            self.down_since.setdefault(mark.node, mark.t)
+
     def _check_addresses(self, svc: Mapping[str, Any]) -> None:
         if not load_balancers([svc]):
             return
@@ -213,6 +221,17 @@ class _State:
         live = {n for n in self.nodes if n not in self.down_since}
         return expected_routes(load_balancers(self.services.values()),
                                self.slices.values(), live, self.nodes)
+
+
+def _stream(timeline: Timeline, samples: bool) -> list[tuple[float, int, Any]]:
+    """(t, order, item) in time order: API events (0) before node marks (1) before
+    router samples (2) at the same instant."""
+    stream: list[tuple[float, int, Any]] = [(e.t, 0, e) for e in timeline.events]
+    stream += [(m.t, 1, m) for m in timeline.marks]
+    if samples:
+        stream += [(s.t, 2, s) for s in timeline.samples]
+    stream.sort(key=lambda item: (item[0], item[1]))
+    return stream
 
 
 def differences(router: Routes, expected: Mapping[str, set[str]]) -> set[tuple[str, str, str]]:
@@ -236,18 +255,11 @@ def replay(timeline: Timeline, nodes: Mapping[str, str],
     by_hop = {hop: name for name, hop in nodes.items()}
     open_: dict[tuple[str, str, str, str], list[Any]] = {}  # key -> [start, down, last]
     raw: list[tuple[tuple[str, str, str, str], float, float | None, float, float, bool]] = []
-    stream: list[tuple[float, int, Any]] = [(e.t, 0, e) for e in timeline.events]
-    stream += [(m.t, 1, m) for m in timeline.marks]
-    stream += [(s.t, 2, s) for s in timeline.samples]
-    stream.sort(key=lambda item: (item[0], item[1]))
-    for t, order, item in stream:
+    for t, order, item in _stream(timeline, samples=True):
         if order == 0:
             state.apply(item)
         elif order == 1:
-            if item.announcing:
-                state.down_since.pop(item.node, None)
-            else:
-                state.down_since.setdefault(item.node, t)
+            state.mark(item)
         else:
             expected = state.expected()
             for table, routes in (("kernel", item.kernel), ("frr", item.frr)):
@@ -267,6 +279,9 @@ def replay(timeline: Timeline, nodes: Mapping[str, str],
     sessions = _Sessions(timeline.samples)
     episodes = []
     for key, start, down, last, stop, at_end in raw:
+        if key[1] == "stale" and down is None:
+            down = _went_down(timeline.marks, by_hop.get(key[3], ""), start,
+                              start + allowance.converge)
         if key[1] == "stale" and down is not None:
             until, why = down + allowance.hold_time + allowance.converge, "node down"
         else:
@@ -280,14 +295,26 @@ def replay(timeline: Timeline, nodes: Mapping[str, str],
                       statistics.median(gaps) if gaps else 0.0)
 
 
+def _went_down(marks: Iterable[NodeMark], node: str, after: float,
+               until: float) -> float | None:
+    """When `node` was marked down after `after` and at or before `until`, if it was: a
+    stale route via a node whose link is cut (or speaker killed) while its withdrawal is
+    still within its allowance can only go when the router's hold time expires."""
+    return next((m.t for m in marks
+                 if m.node == node and not m.announcing and after < m.t <= until), None)
+
+
 def _excuse(windows: Iterable[FaultWindow], sessions: _Sessions, hop: str, start: float,
             allowance: Allowance) -> tuple[float, str]:
     """Until when a difference via `hop` that started at `start` is excused, and why:
-    the latest of what every fault window covering `start` allows (a fault may follow
-    the recovery from the previous one closely), else `converge` from its start."""
+    the latest of what every fault window covering it allows (a fault may follow the
+    recovery from the previous one closely), else `converge` from its start. A window
+    covers a difference from `converge` before its start (a fault that strikes while
+    the difference is still within its allowance governs it: the route cannot move
+    while the session is down) until `converge` after its recovery."""
     best = (start + allowance.converge, "converge")
     for w in windows:
-        if w.start > start:
+        if w.start > start + allowance.converge:
             continue
         recovered = w.end
         if w.sessions:
@@ -344,3 +371,115 @@ def describe(episodes: Iterable[Episode], limit: int = 8) -> str:
     return "; ".join(f"{e.table} {e.kind} {e.prefix} via {e.hop or '-'} for "
                      f"{e.duration:.2f}s ({e.excuse}, allowed {e.allowed_until - e.start:.2f}s)"
                      for e in list(episodes)[:limit])
+
+
+def timeline_to_json(timeline: Timeline) -> dict[str, Any]:
+    """A recording as plain JSON (bench/faults.py --save-timeline), so a run can be
+    replayed again later, say with other rules, without running it again."""
+    return {
+        "events": [[e.t, e.resource, e.type, e.obj] for e in timeline.events],
+        "samples": [[s.t, s.kernel, s.frr, None if s.sessions is None else sorted(s.sessions)]
+                    for s in timeline.samples],
+        "marks": [[m.t, m.node, m.announcing] for m in timeline.marks],
+        "windows": [[w.start, w.end, w.what, w.sessions] for w in timeline.windows],
+        "end": timeline.end,
+    }
+
+
+def timeline_from_json(data: Mapping[str, Any]) -> Timeline:
+    """The inverse of `timeline_to_json`."""
+    def routes(table: Mapping[str, list[str]] | None) -> Routes | None:
+        return None if table is None else {p: tuple(h) for p, h in table.items()}
+
+    return Timeline(
+        tuple(ApiEvent(*e) for e in data["events"]),
+        tuple(RouterSample(t, routes(k) or {}, routes(f),
+                           None if s is None else frozenset(s))
+              for t, k, f, s in data["samples"]),
+        tuple(NodeMark(*m) for m in data["marks"]),
+        tuple(FaultWindow(*w) for w in data["windows"]),
+        data["end"])
+
+
+def explain(timeline: Timeline, nodes: Mapping[str, str],
+            episodes: Iterable[Episode]) -> list[dict[str, Any]]:
+    """Per episode (meant for the violations), what is needed to tell a slow speaker
+    from a wrong allowance, times in seconds since the recording's first sample: the
+    episode itself, the node of its next hop, the last API change before its start that
+    changed what the API calls for its prefix (`cause`), the fault window nearest to
+    it, the node marks and its next hop's session changes from 10 s before the change
+    until its end."""
+    t0 = timeline.samples[0].t if timeline.samples else 0.0
+    by_hop = {hop: name for name, hop in nodes.items()}
+    history = _route_history(timeline, nodes)
+    out = []
+    for e in episodes:
+        changes = history.get(e.prefix, [])
+        i = bisect.bisect_right([c[0] for c in changes], e.start) - 1
+        cause = changes[i] if i >= 0 else None
+        since = (cause[0] if cause else e.start) - 10.0
+        nearest = min(timeline.windows, default=None,
+                      key=lambda w: max(w.start - e.start, e.start - w.end, 0.0))
+        out.append({
+            "table": e.table, "kind": e.kind, "prefix": e.prefix, "hop": e.hop,
+            "node": by_hop.get(e.hop, ""), "start": round(e.start - t0, 3),
+            "last_seen": round(e.last_seen - t0, 3), "end": round(e.end - t0, 3),
+            "duration_s": round(e.duration, 3),
+            "allowed_s": round(e.allowed_until - e.start, 3), "excuse": e.excuse,
+            "cause": None if cause is None else {
+                "t": round(cause[0] - t0, 3), "change": cause[1],
+                "before_start_s": round(e.start - cause[0], 3)},
+            "nearest_fault": None if nearest is None else {
+                "what": nearest.what, "start": round(nearest.start - t0, 3),
+                "end": round(nearest.end - t0, 3), "sessions": nearest.sessions},
+            "marks": [f"{m.t - t0:.3f} {m.node} {'up' if m.announcing else 'down'}"
+                      for m in timeline.marks if since <= m.t <= e.end],
+            "session": _session_changes(timeline.samples, e.hop, since, e.end, t0),
+            "longest_sample_gap_s": round(_longest_gap(timeline.samples, since + 10.0,
+                                                       e.end), 3),
+        })
+    return out
+
+
+def _route_history(timeline: Timeline,
+                   nodes: Mapping[str, str]) -> dict[str, list[tuple[float, str]]]:
+    """prefix -> [(t, "what changed")] for every API event or node mark that changed
+    the next hops the API calls for that prefix."""
+    state = _State(nodes)
+    before: dict[str, set[str]] = {}
+    out: dict[str, list[tuple[float, str]]] = {}
+    for t, order, item in _stream(timeline, samples=False):
+        if order == 0:
+            state.apply(item)
+            what = f"{item.resource} {item.type} {object_key(item.obj)}"
+        else:
+            state.mark(item)
+            what = f"node {item.node} {'up' if item.announcing else 'down'}"
+        now = state.expected()
+        for prefix in set(before) | set(now):
+            old, new = before.get(prefix, set()), now.get(prefix, set())
+            if old != new:
+                out.setdefault(prefix, []).append(
+                    (t, f"{what}: {sorted(old)} -> {sorted(new)}"))
+        before = now
+    return out
+
+
+def _longest_gap(samples: Iterable[RouterSample], since: float, until: float) -> float:
+    times = [s.t for s in samples if since <= s.t <= until]
+    return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+
+def _session_changes(samples: Iterable[RouterSample], hop: str, since: float, until: float,
+                     t0: float) -> list[str]:
+    """'t up|down|no answer' each time the hop's session was seen changing."""
+    out, last = [], None
+    for s in samples:
+        if s.t > until:
+            break
+        state = "no answer" if s.sessions is None else (
+            "up" if hop in s.sessions else "down")
+        if state != last and s.t >= since:
+            out.append(f"{s.t - t0:.3f} {state}")
+        last = state
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from lab.harness.invariants import InvariantChecker, Snapshot
 from lab.harness.observer import bgp_table
 from lab.harness.transients import (
@@ -11,7 +13,10 @@ from lab.harness.transients import (
     NodeMark,
     RouterSample,
     Timeline,
+    explain,
     replay,
+    timeline_from_json,
+    timeline_to_json,
 )
 
 NODES = {"n0": "192.0.2.11", "n1": "192.0.2.12"}
@@ -198,6 +203,55 @@ def test_a_route_via_a_node_that_went_down_is_excused_for_the_hold_time_only():
     assert [e.hop for e in kept.violations] == [B, B]
 
 
+def test_a_route_stale_just_before_its_node_is_cut_off_is_excused_for_the_hold_time():
+    """x deleted at 1.0, n1's link cut at 1.05, before its speaker could withdraw: the
+    router keeps the route via n1 until its hold time expires (bench/faults.py, node
+    faults, link_flap: 2.8-3.4 s against a 2 s allowance)."""
+    gone = [added(1.0, X, kind="DELETED")]
+    cut = [NodeMark(1.05, "n1", announcing=False)]
+    via_b = {"198.51.100.1/32": (B,)}
+    seen = run(X_EVENTS + gone, samples(0, 1.3, X_ROUTE) + samples(1.3, 4.2, via_b)
+               + samples(4.2, 6, {}), cut)
+    assert sorted((e.hop, round(e.duration, 1)) for e in seen.episodes
+                  if e.kind == "stale") == [(A, 0.3), (A, 0.3), (B, 3.2), (B, 3.2)]
+    assert not seen.violations
+    assert {e.excuse for e in seen.episodes if e.hop == B} == {"node down"}
+
+
+def test_a_withdrawal_already_late_when_the_node_is_cut_off_is_still_a_violation():
+    gone = [added(1.0, X, kind="DELETED")]
+    via_b = {"198.51.100.1/32": (B,)}
+    timeline = samples(0, 1.3, X_ROUTE) + samples(1.3, 6.5, via_b) + samples(6.5, 8, {})
+    late_cut = run(X_EVENTS + gone, timeline, [NodeMark(3.5, "n1", announcing=False)])
+    assert [e.hop for e in late_cut.violations] == [B, B]
+    assert {e.excuse for e in late_cut.violations} == {"converge"}
+    # Cut in time, but the route outlives the hold time: a violation too.
+    kept = run(X_EVENTS + gone, samples(0, 1.3, X_ROUTE) + samples(1.3, 8.5, via_b)
+               + samples(8.5, 9, {}), [NodeMark(1.05, "n1", announcing=False)])
+    assert [e.hop for e in kept.violations] == [B, B]
+
+
+def test_a_route_not_yet_announced_when_a_session_fault_strikes_waits_for_the_session():
+    """y created at 1.0, FRR restarted at 1.1 before the speakers announced it: the
+    route can only come once the sessions are back (4.0) + converge; a fault that
+    strikes after the route is already late excuses nothing."""
+    y = svc("y", ["198.51.100.2"])
+    events = [*X_EVENTS, added(1.0, y), added(1.0, eps("y", ["n0", "n1"]), "endpointslices")]
+    both = {**X_ROUTE, "198.51.100.2/32": BOTH}
+    restart = [FaultWindow(1.1, 1.3, "frr_restart", sessions=True)]
+    outage = samples(1.1, 4.0, {}, sessions=(), frr=None)
+    seen = run(events, samples(0, 1.1, X_ROUTE) + outage + samples(4.0, 5.0, X_ROUTE)
+               + samples(5.0, 6.0, both), windows=restart)
+    assert not seen.violations
+    assert {e.excuse for e in seen.episodes if e.prefix == "198.51.100.2/32"} == {
+        "frr_restart"}
+    late = [FaultWindow(3.5, 3.7, "frr_restart", sessions=True)]
+    lagging = run(events, samples(0, 3.5, X_ROUTE) + samples(3.5, 4.0, {}, sessions=(),
+                                                               frr=None)
+                  + samples(4.0, 6.0, both), windows=late)
+    assert {e.prefix for e in lagging.violations} == {"198.51.100.2/32"}
+
+
 def test_routes_missing_while_a_session_is_down_are_excused_until_it_is_back():
     """FRR restarted at 1.0 (healed at 1.2): sessions down until 4.0; routes are back
     at 5.5 (within converge of the session) in one run, never in the other."""
@@ -257,3 +311,24 @@ def test_the_bgp_table_is_read_from_the_valid_paths():
         "198.51.100.2/32": [{"valid": False, "peerId": A, "nexthops": [{"ip": A}]}]}}
     assert bgp_table(data) == {"198.51.100.1/32": BOTH}
     assert bgp_table({}) == {}
+
+
+def test_a_violation_is_explained_by_its_api_change_and_nearest_fault():
+    gone = [added(1.0, X, kind="DELETED")]
+    timeline = Timeline(tuple(X_EVENTS + gone), tuple(samples(0, 6, X_ROUTE)), (),
+                        (FaultWindow(4.0, 4.5, "exabgp_kill9", sessions=True),), None)
+    seen = replay(timeline, NODES, ALLOW)
+    detail = explain(timeline, NODES, seen.violations)
+    assert len(detail) == 4 and {d["node"] for d in detail} == {"n0", "n1"}
+    first = detail[0]
+    assert first["cause"]["change"].startswith("services DELETED d/x: ['192.0.2.11'")
+    assert first["cause"]["t"] == 1.0 and first["nearest_fault"]["what"] == "exabgp_kill9"
+    assert first["session"] == ["0.000 up"]
+
+
+def test_a_recording_survives_json():
+    timeline = Timeline(tuple(X_EVENTS), tuple(samples(0, 0.3, X_ROUTE)
+                                               + samples(0.3, 0.5, {}, sessions=(), frr=None)),
+                        (NodeMark(0.1, "n1", announcing=False),),
+                        (FaultWindow(0.2, 0.3, "frr_restart", sessions=True),), 0.6)
+    assert timeline_from_json(json.loads(json.dumps(timeline_to_json(timeline)))) == timeline
