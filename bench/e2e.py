@@ -2,7 +2,7 @@
 next hop per node; and failover: a speaker SIGTERMed, killed (-9), or its node's link
 set down -> that next hop gone from the router's kernel table.
 
-    sudo python3 bench/e2e.py [--nodes 3] [--batches 1,100,500] [--rounds 3]
+    sudo python3 bench/e2e.py [--nodes 3] [--batches 1,100,500] [--repeat 3] [--rounds 3]
                               [--router frr,bird,gobgp]
 
 Everything is real: the router (FRR, BIRD 2 or GoBGP; each of --router in turn, one
@@ -10,7 +10,10 @@ table) in a router namespace, the controller and one speaker per node
 as processes, ExaBGP in the node namespaces, the API emulator. Each service gets an
 EndpointSlice ready on every node. The baseline, measured in the same run, is create ->
 `status.loadBalancer` written (API + controller alone, seen through a watch); the ratio
-says what announcing through the speakers, BGP and zebra costs on top.
+says what announcing through the speakers, BGP and zebra costs on top, paired: per round,
+that round's median over its own baseline median. `--repeat` rounds each create every batch
+size in turn, so load on the shared machine hits all alike; the table shows min / median /
+max over the rounds.
 
 Batch sizes stop at 500: IPv4 service addresses must come from the documentation ranges,
 and 192.0.2.0/24 is the lab's link, which leaves 198.51.100.0/24 + 203.0.113.0/24 = 512
@@ -30,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import Report, add_json_flag
+from bench.report import Report, add_json_flag, fmt_spread, paired_ratios
 from lab.cluster import UpOptions, restart_speaker, teardown, up
 from lab.errors import LabError
 from lab.harness.status_watch import StatusWatch
@@ -129,6 +132,9 @@ def main() -> int:
                         help="service counts created at once (default: %(default)s)")
     parser.add_argument("--singles", type=int, default=20,
                         help="repetitions of the 1-service case (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of the create batches, each round every batch size in "
+                        "turn (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="failovers of each kind (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=120.0)
@@ -156,7 +162,9 @@ def main() -> int:
     return 0
 
 
-Rows = list[tuple[str, int, list[float], list[float]]]
+# per batch: label, count, and per round the per-service seconds (create -> status,
+# create -> route)
+Rows = list[tuple[str, int, list[list[float]], list[list[float]]]]
 
 
 def measure_router(args: argparse.Namespace, batches: list[int],
@@ -182,20 +190,23 @@ def measure_router(args: argparse.Namespace, batches: list[int],
         with RunningLab(state) as lab:
             watcher = StatusWatch(lab.core, NAMESPACE, clock=time.monotonic).start()
             try:
-                for count in batches:
-                    print(f"measuring {count} service(s)...", file=sys.stderr)
-                    if count == 1:
+                rounds: dict[int, tuple[list[list[float]], list[list[float]]]] = {
+                    count: ([], []) for count in batches}
+                for rnd in range(args.repeat):
+                    for count in batches:
+                        print(f"round {rnd}: measuring {count} service(s)...",
+                              file=sys.stderr)
                         status, routed = [], []
-                        for rep in range(args.singles):
-                            s, r = measure_batch(lab, watcher, 1, f"one{rep}", args.timeout)
+                        for rep in range(args.singles if count == 1 else 1):
+                            s, r = measure_batch(lab, watcher, count, f"r{rnd}b{count}x{rep}",
+                                                 args.timeout)
                             status += s
                             routed += r
-                        rows.append((f"1 (x{args.singles}, one at a time)", 1, status,
-                                     routed))
-                    else:
-                        status, routed = measure_batch(lab, watcher, count, f"b{count}",
-                                                       args.timeout)
-                        rows.append((f"{count} at once", count, status, routed))
+                        rounds[count][0].append(status)
+                        rounds[count][1].append(routed)
+                rows += [(f"1 (x{args.singles}, one at a time)" if count == 1
+                          else f"{count} at once", count, status, routed)
+                         for count, (status, routed) in rounds.items()]
                 lab.create_service("failover")
                 poll_until(lambda: lab.service_addresses("failover"), args.timeout,
                            what="an address for the failover service")
@@ -218,6 +229,10 @@ def ms(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value >= 0.01 else f"{value * 1000:.1f} ms"
 
 
+def ms_spread(values: list[float]) -> str:
+    return " / ".join(ms(v) for v in (min(values), statistics.median(values), max(values)))
+
+
 def print_results(report: Report, nodes: int,
                   results: list[tuple[str, Rows, dict[str, list[float]]]]) -> None:
     report.note(
@@ -228,12 +243,17 @@ def print_results(report: Report, nodes: int,
     table = []
     for router, rows, _failovers in results:
         for label, _count, status, routed in rows:
-            ratio = statistics.median(routed) / max(statistics.median(status), 1e-6)
-            table.append((router, label, ms(statistics.median(status)), ms(pct(status, 0.99)),
-                          ms(statistics.median(routed)), ms(pct(routed, 0.99)),
-                          f"{ratio:.1f}x"))
-    report.table("batches", ("router", "services", "create->status p50", "p99",
-                             "create->route p50", "p99", "ratio p50"), table)
+            status_p50 = [statistics.median(r) for r in status]
+            routed_p50 = [statistics.median(r) for r in routed]
+            table.append((router, label, len(status), ms_spread(status_p50),
+                          ms(pct([v for r in status for v in r], 0.99)), ms_spread(routed_p50),
+                          ms(pct([v for r in routed for v in r], 0.99)),
+                          fmt_spread(paired_ratios(routed_p50, status_p50), "x", 1)))
+    report.table("batches", ("router", "services", "rounds", "create->status p50",
+                             "p99 (all rounds)", "create->route p50", "p99 (all rounds)",
+                             "route / status p50 (paired)"), table,
+                 title="p50 columns: min / median / max over the rounds of each round's "
+                       "median; p99 over every service of every round; the ratio per round.")
     report.table("failover", ("router", "cause", "runs", "min", "median", "max"),
                  [(router, f"speaker {how}" if how != "link down" else "node link down",
                    len(values), ms(min(values)), ms(statistics.median(values)),
@@ -241,7 +261,8 @@ def print_results(report: Report, nodes: int,
                   for router, _rows, failovers in results for how, values in failovers.items()],
                  title="Failover: action -> the router drops that node's next hop "
                        "(hold time 3 s).")
-    report.set("raw", {router: {"batches": {label: {"status_s": status, "routed_s": routed}
+    report.set("raw", {router: {"batches": {label: {"status_s_per_round": status,
+                                                    "routed_s_per_round": routed}
                                             for label, _count, status, routed in rows},
                                 "failover_s": failovers}
                        for router, rows, failovers in results})

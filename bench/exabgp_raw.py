@@ -10,14 +10,22 @@ ExaBGP 4.2.25 is the project's pinned version (this interpreter's `python -m exa
 "4.2.25-lean" is the same ExaBGP started the way the speaker starts it, through
 speaker/exabgp/launcher/ (which removes a deep copy per route, ...); other versions are
 installed into throwaway venvs under /tmp (skipped with a message if that fails). One
-ExaBGP in a node namespace talks to FRR in a router namespace; ratios are against the
-first row, measured in the same run.
+ExaBGP in a node namespace talks to FRR in a router namespace.
+
+Every contender here and in bench/gobgp_raw.py is measured by bench/measure.py's rules:
+the router idle (FRR and its kernel table empty) before each run, FRR and the kernel polled
+every 20 ms, "FRR holds all" then "+ kernel". "sender done" is when the sender's API had
+taken every route: ExaBGP's acknowledgement of the last command (its arrival time), GoBGP's
+API call returning; none for the driver row. The rows run interleaved, round by round
+(--repeat rounds), so machine load hits all alike; the table shows min / median / max per
+row and the ratio to the first row paired round by round.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import socket
 import statistics
@@ -26,14 +34,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.measure import until_router_holds, wait_idle
-from bench.report import Report, add_json_flag
+from bench.measure import POLL_S, until_router_holds, wait_idle
+from bench.report import Report, add_json_flag, fmt_spread, paired_ratios, spread
 from lab.frr import FrrRouter, RouterConfig
 from lab.netns import Topology
 from metallb.childproc import terminate
@@ -47,6 +55,9 @@ from speaker.exabgp.supervisor import default_exabgp_cmd, stock_exabgp_cmd
 PINNED = "4.2.25"
 LEAN = f"{PINNED}-lean"
 BATCH = 1000
+# ExaBGP's start and session set-up, not measured: on a machine at load 40 a stock start
+# alone took up to 26 s (its 0.15 s idle), so 30 s was too short
+START_TIMEOUT_S = 180
 MODES = [("batched", False), ("batched", True), ("per-line", False), ("per-line", True),
          ("neighbor-batched", False)]
 
@@ -64,37 +75,18 @@ class Result:
 
 @dataclass
 class Row:
-    """Repeated runs of one configuration."""
+    """The runs of one configuration, one per round (rounds interleave the rows)."""
 
     runs: list[Result]
 
-    def _times(self, attr: str) -> list[float]:
-        return sorted(v for r in self.runs if (v := getattr(r, attr)) is not None)
-
-    @property
-    def best(self) -> float | None:
-        times = self._times("seconds")
-        return times[0] if len(times) == len(self.runs) else None
-
-    @property
-    def median(self) -> float | None:
-        times = self._times("seconds")
-        return statistics.median(times) if len(times) == len(self.runs) else None
-
-    @property
-    def best_kernel(self) -> float | None:
-        times = self._times("kernel_seconds")
-        return times[0] if len(times) == len(self.runs) else None
-
-    @property
-    def best_ack(self) -> float | None:
-        times = self._times("ack_seconds")
-        return times[0] if times else None
+    def column(self, attr: str) -> list[float]:
+        """Per round, `attr` (NaN where the run timed out, so rounds stay aligned)."""
+        return [v if (v := getattr(r, attr)) is not None else float("nan") for r in self.runs]
 
     @property
     def rss(self) -> float | None:
-        values = self._times("rss_mb")
-        return values[-1] if values else None
+        values = [v for r in self.runs if (v := r.rss_mb) is not None]
+        return max(values) if values else None
 
 
 def exabgp_command(version: str) -> list[str] | None:
@@ -170,7 +162,7 @@ class RawExaBGP:
         self.up = threading.Event()
         self.acks = 0
         self.last_ack_at = 0.0  # monotonic time of the latest ack, taken as it arrives
-        self.listener.settimeout(30)
+        self.listener.settimeout(START_TIMEOUT_S)
         self.conn, _ = self.listener.accept()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -211,7 +203,7 @@ def run_raw(cmd: list[str], version: str, mode: str, group_updates: bool, topo: 
     family = fam(routes)
     exa = RawExaBGP(cmd, workdir, topo.nodes[0].netns, spec, group_updates)
     try:
-        if not exa.up.wait(30):
+        if not exa.up.wait(START_TIMEOUT_S):
             raise RuntimeError(f"ExaBGP {version} session did not come up; see {workdir}")
         lines = commands(mode, routes, spec.peer_address)
         wait_idle(router, family)
@@ -239,7 +231,8 @@ def run_driver(cmd: list[str], version: str, topo: Topology, router: FrrRouter,
     try:
         driver.start()
         driver.set_peers([spec])
-        poll_until(lambda: driver.sessions()[spec.peer_address].up, 30, what="session up")
+        poll_until(lambda: driver.sessions()[spec.peer_address].up, START_TIMEOUT_S,
+                   what="session up")
         wait_idle(router, family)
         start = time.monotonic()
         driver.set_routes({spec.peer_address: dict.fromkeys(routes, RouteAttrs())})
@@ -260,15 +253,42 @@ def fmt(value: float | None, spec: str) -> str:
     return "timeout" if value is None else format(value, spec)
 
 
-ROW_HEADER = ("best s", "median s", "kernel s (best)", "routes/s (best)", "sender done s (best)",
-              "RSS MB", "x baseline")
+ROW_HEADER = ("FRR holds all s", "+ kernel s", "routes/s (median)", "sender done s",
+              "RSS MB", "x baseline (paired)")
 
 
-def row_cells(row: Row, routes: int, base: float | None) -> tuple[str, ...]:
-    """The figures every raw injection table shows for one row (ROW_HEADER)."""
-    return (fmt(row.best, ".2f"), fmt(row.median, ".2f"), fmt(row.best_kernel, ".2f"),
-            fmt(routes / row.best if row.best else None, ".0f"), fmt(row.best_ack, ".2f"),
-            fmt(row.rss, ".0f"), fmt(row.best / base if row.best and base else None, ".2f"))
+def row_cells(row: Row, routes: int, base: Row) -> tuple[str, ...]:
+    """The figures every raw injection table shows for one row (ROW_HEADER): min / median /
+    max over the rounds, and the ratio to the baseline row paired round by round."""
+    seconds = row.column("seconds")
+    median = spread(seconds)["median"]
+    return (fmt_spread(seconds, ""), fmt_spread(row.column("kernel_seconds"), ""),
+            fmt(routes / median if median else None, ".0f"),
+            fmt_spread(row.column("ack_seconds"), ""), fmt(row.rss, ".0f"),
+            fmt_spread(paired_ratios(seconds, base.column("seconds")), ""))
+
+
+def interleaved(runners: list[Callable[[Path], Result]], repeat: int, tmp: str,
+                label: Callable[[Result], str]) -> list[Row]:
+    """`repeat` rounds, each running every runner once in turn (a fresh work directory
+    each), so load on the shared machine hits all rows alike and each round gives a
+    paired ratio; one Row per runner."""
+    rows = [Row([]) for _ in runners]
+    for r in range(repeat):
+        for runner, row in zip(runners, rows, strict=True):
+            result = runner(Path(tempfile.mkdtemp(dir=tmp)))
+            row.runs.append(result)
+            print(f"# round {r}: {label(result)}: FRR {fmt(result.seconds, '.3f')} s, "
+                  f"kernel {fmt(result.kernel_seconds, '.3f')} s", flush=True)
+    return rows
+
+
+def raw_title(routes: int, family: int, target: str, repeat: int) -> str:
+    size = 32 if family == 4 else 128
+    return (f"{routes} /{size}s, {target}: seconds from the first command until FRR (and then "
+            f"the kernel) hold them all, and until the sender took every route; min / median / "
+            f"max of {repeat} interleaved rounds; FRR and the kernel polled every "
+            f"{POLL_S * 1000:.0f} ms, router idle (FRR and kernel empty) before each run")
 
 
 @contextlib.contextmanager
@@ -290,8 +310,9 @@ def raw_bench_parser(description: str) -> argparse.ArgumentParser:
     """The options every raw injection bench takes."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--routes", type=int, default=10000)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs per row; the table shows the best and the median")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="rounds, each running every row once; the table shows min / "
+                             "median / max")
     # Default IPv6: /128s from 2001:db8::/32 keep every prefix in documentation space. IPv4
     # (/32s from 198.18.0.0/15, RFC 2544's benchmark range) compares with published /32
     # figures; those prefixes too exist only inside the bench's own namespaces.
@@ -365,6 +386,9 @@ def startup_table(starts: int, report: Report) -> None:
 def main() -> int:
     parser = raw_bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--versions", default=f"{PINNED},{LEAN},5.0.15")
+    parser.add_argument("--modes", default=",".join(dict.fromkeys([m for m, _ in MODES]
+                                                                  + ["driver"])),
+                        help="command forms to run (each with its group-updates settings)")
     parser.add_argument("--starts", type=int, default=10,
                         help="ExaBGP starts per row of the start-up table (0: no table)")
     parser.add_argument("--startup-only", action="store_true",
@@ -380,38 +404,30 @@ def main() -> int:
     if not_root("bench/exabgp_raw.py"):
         return 2
     routes = prefixes(args.routes, args.family)
-    results: list[Result] = []
     with bench_router("exabgp-bench-") as (tmp, topo, router):
+        runners = []
         for version in args.versions.split(","):
             cmd = exabgp_command(version)
             if cmd is None:
                 continue
-            rows = [(mode, gu) for mode, gu in MODES] + [("driver", False)]
-            for mode, group_updates in rows:
-                runs = []
-                for _ in range(args.repeat):
-                    workdir = Path(tempfile.mkdtemp(dir=tmp))
-                    if mode == "driver":
-                        runs.append(run_driver(cmd, version, topo, router, routes,
-                                               workdir, args.timeout))
-                    else:
-                        runs.append(run_raw(cmd, version, mode, group_updates, topo,
-                                            router, routes, workdir, args.timeout))
-                row = Row(runs)
-                print(f"# {version} {mode} group-updates={group_updates}: "
-                      f"best {fmt(row.best, '.2f')} s", flush=True)
-                results.append(row)
-    base = results[0].best if results else None
-    size = 32 if args.family == 4 else 128
+            for mode, group_updates in [(m, gu) for m, gu in [*MODES, ("driver", False)]
+                                        if m in args.modes.split(",")]:
+                if mode == "driver":
+                    runners.append(functools.partial(run_driver, cmd, version, topo, router,
+                                                     routes, timeout=args.timeout))
+                else:
+                    runners.append(functools.partial(
+                        run_raw, cmd, version, mode, group_updates, topo, router, routes,
+                        timeout=args.timeout))
+        results = interleaved(runners, args.repeat, tmp, lambda r: f"{r.version} {r.mode} "
+                              f"group-updates={str(r.group_updates).lower()}")
     table = []
     for row in results:
         r = row.runs[0]
         gu = "-" if r.mode == "driver" else str(r.group_updates).lower()
-        table.append((r.version, r.mode, gu, *row_cells(row, args.routes, base)))
+        table.append((r.version, r.mode, gu, *row_cells(row, args.routes, results[0])))
     report.table("injection", ("ExaBGP", "commands", "group-updates", *ROW_HEADER), table,
-                 title=f"{args.routes} /{size}s, one ExaBGP -> FRR 8.4, time from the first "
-                       f"command until FRR (and the kernel) hold them all (best and median "
-                       f"of {args.repeat})")
+                 title=raw_title(args.routes, args.family, "one ExaBGP -> FRR", args.repeat))
     report.set("runs", [[vars(r) for r in row.runs] for row in results])
     report.finish()
     return 0

@@ -2,7 +2,7 @@
 the first injected route until FRR counts all N, so "faster than a GoBGP-based speaker"
 is a ratio measured on this machine, not a figure from another one.
 
-    sudo python3 bench/gobgp_raw.py [--routes 10000] [--family 4|6] [--repeat 3]
+    sudo python3 bench/gobgp_raw.py [--routes 10000] [--family 4|6] [--repeat 5]
 
 gobgpd (Debian's `gobgpd`, 3.10) runs in the node namespace, peers with FRR like
 bench/exabgp_raw.py's ExaBGP does (node ASN 64513 -> router ASN 64512, hold time 30,
@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import os
 import re
@@ -63,13 +64,14 @@ from bench.exabgp_raw import (
     LEAN,
     ROW_HEADER,
     Result,
-    Row,
     bench_router,
     fam,
     fmt,
+    interleaved,
     not_root,
     prefixes,
     raw_bench_parser,
+    raw_title,
     row_cells,
     rss_mb,
     run_raw,
@@ -406,35 +408,23 @@ def main() -> int:
     version = gobgpd_version()
     api_dir = compile_protos(version)
     routes = prefixes(args.routes, args.family)
-    results: list[Row] = []
     began = time.monotonic()
     with bench_router("gobgp-bench-") as (tmp, topo, router):
-        for mode in ["exabgp", *modes]:
-            runs = []
-            for _ in range(args.repeat):
-                workdir = Path(tempfile.mkdtemp(dir=tmp))
-                if mode == "exabgp":
-                    # as the speaker's driver runs it: launcher, group-updates on
-                    runs.append(run_raw(default_exabgp_cmd(), LEAN, "neighbor-batched",
-                                        True, topo, router, routes, workdir,
-                                        args.timeout))
-                else:
-                    runs.append(run_gobgp(topo, router, routes, workdir, args.timeout,
-                                          mode, api_dir, version))
-            row = Row(runs)
-            print(f"# {runs[0].version} {mode}: best {fmt(row.best, '.2f')} s", flush=True)
-            results.append(row)
-    base = results[0].best if results else None
-    size = 32 if args.family == 4 else 128
+        # the baseline: ExaBGP as the speaker's driver runs it (launcher, group-updates on)
+        runners = [functools.partial(run_raw, default_exabgp_cmd(), LEAN, "neighbor-batched",
+                                     True, topo, router, routes, timeout=args.timeout)]
+        runners += [functools.partial(run_gobgp, topo, router, routes, timeout=args.timeout,
+                                      mode=mode, api_dir=api_dir, version=version)
+                    for mode in modes]
+        results = interleaved(runners, args.repeat, tmp, lambda r: f"{r.version} {r.mode}")
     table = []
     for row in results:
         r = row.runs[0]
         name = f"ExaBGP {r.version}" if r.mode == "neighbor-batched" else r.version
-        table.append((name, r.mode, *row_cells(row, args.routes, base)))
+        table.append((name, r.mode, *row_cells(row, args.routes, results[0])))
     report.table("injection", ("speaker", "injection", *ROW_HEADER), table,
-                 title=f"{args.routes} /{size}s, one speaker -> FRR, time from the first "
-                       f"command until FRR (and the kernel) hold them all (best and median "
-                       f"of {args.repeat}); whole bench {time.monotonic() - began:.0f} s")
+                 title=raw_title(args.routes, args.family, "one speaker -> FRR", args.repeat)
+                 + f"; whole bench {time.monotonic() - began:.0f} s")
     report.set("runs", [[vars(r) for r in row.runs] for row in results])
     report.finish()
     return 0

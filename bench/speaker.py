@@ -229,8 +229,9 @@ def measure_triggers(triggers: list[str], n: int, workdir: Path, repeat: int,
                      timeout: float, statuses: list[str] | None = None,
                      ) -> dict[str, list[dict[str, float | None]]]:
     """Per trigger, `repeat` rounds: the speaker for that trigger (once per status
-    setting), then the baselines. Triggers alternate round by round, so machine load
-    hits all of them alike."""
+    setting, the settings' order reversed every other round, so neither always runs
+    first), then the baselines. Triggers alternate round by round, so machine load hits
+    all of them alike."""
     statuses = statuses or ["on"]
     rounds: dict[str, list[dict[str, float | None]]] = {
         row_name(t, s, statuses): [] for t in triggers for s in statuses}
@@ -245,9 +246,10 @@ def measure_triggers(triggers: list[str], n: int, workdir: Path, repeat: int,
         api_dir = compile_protos(gobgpd_version()) if shutil.which("gobgpd") else None
         for r in range(repeat):
             for trigger in triggers:
+                order = statuses if r % 2 == 0 else statuses[::-1]
                 measured = {s: speaker_round(trigger, cluster, n, workdir,
                                              f"{trigger}-{s}-{r}", timeout, s)
-                            for s in statuses}
+                            for s in order}
                 baselines = baseline_round(cluster, routes, workdir, api_dir, timeout)
                 for status, figures in measured.items():
                     figures |= baselines
@@ -384,6 +386,23 @@ def trigger_row(trigger: str, n: int, rounds: list[dict[str, float | None]]) -> 
             f"{max(column(rounds, 'rss_exabgp')):.0f}")
 
 
+def status_cost_rows(triggers: list[str], n: int,
+                     measured: dict[str, list[dict[str, float | None]]]) -> list[tuple]:
+    """Per trigger, the paired per-round ratio status on / status off (same round, so the
+    same machine load) of both finish lines."""
+    rows = []
+    for t in triggers:
+        on, off = (measured[row_name(t, s, ["on", "off"])] for s in ("on", "off"))
+        rows.append((t, f"{n:,}", len(on),
+                     *(fmt_spread(paired_ratios(column(on, key), column(off, key)), "x")
+                       for key in ("speaker_bgp", "speaker_kernel"))))
+    return rows
+
+
+STATUS_COST_HEADER = ("trigger", "services", "rounds", "status on / off: FRR holds all",
+                      "status on / off: + kernel")
+
+
 SPEAKER_HEADER = ("trigger", "services", "speaker: FRR holds all", "+ kernel",
                   "withdraw all", "raw ExaBGP as released", "raw ExaBGP as the speaker runs "
                   "it (floor)", "raw GoBGP", "speaker / floor (paired)",
@@ -501,7 +520,7 @@ def main() -> int:
         print("bench/speaker.py needs root (network namespaces, FRR)", file=sys.stderr)
         return 2
     counts = [int(x) for x in args.services.split(",")]
-    rows, raw = [], {}
+    rows, raw, cost_rows = [], {}, []
     one_more = ONE_MORE in triggers
     triggers = [t for t in triggers if t != ONE_MORE]
     with tempfile.TemporaryDirectory(prefix="bench-speaker-") as tmp:
@@ -524,12 +543,19 @@ def main() -> int:
                                         statuses)
             raw[n] = measured
             rows += [trigger_row(t, n, measured[t]) for t in measured]
+            if sorted(statuses) == ["off", "on"]:
+                cost_rows += status_cost_rows(triggers, n, measured)
         if triggers:
             report.table("speaker", SPEAKER_HEADER, rows,
                          title=f"min / median / max of {args.repeat} interleaved rounds; GoBGP "
                                "= gobgpd fed by AddPathStream (bench/gobgp_raw.py); the router "
                                f"polled every {POLL_S * 1000:.0f} ms")
             report.set("rounds", raw)
+        if cost_rows:
+            report.table("status_cost", STATUS_COST_HEADER, cost_rows,
+                         title="status cost: per round, the speaker with status writing on "
+                               "over off (order alternating round by round); min / median / "
+                               "max over the rounds")
         if args.failover_rounds:
             work = Path(tmp) / "failover"
             work.mkdir()
