@@ -98,8 +98,8 @@ class IndexBitmap:
         if w != value >> _SHIFT:  # value's word is full: start at the next one that is not
             value = w << _SHIFT
         free = (~self._words.get(w, 0) & _FULL) >> (value & _LOW)
-        if free:
-            return value + _lowest_bit(free)
+        if free:  # the common case, inlined: allocation calls this once per address
+            return value + (free & -free).bit_length() - 1
         # Word w is full from value's bit on; the next word that is not full has a free bit.
         w = self._full.first_absent_from(w + 1)
         return (w << _SHIFT) + _lowest_bit(~self._words.get(w, 0) & _FULL)
