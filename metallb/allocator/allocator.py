@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from metallb.allocator import reasons
-from metallb.allocator.intervals import IntervalSet, UsableSpace
+from metallb.allocator.bitmap import IndexBitmap
+from metallb.allocator.intervals import UsableSpace
 from metallb.allocator.service import POLICY_LOCAL, IPAddress, ServiceIntent
 from metallb.config.counting import usable_address_count
 from metallb.config.model import AddressRange, Config, Pool
@@ -115,7 +116,7 @@ class _Entry:
         self.family = entry.family
         self.pool = pool.name
         self.space = UsableSpace.of(entry, pool.avoid_buggy_ips)
-        self.used = IntervalSet(self.space.count)
+        self.used = IndexBitmap(self.space.count)
         self.first_key = _key(entry.family, entry.first)
         self.last_key = _key(entry.family, entry.last)
 
