@@ -61,6 +61,7 @@ _PORT = ("protocol", "port")
 _INGRESS = ("ip", "hostname")
 _ENDPOINT = ("nodeName",)
 _CONDITIONS = ("ready", "serving")
+_CONDITION_TEXT = ("type", "status", "reason", "lastTransitionTime")  # repeat across Services
 _INTERNED = frozenset(("apiVersion", "kind", "namespace", "type", "loadBalancerClass",
                        "externalTrafficPolicy", "protocol", "nodeName", "creationTimestamp"))
 
@@ -159,14 +160,26 @@ def _section(obj: dict[str, Any], name: str, trim: Callable[[dict[str, Any]], di
 def trim_service(obj: dict[str, Any]) -> dict[str, Any]:
     """A Service with what the controller's intent, the speaker's plan and the Events
     read: identity and creation time, labels (serviceSelectors), MetalLB annotations,
-    the spec fields of `intent_from_service`, and status.loadBalancer.ingress[].ip /
-    hostname."""
+    the spec fields of `intent_from_service`, status.loadBalancer.ingress[].ip /
+    hostname, and our condition (the controller compares it before writing)."""
+    return _trim_service(obj, _service_status)
+
+
+def trim_service_for_speaker(obj: dict[str, Any]) -> dict[str, Any]:
+    """`trim_service` without status.conditions: only the controller reads its
+    condition; the speaker's plan, config guard and Events never do (~0.5 KiB less per
+    Service)."""
+    return _trim_service(obj, _load_balancer_status)
+
+
+def _trim_service(obj: dict[str, Any], status: Callable[[dict[str, Any]], dict]
+                  ) -> dict[str, Any]:
     if type(obj) is not dict:
         return obj
     out = _pick(obj, _IDENTITY)
     _section(obj, "metadata", _service_meta, out)
     _section(obj, "spec", _service_spec, out)
-    _section(obj, "status", _service_status, out)
+    _section(obj, "status", status, out)
     return _compact(out)
 
 
@@ -200,16 +213,28 @@ def _service_spec(spec: dict[str, Any]) -> dict[str, Any]:
     return _compact(out)
 
 
+def _load_balancer_status(status: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    _section(status, "loadBalancer", _load_balancer, out)
+    return _compact(out)
+
+
 def _service_status(status: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _section(status, "loadBalancer", _load_balancer, out)
     if "conditions" in status:  # ours only: the controller compares it before writing
         conditions = status["conditions"]
-        ours = [c for c in conditions if type(c) is dict and c.get(
+        ours = [_condition(c) for c in conditions if type(c) is dict and c.get(
             "type") == ADDRESS_ASSIGNED] if type(conditions) is list else conditions
         if ours:  # none of ours reads like none at all
             out["conditions"] = ours
     return _compact(out)
+
+
+def _condition(condition: dict[str, Any]) -> dict[str, Any]:
+    """Our condition verbatim; its type, status, reason and time are shared text."""
+    return _compact({key: _text(value) if key in _CONDITION_TEXT else value
+                     for key, value in condition.items()})
 
 
 def _load_balancer(lb: dict[str, Any]) -> dict[str, Any]:
