@@ -169,7 +169,7 @@ def main() -> int:
         workdir = Path(tmp)
         for n in (int(s) for s in args.services.split(",") if s.strip()):
             kubeconfig = workdir / f"kubeconfig-{n}"
-            server = ApiServerProcess(kubeconfig).start()
+            server = ApiServerProcess(kubeconfig).start(timeout=300)  # a loaded machine
             try:
                 api = config.new_client_from_config(config_file=str(kubeconfig))
                 prepare(client.CoreV1Api(api))
