@@ -1,8 +1,9 @@
 """Memory of the daemons with N Services and their EndpointSlices cached: the RSS of a real
 controller and a real speaker process once each has taken in every object.
 
-For each N one API emulator is filled with N IPv6 LoadBalancer Services (status written,
-the pool annotation set, as a controller leaves them) and one EndpointSlice each, ready
+For each N one API emulator is filled with N IPv6 LoadBalancer Services (status written
+with its AddressAssigned condition, the pool annotation set, as a controller leaves
+them: a controller started on them has nothing to write) and one EndpointSlice each, ready
 on the speaker's node. Then, for each checkout given with --repos (default: this one),
 alternating round by round so that load on the machine hits them alike:
 
@@ -43,11 +44,14 @@ from lab.apiserver import ApiServerProcess  # noqa: E402
 from lab.harness.http import daemon_ready  # noqa: E402
 from lab.ports import DAEMON_METRICS, logged_address, port_of  # noqa: E402
 from metallb import childproc  # noqa: E402
+from metallb.allocator.reasons import ASSIGNED  # noqa: E402
+from metallb.status.conditions import ADDRESS_ASSIGNED, TRUE, Condition  # noqa: E402
 from metallb.wait import poll_until  # noqa: E402
 
 POOL = "2001:db8:1::/64"
 PEER = "2001:db8:ffff::1"  # never answers: the speaker plans and queues, nothing is sent
 NODE = "node0"
+ASSIGNED_AT = "2026-11-30T00:00:00Z"
 CONFIG = (f"peers:\n- {{peer-address: '{PEER}', peer-asn: 64500, my-asn: 64501}}\n"
           f"address-pools:\n- {{name: bench, protocol: bgp, addresses: ['{POOL}']}}\n")
 THREADS = 4
@@ -66,8 +70,11 @@ def populate(core: client.CoreV1Api, discovery: client.DiscoveryV1Api, n: int) -
                      "ports": [{"port": 80, "protocol": "TCP"}], "selector": {"app": name},
                      "ipFamilies": ["IPv6"], "ipFamilyPolicy": "SingleStack"}},
             _preload_content=False).drain_conn()  # read: the connection goes back to the pool
-        core.patch_namespaced_service_status(name, "default", {"status": {"loadBalancer": {
-            "ingress": [{"ip": address(i)}]}}}, _preload_content=False).drain_conn()
+        assigned = Condition(ADDRESS_ASSIGNED, TRUE, ASSIGNED,
+                             f"{address(i)} from pool 'bench'").as_dict(ASSIGNED_AT)
+        core.patch_namespaced_service_status(name, "default", {"status": {
+            "loadBalancer": {"ingress": [{"ip": address(i)}]}, "conditions": [assigned]}},
+            _preload_content=False).drain_conn()
         discovery.create_namespaced_endpoint_slice("default", {
             "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": f"{name}-slice", "namespace": "default",
@@ -162,7 +169,7 @@ def main() -> int:
         workdir = Path(tmp)
         for n in (int(s) for s in args.services.split(",") if s.strip()):
             kubeconfig = workdir / f"kubeconfig-{n}"
-            server = ApiServerProcess(kubeconfig).start()
+            server = ApiServerProcess(kubeconfig).start(timeout=300)  # a loaded machine
             try:
                 api = config.new_client_from_config(config_file=str(kubeconfig))
                 prepare(client.CoreV1Api(api))

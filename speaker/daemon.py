@@ -31,7 +31,7 @@ from metallb.kube.config_informers import ConfigInformers, config_reading
 from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.lean_api import LeanCoreV1Api
-from metallb.kube.trim import trim_endpoint_slice, trim_service
+from metallb.kube.trim import trim_endpoint_slice, trim_service_for_speaker
 from metallb.logs import configure_logging, format_event, log_event
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
@@ -84,7 +84,7 @@ class SpeakerDaemon:
         self._planner = IncrementalPlanner(settings.load_balancer_class)
         self.services = Informer("services", core.list_service_for_all_namespaces,
                                  self._on_service,
-                                 transform=trim_service)
+                                 transform=trim_service_for_speaker)
         self.slices = Informer(
             "endpointslices", discovery.list_endpoint_slice_for_all_namespaces,
             self._on_slice, transform=trim_endpoint_slice)

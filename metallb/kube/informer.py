@@ -94,7 +94,9 @@ class Informer:
         self._backoff = backoff or Backoff()
         self._lock = threading.Lock()
         self._store: dict[str, dict[str, Any]] = {}
-        # key -> the last HISTORY resourceVersions the watch (or list) delivered for it
+        # key -> the last HISTORY resourceVersions the watch (or list) delivered for it,
+        # oldest first; a cached key without an entry has one delivered version, that of
+        # the cached object (what a list leaves: no entry per object, see _delivered)
         self._history: dict[str, tuple[str, ...]] = {}
         # key -> [version written locally and not yet delivered, events seen since]
         self._pending: dict[str, list] = {}
@@ -139,8 +141,10 @@ class Informer:
         obj = self.transform(obj)
         key, rv = object_key(obj), _rv(obj)
         with self._lock:
-            if key in self._deleted or rv in self._history.get(key, ()):
+            delivered = self._delivered(key)
+            if key in self._deleted or rv in delivered:
                 return
+            self._history[key] = delivered  # the cached object is no longer delivered
             self._store[key] = obj
             self._pending[key] = [rv, 0]
 
@@ -224,7 +228,7 @@ class Informer:
         with self._lock:
             old = self._store
             self._store = dict(fresh)
-            self._history = {key: (_rv(obj),) for key, obj in fresh.items()}
+            self._history = {}  # each cached object is the one version delivered
             self._pending.clear()  # a list is the whole truth
             self._deleted.clear()
             self._rv = rv
@@ -297,11 +301,24 @@ class Informer:
                     del self._deleted[next(iter(self._deleted))]
             else:
                 self._deleted.pop(key, None)
-                self._history[key] = (*self._history.get(key, ())[-(HISTORY - 1):], _rv(obj))
+                history = (*self._delivered(key)[-(HISTORY - 1):], _rv(obj))
+                self._history[key] = history
                 if self._older_than_local(key, _rv(obj)):
                     return
                 self._store[key] = obj
+                if len(history) == 1:
+                    del self._history[key]  # what _delivered tells without an entry
         self._emit(kind, obj)
+
+    def _delivered(self, key: str) -> tuple[str, ...]:
+        """The versions of `key` the watch (or list) delivered, oldest first (at most
+        HISTORY); the lock is held. Without an entry in `_history`, the cached object
+        is the only one delivered."""
+        history = self._history.get(key)
+        if history is not None:
+            return history
+        cached = self._store.get(key)
+        return () if cached is None else (_rv(cached),)
 
     def _older_than_local(self, key: str, rv: str) -> bool:
         """While a local version waits for its watch event, every other event for the

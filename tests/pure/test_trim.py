@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from metallb.allocator.core import observe
 from metallb.config import parse_config
 from metallb.keys import object_key
-from metallb.kube.trim import trim_endpoint_slice, trim_service
+from metallb.kube.trim import trim_endpoint_slice, trim_service, trim_service_for_speaker
 from speaker.config_guard import blocked_services
 from speaker.node import NodeInfo
 from speaker.planner import assigned_ips, plan
@@ -203,11 +203,13 @@ def test_the_controller_reads_the_same_service_from_a_trimmed_object(obj):
 def test_the_speaker_plans_the_same_from_trimmed_objects(svcs, slcs):
     svcs = [dict(s, metadata=dict(s["metadata"], name=f"s{i}"))
             if isinstance(s.get("metadata"), dict) else s for i, s in enumerate(svcs)]
-    trimmed_svcs = [trim_service(copy.deepcopy(s)) for s in svcs]
     trimmed_slcs = [trim_endpoint_slice(copy.deepcopy(s)) for s in slcs]
-    assert plan(CONFIG, NODE, trimmed_svcs, trimmed_slcs) == plan(CONFIG, NODE, svcs, slcs)
-    assert (blocked_services(CONFIG, SMALLER, trimmed_svcs)
-            == blocked_services(CONFIG, SMALLER, svcs))
+    for trim in (trim_service, trim_service_for_speaker):
+        trimmed_svcs = [trim(copy.deepcopy(s)) for s in svcs]
+        assert plan(CONFIG, NODE, trimmed_svcs, trimmed_slcs) == plan(CONFIG, NODE, svcs, slcs)
+        assert (blocked_services(CONFIG, SMALLER, trimmed_svcs)
+                == blocked_services(CONFIG, SMALLER, svcs))
+        assert [event_target(t) for t in trimmed_svcs] == [event_target(s) for s in svcs]
 
 
 @pytest.mark.parametrize("policy", ["Local", "Cluster"])
@@ -309,3 +311,20 @@ def test_a_trimmed_service_keeps_our_condition_only():
     other = {"type": "example.com/Ready", "status": "True"}
     trimmed = trim_service(full_service(status__conditions=[other, ours]))
     assert trimmed["status"]["conditions"] == [ours]
+
+
+def test_the_speakers_trimmed_service_drops_only_the_condition():
+    ours = {"type": "metallb.io/AddressAssigned", "status": "True", "reason": "Assigned",
+            "message": "m", "lastTransitionTime": "2026-11-30T10:00:00Z"}
+    obj = full_service(status__conditions=[ours])
+    for_speaker = trim_service_for_speaker(obj)
+    assert "conditions" not in for_speaker["status"]
+    assert for_speaker == {**trim_service(obj), "status": trim_service(full_service())["status"]}
+
+
+def test_trimmed_dicts_are_plain_dicts_that_read_and_serialise_as_the_originals():
+    obj = json.loads(json.dumps(full_service()))
+    trimmed = trim_service(obj)
+    assert type(trimmed) is dict and type(trimmed["metadata"]) is dict
+    assert json.loads(json.dumps(trimmed)) == trimmed
+    assert list(trimmed["metadata"]) == [k for k in obj["metadata"] if k in trimmed["metadata"]]
