@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from metallb.daemon_cli import DaemonSettings, add_common_flags, common_settings
@@ -65,24 +66,22 @@ def default_identity() -> str:
     return f"{socket.gethostname()}_{os.getpid()}"
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 second, got {text}")
-    return value
+def _at_least(minimum: int, convert: Callable[[str], float], what: str, unit: str = ""
+              ) -> Callable[[str], float]:
+    """An argparse type: `convert(text)`, refused when not `what` or below `minimum`."""
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}{unit}, got {text}")
+        return value
+    return parse
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+_positive = _at_least(1, float, "a number of seconds", " second")
+_count = _at_least(0, int, "a whole number")
 
 
 def build_parser() -> argparse.ArgumentParser:
