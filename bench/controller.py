@@ -40,6 +40,7 @@ size); nothing is announced.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -212,8 +213,9 @@ def main() -> int:
             for status in settings:
                 for writers in threads:
                     rows.append(run_size(count, Path(tmp), status, writers, args.pool))
+                    # each row as it comes: a long run cut short keeps what it measured
                     print(f"measured {count} services, status {status}, write threads "
-                          f"{writers}", file=sys.stderr)
+                          f"{writers}: {json.dumps(rows[-1])}", file=sys.stderr)
     report.table("controller", ("services", "status", "writers", "all assigned s", "svc/s",
                                 "p50 ms",
                                 "p99 ms", "controller RSS MiB (peak)", "floor ms/svc", "ratio",
