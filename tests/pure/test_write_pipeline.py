@@ -47,13 +47,19 @@ def test_jobs_of_different_keys_overlap(pipeline):
     assert sorted(log) == ["a", "b"]
 
 
-def test_a_second_job_of_a_key_waits_for_the_first_and_keeps_the_order(pipeline):
-    p = pipeline(threads=4)
+# A second job of the same key waits for the first (order kept); with no room below
+# max_pending, any second job waits.
+@pytest.mark.parametrize(("threads", "max_pending", "second_key"),
+                         [(4, 256, "a"), (1, 1, "b")], ids=["same key", "no room"])
+def test_a_submit_is_held_back_until_the_running_job_ends(pipeline, threads, max_pending,
+                                                          second_key):
+    p = pipeline(threads=threads, max_pending=max_pending)
     gate, started = threading.Event(), threading.Event()
     log: list[str] = []
     p.submit("a", _blocked(log, "first", gate, started))
     assert started.wait(DEADLINE)
-    second = threading.Thread(target=p.submit, args=("a", lambda: log.append("second")))
+    second = threading.Thread(target=p.submit,
+                              args=(second_key, lambda: log.append("second")))
     second.start()
     second.join(0.2)
     assert second.is_alive() and log == []  # held back while the first one runs
@@ -80,22 +86,6 @@ def test_without_threads_every_job_runs_at_once_on_the_caller(pipeline):
     p.submit("a", lambda: seen.append(threading.current_thread().name))
     assert seen == [threading.current_thread().name]
     p.drain()
-
-
-def test_submit_blocks_while_max_pending_jobs_wait_or_run(pipeline):
-    p = pipeline(threads=1, max_pending=1)
-    gate, started = threading.Event(), threading.Event()
-    log: list[str] = []
-    p.submit("a", _blocked(log, "a", gate, started))
-    assert started.wait(DEADLINE)
-    other = threading.Thread(target=p.submit, args=("b", lambda: log.append("b")))
-    other.start()
-    other.join(0.2)
-    assert other.is_alive()  # no room until "a" ends
-    gate.set()
-    other.join(DEADLINE)
-    p.drain()
-    assert log == ["a", "b"]
 
 
 def test_stop_lets_the_handed_over_jobs_end_then_the_threads(pipeline):
