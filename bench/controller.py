@@ -11,29 +11,37 @@ Services from the benchmark process (4 client threads) and watches them, and rep
   RSS MiB            controller VmRSS at the end (VmHWM = peak, in brackets)
   floor ms/svc       the emulator alone: one create + one status patch of a service, by
                      the same 4 client threads, no controller running (measured first,
-                     on min(N, 2000) services in a namespace the controller never sees)
+                     on min(N, 2000) ClusterIP services; the controller clears their
+                     status once it starts, before the clock starts)
   ratio              all-assigned time / (N x floor ms/svc): 1.0 would mean the
                      controller adds nothing beyond the two API writes per service
   status settled s   (status on) first create -> the IPAddressPool's status says N
                      assigned: how far the rate-limited status writes trail behind
+
+`--write-threads 4,0` runs each size with the controller's writer threads as given (0:
+the one worker writes itself, as before the pipeline), to compare.
 
 `--status on,off` runs each size with the controller's status objects (pool counts,
 Service conditions, ConfigurationState) written and not written, to compare their cost;
 with `on` the metallb.io CRDs and an IPAddressPool object for the pool are installed,
 so the pool's status is really written.
 
-The controller writes per service: the status, the pool annotation and an Event, so a
-ratio near 1.5-2 is the expected cost of its extra writes.
+The controller writes per service one status patch (which carries the pool annotation,
+as upstream's UpdateStatus) and an Event (rate-limited, from a thread of its own); the
+emulator also sends every change to two watchers (the controller and this script).
 
-Run: python3 bench/controller.py [--sizes 1000,10000] [--status on,off]
-(about 2-4 minutes per size and setting on 2 cores)
+Run: python3 bench/controller.py [--sizes 1000,10000,100000] [--status on,off]
+[--write-threads 4,0] [--pool 2001:db8::/64]
+(about 2-4 minutes per size and setting at 10k on 2 cores, ~10x that at 100k)
 
-Addresses come from 2001:db8::/112 (documentation range); nothing is announced.
+Addresses come from --pool (default 2001:db8::/64, documentation range, room for any
+size); nothing is announced.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -53,7 +61,7 @@ from lab.harness.status_watch import StatusWatch  # noqa: E402
 from metallb.component.render import crd_objects  # noqa: E402
 from metallb.wait import poll_until  # noqa: E402
 
-CONFIG = "address-pools:\n- {name: v6, protocol: bgp, addresses: [2001:db8::/112]}\n"
+POOL = "2001:db8::/64"
 THREADS = 4
 FLOOR_SAMPLE = 2000
 
@@ -94,6 +102,13 @@ def measure_floor(core: client.CoreV1Api, count: int) -> float:
     return (time.perf_counter() - start) / count
 
 
+def _floor_statuses(core: client.CoreV1Api) -> int:
+    """Floor services that still carry a load-balancer status."""
+    items = json.loads(core.list_namespaced_service("floor", _preload_content=False).data)
+    return sum(1 for svc in items["items"]
+               if ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"))
+
+
 def _rss_mib(pid: int) -> tuple[float, float]:
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -102,7 +117,11 @@ def _rss_mib(pid: int) -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
-def _install_pool_object(api: client.ApiClient) -> None:
+def _config(pool: str) -> str:
+    return f"address-pools:\n- {{name: v6, protocol: bgp, addresses: [{pool}]}}\n"
+
+
+def _install_pool_object(api: client.ApiClient, pool: str) -> None:
     """The metallb.io CRDs and an IPAddressPool `v6` to carry the pool's status."""
     ext = client.ApiextensionsV1Api(api)
     for crd in crd_objects():
@@ -110,7 +129,7 @@ def _install_pool_object(api: client.ApiClient) -> None:
     client.CustomObjectsApi(api).create_namespaced_custom_object(
         "metallb.io", "v1beta1", "metallb-system", "ipaddresspools", {
             "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-            "metadata": {"name": "v6"}, "spec": {"addresses": ["2001:db8::/112"]}})
+            "metadata": {"name": "v6"}, "spec": {"addresses": [pool]}})
 
 
 def _pool_assigned(api: client.ApiClient) -> int:
@@ -119,8 +138,10 @@ def _pool_assigned(api: client.ApiClient) -> int:
     return (pool.get("status") or {}).get("assignedIPv6", -1)
 
 
-def run_size(count: int, workdir: Path, status: str = "on") -> dict:
-    kubeconfig = workdir / f"kubeconfig-{count}-{status}"
+def run_size(count: int, workdir: Path, status: str = "on", write_threads: int = 4,
+             pool: str = POOL) -> dict:
+    run = f"{count}-{status}-{write_threads}"
+    kubeconfig = workdir / f"kubeconfig-{run}"
     server = ApiServerProcess(kubeconfig, extra_args=("--history-limit", "100000")).start()
     controller = None
     try:
@@ -130,14 +151,19 @@ def run_size(count: int, workdir: Path, status: str = "on") -> dict:
         for ns in ("metallb-system", "bench"):
             core.create_namespace({"metadata": {"name": ns}})
         core.create_namespaced_config_map("metallb-system", {
-            "metadata": {"name": "metallb"}, "data": {"config": CONFIG}})
+            "metadata": {"name": "metallb"}, "data": {"config": _config(pool)}})
         if status == "on":
-            _install_pool_object(api)
+            _install_pool_object(api, pool)
         # At its default log level: the start line names the port it bound.
         controller = DaemonProcess("controller", ["--kubeconfig", str(kubeconfig),
-                                                  "--status", status],
-                                   workdir / f"controller-{count}-{status}.log")
+                                                  "--status", status,
+                                                  "--write-threads", str(write_threads)],
+                                   workdir / f"controller-{run}.log")
         poll_until(controller.ready, timeout=30, what="controller ready")
+        # The floor's ClusterIP services carry a status the controller clears (not
+        # LoadBalancers): let it finish before the clock starts.
+        poll_until(lambda: not _floor_statuses(core), timeout=max(60, count / 50),
+                   interval=0.2, what="the floor services' statuses cleared")
         watch = StatusWatch(core, "bench").start()
         created: dict[str, float] = {}
 
@@ -161,7 +187,8 @@ def run_size(count: int, workdir: Path, status: str = "on") -> dict:
         latencies = sorted((watch.seen[n][0] - created[n]) * 1000 for n in names)
         rss, peak = _rss_mib(controller.proc.pid)
         return {
-            "count": count, "status": status, "settled": settled, "total": total,
+            "count": count, "status": status, "write_threads": write_threads,
+            "pool": pool, "settled": settled, "total": total,
             "p50": statistics.median(latencies),
             "p99": latencies[int(len(latencies) * 0.99) - 1], "rss": rss, "peak": peak,
             "floor_ms": floor * 1000, "ratio": total / (count * floor),
@@ -179,6 +206,11 @@ def main() -> int:
     parser.add_argument("--status", default="on",
                         help="comma-separated: the controller's --status for each run, "
                         "on and/or off (default: on)")
+    parser.add_argument("--write-threads", default="4",
+                        help="comma-separated: the controller's --write-threads for each "
+                        "run (default: 4; 0 = the worker writes itself)")
+    parser.add_argument("--pool", default=POOL,
+                        help=f"the address pool (default: {POOL})")
     add_json_flag(parser)
     args = parser.parse_args()
     report = Report("controller", args)
@@ -186,16 +218,21 @@ def main() -> int:
     settings = [s.strip() for s in args.status.split(",") if s.strip()]
     if not settings or set(settings) - {"on", "off"}:
         parser.error("--status takes on, off or on,off")
+    threads = [int(t) for t in args.write_threads.split(",") if t.strip()]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-controller-") as tmp:
         for count in sizes:
             for status in settings:
-                rows.append(run_size(count, Path(tmp), status))
-                print(f"measured {count} services, status {status}", file=sys.stderr)
-    report.table("controller", ("services", "status", "all assigned s", "svc/s", "p50 ms",
+                for writers in threads:
+                    rows.append(run_size(count, Path(tmp), status, writers, args.pool))
+                    # each row as it comes: a long run cut short keeps what it measured
+                    print(f"measured {count} services, status {status}, write threads "
+                          f"{writers}: {json.dumps(rows[-1])}", file=sys.stderr)
+    report.table("controller", ("services", "status", "writers", "all assigned s", "svc/s",
+                                "p50 ms",
                                 "p99 ms", "controller RSS MiB (peak)", "floor ms/svc", "ratio",
                                 "status settled s"),
-                 [(r["count"], r["status"], f"{r['total']:.1f}",
+                 [(r["count"], r["status"], r["write_threads"], f"{r['total']:.1f}",
                    f"{r['count'] / r['total']:.0f}", f"{r['p50']:.0f}", f"{r['p99']:.0f}",
                    f"{r['rss']:.0f} ({r['peak']:.0f})", f"{r['floor_ms']:.2f}",
                    f"{r['ratio']:.2f}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from metallb.daemon_cli import DaemonSettings, add_common_flags, common_settings
@@ -41,6 +42,9 @@ class Settings(DaemonSettings):
     status_rate: float = 20.0
     """Status writes per second at most (after a burst of 50); each object is written
     at most once a second, its last desired state winning."""
+    write_threads: int = 4
+    """Threads that carry out the worker's Service writes, so that the writes of
+    different Services overlap (the worker alone decides); 0: the worker writes itself."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -53,6 +57,8 @@ class Settings(DaemonSettings):
                              f"{self.event_drain_timeout}")
         if self.event_burst < 1 or self.event_queue_size < 1:
             raise ValueError("event_burst and event_queue_size must be at least 1")
+        if self.write_threads < 0:
+            raise ValueError(f"write_threads must be >= 0, got {self.write_threads}")
 
 
 def default_identity() -> str:
@@ -60,14 +66,22 @@ def default_identity() -> str:
     return f"{socket.gethostname()}_{os.getpid()}"
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 second, got {text}")
-    return value
+def _at_least(minimum: int, convert: Callable[[str], float], what: str, unit: str = ""
+              ) -> Callable[[str], float]:
+    """An argparse type: `convert(text)`, refused when not `what` or below `minimum`."""
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}{unit}, got {text}")
+        return value
+    return parse
+
+
+_positive = _at_least(1, float, "a number of seconds", " second")
+_count = _at_least(0, int, "a whole number")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                    f"(default: {d.lease_duration:g})")
     p.add_argument("--identity", default=d.identity or None,
                    help="this replica's name in the lease (default: hostname_pid)")
+    p.add_argument("--write-threads", type=_count, default=d.write_threads,
+                   help="threads writing Services' status beside the one deciding worker; "
+                   f"0: the worker writes itself (default: {d.write_threads}; not upstream)")
     return p
 
 
@@ -98,4 +115,5 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         lease_name=args.lease_name,
         lease_duration=args.lease_duration,
         identity=args.identity or default_identity(),
+        write_threads=args.write_threads,
     )

@@ -4,9 +4,10 @@ gated by leader election; metrics server; signals.
 Threads: the informers (Services in all namespaces; Namespaces for their labels; Nodes,
 with status objects on, for the removed ones; the config
 ConfigMap and / or the metallb.io objects, see metallb.kube.config_informers) only cache
-and queue keys, so a standby replica stays warm; one worker owns the allocator and does
-every write, and runs only while this replica leads. Losing the lease ends the process
-(the Deployment restarts it) rather than risking two writers.
+and queue keys, so a standby replica stays warm; one worker owns the allocator and
+decides, and runs only while this replica leads; a few writer threads (a WritePipeline)
+carry out its Service writes, so those of different Services overlap. Losing the lease
+ends the process (the Deployment restarts it) rather than risking two writers.
 
 Shutdown (SIGTERM) hands over at once: stop writing, release the lease (a standby takes
 over within its retry period, not after a lease duration), then drain the worker and
@@ -31,6 +32,7 @@ from controller.node_status import trim_node
 from controller.reconciler import Reconciler
 from controller.status import ControllerStatus
 from controller.work_items import CONFIG, ServiceKey, WorkItem
+from controller.write_pipeline import WritePipeline
 from metallb.config_source import ConfigSource
 from metallb.keys import object_key
 from metallb.kube.backoff import Backoff
@@ -57,8 +59,8 @@ _QUEUE_POLL = 0.5  # seconds the worker blocks on the queue before re-checking t
 class ControllerDaemon:
     """The controller process: informers, worker, elector, metrics server.
 
-    Always holds: the worker writes only while `is_leader` (checked before every write);
-    once stopping, nothing is written and readiness is False.
+    Always holds: the worker and its writers write only while `is_leader` (checked
+    before every write); once stopping, nothing is written and readiness is False.
 
     Threads: start() / run() / stop() from the main thread (run() installs the signal
     handlers); request_stop() from any thread or a signal handler (it only sets flags).
@@ -92,6 +94,7 @@ class ControllerDaemon:
         self.nodes = Informer("nodes", core.list_node, self._on_node, transform=trim_node,
                               missing_retry=60.0) if self.status is not None else None
         self.config_inputs, config_source = self._config_reading(api)
+        self.writes = WritePipeline(settings.write_threads)
         self.reconciler = Reconciler(
             core=core,
             services=self.services,
@@ -106,6 +109,7 @@ class ControllerDaemon:
             write_timeout=settings.write_timeout,
             status=self.status,
             namespace_labels=self.namespaces.labels,
+            writes=self.writes,
         )
         self.metrics_server = MetricsServer(settings.host, settings.port, self.registry,
                                             ready=self.ready)
@@ -159,10 +163,12 @@ class ControllerDaemon:
     def stop(self) -> None:
         """Stop writing, release the lease at once, then drain the worker and Events.
 
-        The worker checks the lease before every write, so clearing it stops the writes
-        (one already on the wire finishes; it carries a resourceVersion, so it cannot
-        overwrite what the next leader writes after reading afresh). Only then the
-        slow parts: the worker's current item and the queued Events."""
+        The worker and the writer threads check the lease before every write, so
+        clearing it stops the writes (one already on the wire finishes; it carries a
+        resourceVersion, so it cannot overwrite what the next leader writes after
+        reading afresh). Only then the
+        slow parts: the worker's current item, the writes handed over (each ends at
+        once, unwritten) and the queued Events."""
         if self._stopped:
             return
         self._stopped = True
@@ -172,6 +178,7 @@ class ControllerDaemon:
         if self.elector is not None:
             self.elector.stop(release=True)
         self._worker.join(timeout=self.settings.write_timeout + 5)
+        self.writes.stop(timeout=self.settings.write_timeout + 5)
         self.events.stop(timeout=self.settings.event_drain_timeout)
         if self.status is not None:  # the next leader writes every status afresh
             self.status.stop(timeout=0.0)
@@ -266,12 +273,10 @@ class ControllerDaemon:
                 return
             if item is None:
                 continue
-            try:
-                if not self._leading.is_set():
-                    return  # never write after the lease was lost
-                self.reconciler.process(item)
-            finally:
+            if not self._leading.is_set():
                 self.queue.done(item)
+                return  # never write after the lease was lost
+            self.reconciler.process(item)  # queue.done(item) once its writes end
 
     def _begin(self) -> bool:
         """The start of leadership: fresh read of every Service, then the config; retried

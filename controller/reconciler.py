@@ -3,8 +3,10 @@
 Everything is decided in `metallb.allocator.core` (the code `metallb plan` drives too):
 config, allocator, pending Services, their order and retries. This module reads the
 cached objects, and carries out each Step: the status write (status subresource, with
-the object's resourceVersion), the pool annotation, the Events, the metrics, and the
-keys to queue again.
+the object's resourceVersion, carrying the pool annotation as upstream's UpdateStatus
+does), the Events, the metrics, and the keys to queue again. The writes of a Service
+run on a WritePipeline, so those of different Services overlap; only the decisions are
+the worker's own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
@@ -19,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 
 from controller.status import ControllerStatus
 from controller.work_items import CONFIG, ConfigKey, ServiceKey, WorkItem
+from controller.write_pipeline import WritePipeline
 from metallb.allocator.core import APPLIED, REFUSED, ControllerCore, ObservedService, observe
 from metallb.allocator.decision import WARNING, Decision
 from metallb.allocator.service import service_namespace
@@ -41,6 +45,19 @@ ALLOCATED_FROM_POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
 Not to be confused with the `address-pool` annotation a user sets to ask for a pool."""
 
 
+@dataclass(frozen=True)
+class ServiceWrite:
+    """What a decision leaves to write for one Service (the cached object it was made
+    on, and the conditions its status write carries), and whether the write takes an
+    address away from the Service (then the worker waits for it: the address must be
+    off this Service in the API before the worker may give it to another)."""
+
+    obj: dict[str, Any]
+    decision: Decision
+    conditions: list[dict] | None
+    frees_addresses: bool
+
+
 class Reconciler:
     """Turns work items into API writes through the ControllerCore.
 
@@ -48,8 +65,12 @@ class Reconciler:
     the daemon stops), checked before every write; without a config nothing is allocated.
 
     Threads: one worker thread calls begin() and process(); nothing else touches the
-    core, so there is no lock. Informer reads and queue adds are thread-safe. Every API
-    call is bounded by `write_timeout` seconds: a hung API server must not hang the
+    core, so there is no lock. A Service's writes run on `writes` (a WritePipeline; the
+    worker's own thread without one): they touch only the informer's cache, the work
+    queue, the status queue and the Event recorder, all thread-safe. The key of a
+    Service stays in the queue's processing set until its writes have ended, so the
+    worker never decides a Service again while its last write is on the wire. Every
+    API call is bounded by `write_timeout` seconds: a hung API server must not hang the
     worker forever.
     """
 
@@ -69,6 +90,7 @@ class Reconciler:
         write_timeout: float = 30.0,
         status: ControllerStatus | None = None,
         namespace_labels: Callable[[str], Mapping[str, str]] = lambda namespace: {},
+        writes: WritePipeline | None = None,
     ):
         self._api = core
         self._services = services
@@ -82,6 +104,7 @@ class Reconciler:
         self._timeout = write_timeout
         self._status = status  # pool counts, Service conditions, ConfigurationState
         self._namespace_labels = namespace_labels  # for serviceAllocation.namespaceSelectors
+        self._writes = writes or WritePipeline(threads=0)
         self.core = ControllerCore(load_balancer_class)
         self._blocking: frozenset[str] = frozenset()  # services a refused config would rob
 
@@ -100,27 +123,56 @@ class Reconciler:
         self._queue.add(CONFIG)
 
     def process(self, item: WorkItem) -> None:
-        """sync(item); a failure is counted, logged, and the item retried with backoff."""
+        """sync(item), then its writes (handed to the pipeline, or run here when they
+        free an address); a failure is counted, logged, and the item retried with
+        backoff. Calls `queue.done(item)` once all of it has ended, which may be after
+        this returns."""
         try:
-            self.sync(item)
-            self._queue.forget(item)
+            write = self.sync(item)
         except Exception as err:
-            self._k8s_metrics.update_errors.inc()
-            delay = self._queue.retry(item)
-            log.warning("%s", format_event("sync_failed", {
-                "key": str(item), "error": err, "retry_in": f"{delay:.2f}s"}),
-                exc_info=not is_api_error(err))
+            self._finished(item, err)
+            return
+        if write is None:
+            self._finished(item, None)
+        elif write.frees_addresses:
+            self._writes.run_now(item, lambda: self._carry_out(item, write))
+        else:
+            self._writes.submit(item, lambda: self._carry_out(item, write))
 
-    def sync(self, item: WorkItem) -> None:
-        """Bring one item to its desired state; API errors propagate (the worker retries
-        the item with backoff)."""
+    def sync(self, item: WorkItem) -> ServiceWrite | None:
+        """Bring one item to its desired state, up to the Service write it leaves to
+        carry out (if any); API errors propagate (the worker retries the item with
+        backoff)."""
         if isinstance(item, ConfigKey):
             self._sync_config()
             if self._status is not None:
                 self._status.config(self._source)
         elif self.core.allocator is not None:  # without a config nothing is allocated
-            self._sync_service(item.key)
+            write = self._sync_service(item.key)
+            if write is None:
+                self._k8s_metrics.updates.inc()
+            return write
+        return None
+
+    def _carry_out(self, item: WorkItem, write: ServiceWrite) -> None:
+        try:
+            self._write(write)
+        except Exception as err:
+            self._finished(item, err)
+        else:
             self._k8s_metrics.updates.inc()
+            self._finished(item, None)
+
+    def _finished(self, item: WorkItem, error: Exception | None) -> None:
+        if error is None:
+            self._queue.forget(item)
+        else:
+            self._k8s_metrics.update_errors.inc()
+            delay = self._queue.retry(item)
+            log.warning("%s", format_event("sync_failed", {
+                "key": str(item), "error": error, "retry_in": f"{delay:.2f}s"}),
+                exc_info=not is_api_error(error))
+        self._queue.done(item)
 
     # -- config -------------------------------------------------------------------------
 
@@ -160,13 +212,15 @@ class Reconciler:
         watch-arrival order); the same order `metallb plan` uses."""
         for service in services:
             if not self._may_write():
-                return
+                break
             self.process(ServiceKey(service.key))
+        self._writes.drain()  # the queue may hold these keys too: no write overlaps
 
     # -- services -----------------------------------------------------------------------
 
-    def _sync_service(self, key: str) -> None:
+    def _sync_service(self, key: str) -> ServiceWrite | None:
         obj = self._services.get(key)
+        write = None
         if obj is None:
             step = self.core.delete(key)
             if self._status is not None:
@@ -176,29 +230,41 @@ class Reconciler:
                           pool=step.released.pool, ips=",".join(step.released.ip_strings),
                           released="yes")
         else:
-            step = self.core.decide(self._observe(obj))
+            observed = self._observe(obj)
+            step = self.core.decide(observed)
             assert step.decision is not None
-            self._apply(obj, step.decision)
+            write = self._apply(obj, step.decision, observed.intent.existing_ips)
         for retry in step.retry:  # addresses were freed: the waiting services try now
             self._queue.add(ServiceKey(retry))
         if key in self._blocking:  # a service that blocked the new config changed or went:
             self._queue.add(CONFIG)  # try the refused config again (upstream retries it too)
         if step.stats_changed:
             self._publish()
+        return write
 
-    def _apply(self, obj: dict[str, Any], decision: Decision) -> None:
-        """Write status, annotation and events (nothing for another implementation's
-        Service). A stale object (conflict) is re-read and its key queued again."""
+    def _apply(self, obj: dict[str, Any], decision: Decision,
+               existing_ips: tuple[str, ...]) -> ServiceWrite | None:
+        """What is left to write after `decision` (nothing for another implementation's
+        Service); the status conditions are stated here, on the worker."""
         conditions = None
         if self._status is not None:
             conditions = self._status.conditions_for(obj, decision)
             if not decision.writes_status:
                 self._status.service(obj, decision)
         if decision.foreign:
-            return
+            return None
+        return ServiceWrite(obj, decision, conditions,
+                            frees_addresses=not set(existing_ips) <= set(decision.ips))
+
+    def _write(self, write: ServiceWrite) -> None:
+        """Write status (with the pool annotation), then the events. A stale object
+        (conflict) is re-read and its key queued again. The annotation gets a write of
+        its own only when the status needs none (or the API server dropped it from the
+        status write)."""
+        obj, decision = write.obj, write.decision
         key = decision.key
         if decision.writes_status:
-            written = self._write_status(obj, decision.ips, conditions)
+            written = self._write_status(obj, decision, write.conditions)
             if written is None:
                 return
             if self._status is not None:
@@ -206,34 +272,35 @@ class Reconciler:
             obj = written
             log_event(log, "info", "status_written", service=key, pool=decision.pool,
                       ips=",".join(decision.ips) or None)
-        annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        pool_annotation = ALLOCATED_FROM_POOL_ANNOTATION
-        if annotations.get(pool_annotation) != decision.pool and (
-            decision.pool is not None or pool_annotation in annotations
-        ):
+        if _annotation_differs(obj, decision.pool):
             self._annotate(obj, decision.pool)
         for event in decision.events:
             self._events.record(obj, event.type, event.reason, event.message)
             log_event(log, "warn" if event.type == WARNING else "info", event.reason,
                       service=key, pool=decision.pool, message=event.message)
 
-    def _write_status(self, obj: dict[str, Any], ips: tuple[str, ...],
+    def _write_status(self, obj: dict[str, Any], decision: Decision,
                       conditions: list[dict] | None = None) -> dict | None:
         """Set status.loadBalancer (and the conditions, when given) through the status
         subresource with a merge patch that carries the object's resourceVersion (a
-        stale one is a 409); on a conflict re-read the object and queue the key. A
-        patch, never a PUT of the cached object: the cache holds trimmed objects
-        (metallb.kube.trim), and sending one back whole would erase what was trimmed.
-        None when nothing was written."""
+        stale one is a 409) and the pool annotation when it changes (the API server
+        keeps a Service's metadata from a status write, as upstream's UpdateStatus
+        relies on); on a conflict re-read the object and queue the key. A patch, never
+        a PUT of the cached object: the cache holds trimmed objects (metallb.kube.trim),
+        and sending one back whole would erase what was trimmed. None when nothing
+        was written."""
         if not self._may_write():
             return None
+        ips = decision.ips
         ingress = [{"ip": ip} for ip in ips] if ips else None  # None deletes the list
         status: dict[str, Any] = {"loadBalancer": {"ingress": ingress}}
         if conditions is not None:
             status["conditions"] = merge_patch_list(conditions)
-        patch = {"metadata": {"resourceVersion": (obj.get("metadata") or {}).get(
-                     "resourceVersion")},
-                 "status": status}
+        metadata: dict[str, Any] = {"resourceVersion": (obj.get("metadata") or {}).get(
+            "resourceVersion")}
+        if _annotation_differs(obj, decision.pool):  # None deletes it
+            metadata["annotations"] = {ALLOCATED_FROM_POOL_ANNOTATION: decision.pool}
+        patch = {"metadata": metadata, "status": status}
         try:
             written = self._service_call(self._api.patch_namespaced_service_status, obj,
                                          patch)
@@ -286,3 +353,10 @@ class Reconciler:
             {pool: (s.addresses_total, s.addresses_in_use)
              for pool, s in self.core.allocator.stats().items()}
         )
+
+
+def _annotation_differs(obj: dict[str, Any], pool: str | None) -> bool:
+    """The Service's pool annotation is not what `pool` says (absent for None)."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(ALLOCATED_FROM_POOL_ANNOTATION) != pool and (
+        pool is not None or ALLOCATED_FROM_POOL_ANNOTATION in annotations)

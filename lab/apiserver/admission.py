@@ -171,7 +171,7 @@ class Admission:
         managed fields (`manager` None: apply recorded them already)."""
         new = to_storage(rt, new)
         if subresource == "status":
-            new = self._status_only(rt, old, new.get("status"))
+            new = self._status_only(rt, old, new)
         else:
             self._keep_server_owned(rt, old, new)
             self._prepare(rt, new, old)
@@ -189,9 +189,16 @@ class Admission:
                                          subresource)
         return new
 
-    def _status_only(self, rt: ResourceType, old: Obj, status: Any) -> Obj:
-        """A status write: `old` with only its status replaced (and validated)."""
+    def _status_only(self, rt: ResourceType, old: Obj, written: Obj) -> Obj:
+        """A status write: `old` with only its status replaced (and validated). A
+        Service's keeps the metadata the write carries as well (labels, annotations):
+        kube-apiserver's Service status strategy resets only the spec, and upstream
+        MetalLB's one UpdateStatus writes its pool annotation that way."""
+        status = written.get("status")
         new = copy.deepcopy(old)
+        if _is_service(rt):
+            new["metadata"] = copy.deepcopy(written.get("metadata") or {})
+            self._keep_server_owned(rt, old, new)
         if status is None:
             new.pop("status", None)
         else:

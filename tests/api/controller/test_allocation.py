@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from kubernetes import watch
 
 from metallb.allocator.dry_run import plan_allocations
 from metallb.config.parse import parse_config_text
@@ -111,6 +112,20 @@ def test_rules_live_match_expectations_and_plan(core, api_client, start_controll
     assert metric_value(port, 'metallb_allocator_addresses_in_use_total{pool="first"}') == 2
     assert metric_value(port, 'metallb_allocator_addresses_in_use_total{pool="second"}') == 4
     assert metric_value(port, 'metallb_allocator_addresses_total{pool="manual"}') == 16
+
+
+def test_address_and_pool_annotation_arrive_in_one_write(core, start_controller):
+    """As upstream's one UpdateStatus: the status write carries the pool annotation, so a
+    new Service costs the API one write, not two."""
+    put_config(core, "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.0/30]}\n")
+    start_controller()
+    created = core.create_namespaced_service("demo", service("single"))
+    stream = watch.Watch().stream(
+        core.list_namespaced_service, "demo", field_selector="metadata.name=single",
+        resource_version=created.metadata.resource_version, timeout_seconds=30)
+    first = next(e["object"] for e in stream if e["type"] == "MODIFIED")
+    assert [i.ip for i in first.status.load_balancer.ingress] == ["192.0.2.0"]
+    assert first.metadata.annotations[ALLOCATED_FROM_POOL_ANNOTATION] == "one"
 
 
 # rules A1 and D6

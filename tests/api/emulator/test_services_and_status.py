@@ -123,6 +123,20 @@ def test_status_writes_change_only_status(core):
     assert patched.metadata.generation is None  # Services carry no generation
 
 
+def test_service_status_writes_keep_the_metadata_they_carry(core):
+    """kube-apiserver's Service status strategy resets only the spec: upstream MetalLB's
+    one UpdateStatus carries its pool annotation."""
+    created = core.create_namespaced_service("default", service("s"))
+    patched = core.patch_namespaced_service_status("s", "default", {
+        "metadata": {"annotations": {"metallb.io/ip-allocated-from-pool": "p"},
+                     "labels": {"x": "y"}, "uid": "not-the-server-one"},
+        "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}})
+    assert patched.metadata.annotations == {"metallb.io/ip-allocated-from-pool": "p"}
+    assert patched.metadata.labels == {"x": "y"}
+    assert patched.metadata.uid == created.metadata.uid
+    assert patched.status.load_balancer.ingress[0].ip == "192.0.2.1"
+
+
 def test_main_resource_writes_never_change_status(core):
     core.create_namespaced_service("default", service("s"))
     core.patch_namespaced_service_status("s", "default", {
