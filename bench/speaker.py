@@ -94,12 +94,13 @@ from speaker.incremental import IncrementalPlanner
 from speaker.node import NodeInfo
 from speaker.planner import plan
 
-POOL = "2001:db8:1::/112"
+POOL = "2001:db8:1::/104"  # 16M addresses: 100,000 services and the new ones of one-more
+FIRST = int(ipaddress.IPv6Address("2001:db8:1::1"))
 FAMILY = "ipv6"
 TRIGGERS = ("pool-added", "cold-start", "exabgp-restart", "session-reset")
 ONE_MORE = "one-more"
 PLANNER_ONE_MORE = "planner-one-more"
-EXTRA = 60000  # address index of the new services of one-more, far above every populated one
+EXTRA = 1 << 22  # address index of the new services of one-more, far above every populated one
 
 
 def config(with_pool: bool) -> dict:
@@ -112,7 +113,7 @@ def config(with_pool: bool) -> dict:
 
 
 def address(i: int) -> str:
-    return f"2001:db8:1::{i + 1:x}"
+    return str(ipaddress.IPv6Address(FIRST + i))
 
 
 def populate(cluster: SpeakerCluster, n: int, first: int = 0) -> None:
@@ -167,7 +168,7 @@ def speaker_round(trigger: str, cluster: SpeakerCluster, n: int, workdir: Path,
     """One speaker process, measured for `trigger` (see the module doc), then stopped
     (SIGTERM: it withdraws everything) and the router idle again."""
     router = cluster.lab.router
-    wait_idle(router, FAMILY)
+    wait_idle(router, FAMILY, timeout)
     cluster.set_config(config(with_pool=trigger != "pool-added"))
     start = time.monotonic()
     proc = speaker_process(cluster, 0, workdir, tag, status)
@@ -197,9 +198,9 @@ def speaker_round(trigger: str, cluster: SpeakerCluster, n: int, workdir: Path,
             figures["withdraw"] = withdraw_all(cluster, n, timeout).bgp_s
     finally:
         proc.terminate()
-        proc.wait(30)
-    poll_until(lambda: not router.established(), 30, what="speaker session closed")
-    wait_idle(router, FAMILY)
+        proc.wait(timeout)
+    poll_until(lambda: not router.established(), timeout, what="speaker session closed")
+    wait_idle(router, FAMILY, timeout)
     return figures
 
 
@@ -289,7 +290,7 @@ def measure_one_more(counts: list[int], workdir: Path, repeat: int,
                     print(f"# one-more {n} round {r}: {seconds[n][-1]:.3f}", flush=True)
         finally:
             proc.terminate()
-            proc.wait(30)
+            proc.wait(timeout)
     return seconds
 
 
@@ -466,6 +467,9 @@ def main() -> int:
                         help=f"comma-separated, any of {', '.join(TRIGGERS)} (default: "
                              f"these), or {ONE_MORE}, {PLANNER_ONE_MORE}")
     parser.add_argument("--services", default="1000,10000")
+    parser.add_argument("--family", type=int, choices=(6,), default=6,
+                        help="address family of the /128s (IPv6 only: the IPv4 documentation "
+                        "ranges hold 768 addresses)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds per trigger and size (each with its baselines)")
     parser.add_argument("--failover-rounds", type=int, default=3, help="0: no failover table")
