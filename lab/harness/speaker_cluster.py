@@ -86,7 +86,9 @@ class SpeakerCluster:
             self.core.patch_node(name, patch)
 
     def service(self, name: str, ips: list[str], etp: str = "Cluster",
-                annotations: dict[str, str] | None = None) -> None:
+                annotations: dict[str, str] | None = None, headless: bool = False) -> None:
+        """`headless`: no cluster IP (the emulator's IPv6 service range holds 65,536;
+        the speaker reads the families from spec.ipFamilies either way)."""
         families = sorted({"IPv6" if ":" in ip else "IPv4" for ip in ips})
         body = {
             "metadata": {"name": name, "namespace": "default",
@@ -98,7 +100,7 @@ class SpeakerCluster:
                      "ports": [{"port": 80, "protocol": "TCP"}],
                      "selector": {"app": name}, "ipFamilies": families,
                      "ipFamilyPolicy": "PreferDualStack" if len(families) > 1
-                     else "SingleStack"},
+                     else "SingleStack", **({"clusterIP": "None"} if headless else {})},
         }
         self.core.create_namespaced_service("default", body)
         self.core.patch_namespaced_service_status(
