@@ -84,6 +84,7 @@ from bench.measure import (
     wait_idle,
 )
 from bench.report import Report, add_json_flag, fmt_spread, paired_ratios
+from lab.frr import RouterConfig
 from lab.harness.bgplab import NODE_ASN, ROUTER_ASN
 from lab.harness.speaker_cluster import SpeakerCluster, speaker_cluster
 from metallb.component.render import crd_objects
@@ -100,6 +101,8 @@ from speaker.planner import plan
 POOL = "2001:db8:1::/104"  # 16M addresses: 100,000 services and the new ones of one-more
 FIRST = int(ipaddress.IPv6Address("2001:db8:1::1"))
 FAMILY = "ipv6"
+HOLD_TIME = 30  # as the raw baselines' sessions: with 3 s, 100,000 routes on a loaded
+# machine kept the session flapping (hold timer expired while the routes were processed)
 SERVICE_RANGE = 60000  # services with a cluster IP: the emulator's IPv6 range holds 65,536
 TRIGGERS = ("pool-added", "cold-start", "exabgp-restart", "session-reset")
 ONE_MORE = "one-more"
@@ -111,7 +114,7 @@ def config(with_pool: bool) -> dict:
     pools = [{"name": "bench", "protocol": "bgp", "addresses": [POOL]}] if with_pool else []
     return {
         "peers": [{"peer-address": "2001:db8:ffff::1", "peer-asn": ROUTER_ASN,
-                   "my-asn": NODE_ASN, "hold-time": "3s"}],
+                   "my-asn": NODE_ASN, "hold-time": f"{HOLD_TIME}s"}],
         "address-pools": pools,
     }
 
@@ -156,7 +159,9 @@ class Clusters:
         if self.cluster is None or self.size > n:
             self.close()
             self._stack = contextlib.ExitStack()
-            self.cluster = self._stack.enter_context(speaker_cluster(1, start_speakers=False))
+            self.cluster = self._stack.enter_context(speaker_cluster(
+                1, start_speakers=False,
+                router=RouterConfig(hold_time=HOLD_TIME, keepalive=HOLD_TIME // 3)))
             self.size, self._crds = 0, False
         if crds and not self._crds:
             ext = kubernetes.client.ApiextensionsV1Api(self.cluster.api)
