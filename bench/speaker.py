@@ -6,7 +6,7 @@ bench/gobgp_raw.py; skipped if gobgpd is not installed); failover times; RSS.
 
     sudo python3 bench/speaker.py [--trigger pool-added,cold-start,exabgp-restart,session-reset]
                                   [--services 1000,10000] [--repeat 3] [--status on,off]
-                                  [--json]
+                                  [--family 6] [--logs DIR] [--json]
     sudo python3 bench/speaker.py --trigger one-more --services 1000,10000 --repeat 9
 
 `--status on,off` runs the speaker of each round once with its status objects
