@@ -206,7 +206,7 @@ def run_raw(cmd: list[str], version: str, mode: str, group_updates: bool, topo: 
         if not exa.up.wait(START_TIMEOUT_S):
             raise RuntimeError(f"ExaBGP {version} session did not come up; see {workdir}")
         lines = commands(mode, routes, spec.peer_address)
-        wait_idle(router, family)
+        wait_idle(router, family, timeout)
         start = time.monotonic()
         exa.send(lines)
         finish = until_router_holds(router, len(routes), family, start, timeout)
@@ -218,7 +218,7 @@ def run_raw(cmd: list[str], version: str, mode: str, group_updates: bool, topo: 
                       rss_mb(exa.proc.pid), finish.kernel_s)
     finally:
         exa.stop()
-        wait_idle(router, family)
+        wait_idle(router, family, timeout)
 
 
 def run_driver(cmd: list[str], version: str, topo: Topology, router: FrrRouter,
@@ -233,7 +233,7 @@ def run_driver(cmd: list[str], version: str, topo: Topology, router: FrrRouter,
         driver.set_peers([spec])
         poll_until(lambda: driver.sessions()[spec.peer_address].up, START_TIMEOUT_S,
                    what="session up")
-        wait_idle(router, family)
+        wait_idle(router, family, timeout)
         start = time.monotonic()
         driver.set_routes({spec.peer_address: dict.fromkeys(routes, RouteAttrs())})
         finish = until_router_holds(router, len(routes), family, start, timeout)
@@ -246,7 +246,7 @@ def run_driver(cmd: list[str], version: str, topo: Topology, router: FrrRouter,
                       rss_mb(driver.pid) if driver.pid else None, finish.kernel_s)
     finally:
         driver.stop(withdraw=False)
-        wait_idle(router, family)
+        wait_idle(router, family, timeout)
 
 
 def fmt(value: float | None, spec: str) -> str:

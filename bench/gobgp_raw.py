@@ -301,7 +301,7 @@ def run_gobgp(topo: Topology, router: FrrRouter, routes: list[str], workdir: Pat
                    what=f"gobgpd's session to {spec.peer_address} (see {workdir})")
         client = Injector(api_dir, netns, mode, routes, spec.local_address, workdir)
         client.wait_ready(60)
-        wait_idle(router, family)
+        wait_idle(router, family, timeout)
         daemon_cpu = cpu_seconds(proc.pid)
         start = time.monotonic()
         client.go()
@@ -325,7 +325,7 @@ def run_gobgp(topo: Topology, router: FrrRouter, routes: list[str], workdir: Pat
             client.stop()
         terminate(proc, 15)
         log.close()
-        wait_idle(router, family)
+        wait_idle(router, family, timeout)
 
 
 # -- the client (runs in the node namespace, with the generated modules on PYTHONPATH) ----

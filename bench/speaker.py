@@ -6,7 +6,7 @@ bench/gobgp_raw.py; skipped if gobgpd is not installed); failover times; RSS.
 
     sudo python3 bench/speaker.py [--trigger pool-added,cold-start,exabgp-restart,session-reset]
                                   [--services 1000,10000] [--repeat 3] [--status on,off]
-                                  [--json]
+                                  [--family 6] [--logs DIR] [--json]
     sudo python3 bench/speaker.py --trigger one-more --services 1000,10000 --repeat 9
 
 `--status on,off` runs the speaker of each round once with its status objects
@@ -33,6 +33,8 @@ have written them):
   controller and the endpoint controller would: 3 API writes in the figure); it is then
   deleted (not timed). Ratio: each size's median over the median with 0 services, same
   run. With the incremental planner only the new service is planned and sent.
+  When one-more runs beside other triggers, the triggers at its largest size run on
+  its cluster (populating 100,000 services takes minutes).
 - planner-one-more (in-process, no root, no FRR; sizes from --planner-sizes): the
   speaker's own share of one-more at sizes the emulator cannot hold in time, 100,000
   included: what the sync thread does for one new service before ExaBGP gets its
@@ -51,6 +53,7 @@ Run from the repository root.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import shutil
@@ -81,6 +84,7 @@ from bench.measure import (
     wait_idle,
 )
 from bench.report import Report, add_json_flag, fmt_spread, paired_ratios
+from lab.frr import RouterConfig
 from lab.harness.bgplab import NODE_ASN, ROUTER_ASN
 from lab.harness.speaker_cluster import SpeakerCluster, speaker_cluster
 from metallb.component.render import crd_objects
@@ -94,25 +98,28 @@ from speaker.incremental import IncrementalPlanner
 from speaker.node import NodeInfo
 from speaker.planner import plan
 
-POOL = "2001:db8:1::/112"
+POOL = "2001:db8:1::/104"  # 16M addresses: 100,000 services and the new ones of one-more
+FIRST = int(ipaddress.IPv6Address("2001:db8:1::1"))
 FAMILY = "ipv6"
+HOLD_TIME = 30  # as the raw baselines' sessions: with 3 s, 100,000 routes on a loaded
+# machine kept the session flapping (hold timer expired while the routes were processed)
 TRIGGERS = ("pool-added", "cold-start", "exabgp-restart", "session-reset")
 ONE_MORE = "one-more"
 PLANNER_ONE_MORE = "planner-one-more"
-EXTRA = 60000  # address index of the new services of one-more, far above every populated one
+EXTRA = 1 << 22  # address index of the new services of one-more, far above every populated one
 
 
 def config(with_pool: bool) -> dict:
     pools = [{"name": "bench", "protocol": "bgp", "addresses": [POOL]}] if with_pool else []
     return {
         "peers": [{"peer-address": "2001:db8:ffff::1", "peer-asn": ROUTER_ASN,
-                   "my-asn": NODE_ASN, "hold-time": "3s"}],
+                   "my-asn": NODE_ASN, "hold-time": f"{HOLD_TIME}s"}],
         "address-pools": pools,
     }
 
 
 def address(i: int) -> str:
-    return f"2001:db8:1::{i + 1:x}"
+    return str(ipaddress.IPv6Address(FIRST + i))
 
 
 def populate(cluster: SpeakerCluster, n: int, first: int = 0) -> None:
@@ -131,6 +138,43 @@ def parallel(fn: Callable[[int], object], items: Iterable[int]) -> None:
     with ThreadPoolExecutor(4) as pool:
         for _ in pool.map(fn, items):
             pass
+
+
+class Clusters:
+    """One bench cluster at a time, holding services svc-0 .. svc-`size - 1` (each with
+    its status and EndpointSlice), grown as a run needs: one-more leaves its cluster at
+    its largest size, and the triggers at that size run on it instead of populating
+    another (at 100,000 services, minutes). A smaller size gets a new cluster."""
+
+    def __init__(self) -> None:
+        self._stack: contextlib.ExitStack | None = None
+        self.cluster: SpeakerCluster | None = None
+        self.size = 0
+        self._crds = False
+
+    def at(self, n: int, crds: bool = False) -> SpeakerCluster:
+        """The cluster with `n` services (`crds`: the status kinds installed, so their
+        objects are really written)."""
+        if self.cluster is None or self.size > n:
+            self.close()
+            self._stack = contextlib.ExitStack()
+            self.cluster = self._stack.enter_context(speaker_cluster(
+                1, start_speakers=False,
+                router=RouterConfig(hold_time=HOLD_TIME, keepalive=HOLD_TIME // 3)))
+            self.size, self._crds = 0, False
+        if crds and not self._crds:
+            ext = kubernetes.client.ApiextensionsV1Api(self.cluster.api)
+            for crd in crd_objects():
+                ext.create_custom_resource_definition(crd)
+            self._crds = True
+        populate(self.cluster, n, first=self.size)
+        self.size = n
+        return self.cluster
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack, self.cluster, self.size = None, None, 0
 
 
 def speaker_process(cluster: SpeakerCluster, node_index: int, workdir: Path,
@@ -167,7 +211,7 @@ def speaker_round(trigger: str, cluster: SpeakerCluster, n: int, workdir: Path,
     """One speaker process, measured for `trigger` (see the module doc), then stopped
     (SIGTERM: it withdraws everything) and the router idle again."""
     router = cluster.lab.router
-    wait_idle(router, FAMILY)
+    wait_idle(router, FAMILY, timeout)
     cluster.set_config(config(with_pool=trigger != "pool-added"))
     start = time.monotonic()
     proc = speaker_process(cluster, 0, workdir, tag, status)
@@ -197,9 +241,9 @@ def speaker_round(trigger: str, cluster: SpeakerCluster, n: int, workdir: Path,
             figures["withdraw"] = withdraw_all(cluster, n, timeout).bgp_s
     finally:
         proc.terminate()
-        proc.wait(30)
-    poll_until(lambda: not router.established(), 30, what="speaker session closed")
-    wait_idle(router, FAMILY)
+        proc.wait(timeout)
+    poll_until(lambda: not router.established(), timeout, what="speaker session closed")
+    wait_idle(router, FAMILY, timeout)
     return figures
 
 
@@ -226,7 +270,7 @@ def row_name(trigger: str, status: str, statuses: list[str]) -> str:
 
 
 def measure_triggers(triggers: list[str], n: int, workdir: Path, repeat: int,
-                     timeout: float, statuses: list[str] | None = None,
+                     timeout: float, clusters: Clusters, statuses: list[str] | None = None,
                      ) -> dict[str, list[dict[str, float | None]]]:
     """Per trigger, `repeat` rounds: the speaker for that trigger (once per status
     setting, the settings' order reversed every other round, so neither always runs
@@ -235,63 +279,55 @@ def measure_triggers(triggers: list[str], n: int, workdir: Path, repeat: int,
     statuses = statuses or ["on"]
     rounds: dict[str, list[dict[str, float | None]]] = {
         row_name(t, s, statuses): [] for t in triggers for s in statuses}
-    with speaker_cluster(1, start_speakers=False) as cluster:
-        if "on" in statuses:  # the status kinds, so their objects are really written
-            ext = kubernetes.client.ApiextensionsV1Api(cluster.api)
-            for crd in crd_objects():
-                ext.create_custom_resource_definition(crd)
-        cluster.set_config(config(with_pool=False))
-        populate(cluster, n)
-        routes = [f"{address(i)}/128" for i in range(n)]
-        api_dir = compile_protos(gobgpd_version()) if shutil.which("gobgpd") else None
-        for r in range(repeat):
-            for trigger in triggers:
-                order = statuses if r % 2 == 0 else statuses[::-1]
-                measured = {s: speaker_round(trigger, cluster, n, workdir,
-                                             f"{trigger}-{s}-{r}", timeout, s)
-                            for s in order}
-                baselines = baseline_round(cluster, routes, workdir, api_dir, timeout)
-                for status, figures in measured.items():
-                    figures |= baselines
-                    name = row_name(trigger, status, statuses)
-                    print(f"# {n} {name} round {r}: " + ", ".join(
-                        f"{k} {v:.3f}" for k, v in figures.items() if v is not None),
-                        flush=True)
-                    rounds[name].append(figures)
+    cluster = clusters.at(n, crds="on" in statuses)
+    routes = [f"{address(i)}/128" for i in range(n)]
+    api_dir = compile_protos(gobgpd_version()) if shutil.which("gobgpd") else None
+    for r in range(repeat):
+        for trigger in triggers:
+            order = statuses if r % 2 == 0 else statuses[::-1]
+            measured = {s: speaker_round(trigger, cluster, n, workdir,
+                                         f"{trigger}-{s}-{r}", timeout, s)
+                        for s in order}
+            baselines = baseline_round(cluster, routes, workdir, api_dir, timeout)
+            for status, figures in measured.items():
+                figures |= baselines
+                name = row_name(trigger, status, statuses)
+                print(f"# {n} {name} round {r}: " + ", ".join(
+                    f"{k} {v:.3f}" for k, v in figures.items() if v is not None),
+                    flush=True)
+                rounds[name].append(figures)
     return rounds
 
 
 def measure_one_more(counts: list[int], workdir: Path, repeat: int,
-                     timeout: float) -> dict[int, list[float]]:
+                     timeout: float, clusters: Clusters) -> dict[int, list[float]]:
     """Per cluster size (0 first, growing), `repeat` times: seconds from creating one new
     service (then its status and EndpointSlice) until FRR holds its route."""
     seconds: dict[int, list[float]] = {}
-    with speaker_cluster(1, start_speakers=False) as cluster:
-        cluster.set_config(config(with_pool=True))
-        router, node = cluster.lab.router, cluster.lab.nodes[0]
-        proc = speaker_process(cluster, 0, workdir, ONE_MORE)
-        try:
-            poll_until(lambda: router.established(), 120, what="IPv6 session")
-            size = 0
-            for n in sorted({0, *counts}):
-                populate(cluster, n, first=size)
-                size = n
+    cluster = clusters.at(0)
+    cluster.set_config(config(with_pool=True))
+    router, node = cluster.lab.router, cluster.lab.nodes[0]
+    proc = speaker_process(cluster, 0, workdir, ONE_MORE)
+    try:
+        poll_until(lambda: router.established(), 120, what="IPv6 session")
+        for n in sorted({0, *counts}):
+            clusters.at(n)
+            until_router_holds(router, n, FAMILY, time.monotonic(), timeout)
+            seconds[n] = []
+            for r in range(repeat):
+                name = f"extra-{r}"
+                start = time.monotonic()
+                cluster.service(name, [address(EXTRA + r)])
+                cluster.endpoints(name, [node])
+                finish = until_router_holds(router, n + 1, FAMILY, start, timeout)
+                seconds[n].append(finish.bgp_s if finish.bgp_s is not None
+                                  else float("nan"))
+                cluster.delete_service(name)
                 until_router_holds(router, n, FAMILY, time.monotonic(), timeout)
-                seconds[n] = []
-                for r in range(repeat):
-                    name = f"extra-{r}"
-                    start = time.monotonic()
-                    cluster.service(name, [address(EXTRA + r)])
-                    cluster.endpoints(name, [node])
-                    finish = until_router_holds(router, n + 1, FAMILY, start, timeout)
-                    seconds[n].append(finish.bgp_s if finish.bgp_s is not None
-                                      else float("nan"))
-                    cluster.delete_service(name)
-                    until_router_holds(router, n, FAMILY, time.monotonic(), timeout)
-                    print(f"# one-more {n} round {r}: {seconds[n][-1]:.3f}", flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(30)
+                print(f"# one-more {n} round {r}: {seconds[n][-1]:.3f}", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout)
     return seconds
 
 
@@ -485,6 +521,9 @@ def main() -> int:
                         help=f"comma-separated, any of {', '.join(TRIGGERS)} (default: "
                              f"these), or {ONE_MORE}, {PLANNER_ONE_MORE}")
     parser.add_argument("--services", default="1000,10000")
+    parser.add_argument("--family", type=int, choices=(6,), default=6,
+                        help="address family of the /128s (IPv6 only: the IPv4 documentation "
+                        "ranges hold 768 addresses)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds per trigger and size (each with its baselines)")
     parser.add_argument("--failover-rounds", type=int, default=3, help="0: no failover table")
@@ -493,6 +532,8 @@ def main() -> int:
     parser.add_argument("--status", default="on",
                         help="comma-separated: the speaker's --status per round, on and/or "
                         "off (default: on)")
+    parser.add_argument("--logs", type=Path, default=None,
+                        help="copy every speaker process's log into this directory")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds to wait for one finish line")
     add_json_flag(parser)
@@ -523,12 +564,14 @@ def main() -> int:
     rows, raw, cost_rows = [], {}, []
     one_more = ONE_MORE in triggers
     triggers = [t for t in triggers if t != ONE_MORE]
-    with tempfile.TemporaryDirectory(prefix="bench-speaker-") as tmp:
+    clusters = Clusters()
+    with tempfile.TemporaryDirectory(prefix="bench-speaker-") as tmp, \
+            contextlib.closing(clusters):
         Path(tmp).chmod(0o711)
         if one_more:
             work = Path(tmp) / ONE_MORE
             work.mkdir()
-            seconds = measure_one_more(counts, work, args.repeat, args.timeout)
+            seconds = measure_one_more(counts, work, args.repeat, args.timeout, clusters)
             report.table(ONE_MORE, ("services already announced",
                                     "one new service: create -> FRR holds it (min / median / "
                                     "max)", "median / median at 0"),
@@ -540,7 +583,7 @@ def main() -> int:
             work = Path(tmp) / f"n{n}"
             work.mkdir()
             measured = measure_triggers(triggers, n, work, args.repeat, args.timeout,
-                                        statuses)
+                                        clusters, statuses)
             raw[n] = measured
             rows += [trigger_row(t, n, measured[t]) for t in measured]
             if sorted(statuses) == ["off", "on"]:
@@ -565,6 +608,10 @@ def main() -> int:
                          [(fault, fmt_spread([t * 1000 for t in times], " ms", 0))
                           for fault, times in failover.items()])
             report.set("failover_s", failover)
+        if args.logs is not None:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for log in Path(tmp).glob("*/speaker-*.log"):
+                shutil.copy(log, args.logs / f"{log.parent.name}-{log.name}")
     report.finish()
     return 0
 

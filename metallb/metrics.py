@@ -104,12 +104,30 @@ class BGPMetrics:
                 metric.remove(peer)
 
 
+Series = tuple[str, str, str, str]  # (service, protocol, node, ip)
+
+
 class SpeakerMetrics:
     """`metallb_speaker_announced`, served from the announced set as it is at scrape time.
 
     A collector instead of a labelled Gauge: a speaker that starts announcing 10,000
     services would otherwise create 10,000 children, each validated by the client library
-    (~70 us apiece), inside the sync loop that sends the routes."""
+    (~70 us apiece), inside the sync loop that sends the routes.
+
+    A scrape renders every series (O(series)); a change must cost only what it changed,
+    even while a scrape of 100,000 series is under way. So the set is never copied, and
+    the thread that changes it never waits for a scrape: changes go into a queue, and
+    are applied to the set by whichever thread next holds the set's lock.
+
+    Always holds: the series are `_announced` with every queued entry applied in order
+    (a replacement clears what was queued before it).
+    Threads: the sync thread calls `publish` and `change`, the scrape thread `collect`.
+    `_queue_lock` guards `_queued` and is held only to append to it or take it whole;
+    `_set_lock` guards `_announced` and is held while the queue is applied and while a
+    scrape renders. A change takes `_set_lock` only if it is free (it never blocks on
+    it): during a scrape, changes wait in the queue until the scrape has rendered and
+    the next change, or the next scrape, applies them.
+    """
 
     NAME = "metallb_speaker_announced"
     HELP = ("Services being announced from this node. This is desired state, it does not "
@@ -117,21 +135,42 @@ class SpeakerMetrics:
     LABELS = ("service", "protocol", "node", "ip")
 
     def __init__(self, registry: CollectorRegistry):
-        # the sync thread changes the set in place (`change`: the cost of the change, not
-        # of every series); the scrape thread copies it under the lock (`collect`)
-        self._lock = threading.Lock()
-        self._announced: set[tuple[str, str, str, str]] = set()
+        self._queue_lock = threading.Lock()
+        self._set_lock = threading.Lock()
+        self._announced: set[Series] = set()
+        # (series to set whole, or None; series added; series removed), oldest first
+        self._queued: list[tuple[set[Series] | None, tuple[Series, ...], tuple[Series, ...]]] = []
         registry.register(self)
 
-    def publish(self, announced: set[tuple[str, str, str, str]]) -> None:
+    def publish(self, announced: Iterable[Series]) -> None:
         """Exactly these (service, protocol, node, ip) series exist afterwards, all at 1."""
-        with self._lock:
-            self._announced = set(announced)
+        whole = set(announced)
+        with self._queue_lock:
+            self._queued = [(whole, (), ())]
+        self._apply_if_free()
 
-    def change(self, added: Iterable[tuple[str, str, str, str]],
-               removed: Iterable[tuple[str, str, str, str]]) -> None:
+    def change(self, added: Iterable[Series], removed: Iterable[Series]) -> None:
         """These series appear and these go; the others stay as they are."""
-        with self._lock:
+        entry = (None, tuple(added), tuple(removed))
+        with self._queue_lock:
+            self._queued.append(entry)
+        self._apply_if_free()
+
+    def _apply_if_free(self) -> None:
+        """Apply the queue now, unless a scrape holds the set (it is applied later)."""
+        if self._set_lock.acquire(blocking=False):
+            try:
+                self._drain()
+            finally:
+                self._set_lock.release()
+
+    def _drain(self) -> None:
+        """Apply every queued entry to the set, oldest first (caller holds `_set_lock`)."""
+        with self._queue_lock:
+            queued, self._queued = self._queued, []
+        for whole, added, removed in queued:
+            if whole is not None:
+                self._announced = whole
             self._announced.difference_update(removed)
             self._announced.update(added)
 
@@ -140,10 +179,10 @@ class SpeakerMetrics:
 
     def collect(self) -> list[GaugeMetricFamily]:
         family = GaugeMetricFamily(self.NAME, self.HELP, labels=self.LABELS)
-        with self._lock:
-            announced = list(self._announced)
-        for labels in sorted(announced):
-            family.add_metric(list(labels), 1)
+        with self._set_lock:
+            self._drain()
+            for labels in sorted(self._announced):
+                family.add_metric(list(labels), 1)
         return [family]
 
 

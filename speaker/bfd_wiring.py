@@ -20,7 +20,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from metallb.config.model import Config, Peer
-from metallb.logs import log_event
+from metallb.logs import format_event, log_event
 from metallb.metrics import BFDMetrics
 from speaker.bfd.client import BfdClient, BfdEvent, BfdProcessError, counters_from_stats
 from speaker.bfd.spec import SessionSpec, spec_for_peer
@@ -157,7 +157,8 @@ class BfdWiring:
                 self._run()
                 self._publish()
             except Exception:  # a bug must not stop the teardowns to come
-                log.exception("bfd_worker_failed node=%s", self.settings.node_name)
+                log.exception("%s", format_event("bfd_worker_failed",
+                                                 {"node": self.settings.node_name}))
 
     def _tear_down(self) -> None:
         with self._lock:

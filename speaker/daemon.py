@@ -15,7 +15,7 @@ import ipaddress
 import logging
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubernetes import client
@@ -43,7 +43,7 @@ from speaker.cli import parse_settings
 from speaker.config_guard import blocked_services
 from speaker.incremental import ChangedKeys, IncrementalPlanner, PlanDelta
 from speaker.node import NodeInfo
-from speaker.planner import PROTOCOL, Plan
+from speaker.planner import PROTOCOL, node_peers
 from speaker.settings import SpeakerSettings
 from speaker.status import SpeakerStatus, service_peers
 
@@ -119,10 +119,12 @@ class SpeakerDaemon:
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> SpeakerDaemon:
         self.metrics_server.start()
-        self.driver.start()
-        self.bfd.start()
+        # The lists first: a cold start waits for them, and ExaBGP starts meanwhile (their
+        # handlers only note changes; the sync thread starts below).
         for informer in self.informers:
             informer.start()
+        self.driver.start()
+        self.bfd.start()
         self._thread = threading.Thread(target=self._loop, name="speaker-sync", daemon=True)
         self._thread.start()
         log_event(log, "info", "speaker_started", node=self.settings.node_name,
@@ -248,7 +250,9 @@ class SpeakerDaemon:
         service_keys, slice_keys = self._changed.take()
         delta = None
         if self._planner.needs_full(config, node):
-            # Large plans: the first host routes leave while the rest is planned.
+            # Large plans: the sessions open first, so the first host routes leave while
+            # the rest is planned.
+            self._open_sessions(config, node, node_obj)
             self._planner.full(
                 config, node, self.services.items(), self.slices.items(),
                 ahead=self.driver.announce_ahead,
@@ -259,7 +263,7 @@ class SpeakerDaemon:
         self.plans += 1
         base = self._planner.base  # peers and issues: a step never changes them
         assert base is not None
-        specs, problems = peer_specs(base, node_addresses(node_obj))
+        specs, problems = peer_specs(base.peers, node_addresses(node_obj))
         sessions, bfd_problems = bfd_sessions(config, base.peers, specs)
         self._note_keepalive(base.peers)
         self._report_issues([*(str(issue) for issue in base.issues), *problems,
@@ -281,6 +285,15 @@ class SpeakerDaemon:
                 self.status.synced(self.config_source, result)
         self._planner.index()  # after a full plan, once its routes are out
         self.bfd.set_sessions(sessions)
+
+    def _open_sessions(self, config: Config, node: NodeInfo, node_obj: dict[str, Any]) -> None:
+        """Before a full plan: hand the backend the peers that plan will have (they
+        depend on the config and the node only), so a new session comes up while the
+        services are planned instead of after (at a cold start with 100,000 services,
+        seconds). Problems are reported after the plan, as always."""
+        peers, _issues = node_peers(config, node)
+        specs, _problems = peer_specs(peers, node_addresses(node_obj))
+        self.driver.set_peers(list(specs.values()))
 
     def _apply(self, specs: list[PeerSpec], routes: dict[str, Any] | None = None,
                announced: frozenset[tuple[str, str]] = frozenset(),
@@ -367,12 +380,13 @@ def _log_services(event: str, keys: list[str], node: str, limit: int) -> None:
                   first=",".join(keys[:5]))
 
 
-def peer_specs(result: Plan, addresses: list[str]) -> tuple[dict[str, PeerSpec], list[str]]:
+def peer_specs(peers: Mapping[str, Peer], addresses: list[str]
+               ) -> tuple[dict[str, PeerSpec], list[str]]:
     """ExaBGP sessions for the planned peers; a peer that cannot be run (say, no source
     address of its family) is left out with a problem, the others are unaffected."""
     specs: dict[str, PeerSpec] = {}
     problems = []
-    for addr, peer in result.peers.items():
+    for addr, peer in peers.items():
         try:
             specs[addr] = PeerSpec.from_peer(peer, addresses)
         except PeerSpecError as err:

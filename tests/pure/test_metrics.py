@@ -1,7 +1,10 @@
+import threading
 import urllib.error
 import urllib.request
 
+import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
 
 from metallb.metrics import AllocatorMetrics, BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
@@ -69,3 +72,44 @@ def test_speaker_series_follow_the_announced_set():
     assert value("metallb_bgp_updates_total", {"peer": "192.0.2.1"}) == 3.0
     bgp.forget_peer("192.0.2.1")
     assert value("metallb_bgp_session_up", {"peer": "192.0.2.1"}) is None
+
+
+def _announced(reg: CollectorRegistry) -> set[tuple[str, ...]]:
+    return {tuple(sample.labels[k] for k in SpeakerMetrics.LABELS)
+            for family in reg.collect() if family.name == SpeakerMetrics.NAME
+            for sample in family.samples}
+
+
+def test_a_speaker_series_change_does_not_wait_for_a_scrape_under_way(
+        monkeypatch: pytest.MonkeyPatch):
+    reg = CollectorRegistry()
+    speaker = SpeakerMetrics(reg)
+    a = ("default/web", "bgp", "node1", "2001:db8:1::1")
+    b = ("default/db", "bgp", "node1", "2001:db8:1::2")
+    c = ("default/new", "bgp", "node1", "2001:db8:1::3")
+    speaker.publish({a})
+    rendering, release = threading.Event(), threading.Event()
+    add_metric = GaugeMetricFamily.add_metric
+
+    def held(self: GaugeMetricFamily, *args: object, **kwargs: object) -> None:
+        rendering.set()
+        release.wait(30)
+        add_metric(self, *args, **kwargs)
+
+    monkeypatch.setattr(GaugeMetricFamily, "add_metric", held)
+    scraped: list[set[tuple[str, ...]]] = []
+    scrape = threading.Thread(target=lambda: scraped.append(_announced(reg)))
+    scrape.start()
+    assert rendering.wait(30)
+    changer = threading.Thread(target=lambda: (speaker.change(added=[b], removed=[a]),
+                                               speaker.publish({b, c}),
+                                               speaker.change(added=[a], removed=[c])))
+    changer.start()
+    changer.join(30)
+    finished_during_scrape = not changer.is_alive()
+    release.set()
+    scrape.join(30)
+    monkeypatch.undo()
+    assert finished_during_scrape
+    assert scraped == [{a}]  # the scrape renders the set as it was when it began
+    assert _announced(reg) == {a, b}  # the next one sees every change, in order
