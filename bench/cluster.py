@@ -308,7 +308,7 @@ def _sum(counts: Counts, user: str, index: int, verb: str | None = None) -> int:
 def per_node(result: dict[str, Any]) -> dict[str, float]:
     """The speakers' figures divided by the number of speakers."""
     n, start, steady = result["speakers"], result["start"], result["steady"]
-    window = result["start_s"]
+    window, quiet = result["start_s"], result["steady_s"] or math.inf  # no window: no rate
     return {
         "start_requests": _sum(start, SPEAKER, 0) / n,
         "start_lists": _sum(start, SPEAKER, 0, "list") / n,
@@ -316,8 +316,8 @@ def per_node(result: dict[str, Any]) -> dict[str, float]:
                             ("create", "update", "patch", "delete")) / n,
         "start_mib": _sum(start, SPEAKER, 1) / n / 2**20,
         "start_rps": _sum(start, SPEAKER, 0) / n / window,
-        "steady_rps": _sum(steady, SPEAKER, 0) / n / result["steady_s"],
-        "steady_kib_s": _sum(steady, SPEAKER, 1) / n / result["steady_s"] / 1024,
+        "steady_rps": _sum(steady, SPEAKER, 0) / n / quiet,
+        "steady_kib_s": _sum(steady, SPEAKER, 1) / n / quiet / 1024,
         "watches": _sum(steady, SPEAKER, 2) / n,
         "watch_requests_start": _sum(start, SPEAKER, 0, "watch") / n,
         "rss_mib": sum(result["rss_mib"]) / n,
