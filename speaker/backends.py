@@ -9,7 +9,12 @@ from speaker.settings import SpeakerSettings
 
 def make_backend(settings: SpeakerSettings, node_addresses: list[str],
                  on_event: OnEvent) -> BGPBackend:
-    """The ExaBGP driver (the only backend today), unstarted."""
+    """The backend `settings.bgp_backend` names, unstarted: the ExaBGP driver, or for
+    benchmarks only the recorder that speaks no BGP (`speaker.no_bgp`)."""
+    if settings.bgp_backend == "none":
+        from speaker.no_bgp import NoBGPBackend
+
+        return NoBGPBackend(settings.node_name, on_event)
     from speaker.exabgp.driver import ExaBGPDriver
 
     return ExaBGPDriver(

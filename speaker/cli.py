@@ -11,6 +11,8 @@ from speaker.settings import SpeakerSettings
 
 __all__ = ["SpeakerSettings", "build_parser", "parse_settings"]
 
+BGP_BACKENDS = ("exabgp", "none")
+
 
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ
@@ -22,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--node-name", default=env.get("METALLB_NODE_NAME"),
                    help="name of the Node this speaker runs on (default: METALLB_NODE_NAME)")
     add_common_flags(p)
+    p.add_argument("--bgp-backend", choices=BGP_BACKENDS, default=SpeakerSettings.bgp_backend,
+                   help="'none' is for benchmarks only: no BGP is spoken, the routes are "
+                   "only recorded and logged (bench/cluster.py runs 100 speakers with it)")
     p.add_argument("--exabgp", default=SpeakerSettings.exabgp,
                    help="ExaBGP executable, run as it is (default: the exabgp package of "
                    "this Python, started through speaker/exabgp/launcher/)")
@@ -42,6 +47,7 @@ def parse_settings(argv: list[str] | None = None) -> SpeakerSettings:
     return SpeakerSettings(
         node_name=args.node_name,
         **common_settings(args),
+        bgp_backend=args.bgp_backend,
         exabgp=args.exabgp,
         exabgp_netns=args.exabgp_netns,
         state_dir=args.state_dir,

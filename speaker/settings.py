@@ -23,6 +23,9 @@ class SpeakerSettings(DaemonSettings):
     """Parent of the default state directory (the DaemonSet mounts a volume here)."""
 
     node_name: str
+    bgp_backend: str = "exabgp"
+    """"exabgp", or "none" for benchmarks only: no BGP, routes are only recorded and
+    logged (`speaker.no_bgp`), so many speakers fit on one machine."""
     exabgp: str | None = None
     """ExaBGP executable, run as it is; None = the exabgp package of this Python,
     started through speaker/exabgp/launcher/."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 
+from lab.apiserver.counters import RequestCounters
 from lab.apiserver.faults import Faults
 from lab.apiserver.rbac import ADMIN, Denial, DenialLog, Identity
 from lab.apiserver.store import Store
@@ -16,7 +17,8 @@ from lab.apiserver.store import Store
 
 class ServerContext:
     """The emulator's state and settings as every request thread sees them: the store,
-    the faults, RBAC (switch, denial record), bearer tokens and the watch settings.
+    the faults, RBAC (switch, denial record), bearer tokens, the watch settings and the
+    request counters.
 
     `token`: when set, every request must carry it (or a token from `add_token` /
     `service_account_token`) as a bearer token; unset, anonymous requests act as admin.
@@ -27,7 +29,7 @@ class ServerContext:
 
     Threads: request threads call everything here concurrently. The store and the denial
     log have their own locks; the token table is only ever set or read one key at a
-    time (atomic dict operations); `stopping` is an Event.
+    time (atomic dict operations); `stopping` is an Event; the counters have their lock.
     """
 
     def __init__(self, token: str | None = None, history_limit: int = 5000,
@@ -41,6 +43,7 @@ class ServerContext:
         self.watch_timeout = watch_timeout
         self.enforce_rbac = enforce_rbac
         self.denial_log = DenialLog()
+        self.counters = RequestCounters()
         self.stopping = threading.Event()
         self._tokens: dict[str, Identity] = {}
         if token:

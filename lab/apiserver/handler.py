@@ -94,6 +94,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as separate writes
     server_version = "metallb-lab-apiserver"
     api: ServerContext  # set on the subclass the server builds
+    _counted: tuple[str, str, str] | None = None  # the resource request being answered
 
     # ----------------------------------------------------------------- plumbing
 
@@ -126,6 +127,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        if self._counted is not None:
+            self.api.counters.sent(self._counted, len(data))
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -161,6 +164,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         started = time.monotonic()
+        self._counted = None  # a keep-alive connection serves many requests
         url = urllib.parse.urlsplit(self.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query,
                                                             keep_blank_values=True).items()}
@@ -313,6 +317,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                                   "the server could not find the requested resource")
         verb = verb_for(method, name, query)
         resource = f"{rt.plural}/{sub}" if sub else rt.plural
+        self._counted = (identity.user, verb, resource)
+        self.api.counters.request(self._counted)
         request = rbac.Request(verb, rt.group, rt.plural, sub, ns or "", name)
         everyone = rt.kind == "SelfSubjectAccessReview"  # system:basic-user grants it
         if (self.api.enforce_rbac and not everyone
@@ -477,6 +483,8 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+        if self._counted is not None:
+            self.api.counters.sent(self._counted, len(data))
 
     def _watch(self, rt: ResourceType, ns: str | None, labels: Any, fields: Any,
                query: dict[str, str], forced_gone: bool) -> None:
@@ -495,6 +503,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.wfile.flush()
+        counted = self._counted
+        if counted is not None:
+            self.api.counters.watching(counted, 1)
         deadline = time.monotonic() + timeout
         interval = self.api.bookmark_interval
         next_bookmark = time.monotonic() + interval
@@ -541,6 +552,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             store.stop_watch(watcher)
+            if counted is not None:
+                self.api.counters.watching(counted, -1)
 
     # ------------------------------------------------------------------- control
 
@@ -577,6 +590,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         if what == "denials" and method == "DELETE":
             self.api.denial_log.clear()
             return 200, {"denials": []}
+        if what == "requests" and method == "GET":
+            return 200, {"requests": self.api.counters.snapshot(),
+                         "openWatches": self.api.store.open_watch_count()}
         if what == "state" and method == "GET":
             store = self.api.store
             return 200, {"resourceVersion": str(store.rv), "openWatches":
@@ -584,7 +600,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                          str(store.compacted_rv)}
         raise errors.ApiError(404, "NotFound", f"no emulator control endpoint {path!r}: use "
                               "GET/POST/DELETE /_emulator/faults, POST /_emulator/tokens, "
-                              "GET/DELETE /_emulator/denials or GET /_emulator/state")
+                              "GET/DELETE /_emulator/denials, GET /_emulator/requests "
+                              "or GET /_emulator/state")
 
 
 def _number(query: dict[str, str], name: str, kind: type) -> Any:

@@ -128,6 +128,12 @@ class ApiServerProcess:
         return list(control_call(self.url, "denials", "GET", None, self.token,
                                  self.ca_cert or None)["denials"])
 
+    def requests(self) -> dict[str, Any]:
+        """The request counters (GET /_emulator/requests): per (user, verb, resource)
+        requests, bytes sent and open watches since the start; `openWatches` in all."""
+        return control_call(self.url, "requests", "GET", None, self.token,
+                            self.ca_cert or None)
+
     @property
     def faults(self) -> RemoteFaults:
         return RemoteFaults(self.url, self.token, self.ca_cert or None)
