@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from kubernetes import client, config  # noqa: E402
 
 from bench.memory import _metric, address, rss_mib  # noqa: E402
+from bench.objects import create_service, create_slice, endpoint_slice, lb_service  # noqa: E402
 from bench.report import Report, add_json_flag  # noqa: E402
 from lab.apiserver import ApiServerProcess  # noqa: E402
 from lab.apiserver.kubeconfig import kubeconfig_text  # noqa: E402
@@ -127,22 +128,10 @@ def populate(api: client.ApiClient, services: int, nodes: int, per_service: int)
 
     def one(i: int) -> None:
         name = f"svc-{i}"
-        core.create_namespaced_service("default", {
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": False,
-                     "externalTrafficPolicy": "Local",
-                     "ports": [{"port": 80, "protocol": "TCP"}], "selector": {"app": name},
-                     "ipFamilies": ["IPv6"], "ipFamilyPolicy": "SingleStack"}},
-            _preload_content=False).drain_conn()
-        discovery.create_namespaced_endpoint_slice("default", {
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": f"{name}-slice", "namespace": "default",
-                         "labels": {"kubernetes.io/service-name": name}},
-            "addressType": "IPv6", "ports": [{"port": 80, "protocol": "TCP"}],
-            "endpoints": [{"addresses": [address(i * 8 + j, "fd00::")],
-                           "nodeName": node_name(node), "conditions": {"ready": True}}
-                          for j, node in enumerate(endpoint_nodes(i, nodes, per_service))]},
-            _preload_content=False).drain_conn()
+        create_service(core, lb_service(name, etp="Local"))
+        create_slice(discovery, endpoint_slice(name, [
+            (address(i * 8 + j, "fd00::"), node_name(node))
+            for j, node in enumerate(endpoint_nodes(i, nodes, per_service))]))
 
     with ThreadPoolExecutor(THREADS) as pool:
         for _ in pool.map(one, range(services)):

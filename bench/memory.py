@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from kubernetes import client, config  # noqa: E402
 
+from bench.objects import create_service, create_slice, endpoint_slice, lb_service  # noqa: E402
 from bench.report import Report, add_json_flag  # noqa: E402
 from lab.apiserver import ApiServerProcess  # noqa: E402
 from lab.harness.http import daemon_ready  # noqa: E402
@@ -63,25 +64,14 @@ def populate(core: client.CoreV1Api, discovery: client.DiscoveryV1Api, n: int) -
     """N Services as the controller leaves them, one ready endpoint each on NODE."""
     def one(i: int) -> None:
         name = f"svc-{i}"
-        core.create_namespaced_service("default", {
-            "metadata": {"name": name, "namespace": "default",
-                         "annotations": {"metallb.io/ip-allocated-from-pool": "bench"}},
-            "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": False,
-                     "ports": [{"port": 80, "protocol": "TCP"}], "selector": {"app": name},
-                     "ipFamilies": ["IPv6"], "ipFamilyPolicy": "SingleStack"}},
-            _preload_content=False).drain_conn()  # read: the connection goes back to the pool
+        create_service(core, lb_service(
+            name, annotations={"metallb.io/ip-allocated-from-pool": "bench"}))
         assigned = Condition(ADDRESS_ASSIGNED, TRUE, ASSIGNED,
                              f"{address(i)} from pool 'bench'").as_dict(ASSIGNED_AT)
         core.patch_namespaced_service_status(name, "default", {"status": {
             "loadBalancer": {"ingress": [{"ip": address(i)}]}, "conditions": [assigned]}},
             _preload_content=False).drain_conn()
-        discovery.create_namespaced_endpoint_slice("default", {
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": f"{name}-slice", "namespace": "default",
-                         "labels": {"kubernetes.io/service-name": name}},
-            "addressType": "IPv6", "ports": [{"port": 80, "protocol": "TCP"}],
-            "endpoints": [{"addresses": [address(i, "fd00::")], "nodeName": NODE,
-                           "conditions": {"ready": True}}]}, _preload_content=False).drain_conn()
+        create_slice(discovery, endpoint_slice(name, [(address(i, "fd00::"), NODE)]))
 
     with ThreadPoolExecutor(THREADS) as pool:
         for _ in pool.map(one, range(n)):

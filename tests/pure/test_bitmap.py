@@ -8,12 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metallb.allocator.bitmap import IndexBitmap
-
-
-def first_absent(model: set[int], start: int) -> int:
-    while start in model:
-        start += 1
-    return start
+from tests.support.set_model import check_like_a_set, first_absent
 
 
 def test_full_words_are_skipped_and_found_again():
@@ -68,15 +63,4 @@ def test_stays_a_set_under_random_adds_and_removes():
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 200)), max_size=300),
        st.integers(0, 210))
 def test_behaves_like_a_set(ops, probe):
-    model: set[int] = set()
-    s = IndexBitmap()
-    for is_add, value in ops:
-        if is_add:
-            assert s.add(value) == (value not in model)
-            model.add(value)
-        else:
-            assert s.remove(value) == (value in model)
-            model.discard(value)
-    assert len(s) == len(model)
-    assert all((v in s) == (v in model) for v in range(-1, 211))
-    assert s.first_absent_from(probe) == first_absent(model, probe)
+    check_like_a_set(IndexBitmap(), ops, probe, range(-1, 211))

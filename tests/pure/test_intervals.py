@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from metallb.allocator.intervals import IntervalSet, UsableSpace, is_buggy_ipv4
 from metallb.config.model import AddressRange
 from tests.support.pools import address_range
+from tests.support.set_model import check_like_a_set
 
 
 def v4(text: str) -> int:
@@ -95,21 +96,8 @@ def test_interval_set_stays_a_set_across_many_blocks():
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 40)), max_size=120), st.integers(0, 45))
 def test_interval_set_behaves_like_a_set(ops, probe):
-    model: set[int] = set()
     s = IntervalSet()
-    for is_add, value in ops:
-        if is_add:
-            assert s.add(value) == (value not in model)
-            model.add(value)
-        else:
-            assert s.remove(value) == (value in model)
-            model.discard(value)
-    assert len(s) == len(model)
-    assert all((v in s) == (v in model) for v in range(-1, 46))
-    expected = probe
-    while expected in model:
-        expected += 1
-    assert s.first_absent_from(probe) == expected
+    check_like_a_set(s, ops, probe, range(-1, 46))
     # Stored intervals are disjoint, merged (a gap between neighbours) and sorted.
     intervals = s.intervals()
     assert all(a <= b for a, b in intervals)
