@@ -221,8 +221,10 @@ def main() -> int:
     threads = [int(t) for t in args.write_threads.split(",") if t.strip()]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-controller-") as tmp:
-        for count in sizes:
-            for status in settings:
+        for i, count in enumerate(sizes):
+            # the settings' order reversed every other size, so neither always runs first
+            # (`--sizes 10000,10000,10000 --status on,off`: three paired rounds)
+            for status in (settings if i % 2 == 0 else settings[::-1]):
                 for writers in threads:
                     rows.append(run_size(count, Path(tmp), status, writers, args.pool))
                     # each row as it comes: a long run cut short keeps what it measured
