@@ -224,6 +224,7 @@ class ExaBGPDriver:
             if withdrawn:
                 try:
                     self.flush(timeout)
+                    self._let_peers_send(withdrawn, timeout)
                     log_event(log, "info", "exabgp_withdrawn_all", prefixes=withdrawn)
                 except WaitTimeout as exc:
                     log_event(log, "warn", "exabgp_withdraw_unacked", prefixes=withdrawn,
@@ -233,6 +234,20 @@ class ExaBGPDriver:
             self._sessions.all_down("driver stopped")
         self._channel.close(timeout)
         self._supervisor.join(timeout)
+
+    def _let_peers_send(self, withdrawn: int, timeout: float) -> None:
+        """Let ExaBGP's peers write the acked withdraws before it is stopped.
+
+        ExaBGP acks a route command when its RIB has the change; the UPDATE is written
+        in a later turn of its reactor, and a SIGTERM seen first discards it (the router
+        then drops the routes with the session, not by the withdraw). Each reactor turn
+        gives every peer its turn before it reads API commands, so the ack of a no-op
+        command (`#`, a comment) sent after the withdraws' acks means the peers had a turn
+        since. One turn writes up to 25 UPDATE messages per peer (hundreds of prefixes
+        each); one more turn per 500 prefixes keeps a wide margin."""
+        for _ in range(1 + withdrawn // 500):
+            self._channel.send(["# let the peers send the withdraws"])
+            self.flush(timeout)
 
     def __enter__(self) -> ExaBGPDriver:
         return self.start()
