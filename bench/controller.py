@@ -139,8 +139,10 @@ def _pool_assigned(api: client.ApiClient) -> int:
 
 
 def run_size(count: int, workdir: Path, status: str = "on", write_threads: int = 4,
-             pool: str = POOL) -> dict:
-    run = f"{count}-{status}-{write_threads}"
+             pool: str = POOL, round_no: int = 0) -> dict:
+    # a name of its own per run: a repeated size must not find the last run's log (and
+    # read the port the last controller bound from its start line)
+    run = f"{count}-{status}-{write_threads}-{round_no}"
     kubeconfig = workdir / f"kubeconfig-{run}"
     server = ApiServerProcess(kubeconfig, extra_args=("--history-limit", "100000")).start()
     controller = None
@@ -226,7 +228,7 @@ def main() -> int:
             # (`--sizes 10000,10000,10000 --status on,off`: three paired rounds)
             for status in (settings if i % 2 == 0 else settings[::-1]):
                 for writers in threads:
-                    rows.append(run_size(count, Path(tmp), status, writers, args.pool))
+                    rows.append(run_size(count, Path(tmp), status, writers, args.pool, i))
                     # each row as it comes: a long run cut short keeps what it measured
                     print(f"measured {count} services, status {status}, write threads "
                           f"{writers}: {json.dumps(rows[-1])}", file=sys.stderr)
