@@ -94,7 +94,7 @@ class SpeakerStatus:
 
     Threads: config(), plan() and sessions() from the speaker's sync thread, never
     blocking; the queue's thread runs `_write` (API calls bounded by `timeout`). The
-    lock guards `_wanted_services`, `_wanted_peers` and `_names`. stop() from the
+    lock guards `_wanted_services`, `_wanted_peers`, `_sessions` and `_names`. stop() from the
     daemon's shutdown path, once.
     """
 
@@ -107,8 +107,9 @@ class SpeakerStatus:
         self._wanted_peers: set[str] = set()
         self._names: dict[str, str] = {}
         self._config_state = ConfigStateWriter(self._objects, "speaker", node, clock)
+        self._sessions: dict[str, dict[str, Any]] = {}  # the last status of each wanted peer
         self.queue = StatusQueue(self._write, name="speaker-status", clock=clock,
-                                 **queue_settings)
+                                 refill=self._everything_wanted, **queue_settings)
         self.queue.put(_CLEANUP, True)  # first in the queue: FIFO among due entries
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -154,13 +155,27 @@ class SpeakerStatus:
             self.queue.put(("service", key), peers)
 
     def sessions(self, states: Mapping[str, SessionState]) -> None:
+        statuses = {peer: session_status(self._node, state) for peer, state in states.items()}
         with self._lock:
             gone = self._wanted_peers - set(states)
             self._wanted_peers = set(states)
+            self._sessions = statuses
         for peer in gone:
             self.queue.put(("session", peer), None)
-        for peer, state in states.items():
-            self.queue.put(("session", peer), session_status(self._node, state))
+        for peer, status in statuses.items():
+            self.queue.put(("session", peer), status)
+
+    def _everything_wanted(self) -> list[tuple[tuple[str, str], Any]]:
+        """Every object's desired state, for the queue to put again after it dropped
+        some (full): services and sessions wanted, and deletions of the ServiceBGPStatus
+        objects this node has but no longer wants."""
+        with self._lock:
+            wanted = dict(self._wanted_services)
+            unwanted = [key for key in self._names if key not in wanted]
+            sessions = dict(self._sessions)
+        return ([(("service", key), None) for key in unwanted]
+                + [(("service", key), peers) for key, peers in wanted.items()]
+                + [(("session", peer), status) for peer, status in sessions.items()])
 
     # -- the queue's thread ---------------------------------------------------------------
 

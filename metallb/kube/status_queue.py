@@ -11,6 +11,12 @@ Two ideas keep the number of writes small:
   so a burst of 10,000 allocations that each change a pool's counts is a few writes;
 - a key is written at most once per `min_interval` seconds, and never again while its
   desired state equals what was last written for it.
+
+The queue is bounded (`max_pending` keys). An owner that holds the whole desired state
+anyway (the speaker: a ServiceBGPStatus per announced Service, 100,000 at scale) passes
+`refill`: a state dropped because the queue was full is then not lost, the queue asks
+`refill` for every desired state again once it has drained to half, and puts them (those
+equal to what was written cost nothing).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import heapq
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +40,9 @@ _RECHECK = 0.2  # seconds at most between looks at the clock while an entry wait
 
 Writer = Callable[[Hashable, Any], None]
 """Writes one desired state (the queue's thread calls it; it raises to ask for a retry)."""
+
+Refill = Callable[[], Iterable[tuple[Hashable, Any]]]
+"""Every (key, desired state) the owner wants now (the queue's thread calls it)."""
 
 
 @dataclass
@@ -62,7 +71,8 @@ class StatusQueue:
 
     def __init__(self, write: Writer, *, name: str = "status", max_pending: int = 50000,
                  rate: float = 20.0, burst: int = 50, min_interval: float = 1.0,
-                 max_attempts: int = 5, clock: Clock = REAL_CLOCK):
+                 max_attempts: int = 5, clock: Clock = REAL_CLOCK,
+                 refill: Refill | None = None):
         if max_pending < 1 or max_attempts < 1 or min_interval < 0:
             raise ValueError(f"max_pending ({max_pending}) and max_attempts ({max_attempts}) "
                              f"must be at least 1, min_interval ({min_interval}) >= 0")
@@ -79,12 +89,16 @@ class StatusQueue:
         self._last_write: dict[Hashable, float] = {}
         self._busy = False  # the thread is writing an entry it took out of _pending
         self._inflight: Hashable | None = None  # its key
+        self._inflight_desired: Any = None  # and the state it writes
         self._superseded = False  # settled() or forget() for that key came meanwhile
         self._stopping = False
         self._deadline = float("inf")  # set by stop(): write until then
         self.writes = 0  # successful writes
         self.failures = 0  # failed write attempts
         self.dropped = 0  # desired states never written (queue full, attempts, shutdown)
+        self._refill = refill
+        self._overflowed = False  # a put was dropped as the queue was full; refill later
+        self.refills = 0
         self._thread = threading.Thread(target=self._run, name=f"{name}-writer", daemon=True)
         self._thread.start()
 
@@ -97,13 +111,19 @@ class StatusQueue:
             if entry is not None:
                 entry.desired, entry.attempts = desired, 0
                 return
-            if key != self._inflight and key in self._written and self._written[key] == desired:
+            if key == self._inflight:
+                if desired == self._inflight_desired and not self._superseded:
+                    return  # being written (and retried if that fails)
+            elif key in self._written and self._written[key] == desired:
                 return
             if len(self._pending) >= self._max_pending:
                 self.dropped += 1
+                self._overflowed = self._refill is not None
                 if self.dropped == 1 or self.dropped % 1000 == 0:
                     log_event(log, "warn", "status_dropped", queue=self._name,
-                              count=self.dropped, reason="queue_full")
+                              count=self.dropped, reason="queue_full",
+                              action="asked again once the queue has drained to half"
+                              if self._refill is not None else "lost")
                 return
             due = self._last_write.get(key, float("-inf")) + self._min_interval
             self._schedule(key, _Pending(desired, due, 0))
@@ -154,6 +174,8 @@ class StatusQueue:
         backoff = Backoff(initial=0.5, maximum=30.0)
         while (taken := self._take()) is not None:
             key, entry = taken
+            if self._refill_due():
+                self._refill_now()
             delay = self._bucket.reserve()
             if delay > 0:
                 self._wait(delay)  # stop() cuts it short: drain without the limit
@@ -171,9 +193,30 @@ class StatusQueue:
                     self._last_write[key] = self._clock.monotonic()
                 self._end_write()
 
+    def _refill_due(self) -> bool:
+        with self._lock:
+            due = self._overflowed and len(self._pending) <= self._max_pending // 2
+            if due:
+                self._overflowed = False
+            return due
+
+    def _refill_now(self) -> None:
+        """Put every desired state the owner holds (dropped ones among them)."""
+        assert self._refill is not None
+        try:
+            wanted = list(self._refill())
+        except Exception as err:  # the owner's bug must not stop the writer
+            log_event(log, "error", "status_refill_failed", queue=self._name, error=err)
+            return
+        self.refills += 1
+        log_event(log, "info", "status_refill", queue=self._name, states=len(wanted))
+        for key, desired in wanted:
+            self.put(key, desired)
+
     def _end_write(self) -> None:
         """Under the lock: the thread is done with its entry."""
         self._busy, self._inflight, self._superseded = False, None, False
+        self._inflight_desired = None
 
     def _schedule(self, key: Hashable, entry: _Pending) -> None:
         """Under the lock: `entry` is the pending state of `key`."""
@@ -201,8 +244,10 @@ class StatusQueue:
                 now = self._clock.monotonic()
                 if due <= now or self._stopping:
                     heapq.heappop(self._due)
+                    entry = self._pending.pop(key)
                     self._busy, self._inflight = True, key
-                    return key, self._pending.pop(key)
+                    self._inflight_desired = entry.desired
+                    return key, entry
                 self._lock.wait(min(due - now, _RECHECK))
 
     def _wait(self, seconds: float) -> None:

@@ -159,6 +159,24 @@ def test_new_keys_past_max_pending_are_dropped_and_counted(stopping):
     assert sorted(writer.writes) == [("first", 0), ("k0", 10), ("k1", 1), ("k2", 2)]
 
 
+def test_states_dropped_as_the_queue_was_full_are_asked_for_again(stopping):
+    wanted = {f"k{i}": i for i in range(6)}
+    writer = Recorder()
+    writer.gate.clear()
+    queue = _queue(stopping, writer, max_pending=3, refill=lambda: list(wanted.items()))
+    queue.put("first", 0)
+    poll_until(writer.entered.is_set, timeout=5, what="the first write starts")
+    for key, value in wanted.items():
+        queue.put(key, value)
+    assert queue.dropped == 3  # k3, k4, k5
+    writer.gate.set()
+    poll_until(queue.idle, timeout=5, what="the queue drains")
+    assert sorted(writer.writes) == [("first", 0), *sorted(wanted.items())]  # each once
+    assert queue.refills >= 1  # a refill that overflows again asks once more
+    queue.put("k0", 0)  # equal to what was written: no write, no refill
+    assert queue.idle() and len(writer.writes) == 7
+
+
 def test_stop_writes_what_is_queued_even_if_not_yet_due():
     writer = Recorder()
     queue = StatusQueue(writer, min_interval=3600.0)

@@ -7,6 +7,7 @@ API, not BGP (tests/bgp run the real ExaBGP against FRR)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import time
@@ -212,6 +213,27 @@ def test_speaker_status_objects_and_cleanup(cluster, start_speaker, apiserver, t
     daemon.stop()
     assert "node-a-192.0.2.1" not in sessions(custom)
     assert set(by_service(custom)) == {("node-b", "default/web")}
+
+
+def test_states_the_full_queue_dropped_are_written_later(cluster, start_speaker,
+                                                        monkeypatch):
+    """More Services than the status queue holds (at 100,000 the queue's 50,000 bound
+    is reached): every ServiceBGPStatus is still written, and every one deleted."""
+    core, custom = cluster
+    monkeypatch.setattr(speaker.daemon, "SpeakerStatus",
+                        functools.partial(speaker.daemon.SpeakerStatus, max_pending=4))
+    names = [f"svc{i}" for i in range(12)]
+    for i, name in enumerate(names):
+        announced_service(core, name, f"198.51.100.{10 + i}")
+    daemon = start_speaker()
+    expected = {("node-a", f"default/{name}") for name in names}
+    poll_until(lambda: set(by_service(custom)) == expected, timeout=30,
+               what="a ServiceBGPStatus for each of the 12 Services")
+    assert daemon.status.queue.dropped > 0 and daemon.status.queue.refills > 0
+    for name in names:
+        core.delete_namespaced_service(name, "default")
+    poll_until(lambda: not by_service(custom), timeout=30,
+               what="every ServiceBGPStatus deleted with its Service")
 
 
 def session_acked(custom) -> bool:
