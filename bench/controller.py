@@ -17,6 +17,9 @@ Services from the benchmark process (4 client threads) and watches them, and rep
                      controller adds nothing beyond the two API writes per service
   status settled s   (status on) first create -> the IPAddressPool's status says N
                      assigned: how far the rate-limited status writes trail behind
+  CPU ms/svc         user + system CPU of the controller and of the emulator process
+                     from the first create to the last status seen, per service: where
+                     the time goes (the bench's own client threads are not in either)
 
 `--write-threads 4,0` runs each size with the controller's writer threads as given (0:
 the one worker writes itself, as before the pipeline), to compare.
@@ -42,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -117,6 +121,12 @@ def _rss_mib(pid: int) -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _config(pool: str) -> str:
     return f"address-pools:\n- {{name: v6, protocol: bgp, addresses: [{pool}]}}\n"
 
@@ -175,11 +185,14 @@ def run_size(count: int, workdir: Path, status: str = "on", write_threads: int =
                                            _preload_content=False).drain_conn()
 
         names = [f"s{i:05d}" for i in range(count)]
+        pids = {"controller": controller.proc.pid, "emulator": server.process.pid}
+        cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
         start = time.perf_counter()
         _parallel(create, names)
         poll_until(lambda: len(watch.seen) >= count, timeout=max(120, count / 10),
                    interval=0.05, what=f"{count} services assigned")
         total = max(seen for seen, _ip in watch.seen.values()) - start
+        cpu = {name: _cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
         watch.stop()
         settled = None
         if status == "on":
@@ -194,6 +207,8 @@ def run_size(count: int, workdir: Path, status: str = "on", write_threads: int =
             "p50": statistics.median(latencies),
             "p99": latencies[int(len(latencies) * 0.99) - 1], "rss": rss, "peak": peak,
             "floor_ms": floor * 1000, "ratio": total / (count * floor),
+            "controller_cpu_ms": cpu["controller"] * 1000 / count,
+            "emulator_cpu_ms": cpu["emulator"] * 1000 / count,
         }
     finally:
         if controller is not None:
@@ -235,12 +250,15 @@ def main() -> int:
     report.table("controller", ("services", "status", "writers", "all assigned s", "svc/s",
                                 "p50 ms",
                                 "p99 ms", "controller RSS MiB (peak)", "floor ms/svc", "ratio",
-                                "status settled s"),
+                                "status settled s", "CPU ms/svc: controller",
+                                "emulator"),
                  [(r["count"], r["status"], r["write_threads"], f"{r['total']:.1f}",
                    f"{r['count'] / r['total']:.0f}", f"{r['p50']:.0f}", f"{r['p99']:.0f}",
                    f"{r['rss']:.0f} ({r['peak']:.0f})", f"{r['floor_ms']:.2f}",
                    f"{r['ratio']:.2f}",
-                   "-" if r["settled"] is None else f"{r['settled']:.1f}") for r in rows],
+                   "-" if r["settled"] is None else f"{r['settled']:.1f}",
+                   f"{r['controller_cpu_ms']:.2f}", f"{r['emulator_cpu_ms']:.2f}")
+                  for r in rows],
                  raw=rows)
     report.finish()
     return 0

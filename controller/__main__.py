@@ -1,7 +1,6 @@
 """`python -m controller`: the MetalLB controller daemon."""
 
-import sys
-
 from controller.daemon import main
+from metallb.daemon_cli import exit_now
 
-sys.exit(main())
+exit_now(main())

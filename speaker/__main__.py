@@ -1,7 +1,6 @@
 """`python -m speaker`: the MetalLB speaker daemon."""
 
-import sys
-
+from metallb.daemon_cli import exit_now
 from speaker.daemon import main
 
-sys.exit(main())
+exit_now(main())
