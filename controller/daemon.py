@@ -76,8 +76,11 @@ class ControllerDaemon:
         self.registry = CollectorRegistry()
         self.k8s_metrics = K8sClientMetrics(self.registry)
         self.queue: WorkQueue[WorkItem] = WorkQueue()
+        # quiet_echo: the watch event of our own status write is not reconciled again
+        # (the worker decided on exactly that object; doing it again is a no-op that
+        # costs CPU the API server shares on small nodes)
         self.services = Informer("services", core.list_service_for_all_namespaces,
-                                 self._on_service, transform=trim_service)
+                                 self._on_service, transform=trim_service, quiet_echo=True)
         self.namespaces = NamespaceLabels(core, self.services, self.queue)
         self.events = BackgroundEventRecorder(
             EventRecorder(api, COMPONENT, settings.identity or None,

@@ -76,6 +76,7 @@ class Informer:
         missing_retry: float | None = None,
         transform: Transform | None = None,
         page_size: int = PAGE_SIZE,
+        quiet_echo: bool = False,
         **list_kwargs: Any,
     ):
         if watch_timeout < 1:
@@ -88,6 +89,11 @@ class Informer:
         self._list = list_func
         self._kwargs = list_kwargs
         self._handler = handler
+        # quiet_echo: the watch event of exactly the version this process recorded with
+        # update_local (its own write) updates the cache but does not call the handler:
+        # the writer decided on that object already
+        self._quiet_echo = quiet_echo
+        self.echoes = 0  # events not handed to the handler for that reason
         self.transform: Transform = transform or _unchanged
         self._page_size = page_size
         self._watch_timeout = watch_timeout
@@ -303,11 +309,16 @@ class Informer:
                 self._deleted.pop(key, None)
                 history = (*self._delivered(key)[-(HISTORY - 1):], _rv(obj))
                 self._history[key] = history
+                pending = self._pending.get(key)
+                echo = pending is not None and pending[0] == _rv(obj)
                 if self._older_than_local(key, _rv(obj)):
                     return
                 self._store[key] = obj
                 if len(history) == 1:
                     del self._history[key]  # what _delivered tells without an entry
+                if echo and self._quiet_echo:
+                    self.echoes += 1
+                    return
         self._emit(kind, obj)
 
     def _delivered(self, key: str) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ def cm(name: str, rv: str, value: str) -> dict:
             "data": {"v": value}}
 
 
-def informer(*objs: dict) -> tuple[Informer, list]:
+def informer(*objs: dict, **options: object) -> tuple[Informer, list]:
     seen: list = []
     body = {"metadata": {"resourceVersion": "list-rv"}, "items": list(objs)}
 
@@ -25,7 +25,7 @@ def informer(*objs: dict) -> tuple[Informer, list]:
         return SimpleNamespace(data=json.dumps(body).encode())
 
     inf = Informer("cm", list_func, lambda kind, obj: seen.append(
-        (kind, obj["metadata"]["resourceVersion"])))
+        (kind, obj["metadata"]["resourceVersion"])), **options)
     inf._relist()
     return inf, seen
 
@@ -43,6 +43,18 @@ def test_a_local_write_is_not_undone_by_older_watch_events_with_non_numeric_vers
     inf.apply_event(event("MODIFIED", cm("x", "b", "after")))
     assert inf.get("ns/x")["data"] == {"v": "after"}
     assert seen == [("ADDED", "zz9"), ("MODIFIED", "aa1"), ("MODIFIED", "b")]
+
+
+def test_quiet_echo_skips_the_handler_for_exactly_our_own_write():
+    inf, seen = informer(cm("x", "1", "listed"), quiet_echo=True)
+    inf.update_local(cm("x", "3", "written"))
+    inf.apply_event(event("MODIFIED", cm("x", "2", "before our write")))  # older: cache kept
+    inf.apply_event(event("MODIFIED", cm("x", "3", "written")))  # our write's echo
+    assert inf.get("ns/x")["data"] == {"v": "written"} and inf.echoes == 1
+    inf.apply_event(event("MODIFIED", cm("x", "4", "somebody else")))
+    inf.apply_event(event("MODIFIED", cm("x", "4", "somebody else")))  # no local version
+    assert seen == [("ADDED", "1"), ("MODIFIED", "4"), ("MODIFIED", "4")]
+    assert inf.echoes == 1
 
 
 def test_a_version_the_watch_already_delivered_never_replaces_a_newer_one():
