@@ -58,6 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from kubernetes import client, config  # noqa: E402
 
+from bench.memory import rss_mib  # noqa: E402
 from bench.report import Report, add_json_flag  # noqa: E402
 from lab.apiserver import ApiServerProcess  # noqa: E402
 from lab.harness.daemons import DaemonProcess  # noqa: E402
@@ -111,14 +112,6 @@ def _floor_statuses(core: client.CoreV1Api) -> int:
     items = json.loads(core.list_namespaced_service("floor", _preload_content=False).data)
     return sum(1 for svc in items["items"]
                if ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"))
-
-
-def _rss_mib(pid: int) -> tuple[float, float]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value.strip()
-    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
 def _cpu_s(pid: int) -> float:
@@ -200,7 +193,7 @@ def run_size(count: int, workdir: Path, status: str = "on", write_threads: int =
                        interval=0.05, what="the pool's status says every address assigned")
             settled = time.perf_counter() - start
         latencies = sorted((watch.seen[n][0] - created[n]) * 1000 for n in names)
-        rss, peak = _rss_mib(controller.proc.pid)
+        rss, peak = rss_mib(controller.proc.pid)
         return {
             "count": count, "status": status, "write_threads": write_threads,
             "pool": pool, "settled": settled, "total": total,

@@ -235,8 +235,6 @@ class ControllerDaemon:
     # -- callbacks ----------------------------------------------------------------------
 
     def _on_service(self, kind: str, obj: dict[str, Any]) -> None:
-        if self.status is not None and self.status.is_own_write(obj):
-            return
         self.queue.add(ServiceKey(object_key(obj)))
 
     def _on_config(self, kind: str, obj: dict[str, Any]) -> None:

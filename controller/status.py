@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -58,11 +57,10 @@ class ControllerStatus:
 
     Threads: service(), conditions_for(), written(), deleted(), pools(), config() and
     sweep_nodes() from the controller's worker only, never blocking; node_deleted()
-    from the Node informer's thread (the queue is thread-safe); is_own_write() from the Service
-    informer's thread (the lock guards `_own_writes`, at most one entry per Service
-    with a condition write not yet seen by the watch); the queue's thread runs
+    from the Node informer's thread (the queue is thread-safe); the queue's thread runs
     `_write`, which reads and writes the API (each call bounded by `timeout`) and
-    hands a Service it wrote to `on_service_written` (the informer's update_local).
+    hands a Service it wrote to `on_service_written` (the informer's update_local,
+    whose quiet echo keeps the watch event of that write from being reconciled).
     stop() from the daemon's shutdown path, once.
     """
 
@@ -75,8 +73,6 @@ class ControllerStatus:
         self._on_service_written = on_service_written
         self._config_state = ConfigStateWriter(self._objects, COMPONENT, None, clock)
         self._removed_nodes = RemovedNodes(self._objects, self._node_exists, log)
-        self._lock = threading.Lock()  # guards _own_writes only
-        self._own_writes: dict[str, str] = {}  # Service key -> resourceVersion we wrote
         self.queue = StatusQueue(self._write, name="controller-status", clock=clock,
                                  **queue_settings)
 
@@ -111,19 +107,6 @@ class ControllerStatus:
 
     def deleted(self, key: str) -> None:
         self.queue.forget(("service", key))
-        with self._lock:
-            self._own_writes.pop(key, None)
-
-    def is_own_write(self, obj: dict[str, Any]) -> bool:
-        """The watch event of `obj` is our own condition write, which changed nothing the
-        allocation reads: no need to reconcile it again (a pending Service would record
-        its AllocationFailed Event once more). Called from the informer's thread."""
-        version = (obj.get("metadata") or {}).get("resourceVersion")
-        with self._lock:
-            if version is None or self._own_writes.get(object_key(obj)) != version:
-                return False
-            del self._own_writes[object_key(obj)]
-            return True
 
     # -- pools and config -----------------------------------------------------------------
 
@@ -189,10 +172,7 @@ class ControllerStatus:
             if is_not_found(err):
                 return  # deleted meanwhile
             raise
-        written = json.loads(resp.data)
-        with self._lock:
-            self._own_writes[key] = (written.get("metadata") or {}).get("resourceVersion")
-        self._on_service_written(written)
+        self._on_service_written(json.loads(resp.data))
 
     def _node_exists(self, name: str) -> bool:
         try:

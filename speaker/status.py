@@ -88,13 +88,13 @@ _CONFIG = ("config-state", "")
 class SpeakerStatus:
     """States this node's status objects should hold; a StatusQueue writes them.
 
-    Always holds: `_wanted_services` / `_wanted_peers` are what the last sync wanted;
+    Always holds: `_wanted_services` / `_sessions` (by peer) are what the last sync wanted;
     `_names` maps a Service key to the ServiceBGPStatus object (generated name) that
     says it for this node.
 
     Threads: config(), plan() and sessions() from the speaker's sync thread, never
     blocking; the queue's thread runs `_write` (API calls bounded by `timeout`). The
-    lock guards `_wanted_services`, `_wanted_peers`, `_sessions` and `_names`. stop() from the
+    lock guards `_wanted_services`, `_sessions` and `_names`. stop() from the
     daemon's shutdown path, once.
     """
 
@@ -104,10 +104,9 @@ class SpeakerStatus:
         self._node = node
         self._lock = threading.Lock()
         self._wanted_services: dict[str, tuple[str, ...]] = {}
-        self._wanted_peers: set[str] = set()
         self._names: dict[str, str] = {}
         self._config_state = ConfigStateWriter(self._objects, "speaker", node, clock)
-        self._sessions: dict[str, dict[str, Any]] = {}  # the last status of each wanted peer
+        self._sessions: dict[str, dict[str, Any]] = {}  # wanted peer -> its last status
         self.queue = StatusQueue(self._write, name="speaker-status", clock=clock,
                                  refill=self._everything_wanted, **queue_settings)
         self.queue.put(_CLEANUP, True)  # first in the queue: FIFO among due entries
@@ -157,8 +156,7 @@ class SpeakerStatus:
     def sessions(self, states: Mapping[str, SessionState]) -> None:
         statuses = {peer: session_status(self._node, state) for peer, state in states.items()}
         with self._lock:
-            gone = self._wanted_peers - set(states)
-            self._wanted_peers = set(states)
+            gone = set(self._sessions) - set(states)
             self._sessions = statuses
         for peer in gone:
             self.queue.put(("session", peer), None)
@@ -216,7 +214,7 @@ class SpeakerStatus:
         for obj in self._objects.list(SESSIONS[1], selector):
             peer = (obj.get("status") or {}).get("peer")
             with self._lock:
-                wanted = peer in self._wanted_peers
+                wanted = peer in self._sessions
             if not wanted:
                 self._objects.delete(SESSIONS[1], obj["metadata"]["name"])
 
