@@ -20,6 +20,7 @@ The property tests hold this module to `plan` after every step of any sequence o
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -36,8 +37,13 @@ from speaker.planner import SERVICE_NAME_LABEL, Plan, plan
 Lookup = Callable[[str], Mapping[str, Any] | None]
 """An object by its `namespace/name` key; None when it is gone (an informer's `get`)."""
 
-EndpointOwner = tuple[str, str]
-"""(namespace, service name): how `planner.index_endpoints` ties a slice to a service."""
+EndpointOwner = str
+"""The key (`namespace/name`, interned) of the service a slice names: one string for the
+service's key and its slices' owner, however many hold it."""
+
+
+def _owner(namespace: Any, name: Any) -> EndpointOwner:
+    return sys.intern(f"{namespace or DEFAULT_NAMESPACE}/{name}")
 
 
 def slice_owner(endpoint_slice: Mapping[str, Any]) -> EndpointOwner | None:
@@ -46,18 +52,25 @@ def slice_owner(endpoint_slice: Mapping[str, Any]) -> EndpointOwner | None:
     service = mapping(meta.get("labels")).get(SERVICE_NAME_LABEL)
     if not isinstance(service, str):
         return None
-    return str(meta.get("namespace") or DEFAULT_NAMESPACE), service
+    return _owner(meta.get("namespace"), service)
 
 
 def service_owner(service: Mapping[str, Any]) -> EndpointOwner:
     """The owner key under which `planner.has_eligible_endpoint` looks up endpoints."""
     meta = mapping(service.get("metadata"))
-    return str(meta.get("namespace") or DEFAULT_NAMESPACE), str(meta.get("name", ""))
+    return _owner(meta.get("namespace"), meta.get("name", ""))
 
 
-@dataclass
+Contributor = tuple[str, RouteAttrs]
+"""(service key, the attributes its share gives a prefix): a prefix's tally while one
+service alone puts it into a peer's table (nearly every host route), 56 bytes where a
+`_Tally` costs some 500."""
+
+
+@dataclass(slots=True)
 class _Tally:
-    """Who puts one prefix into one peer's table, and with which attributes.
+    """Who puts one prefix into one peer's table, and with which attributes, once two or
+    more services do (a shared address, an aggregated prefix).
 
     Always holds: `communities` and `prefs` count, over `shares`, each community and
     each non-None local preference once per contributing service."""
@@ -88,12 +101,46 @@ class _Tally:
                           local_pref=max(self.prefs) if self.prefs else None)
 
 
-@dataclass(frozen=True)
+Entry = Contributor | _Tally
+"""A prefix's tally: its one contributor, or a `_Tally` of two or more."""
+
+
+def _joined(entry: Entry | None, key: str, attrs: RouteAttrs) -> Entry:
+    """The tally after service `key` (not in it) puts the prefix in with `attrs`."""
+    if entry is None:
+        return (key, attrs)
+    if not isinstance(entry, _Tally):
+        tally = _Tally()
+        tally.add(*entry)
+        entry = tally
+    entry.add(key, attrs)
+    return entry
+
+
+def _left(entry: Entry, key: str) -> Entry | None:
+    """The tally after service `key` (in it) no longer puts the prefix in; None: nobody
+    does any more."""
+    if not isinstance(entry, _Tally):
+        return None
+    entry.remove(key)
+    if len(entry.shares) == 1:
+        return next(iter(entry.shares.items()))
+    return entry
+
+
+def _attrs(entry: Entry) -> RouteAttrs:
+    """The prefix's attributes in the plan: a lone contributor's own (the very object
+    its share holds, so the tables share it too), else the merged ones."""
+    return entry.attrs() if isinstance(entry, _Tally) else entry[1]
+
+
+@dataclass(frozen=True, slots=True)
 class _Share:
-    """One service's part of the plan (only services that announce something have one)."""
+    """One service's part of the plan (only services that announce something have one).
+    Slotted, and its pairs a tuple (not a frozenset): one of these per announced service."""
 
     routes: tuple[tuple[str, str, RouteAttrs], ...]  # (peer, prefix, attrs)
-    announced: frozenset[tuple[str, str]]
+    announced: tuple[tuple[str, str], ...]  # (service key, ip)
 
 
 @dataclass(frozen=True)
@@ -128,10 +175,15 @@ class IncrementalPlanner:
 
     Always holds: `current` equals `plan(config, node, services, slices, lb_class)` for
     the services and slices last passed in (`full` takes them all, `step` and `changed`
-    the ones that changed since); `_tallies` hold exactly the routes of `_shares`;
-    `_slices` holds every slice seen, grouped by the service it names. `step` costs what
-    changed: it returns a `PlanDelta` and builds no snapshot; `current` (and `changed`)
-    copy the tables into one, only when asked.
+    the ones that changed since); `_tallies` hold exactly the routes of `_shares`, and
+    `_routes` their attributes; `_slices` holds every slice seen, grouped by the service
+    it names. `step` costs what changed: it returns a `PlanDelta` and builds no
+    snapshot; `current` (and `changed`) copy the tables into one, only when asked.
+
+    Memory (issue 18: one of each per announced service, 100,000 of them): once indexed,
+    the full plan's own tables and pairs are let go (`base` keeps its peers and issues),
+    so the routes are held once here, not twice; a prefix with one contributor is a
+    pair, not a `_Tally`; a service's slices are a tuple, filed under its key.
 
     Threads: not thread-safe; one thread (the speaker's sync thread) calls every method.
     Pure: no I/O, no clock; `changed` reads objects through the lookups it is given.
@@ -147,10 +199,11 @@ class IncrementalPlanner:
         # may differ from the plan before); None after a full plan
         self.touched: dict[str, set[str]] | None = None
         self._shares: dict[str, _Share] = {}
-        self._tallies: dict[tuple[str, str], _Tally] = {}
+        self._tallies: dict[str, dict[str, Entry]] = {}  # peer -> prefix -> tally
         self._routes: RouteTables = {}
         self._announced: set[tuple[str, str]] = set()
-        self._slices: dict[EndpointOwner, dict[str, Mapping[str, Any]]] = {}
+        # (slice key, slice) of each slice that names the service
+        self._slices: dict[EndpointOwner, tuple[tuple[str, Mapping[str, Any]], ...]] = {}
         self._slice_owners: dict[str, EndpointOwner] = {}
         # what the last full plan was made of, until `index` splits it into shares
         self._unindexed: tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]] | None = None
@@ -168,7 +221,8 @@ class IncrementalPlanner:
 
     @property
     def base(self) -> Plan | None:
-        """The last full plan: its peers and issues are the current ones."""
+        """The last full plan: its peers and issues are the current ones (once
+        indexed, its routes and pairs are left out: `current` has them)."""
         return self._base
 
     def share(self, key: str) -> Plan | None:
@@ -180,7 +234,8 @@ class IncrementalPlanner:
         routes: dict[str, dict[str, RouteAttrs]] = {}
         for addr, prefix, attrs in found.routes:
             routes.setdefault(addr, {})[prefix] = attrs
-        return Plan(peers=self._base.peers, routes=routes, announced=found.announced)
+        return Plan(peers=self._base.peers, routes=routes,
+                    announced=frozenset(found.announced))
 
     def forget(self) -> None:
         """Drop the plan (a sync failed half-way, or there was nothing to plan with):
@@ -224,10 +279,15 @@ class IncrementalPlanner:
         self._slices, self._slice_owners = {}, {}
         for endpoint_slice in endpoint_slices:
             self._note_slice(object_key(endpoint_slice, DEFAULT_NAMESPACE), endpoint_slice)
-        self._shares, self._tallies, self._announced = {}, {}, set()
+        self._shares, self._announced = {}, set()
+        self._tallies = {addr: {} for addr in peers}
         self._routes = {addr: {} for addr in peers}
         for service in services:
             self._set_share(object_key(service, DEFAULT_NAMESPACE), service)
+        # Equal to the tables just built: the full plan's copies need not stay.
+        self._base = Plan(peers=peers, routes={}, announced=frozenset(),
+                          issues=self._base.issues)
+        self._snapshot = None
 
     def changed(self, service_keys: Iterable[str], services: Lookup,
                 slice_keys: Iterable[str] = (), slices: Lookup = lambda _key: None) -> Plan:
@@ -251,8 +311,7 @@ class IncrementalPlanner:
         if not dirty and not slice_keys:
             return PlanDelta({}, frozenset(), frozenset())
         for key in slice_keys:
-            for owner in self._note_slice(key, slices(key)):
-                dirty.add(f"{owner[0]}/{owner[1]}")
+            dirty.update(self._note_slice(key, slices(key)))
         added: set[tuple[str, str]] = set()
         removed: set[tuple[str, str]] = set()
         for key in dirty:
@@ -270,15 +329,16 @@ class IncrementalPlanner:
         old = self._slice_owners.pop(key, None)
         if old is not None:
             touched.add(old)
-            group = self._slices[old]
-            del group[key]
-            if not group:
+            group = tuple(entry for entry in self._slices[old] if entry[0] != key)
+            if group:
+                self._slices[old] = group
+            else:
                 del self._slices[old]
         owner = None if endpoint_slice is None else slice_owner(endpoint_slice)
         if owner is not None and endpoint_slice is not None:
             touched.add(owner)
             self._slice_owners[key] = owner
-            self._slices.setdefault(owner, {})[key] = endpoint_slice
+            self._slices[owner] = (*self._slices.get(owner, ()), (key, endpoint_slice))
         return touched
 
     def _set_share(self, key: str, service: Mapping[str, Any] | None
@@ -287,35 +347,40 @@ class IncrementalPlanner:
         left or joined; (its announced pairs before, after)."""
         assert self.config is not None and self.node is not None
         old = self._shares.pop(key, None)
-        new: frozenset[tuple[str, str]] = frozenset()
+        new: tuple[tuple[str, str], ...] = ()
         touched: set[tuple[str, str]] = set()
         if old is not None:
             self._announced.difference_update(old.announced)
             for addr, prefix, _ in old.routes:
-                self._tallies[addr, prefix].remove(key)
+                tallies = self._tallies[addr]
+                left = _left(tallies[prefix], key)
+                if left is None:
+                    del tallies[prefix]
+                else:
+                    tallies[prefix] = left
                 touched.add((addr, prefix))
         if service is not None:
-            slices = self._slices.get(service_owner(service), {}).values()
+            slices = [s for _, s in self._slices.get(service_owner(service), ())]
             own = plan(self.config, self.node, [service], slices, lb_class=self.lb_class)
             routes = tuple((addr, prefix, attrs) for addr, table in own.routes.items()
                            for prefix, attrs in table.items())
             if routes or own.announced:
-                self._shares[key] = _Share(routes, own.announced)
-                self._announced.update(own.announced)
-                new = own.announced
+                new = tuple(own.announced)
+                self._shares[key] = _Share(routes, new)
+                self._announced.update(new)
                 for addr, prefix, attrs in routes:
-                    self._tallies.setdefault((addr, prefix), _Tally()).add(key, attrs)
+                    tallies = self._tallies[addr]
+                    tallies[prefix] = _joined(tallies.get(prefix), key, attrs)
                     touched.add((addr, prefix))
         for addr, prefix in touched:
             if self.touched is not None:
                 self.touched[addr].add(prefix)
-            tally = self._tallies[addr, prefix]
-            if tally.shares:
-                self._routes[addr][prefix] = tally.attrs()
+            entry = self._tallies[addr].get(prefix)
+            if entry is not None:
+                self._routes[addr][prefix] = _attrs(entry)
             else:
-                del self._tallies[addr, prefix]
                 del self._routes[addr][prefix]
-        return (old.announced if old is not None else frozenset()), new
+        return frozenset(old.announced if old is not None else ()), frozenset(new)
 
 
 class ChangedKeys:
