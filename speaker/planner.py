@@ -11,7 +11,7 @@ import functools
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from metallb.config.errors import ConfigIssue
 from metallb.config.model import (
@@ -75,27 +75,41 @@ def node_may_announce(node: NodeInfo) -> bool:
 
 def assigned_ips(service: Mapping[str, Any]) -> list[str]:
     """Addresses in status.loadBalancer.ingress; hostnames and garbage are ignored."""
-    return [str(ip) for ip in _assigned_addresses(service)]
+    return [address.text for address in _assigned_addresses(service)]
 
 
-def _assigned_addresses(service: Mapping[str, Any]) -> list[IPAddress]:
+def _assigned_addresses(service: Mapping[str, Any]) -> list[_Address]:
     ingress = mapping(mapping(service.get("status")).get("loadBalancer")).get("ingress")
-    ips: list[IPAddress] = []
+    found: list[_Address] = []
     for entry in ingress if isinstance(ingress, list) else []:
-        ip = _parse_ip(text(mapping(entry).get("ip")))
-        if ip is not None:
-            ips.append(ip)
-    return ips
+        address = _address(text(mapping(entry).get("ip")))
+        if address is not None:
+            found.append(address)
+    return found
+
+
+class _Address(NamedTuple):
+    """An assigned address with the two texts a plan makes of it."""
+
+    ip: IPAddress
+    text: str  # canonical (`str(ip)`): the announced pair's address
+    host: str  # its host prefix (/32, /128): the route of a non-aggregating advertisement
 
 
 @functools.lru_cache(maxsize=1 << 17)
-def _parse_ip(raw: str | None) -> IPAddress | None:
+def _address(raw: str | None) -> _Address | None:
     """Parsed once per distinct address: every plan sees the same 10,000 strings again.
+    One cache for the address and its texts (three caches cost ~0.4 KiB per address at
+    100,000), keyed by the text so a hit hashes a string, not an address; the API's
+    text is the canonical one as a rule, and then is kept instead of a copy.
     Only strings come here (`objects.text`): the cache would raise on a list."""
     try:
-        return ipaddress.ip_address(raw)
+        ip = ipaddress.ip_address(raw)
     except (ValueError, TypeError):
         return None
+    canonical = str(ip)
+    canonical = raw if raw == canonical else canonical
+    return _Address(ip, canonical, f"{canonical}/{ip.max_prefixlen}")
 
 
 @functools.lru_cache(maxsize=1 << 10)
@@ -103,16 +117,6 @@ def _version(address: str) -> int:
     """A peer address's IP version, parsed once: the incremental planner plans one
     service at a time, and parsing every peer again for each would double its cost."""
     return ipaddress.ip_address(address).version
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def _ip_text(ip: IPAddress) -> str:
-    return str(ip)
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def _host_prefix(ip: IPAddress) -> str:
-    return f"{_ip_text(ip)}/{ip.max_prefixlen}"
 
 
 @functools.lru_cache(maxsize=1 << 12)
@@ -184,19 +188,20 @@ def plan(
         endpoints = index_endpoints(endpoint_slices)
         adverts = _AdvertisementFilter(node, peers)
         for service in services:
-            ips, pool = _announceable(config, service, endpoints, node.name, lb_class)
+            addresses, pool = _announceable(config, service, endpoints, node.name, lb_class)
             if pool is None or not adverts.from_node(pool):
                 continue  # no advertisement of its pool selects this node (rule N15)
-            announced.update((object_key(service, DEFAULT_NAMESPACE), _ip_text(ip)) for ip in ips)
+            key = object_key(service, DEFAULT_NAMESPACE)
+            announced.update((key, address.text) for address in addresses)
             for addr, peer in peers.items():
                 table = routes[addr]
-                for ip in ips:
-                    if ip.version != peer_versions[addr]:
+                for address in addresses:
+                    if address.ip.version != peer_versions[addr]:
                         continue  # IPv4 goes to IPv4 peers, IPv6 to IPv6 peers
-                    for prefix, attrs in _prefixes(adverts.to_peer(pool, addr), ip,
+                    for prefix, attrs in _prefixes(adverts.to_peer(pool, addr), address,
                                                    peer.is_ibgp):
                         table[prefix] = _merge(table.get(prefix), attrs)
-                    host = _host_prefix(ip)
+                    host = address.host
                     if ahead is not None and host in table:
                         early[addr][host] = table[host]
             since_ahead += 1
@@ -212,21 +217,21 @@ def _announceable(
     endpoints: EndpointIndex,
     node_name: str,
     lb_class: str | None,
-) -> tuple[list[IPAddress], Pool | None]:
+) -> tuple[list[_Address], Pool | None]:
     spec = mapping(service.get("spec"))
     if spec.get("type") != "LoadBalancer" or spec.get("loadBalancerClass") != lb_class:
         return [], None
-    ips = _assigned_addresses(service)
-    if not ips:
+    addresses = _assigned_addresses(service)
+    if not addresses:
         return [], None
-    pool = config.pool_of(ips[0])
-    if pool is None or any(config.pool_of(ip) is not pool for ip in ips[1:]):
+    pool = config.pool_of(addresses[0].ip)
+    if pool is None or any(config.pool_of(a.ip) is not pool for a in addresses[1:]):
         return [], None  # outside every pool, or spread over two pools
     if pool.protocol != PROTOCOL:
         return [], None
     if not has_eligible_endpoint(service, endpoints, node_name):
         return [], None
-    return ips, pool
+    return addresses, pool
 
 
 class _AdvertisementFilter:
@@ -259,13 +264,14 @@ class _AdvertisementFilter:
         return found
 
 
-def _prefixes(advertisements: Iterable[Advertisement], ip: IPAddress,
+def _prefixes(advertisements: Iterable[Advertisement], address: _Address,
               ibgp: bool) -> list[tuple[str, RouteAttrs]]:
     """One prefix per advertisement: the address masked to its aggregation length."""
     out = []
+    ip = address.ip
     for adv in advertisements:
         length = adv.aggregation_length if ip.version == 4 else adv.aggregation_length_v6
-        prefix = _host_prefix(ip) if length == ip.max_prefixlen else _aggregate_prefix(
+        prefix = address.host if length == ip.max_prefixlen else _aggregate_prefix(
             ip, length)
         out.append((prefix, _route_attrs(adv.communities, adv.localpref if ibgp else None)))
     return out
