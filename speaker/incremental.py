@@ -183,7 +183,8 @@ class IncrementalPlanner:
     Memory (issue 18: one of each per announced service, 100,000 of them): once indexed,
     the full plan's own tables and pairs are let go (`base` keeps its peers and issues),
     so the routes are held once here, not twice; a prefix with one contributor is a
-    pair, not a `_Tally`; a service's slices are a tuple, filed under its key.
+    pair, not a `_Tally`; a service's slices are a tuple, filed under its key; the
+    announced pairs are only in the shares (`current` gathers them).
 
     Threads: not thread-safe; one thread (the speaker's sync thread) calls every method.
     Pure: no I/O, no clock; `changed` reads objects through the lookups it is given.
@@ -201,7 +202,6 @@ class IncrementalPlanner:
         self._shares: dict[str, _Share] = {}
         self._tallies: dict[str, dict[str, Entry]] = {}  # peer -> prefix -> tally
         self._routes: RouteTables = {}
-        self._announced: set[tuple[str, str]] = set()
         # (slice key, slice) of each slice that names the service
         self._slices: dict[EndpointOwner, tuple[tuple[str, Mapping[str, Any]], ...]] = {}
         self._slice_owners: dict[str, EndpointOwner] = {}
@@ -215,7 +215,8 @@ class IncrementalPlanner:
         if self._snapshot is None and self._base is not None:
             self._snapshot = Plan(peers=self._base.peers,
                                   routes={addr: dict(t) for addr, t in self._routes.items()},
-                                  announced=frozenset(self._announced),
+                                  announced=frozenset(pair for share in self._shares.values()
+                                                      for pair in share.announced),
                                   issues=self._base.issues)
         return self._snapshot
 
@@ -279,7 +280,7 @@ class IncrementalPlanner:
         self._slices, self._slice_owners = {}, {}
         for endpoint_slice in endpoint_slices:
             self._note_slice(object_key(endpoint_slice, DEFAULT_NAMESPACE), endpoint_slice)
-        self._shares, self._announced = {}, set()
+        self._shares = {}
         self._tallies = {addr: {} for addr in peers}
         self._routes = {addr: {} for addr in peers}
         for service in services:
@@ -350,7 +351,6 @@ class IncrementalPlanner:
         new: tuple[tuple[str, str], ...] = ()
         touched: set[tuple[str, str]] = set()
         if old is not None:
-            self._announced.difference_update(old.announced)
             for addr, prefix, _ in old.routes:
                 tallies = self._tallies[addr]
                 left = _left(tallies[prefix], key)
@@ -367,7 +367,6 @@ class IncrementalPlanner:
             if routes or own.announced:
                 new = tuple(own.announced)
                 self._shares[key] = _Share(routes, new)
-                self._announced.update(new)
                 for addr, prefix, attrs in routes:
                     tallies = self._tallies[addr]
                     tallies[prefix] = _joined(tallies.get(prefix), key, attrs)
