@@ -322,9 +322,7 @@ class SpeakerDaemon:
         _log_services("service_announced", change.started, node, limit)
         _log_services("service_withdrawn", change.stopped, node, limit)
         if change.added or change.removed:
-            self.speaker_metrics.change(
-                added=((k, PROTOCOL, node, ip) for k, ip in change.added),
-                removed=((k, PROTOCOL, node, ip) for k, ip in change.removed))
+            self.speaker_metrics.change_pairs(PROTOCOL, node, change.added, change.removed)
         gone = self._known_peers - {s.peer_address for s in specs}
         for peer in gone:
             self.bgp_metrics.forget_peer(peer)

@@ -74,6 +74,20 @@ def test_speaker_series_follow_the_announced_set():
     assert value("metallb_bgp_session_up", {"peer": "192.0.2.1"}) is None
 
 
+def test_pairs_of_one_protocol_and_node_are_the_same_series_as_their_4_tuples():
+    reg = CollectorRegistry()
+    speaker = SpeakerMetrics(reg)
+    a = ("default/web", "bgp", "node1", "198.51.100.1")
+    other_node = ("default/web", "bgp", "node2", "198.51.100.1")
+    speaker.publish({other_node})
+    speaker.change_pairs("bgp", "node1", added=[("default/web", "198.51.100.1"),
+                                                ("default/db", "198.51.100.2")], removed=[])
+    speaker.change(added=[], removed=[("default/db", "bgp", "node1", "198.51.100.2")])
+    assert _announced(reg) == {a, other_node}
+    speaker.change_pairs("bgp", "node2", added=[], removed=[("default/web", "198.51.100.1")])
+    assert _announced(reg) == {a}
+
+
 def _announced(reg: CollectorRegistry) -> set[tuple[str, ...]]:
     return {tuple(sample.labels[k] for k in SpeakerMetrics.LABELS)
             for family in reg.collect() if family.name == SpeakerMetrics.NAME
