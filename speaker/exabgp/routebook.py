@@ -48,6 +48,10 @@ class RouteBook:
     the up peers in, and only those are sent anything (a session that comes up later
     gets its full set from `sync(peer, full=True)`). For every peer in `_in_step`, held
     equals desired: only for those may `change_desired` compare just the changed prefixes.
+    Such a peer's held table is, once `sync` made it so, its desired table itself (one
+    table, not two equal ones: 100,000 routes are some 5 MiB a copy); `_held[p] is
+    _desired[p]` only for a peer in `_in_step`, so whatever changes one table without
+    the other (`ahead`, a change for a peer out of step) first makes the held one its own.
 
     A graceful-restart peer (`set_end_of_rib`) gets End-of-RIB once its full set is out
     after its session came up, and never before the first `set_desired` (a whole plan):
@@ -92,16 +96,23 @@ class RouteBook:
         differences for every peer in `up`, in that order. A peer in step is compared
         on the changed prefixes alone, so the cost follows the change, not the tables."""
         up = list(up)
-        for peer, table in changes.items():
-            desired = self._desired.setdefault(peer, {})
-            for prefix, attrs in table.items():
-                if attrs is None:
-                    desired.pop(prefix, None)
-                else:
-                    desired[prefix] = attrs
         self._in_step.intersection_update(up)  # a peer that is down misses this change
-        return [self._step(peer, changes.get(peer, {})) if peer in self._in_step
+        stepped = {peer: self._step(peer, table) for peer, table in changes.items()
+                   if peer in self._in_step}
+        for peer, table in changes.items():
+            if peer not in self._in_step:
+                desired = self._own_held(peer)
+                _apply(desired, table)
+        return [stepped.get(peer) or self._step(peer, {}) if peer in self._in_step
                 else self.sync(peer, full=False) for peer in up]
+
+    def _own_held(self, peer: str) -> dict[str, RouteAttrs]:
+        """`peer`'s desired table, its held table made a copy of its own if it was the
+        same table (before one of them changes without the other)."""
+        desired = self._desired.setdefault(peer, {})
+        if self._held.get(peer) is desired:
+            self._held[peer] = dict(desired)
+        return desired
 
     def sync(self, peer: str, full: bool) -> PeerCommands:
         """Withdraws for held-but-not-desired prefixes, then announces: all desired ones
@@ -111,21 +122,24 @@ class RouteBook:
         withdraw = [p for p in held if p not in desired]
         announce = desired if full else {
             p: a for p, a in desired.items() if held.get(p) != a}
-        self._held[peer] = dict(desired)
+        self._held[peer] = desired  # one table from now on (see the class doc)
         self._in_step.add(peer)
         return self._commands(peer, withdraw, announce, full)
 
-    def _step(self, peer: str, prefixes: Collection[str]) -> PeerCommands:
-        """The difference on `prefixes` alone, for a peer whose held set is its
-        previous desired set; held follows in place."""
-        desired = self._desired.get(peer, {})
+    def _step(self, peer: str, changes: Mapping[str, RouteAttrs | None]) -> PeerCommands:
+        """Apply `changes` (prefix -> attrs now, None: gone) to the desired routes of a
+        peer whose held set is its desired set, and the difference they make, on the
+        changed prefixes alone; held follows in place (and is desired, once synced)."""
+        desired = self._desired.setdefault(peer, {})
         held = self._held.setdefault(peer, {})
-        withdraw = [p for p in prefixes if p in held and p not in desired]
-        announce = {p: desired[p] for p in prefixes
-                    if p in desired and held.get(p) != desired[p]}
+        withdraw = [p for p, attrs in changes.items() if attrs is None and p in held]
+        announce = {p: attrs for p, attrs in changes.items()
+                    if attrs is not None and held.get(p) != attrs}
         for prefix in withdraw:
             del held[prefix]
         held.update(announce)
+        if held is not desired:
+            _apply(desired, changes)
         return self._commands(peer, withdraw, announce, False)
 
     def _commands(self, peer: str, withdraw: list[str], announce: Mapping[str, RouteAttrs],
@@ -151,6 +165,8 @@ class RouteBook:
             new = {p: a for p, a in table.items() if held.get(p) != a}
             if not new:
                 continue
+            if held is self._desired.get(peer):  # it is held now, not desired yet
+                held = self._held[peer] = dict(held)
             out.append(PeerCommands(peer, tuple(announce_commands(peer, new, self.batch)),
                                     announced=len(new)))
             held.update(new)
@@ -181,6 +197,15 @@ class RouteBook:
         if peer in self._in_step:  # held is desired: nothing pending, no pass over both
             return len(held), 0
         return len(held), sum(1 for p, a in desired.items() if held.get(p) != a)
+
+
+def _apply(table: dict[str, RouteAttrs], changes: Mapping[str, RouteAttrs | None]) -> None:
+    """Set each changed prefix to its attributes now (None: drop it)."""
+    for prefix, attrs in changes.items():
+        if attrs is None:
+            table.pop(prefix, None)
+        else:
+            table[prefix] = attrs
 
 
 class AckLedger:

@@ -190,6 +190,22 @@ def test_a_peer_whose_held_set_drifted_from_desired_is_compared_in_full(detour):
     assert cmds.announced == 1
 
 
+def test_a_change_while_the_peer_is_down_changes_what_is_desired_not_what_is_held():
+    book = book_holding({A: PLAIN})
+    assert book.change_desired({PEER: {A: None, B: PLAIN}}, up=[]) == []
+    assert book.held(PEER) == {A: PLAIN}
+    assert book.desired(PEER) == {B: PLAIN}
+    (cmds,) = book.change_desired({}, up=[PEER])
+    assert cmds.lines == (withdraw(PEER, A), announce(PEER, B))
+
+
+def test_routes_sent_ahead_are_held_not_desired():
+    book = book_holding({A: PLAIN})
+    book.ahead({PEER: {C: PLAIN}}, up={PEER})
+    assert book.held(PEER) == {A: PLAIN, C: PLAIN}
+    assert book.desired(PEER) == {A: PLAIN}
+
+
 def test_a_peer_in_step_counts_everything_held_and_nothing_pending():
     book = book_holding({A: PLAIN, B: PLAIN})
     book.change_desired({PEER: {B: None, C: PLAIN}}, up=[PEER])
