@@ -54,7 +54,12 @@ def service_peers(result: Plan) -> dict[str, tuple[str, ...]]:
         peers = by_prefix.get(prefix)
         if peers:
             found.setdefault(key, set()).update(peers)
-    return {key: tuple(sorted(peers)) for key, peers in found.items()}
+    alike: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple for all equal lists
+    out = {}
+    for key, peers in found.items():
+        labels = tuple(sorted(peers))
+        out[key] = alike.setdefault(labels, labels)
+    return out
 
 
 def service_bgp_status(node: str, key: str, peers: tuple[str, ...]) -> dict[str, Any]:
@@ -80,7 +85,8 @@ def session_object_name(node: str, peer: str) -> str:
 
 # -- the adapter ---------------------------------------------------------------------------
 
-# Queue keys: ("service", namespace/name), ("session", peer address), and these two.
+# Queue keys: a Service's key itself (namespace/name: the informer's string, no tuple
+# per Service), ("session", peer address), and these two.
 _CLEANUP = ("cleanup", "")
 _CONFIG = ("config-state", "")
 
@@ -133,7 +139,7 @@ class SpeakerStatus:
                 else:
                     self._wanted_services.pop(key, None)
         for key, peers in peers_of.items():
-            self.queue.put(("service", key), peers or None)
+            self.queue.put(key, peers or None)
 
     def withdrawn(self, timeout: float = 5.0) -> None:
         """The speaker stops and withdrew everything: delete its ServiceBGPStatus and
@@ -149,9 +155,9 @@ class SpeakerStatus:
             gone = set(self._wanted_services) - set(wanted)
             self._wanted_services = wanted
         for key in gone:
-            self.queue.put(("service", key), None)
+            self.queue.put(key, None)
         for key, peers in wanted.items():
-            self.queue.put(("service", key), peers)
+            self.queue.put(key, peers)
 
     def sessions(self, states: Mapping[str, SessionState]) -> None:
         statuses = {peer: session_status(self._node, state) for peer, state in states.items()}
@@ -163,7 +169,7 @@ class SpeakerStatus:
         for peer, status in statuses.items():
             self.queue.put(("session", peer), status)
 
-    def _everything_wanted(self) -> list[tuple[tuple[str, str], Any]]:
+    def _everything_wanted(self) -> list[tuple[str | tuple[str, str], Any]]:
         """Every object's desired state, for the queue to put again after it dropped
         some (full): services and sessions wanted, and deletions of the ServiceBGPStatus
         objects this node has but no longer wants."""
@@ -171,20 +177,21 @@ class SpeakerStatus:
             wanted = dict(self._wanted_services)
             unwanted = [key for key in self._names if key not in wanted]
             sessions = dict(self._sessions)
-        return ([(("service", key), None) for key in unwanted]
-                + [(("service", key), peers) for key, peers in wanted.items()]
+        return ([(key, None) for key in unwanted]
+                + [(key, peers) for key, peers in wanted.items()]
                 + [(("session", peer), status) for peer, status in sessions.items()])
 
     # -- the queue's thread ---------------------------------------------------------------
 
-    def _write(self, key: tuple[str, str], desired: Any) -> None:
+    def _write(self, key: str | tuple[str, str], desired: Any) -> None:
+        if isinstance(key, str):
+            self._write_service(key, desired)
+            return
         kind, name = key
         if kind == "cleanup":
             self._cleanup()
         elif kind == "config-state":
             self._config_state.write(desired)
-        elif kind == "service":
-            self._write_service(name, desired)
         elif kind == "session":
             self._write_session(name, desired)
 
@@ -204,13 +211,13 @@ class SpeakerStatus:
             if duplicate:
                 self._objects.delete(SERVICE_BGP[1], name)
             elif not wanted:
-                self.queue.put(("service", key), None)
+                self.queue.put(key, None)
             else:  # say it again: the object may hold an older peer list
-                self.queue.forget(("service", key))
+                self.queue.forget(key)
                 with self._lock:
                     peers = self._wanted_services.get(key)
                 if peers is not None:
-                    self.queue.put(("service", key), peers)
+                    self.queue.put(key, peers)
         for obj in self._objects.list(SESSIONS[1], selector):
             peer = (obj.get("status") or {}).get("peer")
             with self._lock:
@@ -226,7 +233,7 @@ class SpeakerStatus:
                 self._objects.delete(SERVICE_BGP[1], name)
                 with self._lock:
                     self._names.pop(key, None)
-            self.queue.forget(("service", key))
+            self.queue.forget(key)
             return
         status = service_bgp_status(self._node, key, peers)
         if name is None or not self._objects.patch_status(SERVICE_BGP[1], name, status):
