@@ -45,7 +45,7 @@ Refill = Callable[[], Iterable[tuple[Hashable, Any]]]
 """Every (key, desired state) the owner wants now (the queue's thread calls it)."""
 
 
-@dataclass
+@dataclass(slots=True)  # one per pending object: up to max_pending of them
 class _Pending:
     desired: Any
     due: float  # monotonic time before which it is not written
