@@ -96,20 +96,38 @@ class _Address(NamedTuple):
     host: str  # its host prefix (/32, /128): the route of a non-aggregating advertisement
 
 
-@functools.lru_cache(maxsize=1 << 17)
+_ADDRESSES: dict[str | None, _Address | None] = {}
+_ADDRESSES_MAX = 1 << 17
+
+
 def _address(raw: str | None) -> _Address | None:
     """Parsed once per distinct address: every plan sees the same 10,000 strings again.
     One cache for the address and its texts (three caches cost ~0.4 KiB per address at
     100,000), keyed by the text so a hit hashes a string, not an address; the API's
-    text is the canonical one as a rule, and then is kept instead of a copy.
-    Only strings come here (`objects.text`): the cache would raise on a list."""
+    text is the canonical one as a rule, and then is kept instead of a copy. A plain
+    dict, emptied when full: an `lru_cache` entry costs ~70 bytes more (its list
+    element), and once more addresses than it holds come round each plan, an LRU keeps
+    none of them either. Only strings or None come here (`objects.text`): a list would
+    not hash.
+    Any thread may call it: a lookup or an insert is one step under the GIL, and two
+    threads inserting the same address insert equal values."""
+    try:
+        return _ADDRESSES[raw]
+    except KeyError:
+        pass  # first seen (an exception only then: a hit costs one lookup)
+    found: _Address | None = None
     try:
         ip = ipaddress.ip_address(raw)
     except (ValueError, TypeError):
-        return None
-    canonical = str(ip)
-    canonical = raw if raw == canonical else canonical
-    return _Address(ip, canonical, f"{canonical}/{ip.max_prefixlen}")
+        pass
+    else:
+        canonical = str(ip)
+        canonical = raw if raw == canonical else canonical
+        found = _Address(ip, canonical, f"{canonical}/{ip.max_prefixlen}")
+    if len(_ADDRESSES) >= _ADDRESSES_MAX:
+        _ADDRESSES.clear()
+    _ADDRESSES[raw] = found
+    return found
 
 
 @functools.lru_cache(maxsize=1 << 10)
