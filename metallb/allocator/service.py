@@ -27,7 +27,7 @@ POLICY_LOCAL = "Local"
 _FAMILY_NAMES = {"IPv4": 4, "IPv6": 6}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceIntent:
     """The allocation-relevant part of a Service, normalised.
 
