@@ -15,6 +15,15 @@ Services from the benchmark process (4 client threads) and watches them, and rep
                      status once it starts, before the clock starts)
   ratio              all-assigned time / (N x floor ms/svc): 1.0 would mean the
                      controller adds nothing beyond the two API writes per service
+  rig floor s        the same rig without a controller: a fresh emulator, the same N
+                     Services created by the same 4 threads, each thread writing the
+                     Service's status itself right after its create, clocked by the same
+                     watch from the first create to the last status seen. Unlike the
+                     floor above it pays for the bench's own watch (an instrument the
+                     controller is not responsible for: the emulator serializes every
+                     change to it and this process parses it, on the same 2 cores) and it
+                     holds N Services, as the measured run does.
+  rig ratio          all-assigned time / rig floor s
   status settled s   (status on) first create -> the IPAddressPool's status says N
                      assigned: how far the rate-limited status writes trail behind
   CPU ms/svc         user + system CPU of the controller and of the emulator process
@@ -44,6 +53,7 @@ size); nothing is announced.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import statistics
@@ -107,6 +117,38 @@ def measure_floor(core: client.CoreV1Api, count: int) -> float:
     return (time.perf_counter() - start) / count
 
 
+def measure_rig_floor(count: int, workdir: Path, run: str) -> float:
+    """Seconds until the watch saw all `count` Services with an address when the bench
+    itself writes each status right after the create: the measured run minus the
+    controller (see the module doc), on a fresh emulator of its own."""
+    server = ApiServerProcess(workdir / f"kubeconfig-rig-{run}",
+                              extra_args=("--history-limit", "100000")).start()
+    try:
+        core = client.CoreV1Api(config.new_client_from_config(
+            config_file=str(workdir / f"kubeconfig-rig-{run}")))
+        core.create_namespace({"metadata": {"name": "bench"}})
+        watch = StatusWatch(core, "bench").start()
+
+        def one(i: int) -> None:
+            name = f"s{i:05d}"
+            core.create_namespaced_service("bench", _service(name, "bench"),
+                                           _preload_content=False).drain_conn()
+            status = {"status": {"loadBalancer": {"ingress": [
+                {"ip": str(ipaddress.ip_address("2001:db8::1") + i)}]}}}
+            core.patch_namespaced_service_status(name, "bench", status,
+                                                 _preload_content=False).drain_conn()
+
+        start = time.perf_counter()
+        _parallel(one, range(count))
+        poll_until(lambda: len(watch.seen) >= count, timeout=max(120, count / 10),
+                   interval=0.05, what=f"{count} statuses seen (rig floor)")
+        total = max(seen for seen, _ip in watch.seen.values()) - start
+        watch.stop()
+        return total
+    finally:
+        server.stop()
+
+
 def _floor_statuses(core: client.CoreV1Api) -> int:
     """Floor services that still carry a load-balancer status."""
     items = json.loads(core.list_namespaced_service("floor", _preload_content=False).data)
@@ -146,6 +188,7 @@ def run_size(count: int, workdir: Path, status: str = "on", write_threads: int =
     # a name of its own per run: a repeated size must not find the last run's log (and
     # read the port the last controller bound from its start line)
     run = f"{count}-{status}-{write_threads}-{round_no}"
+    rig_floor = measure_rig_floor(count, workdir, run)
     kubeconfig = workdir / f"kubeconfig-{run}"
     server = ApiServerProcess(kubeconfig, extra_args=("--history-limit", "100000")).start()
     controller = None
@@ -200,6 +243,7 @@ def run_size(count: int, workdir: Path, status: str = "on", write_threads: int =
             "p50": statistics.median(latencies),
             "p99": latencies[int(len(latencies) * 0.99) - 1], "rss": rss, "peak": peak,
             "floor_ms": floor * 1000, "ratio": total / (count * floor),
+            "rig_floor_s": rig_floor, "rig_ratio": total / rig_floor,
             "controller_cpu_ms": cpu["controller"] * 1000 / count,
             "emulator_cpu_ms": cpu["emulator"] * 1000 / count,
         }
@@ -243,12 +287,13 @@ def main() -> int:
     report.table("controller", ("services", "status", "writers", "all assigned s", "svc/s",
                                 "p50 ms",
                                 "p99 ms", "controller RSS MiB (peak)", "floor ms/svc", "ratio",
+                                "rig floor s", "rig ratio",
                                 "status settled s", "CPU ms/svc: controller",
                                 "emulator"),
                  [(r["count"], r["status"], r["write_threads"], f"{r['total']:.1f}",
                    f"{r['count'] / r['total']:.0f}", f"{r['p50']:.0f}", f"{r['p99']:.0f}",
                    f"{r['rss']:.0f} ({r['peak']:.0f})", f"{r['floor_ms']:.2f}",
-                   f"{r['ratio']:.2f}",
+                   f"{r['ratio']:.2f}", f"{r['rig_floor_s']:.1f}", f"{r['rig_ratio']:.2f}",
                    "-" if r["settled"] is None else f"{r['settled']:.1f}",
                    f"{r['controller_cpu_ms']:.2f}", f"{r['emulator_cpu_ms']:.2f}")
                   for r in rows],

@@ -12,8 +12,9 @@ alternating round by round so that load on the machine hits them alike:
   speaker      `python -m speaker` (ExaBGP started, its peer unreachable) until it logs
                that it announces the N services
 
-and reports VmRSS at that moment and VmHWM (the peak, in brackets), and the seconds
-from exec until then. The daemons run from
+and reports VmRSS at that moment and VmHWM (the peak, in brackets), the seconds
+from exec until then, and the seconds from SIGTERM until the process was gone with its
+exit code (-9: it was still there after 15 s and was killed). The daemons run from
 the checkout (cwd and PYTHONPATH), at their default log level. No root, no FRR.
 
 Run: python3 bench/memory.py [--services 10000,100000] [--repos .,/tmp/base] [--rounds 2]
@@ -135,10 +136,13 @@ def run_daemon(repo: Path, daemon: str, n: int, kubeconfig: Path, workdir: Path,
                        timeout, interval=0.5, what=f"speaker announces {n}")
         seconds = time.monotonic() - start
         rss, peak = rss_mib(proc.pid)
-        return {"daemon": daemon, "services": n, "repo": str(repo), "rss": rss,
-                "peak": peak, "seconds": seconds}
     finally:
-        childproc.terminate(proc, 15, kill_timeout=10)
+        stopping = time.monotonic()
+        code = childproc.terminate(proc, 15, kill_timeout=10)
+    # how long SIGTERM took to end it (a daemon that needs more than 15 s is killed)
+    return {"daemon": daemon, "services": n, "repo": str(repo), "rss": rss,
+            "peak": peak, "seconds": seconds, "stop_s": time.monotonic() - stopping,
+            "exit_code": code}
 
 
 def main() -> int:
@@ -178,9 +182,10 @@ def main() -> int:
             finally:
                 server.stop()
     report.table("memory", ("daemon", "checkout", "services", "RSS MiB (peak)",
-                            "s until all taken in"),
+                            "s until all taken in", "SIGTERM -> exit s (code)"),
                  [(r["daemon"], Path(r["repo"]).name, r["services"],
-                   f"{r['rss']:.0f} ({r['peak']:.0f})", f"{r['seconds']:.1f}")
+                   f"{r['rss']:.0f} ({r['peak']:.0f})", f"{r['seconds']:.1f}",
+                   f"{r['stop_s']:.1f} ({r['exit_code']})")
                   for r in rows], raw=rows)
     report.finish()
     return 0

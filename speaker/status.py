@@ -96,11 +96,13 @@ class SpeakerStatus:
 
     Always holds: `_wanted_services` / `_sessions` (by peer) are what the last sync wanted;
     `_names` maps a Service key to the ServiceBGPStatus object (generated name) that
-    says it for this node.
+    says it for this node; `_written_peers` are the peers whose BGPSessionState this
+    node wrote and has not deleted (so a deletion the full queue dropped is asked for
+    again: `_everything_wanted`).
 
     Threads: config(), plan() and sessions() from the speaker's sync thread, never
     blocking; the queue's thread runs `_write` (API calls bounded by `timeout`). The
-    lock guards `_wanted_services`, `_sessions` and `_names`. stop() from the
+    lock guards `_wanted_services`, `_sessions`, `_names` and `_written_peers`. stop() from the
     daemon's shutdown path, once.
     """
 
@@ -113,6 +115,7 @@ class SpeakerStatus:
         self._names: dict[str, str] = {}
         self._config_state = ConfigStateWriter(self._objects, "speaker", node, clock)
         self._sessions: dict[str, dict[str, Any]] = {}  # wanted peer -> its last status
+        self._written_peers: set[str] = set()
         self.queue = StatusQueue(self._write, name="speaker-status", clock=clock,
                                  refill=self._everything_wanted, **queue_settings)
         self.queue.put(_CLEANUP, True)  # first in the queue: FIFO among due entries
@@ -172,13 +175,15 @@ class SpeakerStatus:
     def _everything_wanted(self) -> list[tuple[str | tuple[str, str], Any]]:
         """Every object's desired state, for the queue to put again after it dropped
         some (full): services and sessions wanted, and deletions of the ServiceBGPStatus
-        objects this node has but no longer wants."""
+        and BGPSessionState objects this node has but no longer wants."""
         with self._lock:
             wanted = dict(self._wanted_services)
             unwanted = [key for key in self._names if key not in wanted]
             sessions = dict(self._sessions)
+            gone_peers = [peer for peer in self._written_peers if peer not in sessions]
         return ([(key, None) for key in unwanted]
                 + [(key, peers) for key, peers in wanted.items()]
+                + [(("session", peer), None) for peer in gone_peers]
                 + [(("session", peer), status) for peer, status in sessions.items()])
 
     # -- the queue's thread ---------------------------------------------------------------
@@ -252,7 +257,11 @@ class SpeakerStatus:
         name = session_object_name(self._node, peer)
         if status is None:
             self._objects.delete(SESSIONS[1], name)
+            with self._lock:
+                self._written_peers.discard(peer)
             self.queue.forget(("session", peer))
             return
+        with self._lock:  # before the write: a write that fails half-way may have landed
+            self._written_peers.add(peer)
         self._objects.put_status(*SESSIONS, name, {
             NODE_LABEL: self._node, PEER_LABEL: peer.replace(":", "-")}, status)

@@ -362,15 +362,17 @@ class Allocator:
                                       reasons.POOL_EXHAUSTED if _serves(state, intent)
                                       else reasons.NO_MATCHING_POOL)
             return self._record(intent, intent.pool, addresses)
-        candidates = 0
+        tried = []
         for state in self._pools.values():
             if not state.pool.auto_assign or refusal(state.pool, intent):
                 continue
-            candidates += _serves(state, intent)
             addresses = self._pick(state, intent)
             if addresses is not None:
                 return self._record(intent, state.pool.name, addresses)
-        raise AllocationError("no available IPs", reasons.POOL_EXHAUSTED if candidates
+            tried.append(state)
+        # exhausted when a pool that has the service's families is full; else none fits
+        raise AllocationError("no available IPs", reasons.POOL_EXHAUSTED
+                              if any(_serves(state, intent) for state in tried)
                               else reasons.NO_MATCHING_POOL)
 
     def release(self, key: str) -> Assignment | None:

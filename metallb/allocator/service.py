@@ -27,7 +27,7 @@ POLICY_LOCAL = "Local"
 _FAMILY_NAMES = {"IPv4": 4, "IPv6": 6}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceIntent:
     """The allocation-relevant part of a Service, normalised.
 
@@ -59,6 +59,24 @@ class ServiceIntent:
         return self.key.split("/", 1)[0]
 
 
+SHARED_PARTS_LIMIT = 20000
+"""Distinct tuples `_shared` remembers; beyond it new ones stay unshared (a cluster of
+odd Services cannot grow the table without bound)."""
+_shared_parts: dict[tuple, tuple] = {}
+
+
+def _shared(part: tuple) -> tuple:
+    """The one tuple kept for all equal ones: most Services have the same ports,
+    families, selector shape and namespace labels, and at 100k Services one copy each
+    is ~20 MiB (the controller keeps every intent in its allocator)."""
+    found = _shared_parts.get(part)
+    if found is None:
+        if len(_shared_parts) >= SHARED_PARTS_LIMIT:
+            return part
+        found = _shared_parts.setdefault(part, part)
+    return found
+
+
 class _Invalid(ValueError):
     """A malformed field; its message ends up in the LoadBalancerFailed event."""
 
@@ -73,7 +91,7 @@ def intent_from_service(obj: Any,
     """Read a Service (a dict as returned by the API) into a ServiceIntent, with the
     labels of its Namespace (None: unknown, read as no labels); never raises."""
     key = object_key(obj, DEFAULT_NAMESPACE)
-    ns_labels = tuple(sorted((namespace_labels or {}).items()))
+    ns_labels = _shared(tuple(sorted((namespace_labels or {}).items())))
     if not isinstance(obj, Mapping):
         return ServiceIntent(key=key, error="service is not an object")
     spec = obj.get("spec") if obj.get("spec") is not None else {}
@@ -96,12 +114,14 @@ def intent_from_service(obj: Any,
             requested_ips=_requested_ips(spec, annotations),
             pool=_annotation(annotations, POOL_REQUEST_ANNOTATION),
             sharing_key=_annotation(annotations, SHARING_ANNOTATION),
-            ports=_ports(spec.get("ports")),
+            ports=_shared(_ports(spec.get("ports"))),
             traffic_policy=_traffic_policy(spec.get("externalTrafficPolicy")),
-            selector=tuple(sorted(_string_map(spec.get("selector"), "spec.selector").items())),
-            families=_families(spec),
+            selector=_shared(tuple(sorted(
+                _string_map(spec.get("selector"), "spec.selector").items()))),
+            families=_shared(_families(spec)),
             existing_ips=existing,
-            labels=tuple(sorted(_string_map(meta.get("labels"), "metadata.labels").items())),
+            labels=_shared(tuple(sorted(
+                _string_map(meta.get("labels"), "metadata.labels").items()))),
             namespace_labels=ns_labels,
         )
     except _Invalid as exc:

@@ -57,6 +57,24 @@ def test_quiet_echo_skips_the_handler_for_exactly_our_own_write():
     assert inf.echoes == 1
 
 
+def test_the_echo_of_our_own_write_is_not_transformed_again():
+    transformed: list[str] = []
+
+    def transform(obj: dict) -> dict:
+        transformed.append(obj["metadata"]["resourceVersion"])
+        return {**obj, "trimmed": True}
+
+    inf, _ = informer(cm("x", "1", "listed"), quiet_echo=True, transform=transform)
+    inf.update_local(cm("x", "3", "written"))
+    local = inf.get("ns/x")
+    inf.apply_event(event("MODIFIED", cm("x", "2", "before our write")))
+    inf.apply_event(event("MODIFIED", cm("x", "3", "written")))  # the echo
+    assert inf.get("ns/x") is local and inf.echoes == 1
+    inf.apply_event(event("MODIFIED", cm("x", "4", "somebody else")))
+    assert inf.get("ns/x")["trimmed"] and inf.get("ns/x")["data"] == {"v": "somebody else"}
+    assert transformed == ["1", "3", "2", "4"]  # the list, our write, "2", "4": not the echo
+
+
 def test_a_version_the_watch_already_delivered_never_replaces_a_newer_one():
     inf, _ = informer(cm("x", "10", "listed"))
     inf.apply_event(event("MODIFIED", cm("x", "9", "newer despite the number")))

@@ -24,6 +24,7 @@ from metallb.wait import poll_until
 from speaker.bgp import PeerSpec, SessionState
 from speaker.daemon import SpeakerDaemon
 from speaker.settings import SpeakerSettings
+from speaker.status import SpeakerStatus
 from tests.api.controller.support import ensure_namespace
 from tests.support.apiserver import apiserver, kube_client  # noqa: F401
 
@@ -234,6 +235,25 @@ def test_states_the_full_queue_dropped_are_written_later(cluster, start_speaker,
         core.delete_namespaced_service(name, "default")
     poll_until(lambda: not by_service(custom), timeout=30,
                what="every ServiceBGPStatus deleted with its Service")
+
+
+def test_session_deletions_the_full_queue_dropped_are_asked_for_again(cluster, kube_client):  # noqa: F811
+    """Peers dropped from the config while the status queue is full: each
+    BGPSessionState is still deleted (the queue asks for every unwanted one again)."""
+    _, custom = cluster
+    status = SpeakerStatus(kube_client, "metallb-system", "node-a", max_pending=2)
+    peers = [f"192.0.2.{i}" for i in range(1, 6)]
+    try:
+        status.sessions({p: SessionState(p, "up", True, None, 0.0, 0, 0, 0) for p in peers})
+        poll_until(lambda: len(sessions(custom)) == len(peers), timeout=30,
+                   what="a BGPSessionState per peer")
+        dropped = status.queue.dropped
+        status.sessions({})
+        poll_until(lambda: not sessions(custom), timeout=30,
+                   what="every BGPSessionState deleted")
+        assert status.queue.dropped > dropped  # the deletions did not all fit
+    finally:
+        status.stop()
 
 
 def session_acked(custom) -> bool:
