@@ -234,8 +234,10 @@ class Reconciler:
             step = self.core.decide(observed)
             assert step.decision is not None
             write = self._apply(obj, step.decision, observed.intent.existing_ips)
-        for retry in step.retry:  # addresses were freed: the waiting services try now
-            self._queue.add(ServiceKey(retry))
+        # addresses were freed: the waiting services try now, in the one order and before
+        # anything already queued (a waiting service queued earlier for another reason
+        # must not take the address from one before it in that order)
+        self._queue.add_first([ServiceKey(retry) for retry in step.retry])
         if key in self._blocking:  # a service that blocked the new config changed or went:
             self._queue.add(CONFIG)  # try the refused config again (upstream retries it too)
         if step.stats_changed:

@@ -62,6 +62,22 @@ class WorkQueue(Generic[K]):
                 self._queue.append(key)
                 self._cond.notify()
 
+    def add_first(self, keys: list[K]) -> None:
+        """Queue `keys` ahead of every other queued key, in the order given (a key
+        already queued moves up). A key being processed is marked dirty as by add():
+        it comes back at the end, after its own processing. O(queued + keys)."""
+        with self._cond:
+            if self._shutdown or not keys:
+                return
+            first = [k for k in dict.fromkeys(keys) if k not in self._processing]
+            for key in keys:
+                if key in self._processing:
+                    self._dirty.add(key)
+            moved = set(first)
+            self._queue = deque([*first, *(k for k in self._queue if k not in moved)])
+            self._queued |= moved
+            self._cond.notify()
+
     def add_after(self, key: K, delay: float) -> None:
         if delay <= 0:
             self.add(key)

@@ -94,3 +94,16 @@ def test_shutdown_wakes_a_blocked_worker():
     assert raised.is_set()
     with pytest.raises(ShutDown):
         q.get(0)
+
+
+def test_add_first_puts_keys_ahead_in_their_order_and_moves_queued_ones_up():
+    q = WorkQueue()
+    for key in ("x", "waiting-too", "y"):
+        q.add(key)
+    q.add("busy")
+    assert q.get(0) == "x"  # "x" is being processed
+    q.add_first(["waiting", "waiting-too", "x"])
+    got = [q.get(0) for _ in range(5)]
+    assert got == ["waiting", "waiting-too", "y", "busy", None]
+    q.done("x")  # "x" was processing: dirty, it comes back after its processing
+    assert q.get(0) == "x"
