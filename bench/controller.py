@@ -106,15 +106,28 @@ def measure_floor(core: client.CoreV1Api, count: int) -> float:
     def one(name: str) -> None:
         body = _service(name, "floor")
         body["spec"] = {"type": "ClusterIP", "ports": [{"port": 80}]}
-        # Responses read to their end, so connections are reused (an unread one is never
-        # given back to the pool: each request would pay a new connection).
-        core.create_namespaced_service("floor", body, _preload_content=False).drain_conn()
-        core.patch_namespaced_service_status(name, "floor", status,
-                                             _preload_content=False).drain_conn()
+        _create_with_status(core, "floor", body, status)
 
     start = time.perf_counter()
     _parallel(one, names)
     return (time.perf_counter() - start) / count
+
+
+def _create_with_status(core: client.CoreV1Api, namespace: str, body: dict,
+                        status: dict) -> None:
+    """One create, then one status patch: the two writes of a floor."""
+    # Responses read to their end, so connections are reused (an unread one is never
+    # given back to the pool: each request would pay a new connection).
+    core.create_namespaced_service(namespace, body, _preload_content=False).drain_conn()
+    core.patch_namespaced_service_status(body["metadata"]["name"], namespace, status,
+                                         _preload_content=False).drain_conn()
+
+
+def _until_all_seen(watch: StatusWatch, count: int, start: float) -> float:
+    """Seconds from `start` until the watch saw the last of `count` statuses."""
+    poll_until(lambda: len(watch.seen) >= count, timeout=max(120, count / 10),
+               interval=0.05, what=f"{count} services with an address")
+    return max(seen for seen, _ip in watch.seen.values()) - start
 
 
 def measure_rig_floor(count: int, workdir: Path, run: str) -> float:
@@ -130,19 +143,13 @@ def measure_rig_floor(count: int, workdir: Path, run: str) -> float:
         watch = StatusWatch(core, "bench").start()
 
         def one(i: int) -> None:
-            name = f"s{i:05d}"
-            core.create_namespaced_service("bench", _service(name, "bench"),
-                                           _preload_content=False).drain_conn()
-            status = {"status": {"loadBalancer": {"ingress": [
-                {"ip": str(ipaddress.ip_address("2001:db8::1") + i)}]}}}
-            core.patch_namespaced_service_status(name, "bench", status,
-                                                 _preload_content=False).drain_conn()
+            _create_with_status(core, "bench", _service(f"s{i:05d}", "bench"), {
+                "status": {"loadBalancer": {"ingress": [
+                    {"ip": str(ipaddress.ip_address("2001:db8::1") + i)}]}}})
 
         start = time.perf_counter()
         _parallel(one, range(count))
-        poll_until(lambda: len(watch.seen) >= count, timeout=max(120, count / 10),
-                   interval=0.05, what=f"{count} statuses seen (rig floor)")
-        total = max(seen for seen, _ip in watch.seen.values()) - start
+        total = _until_all_seen(watch, count, start)
         watch.stop()
         return total
     finally:
@@ -225,9 +232,7 @@ def run_size(count: int, workdir: Path, status: str = "on", write_threads: int =
         cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
         start = time.perf_counter()
         _parallel(create, names)
-        poll_until(lambda: len(watch.seen) >= count, timeout=max(120, count / 10),
-                   interval=0.05, what=f"{count} services assigned")
-        total = max(seen for seen, _ip in watch.seen.values()) - start
+        total = _until_all_seen(watch, count, start)
         cpu = {name: _cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
         watch.stop()
         settled = None

@@ -309,8 +309,7 @@ class Informer:
                 self._deleted.pop(key, None)
                 history = (*self._delivered(key)[-(HISTORY - 1):], _rv(obj))
                 self._history[key] = history
-                pending = self._pending.get(key)
-                echo = pending is not None and pending[0] == _rv(obj)
+                echo = self._is_echo(key, _rv(obj))
                 if self._older_than_local(key, _rv(obj)):
                     return
                 self._store[key] = obj
@@ -329,10 +328,16 @@ class Informer:
             return None
         key, rv = object_key(obj), _rv(obj)
         with self._lock:
-            pending, cached = self._pending.get(key), self._store.get(key)
-            if pending is None or pending[0] != rv or cached is None or _rv(cached) != rv:
+            cached = self._store.get(key)
+            if not self._is_echo(key, rv) or cached is None or _rv(cached) != rv:
                 return None
             return cached
+
+    def _is_echo(self, key: str, rv: str) -> bool:
+        """`rv` is the version update_local recorded for `key` and the watch has not
+        delivered yet (our own write coming back); the lock is held."""
+        pending = self._pending.get(key)
+        return pending is not None and pending[0] == rv
 
     def _delivered(self, key: str) -> tuple[str, ...]:
         """The versions of `key` the watch (or list) delivered, oldest first (at most
