@@ -9,21 +9,20 @@ Services from the benchmark process (4 client threads) and watches them, and rep
   svc/s              N / that time
   p50 / p99 ms       per service: create sent -> its status with an address seen
   RSS MiB            controller VmRSS at the end (VmHWM = peak, in brackets)
-  floor ms/svc       the emulator alone: one create + one status patch of a service, by
-                     the same 4 client threads, no controller running (measured first,
-                     on min(N, 2000) ClusterIP services; the controller clears their
-                     status once it starts, before the clock starts)
-  ratio              all-assigned time / (N x floor ms/svc): 1.0 would mean the
-                     controller adds nothing beyond the two API writes per service
-  rig floor s        the same rig without a controller: a fresh emulator, the same N
-                     Services created by the same 4 threads, each thread writing the
-                     Service's status itself right after its create, clocked by the same
-                     watch from the first create to the last status seen. Unlike the
-                     floor above it pays for the bench's own watch (an instrument the
-                     controller is not responsible for: the emulator serializes every
-                     change to it and this process parses it, on the same 2 cores) and it
-                     holds N Services, as the measured run does.
+  floor s            the emulator alone, the issue's floor: a fresh emulator, the same N
+                     Services created by the same 4 client threads, each thread writing
+                     the Service's status itself right after its create; no watch, no
+                     controller; first create sent -> last status write answered
+  ratio              all-assigned time / floor s: 1.0 would mean the controller adds
+                     nothing beyond the two API writes per service
+  rig floor s        the floor with the measured run's instrument: the same writes,
+                     clocked by the same watch from the first create to the last status
+                     seen. Unlike the floor it pays for the bench's own watch (the
+                     emulator serializes every change to it and this process parses it,
+                     on the same 2 cores), which the measured run pays too.
   rig ratio          all-assigned time / rig floor s
+                     (Results before 2026-12-01c measured the floor on min(N, 2,000)
+                     ClusterIP Services inside the measured run's emulator, in ms/svc.)
   status settled s   (status on) first create -> the IPAddressPool's status says N
                      assigned: how far the rate-limited status writes trail behind
   CPU ms/svc         user + system CPU of the controller and of the emulator process
@@ -78,7 +77,6 @@ from metallb.wait import poll_until  # noqa: E402
 
 POOL = "2001:db8::/64"
 THREADS = 4
-FLOOR_SAMPLE = 2000
 
 
 def _service(name: str, namespace: str) -> dict:
@@ -95,22 +93,6 @@ def _parallel(fn, items) -> None:
     with ThreadPoolExecutor(THREADS) as pool:
         for _ in pool.map(fn, items):
             pass
-
-
-def measure_floor(core: client.CoreV1Api, count: int) -> float:
-    """Seconds per service for create + status patch, the emulator alone."""
-    core.create_namespace({"metadata": {"name": "floor"}})
-    names = [f"f{i:05d}" for i in range(count)]
-    status = {"status": {"loadBalancer": {"ingress": [{"ip": "2001:db8::1"}]}}}
-
-    def one(name: str) -> None:
-        body = _service(name, "floor")
-        body["spec"] = {"type": "ClusterIP", "ports": [{"port": 80}]}
-        _create_with_status(core, "floor", body, status)
-
-    start = time.perf_counter()
-    _parallel(one, names)
-    return (time.perf_counter() - start) / count
 
 
 def _create_with_status(core: client.CoreV1Api, namespace: str, body: dict,
@@ -130,17 +112,22 @@ def _until_all_seen(watch: StatusWatch, count: int, start: float) -> float:
     return max(seen for seen, _ip in watch.seen.values()) - start
 
 
-def measure_rig_floor(count: int, workdir: Path, run: str) -> float:
-    """Seconds until the watch saw all `count` Services with an address when the bench
-    itself writes each status right after the create: the measured run minus the
-    controller (see the module doc), on a fresh emulator of its own."""
-    server = ApiServerProcess(workdir / f"kubeconfig-rig-{run}",
-                              extra_args=("--history-limit", "100000")).start()
+def measure_floors(count: int, workdir: Path, run: str) -> tuple[float, float]:
+    """(floor s, rig floor s) for `count` Services, each on a fresh emulator of its own:
+    the same create-then-status writes, without and with the bench's watch."""
+    return (_floor(count, workdir, f"{run}-floor", watched=False),
+            _floor(count, workdir, f"{run}-rig", watched=True))
+
+
+def _floor(count: int, workdir: Path, run: str, watched: bool) -> float:
+    """Seconds from the first create to the last status: answered (not `watched`) or
+    seen by the watch."""
+    kubeconfig = workdir / f"kubeconfig-{run}"
+    server = ApiServerProcess(kubeconfig, extra_args=("--history-limit", "100000")).start()
     try:
-        core = client.CoreV1Api(config.new_client_from_config(
-            config_file=str(workdir / f"kubeconfig-rig-{run}")))
+        core = client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
         core.create_namespace({"metadata": {"name": "bench"}})
-        watch = StatusWatch(core, "bench").start()
+        watch = StatusWatch(core, "bench").start() if watched else None
 
         def one(i: int) -> None:
             _create_with_status(core, "bench", _service(f"s{i:05d}", "bench"), {
@@ -149,18 +136,13 @@ def measure_rig_floor(count: int, workdir: Path, run: str) -> float:
 
         start = time.perf_counter()
         _parallel(one, range(count))
+        if watch is None:
+            return time.perf_counter() - start
         total = _until_all_seen(watch, count, start)
         watch.stop()
         return total
     finally:
         server.stop()
-
-
-def _floor_statuses(core: client.CoreV1Api) -> int:
-    """Floor services that still carry a load-balancer status."""
-    items = json.loads(core.list_namespaced_service("floor", _preload_content=False).data)
-    return sum(1 for svc in items["items"]
-               if ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"))
 
 
 def _cpu_s(pid: int) -> float:
@@ -195,14 +177,13 @@ def run_size(count: int, workdir: Path, status: str = "on", write_threads: int =
     # a name of its own per run: a repeated size must not find the last run's log (and
     # read the port the last controller bound from its start line)
     run = f"{count}-{status}-{write_threads}-{round_no}"
-    rig_floor = measure_rig_floor(count, workdir, run)
+    floor, rig_floor = measure_floors(count, workdir, run)
     kubeconfig = workdir / f"kubeconfig-{run}"
     server = ApiServerProcess(kubeconfig, extra_args=("--history-limit", "100000")).start()
     controller = None
     try:
         api = config.new_client_from_config(config_file=str(kubeconfig))
         core = client.CoreV1Api(api)
-        floor = measure_floor(core, min(count, FLOOR_SAMPLE))
         for ns in ("metallb-system", "bench"):
             core.create_namespace({"metadata": {"name": ns}})
         core.create_namespaced_config_map("metallb-system", {
@@ -215,10 +196,6 @@ def run_size(count: int, workdir: Path, status: str = "on", write_threads: int =
                                                   "--write-threads", str(write_threads)],
                                    workdir / f"controller-{run}.log")
         poll_until(controller.ready, timeout=30, what="controller ready")
-        # The floor's ClusterIP services carry a status the controller clears (not
-        # LoadBalancers): let it finish before the clock starts.
-        poll_until(lambda: not _floor_statuses(core), timeout=max(60, count / 50),
-                   interval=0.2, what="the floor services' statuses cleared")
         watch = StatusWatch(core, "bench").start()
         created: dict[str, float] = {}
 
@@ -247,7 +224,7 @@ def run_size(count: int, workdir: Path, status: str = "on", write_threads: int =
             "pool": pool, "settled": settled, "total": total,
             "p50": statistics.median(latencies),
             "p99": latencies[int(len(latencies) * 0.99) - 1], "rss": rss, "peak": peak,
-            "floor_ms": floor * 1000, "ratio": total / (count * floor),
+            "floor_s": floor, "ratio": total / floor,
             "rig_floor_s": rig_floor, "rig_ratio": total / rig_floor,
             "controller_cpu_ms": cpu["controller"] * 1000 / count,
             "emulator_cpu_ms": cpu["emulator"] * 1000 / count,
@@ -291,13 +268,13 @@ def main() -> int:
                           f"{writers}: {json.dumps(rows[-1])}", file=sys.stderr)
     report.table("controller", ("services", "status", "writers", "all assigned s", "svc/s",
                                 "p50 ms",
-                                "p99 ms", "controller RSS MiB (peak)", "floor ms/svc", "ratio",
+                                "p99 ms", "controller RSS MiB (peak)", "floor s", "ratio",
                                 "rig floor s", "rig ratio",
                                 "status settled s", "CPU ms/svc: controller",
                                 "emulator"),
                  [(r["count"], r["status"], r["write_threads"], f"{r['total']:.1f}",
                    f"{r['count'] / r['total']:.0f}", f"{r['p50']:.0f}", f"{r['p99']:.0f}",
-                   f"{r['rss']:.0f} ({r['peak']:.0f})", f"{r['floor_ms']:.2f}",
+                   f"{r['rss']:.0f} ({r['peak']:.0f})", f"{r['floor_s']:.1f}",
                    f"{r['ratio']:.2f}", f"{r['rig_floor_s']:.1f}", f"{r['rig_ratio']:.2f}",
                    "-" if r["settled"] is None else f"{r['settled']:.1f}",
                    f"{r['controller_cpu_ms']:.2f}", f"{r['emulator_cpu_ms']:.2f}")

@@ -82,11 +82,15 @@ class ControllerDaemon:
         self.services = Informer("services", core.list_service_for_all_namespaces,
                                  self._on_service, transform=trim_service, quiet_echo=True)
         self.namespaces = NamespaceLabels(core, self.services, self.queue)
+        self.writes = WritePipeline(settings.write_threads)
+        # Events wait while Services wait (work queued or a write in flight, at most
+        # max_yield per event): in a burst the addresses go out first, the Events after;
+        # on 2 cores each Event sent costs the API server what a status write does.
         self.events = BackgroundEventRecorder(
             EventRecorder(api, COMPONENT, settings.identity or None,
                           request_timeout=settings.event_timeout),
             max_pending=settings.event_queue_size, rate=settings.event_rate,
-            burst=settings.event_burst)
+            burst=settings.event_burst, yield_to=self._busy)
         self.status = ControllerStatus(
             api, settings.namespace, on_service_written=self.services.update_local,
             timeout=settings.event_timeout, rate=settings.status_rate,
@@ -97,7 +101,6 @@ class ControllerDaemon:
         self.nodes = Informer("nodes", core.list_node, self._on_node, transform=trim_node,
                               missing_retry=60.0) if self.status is not None else None
         self.config_inputs, config_source = self._config_reading(api)
-        self.writes = WritePipeline(settings.write_threads)
         self.reconciler = Reconciler(
             core=core,
             services=self.services,
@@ -211,6 +214,10 @@ class ControllerDaemon:
     @property
     def is_leader(self) -> bool:
         return self._leading.is_set()
+
+    def _busy(self) -> bool:
+        """Services wait on the controller: work queued or a write in flight."""
+        return self.queue.busy() or self.writes.busy()
 
     def ready(self) -> bool:
         """Synced, and either leading or standing by in the election."""

@@ -68,6 +68,11 @@ class WritePipeline:
             self._cond.wait_for(lambda: key not in self._busy)
         job()
 
+    def busy(self) -> bool:
+        """A job is waiting or running."""
+        with self._cond:
+            return bool(self._busy)
+
     def drain(self) -> None:
         """Return once every job handed over so far has ended."""
         with self._cond:

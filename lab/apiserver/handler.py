@@ -38,6 +38,7 @@ from lab.apiserver.selection import (
 from lab.apiserver.storage import to_view
 from lab.apiserver.tables import WatchTables, table_for
 from lab.apiserver.verbs import verb_for
+from lab.apiserver.watch import Encodings
 from metallb.logs import format_event, log_event
 
 log = logging.getLogger("lab.apiserver")
@@ -533,6 +534,9 @@ class RequestHandler(BaseHTTPRequestHandler):
                     continue
                 if item[0] == "close":
                     break
+                if item[0] == "event" and not as_table.enabled:
+                    self._write_chunk(_event_line(rt, *item[1:]))
+                    continue
                 if item[0] == "event":
                     line = {"type": item[1], "object": as_table(self._served(rt, item[2]))}
                 elif item[0] == "bookmark":
@@ -602,6 +606,18 @@ class RequestHandler(BaseHTTPRequestHandler):
                               "GET/POST/DELETE /_emulator/faults, POST /_emulator/tokens, "
                               "GET/DELETE /_emulator/denials, GET /_emulator/requests "
                               "or GET /_emulator/state")
+
+
+def _event_line(rt: ResourceType, kind: str, obj: dict[str, Any],
+                encodings: Encodings) -> bytes:
+    """One JSON watch event line, the object serialized once per event for every watch
+    of the same served version (`WatchHub.publish`)."""
+    view = (rt.api_version, rt.kind)
+    encoded = encodings.get(view)
+    if encoded is None:  # two streams racing here both encode: the same bytes
+        encoded = encodings[view] = json.dumps(to_view(rt, obj),
+                                               separators=(",", ":")).encode()
+    return b'{"type":"' + kind.encode() + b'","object":' + encoded + b"}\n"
 
 
 def _number(query: dict[str, str], name: str, kind: type) -> Any:

@@ -23,9 +23,14 @@ class StoredEvent:
     old: Obj | None
 
 
+Encodings = dict[tuple[str, str], bytes]
+"""An event's object serialized per served (apiVersion, kind): filled by the first watch
+stream that sends it, reused by the others (see `WatchHub.publish`)."""
+
+
 class Watcher:
-    """One open watch. Items on `queue`: ("event", type, obj), ("bookmark", rv),
-    ("error", status dict) and ("close",).
+    """One open watch. Items on `queue`: ("event", type, obj, encodings), ("bookmark",
+    rv), ("error", status dict) and ("close",).
 
     `offer` runs under the store's lock (so items arrive in resourceVersion order); the
     watch's request thread reads `queue` without it (queue.Queue is thread-safe).
@@ -47,20 +52,22 @@ class Watcher:
             return False
         return self.labels.matches(meta.get("labels")) and self.fields.matches(obj)
 
-    def offer(self, event: StoredEvent) -> None:
+    def offer(self, event: StoredEvent, encodings: Encodings | None = None) -> None:
         """Queue the event as this watcher sees it through its selectors: an object that
         starts matching is ADDED, one that stops matching is DELETED."""
         now = self._matches(event.obj)
         before = self._matches(event.old) if event.type == "MODIFIED" else now
+        if encodings is None:
+            encodings = {}
         if event.type == "MODIFIED":
             if now and not before:
-                self.queue.put(("event", "ADDED", event.obj))
+                self.queue.put(("event", "ADDED", event.obj, encodings))
             elif before and not now:
-                self.queue.put(("event", "DELETED", event.obj))
+                self.queue.put(("event", "DELETED", event.obj, encodings))
             elif now:
-                self.queue.put(("event", "MODIFIED", event.obj))
+                self.queue.put(("event", "MODIFIED", event.obj, encodings))
         elif now:
-            self.queue.put(("event", event.type, event.obj))
+            self.queue.put(("event", event.type, event.obj, encodings))
 
 
 class WatchHub:
@@ -83,13 +90,18 @@ class WatchHub:
 
     def publish(self, event: StoredEvent) -> None:
         """Remember the event (dropping the oldest beyond the limit) and offer it to every
-        watch of its resource."""
+        watch of its resource.
+
+        The watches share one `Encodings` per event, so the object is serialized once
+        however many watch it (kube-apiserver's watch cache does the same); it lives
+        as long as a queue holds the event, not in the history."""
         self.history.append(event)
         while len(self.history) > self.history_limit:
             self.compacted_rv = self.history.popleft().rv
+        encodings: Encodings = {}
         for watcher in self.watchers:
             if watcher.key == event.key:
-                watcher.offer(event)
+                watcher.offer(event, encodings)
 
     def open(self, watcher: Watcher, resource_version: str | None,
              current: Iterable[StoredEvent]) -> Watcher:

@@ -142,6 +142,13 @@ class WorkQueue(Generic[K]):
         with self._cond:
             return len(self._queue) + len(self._delayed)
 
+    def busy(self) -> bool:
+        """A key is ready or in progress. Delayed retries do not count: a Service that
+        waits for an address retries for as long as it waits, and must not make the
+        controller look busy for that whole time."""
+        with self._cond:
+            return bool(self._queue or self._processing)
+
     def idle(self) -> bool:
         """Nothing queued, delayed or in progress."""
         with self._cond:

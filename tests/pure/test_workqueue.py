@@ -107,3 +107,20 @@ def test_add_first_puts_keys_ahead_in_their_order_and_moves_queued_ones_up():
     assert got == ["waiting", "waiting-too", "y", "busy", None]
     q.done("x")  # "x" was processing: dirty, it comes back after its processing
     assert q.get(0) == "x"
+
+
+def test_busy_counts_ready_and_running_keys_not_delayed_retries():
+    clock = ManualClock()
+    q = WorkQueue(initial_backoff=0.05, max_backoff=1.0, clock=clock)
+    assert not q.busy()
+    q.add("a")
+    assert q.busy()
+    assert q.get(0) == "a"
+    assert q.busy()  # running
+    q.done("a")
+    q.retry("a")  # a Service waiting for an address: it does not keep the queue busy
+    assert not q.busy() and not q.idle()
+    clock.advance(1.0)
+    assert q.get(0) == "a" and q.busy()
+    q.done("a")
+    assert not q.busy()

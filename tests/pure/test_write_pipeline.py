@@ -104,3 +104,16 @@ def test_settings_are_checked():
         WritePipeline(threads=-1)
     with pytest.raises(ValueError, match="max_pending"):
         WritePipeline(threads=1, max_pending=0)
+
+
+def test_busy_while_a_job_waits_or_runs(pipeline):
+    p = pipeline(threads=1)
+    assert not p.busy()
+    started, gate, log = threading.Event(), threading.Event(), []
+    p.submit("a", _blocked(log, "a", gate, started))
+    p.submit("b", _blocked(log, "b", gate))
+    assert started.wait(DEADLINE)
+    assert p.busy()
+    gate.set()
+    p.drain()
+    assert log == ["a", "b"] and not p.busy()

@@ -275,3 +275,16 @@ def test_daemon_and_plan_pick_the_same_services_in_the_same_order(core, start_co
     wait_statuses(core, after)
     poll_until(daemon.queue.idle, timeout=10, what="controller queue idle")
     assert statuses(core, "demo") == after
+
+
+def test_events_wait_while_services_wait_for_their_addresses(core, start_controller, apiserver):
+    """An Event goes out only once no Service waits on the controller (or after at most
+    5 s): in a burst, addresses first. One writer and slow status writes make "a"'s
+    IPAllocated Event ready while "b"'s address is still being written."""
+    put_config(core, "address-pools:\n- {name: one, protocol: bgp, addresses: [192.0.2.0/30]}\n")
+    start_controller(write_threads=1)
+    apiserver.faults.add_latency(1.0, verbs={"patch"}, resources={"services/status"})
+    _create_all(core, [service("a"), service("b")])
+    poll_until(lambda: "IPAllocated" in event_reasons(core, "demo", "a"), timeout=20,
+               interval=0.02, what="IPAllocated event on demo/a")
+    assert statuses(core)["demo/b"] == ["192.0.2.1"]
