@@ -12,6 +12,15 @@ from metallb.kube.informer import Informer
 from metallb.wait import poll_until
 
 
+def _name_and_ingress(obj: dict[str, Any]) -> dict[str, Any]:
+    """All the watch reads of a Service (the informer caches nothing else): an
+    instrument should cost the machine it measures as little as it can."""
+    meta = obj.get("metadata") or {}
+    return {"metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion")
+                         if k in meta},
+            "status": {"loadBalancer": (obj.get("status") or {}).get("loadBalancer") or {}}}
+
+
 class StatusWatch:
     """Records, per Service name in one namespace, the `clock()` time it was first seen
     with an address in `status.loadBalancer` and that first address.
@@ -27,7 +36,7 @@ class StatusWatch:
         self.seen: dict[str, tuple[float, str]] = {}
         self._clock = clock
         self._informer = Informer("status-watch", core.list_namespaced_service, self._event,
-                                  namespace=namespace)
+                                  namespace=namespace, transform=_name_and_ingress)
 
     def start(self) -> StatusWatch:
         self._informer.start()
