@@ -12,6 +12,13 @@ first, as the controller does), then releases them, and measures microseconds pe
   ... GC paused      allocate and random release with Python's cyclic garbage collector
                      paused (the algorithm alone); the controller runs with it on, so the
                      flatness claim is on the GC-on columns
+  2 dict pops        the floor of "release random": the same keys, in the same random
+                     order, popped from two plain dicts built in allocation order (service
+                     key -> address integer, address integer -> the service's intent): the
+                     least any allocator that answers "what does this Service hold" and
+                     "who holds this address" touches per release. Its growth from 1k to
+                     100k is the memory system's (1k fits in the CPU caches, 100k does
+                     not), not an algorithm's
   peak MiB           tracemalloc peak during allocate + release, in a separate run (tracing
                      slows Python down, so it never distorts the timings)
 
@@ -59,7 +66,9 @@ COLUMNS = {
     "release_us": ("release random", True, RANDOM),
     "alloc_nogc_us": ("allocate, GC paused", False, RANDOM),
     "release_nogc_us": ("release random, GC paused", False, RANDOM),
+    "dict_floor_us": ("2 dict pops", True, RANDOM),
 }
+RUN_COLUMNS = [c for c in COLUMNS if c != "dict_floor_us"]  # from run_once
 RUNS = sorted({(gc_on, order) for _, gc_on, order in COLUMNS.values()}, reverse=True)
 
 
@@ -105,6 +114,30 @@ def run_once(cidr: str, intents: list[ServiceIntent], order: str) -> tuple[int, 
     return len(keys), alloc_s, release_s
 
 
+def dict_floor_once(intents: list[ServiceIntent], count: int) -> float:
+    """Seconds to pop `count` services in random order from two plain dicts (see the
+    module doc): the same keys and shuffle as run_once."""
+    base = 167772160  # 10.0.0.0, as an integer
+    held = {intent.key: base + i for i, intent in enumerate(intents[:count])}
+    holders = {address: intent for address, intent in zip(held.values(), intents,
+                                                           strict=False)}
+    keys = list(held)
+    random.Random(42).shuffle(keys)
+    start = time.process_time()
+    for key in keys:
+        holders.pop(held.pop(key))
+    return time.process_time() - start
+
+
+def timed_floor(intents: list[ServiceIntent], count: int, runs: int) -> float:
+    """`runs` runs of dict_floor_once timed in total: us per operation."""
+    total = 0.0
+    for _ in range(runs):
+        gc.collect()
+        total += dict_floor_once(intents, count)
+    return total * 1e6 / (count * runs)
+
+
 def timed(cidr: str, intents: list[ServiceIntent], gc_on: bool, order: str,
           runs: int) -> tuple[int, float, float]:
     """`runs` runs timed in total: (allocated per run, alloc us/op, release us/op)."""
@@ -144,8 +177,10 @@ def measure_pool(label: str, cidr: str, rounds: int) -> list[Row]:
                 row.allocated, alloc, release = timed(
                     cidr, intents[n], gc_on, order, SIZES[-1] // n)
                 for column, (_, column_gc, column_order) in COLUMNS.items():
-                    if (column_gc, column_order) == (gc_on, order):
+                    if (column_gc, column_order) == (gc_on, order) and column in RUN_COLUMNS:
                         row.us[column].append(alloc if column.startswith("alloc") else release)
+            row.us["dict_floor_us"].append(timed_floor(intents[n], row.allocated,
+                                                       SIZES[-1] // n))
     for n in SIZES:
         rows[n].peak_mib = peak_mib(cidr, intents[n])
     return list(rows.values())
