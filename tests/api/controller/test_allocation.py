@@ -277,6 +277,7 @@ def test_daemon_and_plan_pick_the_same_services_in_the_same_order(core, start_co
     assert statuses(core, "demo") == after
 
 
+# rule D9
 def test_events_wait_while_services_wait_for_their_addresses(core, start_controller, apiserver):
     """An Event goes out only once no Service waits on the controller (or after at most
     5 s): in a burst, addresses first. One writer and slow status writes make "a"'s
