@@ -14,7 +14,9 @@ alternating round by round so that load on the machine hits them alike:
 
 and reports VmRSS at that moment and VmHWM (the peak, in brackets), the seconds
 from exec until then, and the seconds from SIGTERM until the process was gone with its
-exit code (-9: it was still there after 15 s and was killed). The daemons run from
+exit code (-9: it was still there after 15 s and was killed), and the seconds per step of
+that stop as the daemon's closing log line gives them (the speaker's: sync, bfd,
+withdraw, events, status, informers; "-" when it logs none). The daemons run from
 the checkout (cwd and PYTHONPATH), at their default log level. No root, no FRR.
 
 Run: python3 bench/memory.py [--services 10000,100000] [--repos .,/tmp/base] [--rounds 2]
@@ -47,6 +49,7 @@ from lab.harness.http import daemon_ready  # noqa: E402
 from lab.ports import DAEMON_METRICS, logged_address, port_of  # noqa: E402
 from metallb import childproc  # noqa: E402
 from metallb.allocator.reasons import ASSIGNED  # noqa: E402
+from metallb.logs import parse_event  # noqa: E402
 from metallb.status.conditions import ADDRESS_ASSIGNED, TRUE, Condition  # noqa: E402
 from metallb.wait import poll_until  # noqa: E402
 
@@ -142,7 +145,24 @@ def run_daemon(repo: Path, daemon: str, n: int, kubeconfig: Path, workdir: Path,
     # how long SIGTERM took to end it (a daemon that needs more than 15 s is killed)
     return {"daemon": daemon, "services": n, "repo": str(repo), "rss": rss,
             "peak": peak, "seconds": seconds, "stop_s": time.monotonic() - stopping,
-            "exit_code": code}
+            "exit_code": code, "stop_steps": stop_steps(log_path, daemon)}
+
+
+def stop_steps(log_path: Path, daemon: str) -> dict[str, float]:
+    """Seconds per shutdown step from the daemon's closing line (`<name>_s=` fields, as
+    `metallb.logs.StepTimes` writes them; {} when the daemon logs none)."""
+    marker = f"event={daemon}_stopped"
+    lines = [line for line in log_path.read_text(errors="replace").splitlines()
+             if marker in line]
+    if not lines:
+        return {}
+    fields = parse_event(lines[-1])
+    return {k[:-2]: float(v) for k, v in fields.items()
+            if k.endswith("_s") and k != "total_s"}
+
+
+def _steps_text(steps: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.1f}" for name, seconds in steps.items()) or "-"
 
 
 def main() -> int:
@@ -182,10 +202,11 @@ def main() -> int:
             finally:
                 server.stop()
     report.table("memory", ("daemon", "checkout", "services", "RSS MiB (peak)",
-                            "s until all taken in", "SIGTERM -> exit s (code)"),
+                            "s until all taken in", "SIGTERM -> exit s (code)",
+                            "stop steps s"),
                  [(r["daemon"], Path(r["repo"]).name, r["services"],
                    f"{r['rss']:.0f} ({r['peak']:.0f})", f"{r['seconds']:.1f}",
-                   f"{r['stop_s']:.1f} ({r['exit_code']})")
+                   f"{r['stop_s']:.1f} ({r['exit_code']})", _steps_text(r["stop_steps"]))
                   for r in rows], raw=rows)
     report.finish()
     return 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
+import time
+from collections.abc import Callable
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 """The daemons' `--log-level` choices (upstream's names; "warn" is logging's WARNING)."""
@@ -96,3 +98,25 @@ def configure_logging(level: str) -> None:
     root.setLevel(_LEVELS[level])
     # The client's urllib3 retries log their own multi-line warnings.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
+class StepTimes:
+    """Seconds per step of a sequence (a daemon's shutdown), for its one closing log line:
+    a slow stop is found by its step, not guessed at. `mark(name)` ends the step that
+    began at the last mark (or at creation); `fields()` gives `<name>_s=` per step and
+    `total_s=`, rounded to milliseconds. One thread."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._start = self._last = clock()
+        self._steps: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        now = self._clock()
+        self._steps[name] = self._steps.get(name, 0.0) + now - self._last
+        self._last = now
+
+    def fields(self) -> dict[str, float]:
+        out = {f"{name}_s": round(seconds, 3) for name, seconds in self._steps.items()}
+        out["total_s"] = round(self._last - self._start, 3)
+        return out

@@ -32,7 +32,7 @@ from metallb.kube.events import BackgroundEventRecorder, EventRecorder
 from metallb.kube.informer import Informer
 from metallb.kube.lean_api import LeanCoreV1Api
 from metallb.kube.trim import trim_endpoint_slice, trim_service_for_speaker
-from metallb.logs import configure_logging, format_event, log_event
+from metallb.logs import StepTimes, configure_logging, format_event, log_event
 from metallb.metrics import BGPMetrics, K8sClientMetrics, SpeakerMetrics
 from metallb.metrics_server import MetricsServer
 from speaker.announced import AnnouncedServices
@@ -132,20 +132,29 @@ class SpeakerDaemon:
         return self
 
     def stop(self) -> None:
-        """Withdraw every route (acked by ExaBGP) before anything else goes away."""
+        """Withdraw every route (acked by ExaBGP) before anything else goes away; the
+        closing log line says how long each step took."""
+        steps = StepTimes()
         self._stop.set()
         self._dirty.set()
         if self._thread is not None:
             self._thread.join(timeout=self.settings.sync_stop_timeout)
+        steps.mark("sync")
         self.bfd.stop()  # AdminDown first (RFC 5882: an administrative down, no failure)
+        steps.mark("bfd")
         self.driver.stop(withdraw=True)
+        steps.mark("withdraw")
         self.events.stop()
+        steps.mark("events")
         if self.status is not None:  # nothing announced any more: say so, briefly
             self.status.withdrawn()
+        steps.mark("status")
         for informer in self.informers:
             informer.stop()
         self.metrics_server.stop()
-        log_event(log, "info", "speaker_stopped", node=self.settings.node_name)
+        steps.mark("informers")
+        log_event(log, "info", "speaker_stopped", node=self.settings.node_name,
+                  **steps.fields())
 
     def ready(self) -> bool:
         return all(i.synced.is_set() for i in self.informers)

@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from metallb.logs import format_event, log_event, one_line, parse_event, quote
+from metallb.logs import StepTimes, format_event, log_event, one_line, parse_event, quote
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -54,3 +54,17 @@ def test_disabled_level_builds_nothing(caplog):
         log_event(logger, "debug", "noisy", value=Exploding())
         log_event(logger, "warn", "visible", service="default/web")
     assert [r.getMessage() for r in caplog.records] == ["event=visible service=default/web"]
+
+
+def test_step_times_give_each_step_its_seconds_and_the_total():
+    now = [10.0]
+    steps = StepTimes(clock=lambda: now[0])
+    now[0] = 10.5
+    steps.mark("sync")
+    now[0] = 13.25
+    steps.mark("withdraw")
+    steps.mark("events")  # nothing happened in between
+    assert steps.fields() == {"sync_s": 0.5, "withdraw_s": 2.75, "events_s": 0.0,
+                              "total_s": 3.25}
+    assert format_event("speaker_stopped", steps.fields()) == (
+        "event=speaker_stopped sync_s=0.500 withdraw_s=2.750 events_s=0.000 total_s=3.250")
