@@ -59,17 +59,18 @@ from metallb.config.model import AddressRange, Config, Pool
 POOLS = [("/16", "10.0.0.0/16"), ("/8", "10.0.0.0/8"), ("IPv6 /64", "2001:db8::/64")]
 SIZES = [1_000, 10_000, 100_000]
 RANDOM, SEQUENTIAL = "random", "sequential"
-# Row.us key -> (header, garbage collector on, release order of the run it comes from)
+# Row.us key -> (header, garbage collector on, release order of the run it comes from;
+# None: not from an allocator run)
 COLUMNS = {
     "alloc_us": ("allocate", True, RANDOM),
     "release_seq_us": ("release seq.", True, SEQUENTIAL),
     "release_us": ("release random", True, RANDOM),
     "alloc_nogc_us": ("allocate, GC paused", False, RANDOM),
     "release_nogc_us": ("release random, GC paused", False, RANDOM),
-    "dict_floor_us": ("2 dict pops", True, RANDOM),
+    "dict_floor_us": ("2 dict pops", True, None),  # no allocator run: timed_floor
 }
-RUN_COLUMNS = [c for c in COLUMNS if c != "dict_floor_us"]  # from run_once
-RUNS = sorted({(gc_on, order) for _, gc_on, order in COLUMNS.values()}, reverse=True)
+RUNS = sorted({(gc_on, order) for _, gc_on, order in COLUMNS.values() if order},
+              reverse=True)
 
 
 def make_config(cidr: str) -> Config:
@@ -177,7 +178,7 @@ def measure_pool(label: str, cidr: str, rounds: int) -> list[Row]:
                 row.allocated, alloc, release = timed(
                     cidr, intents[n], gc_on, order, SIZES[-1] // n)
                 for column, (_, column_gc, column_order) in COLUMNS.items():
-                    if (column_gc, column_order) == (gc_on, order) and column in RUN_COLUMNS:
+                    if (column_gc, column_order) == (gc_on, order):
                         row.us[column].append(alloc if column.startswith("alloc") else release)
             row.us["dict_floor_us"].append(timed_floor(intents[n], row.allocated,
                                                        SIZES[-1] // n))

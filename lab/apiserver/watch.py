@@ -57,17 +57,12 @@ class Watcher:
         starts matching is ADDED, one that stops matching is DELETED."""
         now = self._matches(event.obj)
         before = self._matches(event.old) if event.type == "MODIFIED" else now
-        if encodings is None:
-            encodings = {}
-        if event.type == "MODIFIED":
-            if now and not before:
-                self.queue.put(("event", "ADDED", event.obj, encodings))
-            elif before and not now:
-                self.queue.put(("event", "DELETED", event.obj, encodings))
-            elif now:
-                self.queue.put(("event", "MODIFIED", event.obj, encodings))
-        elif now:
-            self.queue.put(("event", event.type, event.obj, encodings))
+        if not (now or before):
+            return
+        kind = event.type
+        if kind == "MODIFIED" and now != before:
+            kind = "ADDED" if now else "DELETED"
+        self.queue.put(("event", kind, event.obj, {} if encodings is None else encodings))
 
 
 class WatchHub:
