@@ -18,7 +18,9 @@ first, as the controller does), then releases them, and measures microseconds pe
                      any allocator that finds what a Service holds by its key touches per
                      release (the key, a slot of the table, the address). Its growth from
                      1k to 100k is the memory system's (1k fits in the CPU caches, 100k
-                     does not), not an algorithm's
+                     does not), not an algorithm's, and a lower bound: in a loop that does
+                     nothing else the CPU overlaps one pop's cache misses with the next
+                     one's, which a release (2 µs of other work between them) cannot
   peak MiB           tracemalloc peak during allocate + release, in a separate run (tracing
                      slows Python down, so it never distorts the timings)
 
