@@ -270,6 +270,8 @@ class SpeakerDaemon:
             delta = self._planner.step(service_keys, self.services.get,
                                        slice_keys, self.slices.get)
         self.plans += 1
+        if self._cut_short("routes"):
+            return
         base = self._planner.base  # peers and issues: a step never changes them
         assert base is not None
         specs, problems = peer_specs(base.peers, node_addresses(node_obj))
@@ -279,6 +281,8 @@ class SpeakerDaemon:
                              *bfd_problems])
         if delta is not None and set(specs) == self._routed_peers:
             self._apply(list(specs.values()), delta=delta)
+            if self._cut_short("status"):
+                return
             if self.status is not None:  # only the services whose announcements changed
                 keys = {key for key, _ in delta.added | delta.removed}
                 shares = {key: self._planner.share(key) for key in keys}
@@ -290,10 +294,24 @@ class SpeakerDaemon:
             assert result is not None
             routes = {addr: table for addr, table in result.routes.items() if addr in specs}
             self._apply(list(specs.values()), routes=routes, announced=result.announced)
+            if self._cut_short("status"):
+                return
             if self.status is not None:
                 self.status.synced(self.config_source, result)
         self._planner.index()  # after a full plan, once its routes are out
         self.bfd.set_sessions(sessions)
+
+    def _cut_short(self, before: str) -> bool:
+        """The speaker is stopping: the rest of this pass (handing the plan to the
+        backend, or writing status and indexing it) would be undone by the withdraw that
+        comes next, so leave it (at 100k services, seconds of the stop). The planner then
+        plans fully, should anything plan again."""
+        if not self._stop.is_set():
+            return False
+        self._planner.forget()
+        log_event(log, "info", "sync_cut_short", node=self.settings.node_name,
+                  before=before, reason="stopping")
+        return True
 
     def _open_sessions(self, config: Config, node: NodeInfo, node_obj: dict[str, Any]) -> None:
         """Before a full plan: hand the backend the peers that plan will have (they
@@ -330,6 +348,8 @@ class SpeakerDaemon:
         limit = self.settings.services_logged_individually
         _log_services("service_announced", change.started, node, limit)
         _log_services("service_withdrawn", change.stopped, node, limit)
+        if self._stop.is_set():  # the withdraw that comes next moves these metrics back
+            return
         if change.added or change.removed:
             self.speaker_metrics.change_pairs(PROTOCOL, node, change.added, change.removed)
         gone = self._known_peers - {s.peer_address for s in specs}
