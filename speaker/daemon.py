@@ -298,14 +298,16 @@ class SpeakerDaemon:
                 return
             if self.status is not None:
                 self.status.synced(self.config_source, result)
-        self._planner.index()  # after a full plan, once its routes are out
+        # after a full plan, once its routes are out (seconds at 100k: a stop cuts it short)
+        if not self._planner.index(stopping=self._stop.is_set) and self._cut_short("index"):
+            return
         self.bfd.set_sessions(sessions)
 
     def _cut_short(self, before: str) -> bool:
         """The speaker is stopping: the rest of this pass (handing the plan to the
-        backend, or writing status and indexing it) would be undone by the withdraw that
-        comes next, so leave it (at 100k services, seconds of the stop). The planner then
-        plans fully, should anything plan again."""
+        backend, its metrics, status objects, or indexing it) would be undone by the
+        withdraw that comes next, so leave it (at 100k services, status and index take
+        seconds each). The planner then plans fully, should anything plan again."""
         if not self._stop.is_set():
             return False
         self._planner.forget()

@@ -268,12 +268,17 @@ class IncrementalPlanner:
         self.touched = None
         return result
 
-    def index(self) -> None:
+    def index(self, stopping: Callable[[], bool] = lambda: False) -> bool:
         """Split the last full plan into shares and tallies (about twice a full plan's
         time), unless done already: the caller runs it once the full plan is sent, and
-        `changed` runs it if the caller did not."""
+        `changed` runs it if the caller did not. `stopping` is asked every 1,024
+        services (at 100k the split takes seconds, and a stopping speaker will not use
+        it): when it says so, the split is left as not done (the next `index` or `step`
+        starts it again) and this returns False."""
         if self._unindexed is None or self._base is None:
-            return
+            return True
+        if stopping():
+            return False
         services, endpoint_slices = self._unindexed
         self._unindexed = None
         peers = self._base.peers
@@ -283,12 +288,16 @@ class IncrementalPlanner:
         self._shares = {}
         self._tallies = {addr: {} for addr in peers}
         self._routes = {addr: {} for addr in peers}
-        for service in services:
+        for count, service in enumerate(services, 1):
+            if not count % 1024 and stopping():
+                self._unindexed = (services, endpoint_slices)
+                return False
             self._set_share(object_key(service, DEFAULT_NAMESPACE), service)
         # Equal to the tables just built: the full plan's copies need not stay.
         self._base = Plan(peers=peers, routes={}, announced=frozenset(),
                           issues=self._base.issues)
         self._snapshot = None
+        return True
 
     def changed(self, service_keys: Iterable[str], services: Lookup,
                 slice_keys: Iterable[str] = (), slices: Lookup = lambda _key: None) -> Plan:

@@ -305,3 +305,26 @@ def test_the_previous_plan_is_not_changed_by_the_next_increment():
     world.apply(("delete service", "s1"))
     planner.changed(["default/s0", "default/s1"], world.services.get)
     assert first.routes == snapshot
+
+
+@pytest.mark.parametrize("asked_before_it_says_stop", [0, 1, 2])
+def test_an_index_cut_short_by_a_stop_is_built_again_by_the_next_step(asked_before_it_says_stop):
+    """A stopping speaker leaves the split into shares (rule D3); should the planner be
+    used after all, the next step builds the split from the start and is exact."""
+    world = World()
+    for i in range(2_500):  # the stop is asked every 1,024 services
+        world.apply(("service", service(f"s{i}", [ADDRESSES[i % len(ADDRESSES)]], False)))
+        world.apply(("slice", endpoint_slice(f"s{i}-a", f"s{i}", [("n1", True)])))
+    planner = start(world)
+    assert len(world.reference().announced) >= 2_000  # what a partial split would miss
+    asked = []
+
+    def stopping() -> bool:
+        asked.append(1)
+        return len(asked) > asked_before_it_says_stop
+
+    assert planner.index(stopping) is False
+    assert len(asked) == asked_before_it_says_stop + 1
+    world.apply(("delete service", "s7"))
+    assert_same(planner.changed(["default/s7"], world.services.get), world.reference())
+    assert planner.index(stopping) is True  # done by the step: nothing left to split

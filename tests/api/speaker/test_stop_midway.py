@@ -49,6 +49,21 @@ def backend(cluster, monkeypatch) -> RecordingBackend:  # noqa: F811
     return recording
 
 
+@pytest.fixture
+def daemons(monkeypatch) -> list[SpeakerDaemon]:
+    """Every speaker started, noted before its sync thread runs (so the pass can raise
+    its own stop flag)."""
+    noted: list[SpeakerDaemon] = []
+    start = SpeakerDaemon.start
+
+    def note_then_start(self: SpeakerDaemon) -> SpeakerDaemon:
+        noted.append(self)
+        return start(self)
+
+    monkeypatch.setattr(SpeakerDaemon, "start", note_then_start)
+    return noted
+
+
 def cut_short_lines(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if "event=sync_cut_short" in r.getMessage()]
 
@@ -59,6 +74,7 @@ def stopped_pass(daemon: SpeakerDaemon) -> None:
                what="the sync thread ends after the stop flag")
 
 
+# rule D3: a pass the stop overtakes is cut short
 def test_a_stop_while_planning_hands_that_plan_to_nobody(
         cluster, backend, start_speaker, monkeypatch, caplog):  # noqa: F811
     core, _custom = cluster
@@ -80,24 +96,18 @@ def test_a_stop_while_planning_hands_that_plan_to_nobody(
 
 
 def test_a_stop_right_after_the_announcement_skips_metrics_and_status(
-        cluster, backend, start_speaker, monkeypatch, caplog):  # noqa: F811
+        cluster, backend, daemons, start_speaker, monkeypatch, caplog):  # noqa: F811
     """Where bench/memory.py sends SIGTERM: just after the speaker logs what it announces."""
     core, _custom = cluster
     caplog.set_level("INFO", logger="metallb.speaker")
     announced_service(core, "a", "198.51.100.7")
-    logged, start = speaker.daemon._log_services, SpeakerDaemon.start
-    started: list[SpeakerDaemon] = []
-
-    def note_then_start(self: SpeakerDaemon) -> SpeakerDaemon:
-        started.append(self)  # before its sync thread can log anything
-        return start(self)
+    logged = speaker.daemon._log_services
 
     def log_then_stop(event: str, keys: list[str], node: str, limit: int) -> None:
         logged(event, keys, node, limit)
         if event == "service_announced" and keys:
-            started[0]._stop.set()
+            daemons[0]._stop.set()
 
-    monkeypatch.setattr(SpeakerDaemon, "start", note_then_start)
     monkeypatch.setattr(speaker.daemon, "_log_services", log_then_stop)
     daemon = start_speaker()
     stopped_pass(daemon)
@@ -106,3 +116,22 @@ def test_a_stop_right_after_the_announcement_skips_metrics_and_status(
     daemon.stop()
     assert 'service="default/a"' not in metrics, "metrics moved for what is withdrawn next"
     assert any("before=status" in line for line in cut_short_lines(caplog))
+
+
+def test_a_stop_while_status_is_written_leaves_the_index(
+        cluster, backend, daemons, start_speaker, monkeypatch, caplog):  # noqa: F811
+    core, _custom = cluster
+    caplog.set_level("INFO", logger="metallb.speaker")
+    announced_service(core, "a", "198.51.100.7")
+    synced = speaker.daemon.SpeakerStatus.synced
+
+    def synced_then_stop(self, *args) -> None:
+        synced(self, *args)
+        daemons[0]._stop.set()
+
+    monkeypatch.setattr(speaker.daemon.SpeakerStatus, "synced", synced_then_stop)
+    daemon = start_speaker()
+    stopped_pass(daemon)
+    daemon.stop()
+    assert PREFIX in backend.ever
+    assert any("before=index" in line for line in cut_short_lines(caplog))
