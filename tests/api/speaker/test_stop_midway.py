@@ -6,7 +6,8 @@ what it was handed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
@@ -64,74 +65,61 @@ def daemons(monkeypatch) -> list[SpeakerDaemon]:
     return noted
 
 
-def cut_short_lines(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "event=sync_cut_short" in r.getMessage()]
+def stop_after(monkeypatch, daemons: list[SpeakerDaemon], owner: object, name: str,
+               when: Callable[..., bool] = lambda *args: True) -> None:
+    """SIGTERM lands just after `owner.name` returns (when `when` says so for its
+    arguments): the first speaker's stop flag is raised there."""
+    original = getattr(owner, name)
+
+    def then_stop(*args: Any) -> Any:
+        result = original(*args)
+        if when(*args):
+            daemons[0]._stop.set()
+        return result
+
+    monkeypatch.setattr(owner, name, then_stop)
 
 
-def stopped_pass(daemon: SpeakerDaemon) -> None:
-    """Wait until the sync thread, its stop flag raised by the pass, has ended."""
+def run_until_cut_short(core, start: Callable[[], SpeakerDaemon], caplog
+                        ) -> tuple[SpeakerDaemon, list[str], str]:
+    """Service "a" announced; a speaker started, its first pass stopped by the flag, the
+    speaker stopped. Returns it, its `sync_cut_short` log lines and its metrics as they
+    were when the pass had ended."""
+    caplog.set_level("INFO", logger="metallb.speaker")
+    announced_service(core, "a", "198.51.100.7")
+    daemon = start()
     poll_until(lambda: daemon._thread is not None and not daemon._thread.is_alive(), 30,
                what="the sync thread ends after the stop flag")
+    metrics = generate_latest(daemon.registry).decode()
+    daemon.stop()
+    lines = [r.getMessage() for r in caplog.records if "event=sync_cut_short" in r.getMessage()]
+    return daemon, lines, metrics
 
 
 # rule D3: a pass the stop overtakes is cut short
 def test_a_stop_while_planning_hands_that_plan_to_nobody(
-        cluster, backend, start_speaker, monkeypatch, caplog):  # noqa: F811
-    core, _custom = cluster
-    caplog.set_level("INFO", logger="metallb.speaker")
-    announced_service(core, "a", "198.51.100.7")
-    opened = SpeakerDaemon._open_sessions
-
-    def open_then_stop(self: SpeakerDaemon, *args) -> None:
-        opened(self, *args)
-        self._stop.set()  # SIGTERM lands while the full plan is computed
-
-    monkeypatch.setattr(SpeakerDaemon, "_open_sessions", open_then_stop)
-    daemon = start_speaker()
-    stopped_pass(daemon)
-    daemon.stop()
+        cluster, backend, daemons, start_speaker, monkeypatch, caplog):  # noqa: F811
+    stop_after(monkeypatch, daemons, SpeakerDaemon, "_open_sessions")  # the full plan next
+    daemon, lines, _metrics = run_until_cut_short(cluster[0], start_speaker, caplog)
     assert daemon.plans == 1, "the pass planned before it stopped"
     assert PREFIX not in backend.ever, "a plan made while stopping reached the backend"
-    assert any("before=routes" in line for line in cut_short_lines(caplog))
+    assert any("before=routes" in line for line in lines)
 
 
 def test_a_stop_right_after_the_announcement_skips_metrics_and_status(
         cluster, backend, daemons, start_speaker, monkeypatch, caplog):  # noqa: F811
     """Where bench/memory.py sends SIGTERM: just after the speaker logs what it announces."""
-    core, _custom = cluster
-    caplog.set_level("INFO", logger="metallb.speaker")
-    announced_service(core, "a", "198.51.100.7")
-    logged = speaker.daemon._log_services
-
-    def log_then_stop(event: str, keys: list[str], node: str, limit: int) -> None:
-        logged(event, keys, node, limit)
-        if event == "service_announced" and keys:
-            daemons[0]._stop.set()
-
-    monkeypatch.setattr(speaker.daemon, "_log_services", log_then_stop)
-    daemon = start_speaker()
-    stopped_pass(daemon)
+    stop_after(monkeypatch, daemons, speaker.daemon, "_log_services",
+               when=lambda event, keys, *_: event == "service_announced" and bool(keys))
+    _daemon, lines, metrics = run_until_cut_short(cluster[0], start_speaker, caplog)
     assert PREFIX in backend.ever, "the routes went out before the stop"
-    metrics = generate_latest(daemon.registry).decode()
-    daemon.stop()
     assert 'service="default/a"' not in metrics, "metrics moved for what is withdrawn next"
-    assert any("before=status" in line for line in cut_short_lines(caplog))
+    assert any("before=status" in line for line in lines)
 
 
 def test_a_stop_while_status_is_written_leaves_the_index(
         cluster, backend, daemons, start_speaker, monkeypatch, caplog):  # noqa: F811
-    core, _custom = cluster
-    caplog.set_level("INFO", logger="metallb.speaker")
-    announced_service(core, "a", "198.51.100.7")
-    synced = speaker.daemon.SpeakerStatus.synced
-
-    def synced_then_stop(self, *args) -> None:
-        synced(self, *args)
-        daemons[0]._stop.set()
-
-    monkeypatch.setattr(speaker.daemon.SpeakerStatus, "synced", synced_then_stop)
-    daemon = start_speaker()
-    stopped_pass(daemon)
-    daemon.stop()
+    stop_after(monkeypatch, daemons, speaker.daemon.SpeakerStatus, "synced")
+    _daemon, lines, _metrics = run_until_cut_short(cluster[0], start_speaker, caplog)
     assert PREFIX in backend.ever
-    assert any("before=index" in line for line in cut_short_lines(caplog))
+    assert any("before=index" in line for line in lines)
