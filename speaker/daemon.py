@@ -279,25 +279,25 @@ class SpeakerDaemon:
         self._note_keepalive(base.peers)
         self._report_issues([*(str(issue) for issue in base.issues), *problems,
                              *bfd_problems])
+        result = None
         if delta is not None and set(specs) == self._routed_peers:
             self._apply(list(specs.values()), delta=delta)
-            if self._cut_short("status"):
-                return
-            if self.status is not None:  # only the services whose announcements changed
-                keys = {key for key, _ in delta.added | delta.removed}
-                shares = {key: self._planner.share(key) for key in keys}
-                self.status.services_changed(self.config_source, {
-                    key: service_peers(share).get(key, ()) if share is not None else ()
-                    for key, share in shares.items()})
         else:  # a full plan, or the sessions changed under a step (node addresses)
             result = self._planner.current
             assert result is not None
             routes = {addr: table for addr, table in result.routes.items() if addr in specs}
             self._apply(list(specs.values()), routes=routes, announced=result.announced)
-            if self._cut_short("status"):
-                return
-            if self.status is not None:
-                self.status.synced(self.config_source, result)
+        if self._cut_short("status"):
+            return
+        if self.status is not None and result is not None:
+            self.status.synced(self.config_source, result)
+        elif self.status is not None and delta is not None:
+            # only the services whose announcements changed
+            keys = {key for key, _ in delta.added | delta.removed}
+            shares = {key: self._planner.share(key) for key in keys}
+            self.status.services_changed(self.config_source, {
+                key: service_peers(share).get(key, ()) if share is not None else ()
+                for key, share in shares.items()})
         # after a full plan, once its routes are out (seconds at 100k: a stop cuts it short)
         if not self._planner.index(stopping=self._stop.is_set) and self._cut_short("index"):
             return

@@ -6,8 +6,8 @@ and clear one holder, and at 100k services a dict of 100k addresses (its table a
 entries: ~5 MB) no longer stays in the caches, so each release paid two cache misses
 there. Here index i lives in slot i % 64 of page i // 64; allocating lowest-first fills
 pages in order, so 100k holders take 1,563 pages (~0.9 MB), which the caches keep far
-better (two one-off probes against the dict, interleaved, GC on: 3.05-3.19 against
-3.26-3.41 µs per random release at 100k). An isolated index, e.g. one requested
+better (bench/allocator.py on one machine, GC on: 2.91-3.06 µs per random release at
+100k against 3.08-3.37 with the dict; README). An isolated index, e.g. one requested
 address in a /64, costs a whole page: ~0.6 KB instead of ~0.1 KB in a dict.
 
 A page also keeps a 64-bit word of which slots are held, so "the lowest free index at
